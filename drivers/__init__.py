@@ -1,0 +1,45 @@
+"""Adapters from storage to inspector objects: SQLite (SQLAlchemy Core), JSON trace files.
+
+``open_source`` is the one entry point: give it what the user typed or dropped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inspector.errors import NotATraceSource, SourceNotFound
+from inspector.source import TraceSource
+
+__all__ = ["open_source"]
+
+
+def open_source(location: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> TraceSource:
+    """Open a trace source read-only: a SQLite ``traces.db`` or a one-run JSON trace file.
+
+    Raises :class:`inspector.errors.SourceError` subclasses naming the location and the problem.
+    """
+    text = os.fspath(location)
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        raise NotATraceSource(f"sources of kind '{scheme}://' are not supported yet", location=text)
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise SourceNotFound("no such file", location=str(path))
+    if path.is_dir():
+        candidate = path / "traces.db"
+        if candidate.is_file():
+            path = candidate
+        else:
+            raise SourceNotFound("is a folder without a traces.db", location=str(path))
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=str(path)) from None
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        from drivers.files import open_json_trace
+
+        return open_json_trace(path)
+    from drivers.sqlite_reader import SQLiteTraceReader
+
+    return SQLiteTraceReader(path, busy_timeout=busy_timeout)

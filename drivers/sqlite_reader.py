@@ -1,0 +1,546 @@
+"""Read-only access to an AOS SQLite trace database (upstream ``SQLiteTraceStore`` files).
+
+Opened with a ``mode=ro`` URI: the inspector can never write to the file, and reads are short
+statements, so a runtime writing the same file (WAL or rollback journal) is never locked out.
+
+Upstream quirks handled here (spec §1, §11): statuses outside the enum (normalised, raw kept),
+JSON columns that do not parse (kept raw with the reason), steps whose run row was deleted
+(orphans, listed separately), columns missing from databases made before v1.1, and the runs list
+built without upstream's whole-table ``GROUP BY`` (counters are computed per page).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy import column, select, table
+
+from inspector.errors import (
+    CorruptSource,
+    InspectorError,
+    NotATraceSource,
+    RunNotFound,
+    SourceError,
+    SourceLocked,
+    SourceNotFound,
+)
+from inspector.model import (
+    STATUS_WHITESPACE,
+    Payload,
+    RunFilter,
+    RunRecord,
+    RunSort,
+    RunSummary,
+    SourceInfo,
+    Step,
+    StepRow,
+    StepStatus,
+    raw_statuses,
+)
+from inspector.records import replay_of
+from inspector.source import CAP_ORPHANS, CAP_REFRESH, CAP_RUNS, CAP_STEPS, SourceTotals
+
+__all__ = ["SQLiteTraceReader", "SQLITE_HEADER", "check_sqlite_file"]
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+TRACE_COLUMNS = (
+    "run_id", "correlation_id", "tenant_id", "agent_id", "plan", "plan_hash", "started_at",
+    "completed_at", "status", "metadata", "created_at", "seed", "frozen_timestamp", "root_hash",
+)
+STEP_ROW_COLUMNS = (
+    "id", "run_id", "step_index", "skill_name", "status", "outcome_category", "outcome_code",
+    "cost_cents", "duration_ms", "retry_count", "timestamp",
+)
+STEP_EXTRA_COLUMNS = ("params", "outcome_data", "idempotency_key", "replay_behavior", "input_hash",
+                      "output_hash", "rng_state_before")
+SUMMARY_COLUMNS = ("run_id", "correlation_id", "tenant_id", "agent_id", "status", "started_at", "completed_at")
+
+_SORT_COLUMNS = {
+    RunSort.STARTED_AT: "started_at",
+    RunSort.RUN_ID: "run_id",
+    RunSort.STATUS: "status",
+    RunSort.TENANT: "tenant_id",
+    RunSort.AGENT: "agent_id",
+}
+
+#: SQLite caps host parameters (999 before 3.32): chunk IN lists well below it.
+_IN_CHUNK = 500
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Raise a SourceError naming what is wrong with ``path`` as a SQLite database, before SQLite
+    itself gives a vaguer message (or, for a truncated file, none until a page is read)."""
+    location = str(path)
+    if not path.exists():
+        raise SourceNotFound("no such file", location=location)
+    if path.is_dir():
+        raise SourceNotFound("is a folder, not a database file", location=location)
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except PermissionError:
+        raise SourceNotFound("permission denied: the file cannot be read", location=location) from None
+    except OSError as exc:
+        raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=location) from None
+    size = path.stat().st_size
+    if size == 0:
+        raise NotATraceSource("is empty (0 bytes), not a SQLite database", location=location)
+    if not header.startswith(SQLITE_HEADER):
+        raise NotATraceSource("is not a SQLite database (no SQLite header)", location=location)
+    if len(header) < 100:
+        raise CorruptSource(f"is truncated: {size} bytes, shorter than a SQLite header", location=location)
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter = int.from_bytes(header[24:28], "big")
+    page_count = int.from_bytes(header[28:32], "big")
+    valid_for = int.from_bytes(header[92:96], "big")
+    # The in-header size is trusted only when "version-valid-for" matches the change counter
+    # (the SQLite file format, §1.3.7); a shorter file then lost its tail.
+    if page_count and valid_for == change_counter and size < page_count * page_size:
+        raise CorruptSource(
+            f"is truncated: the header says {page_count * page_size:,} bytes, the file has {size:,}",
+            location=location,
+        )
+
+
+def _num(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+_NORM = f"lower(trim(status, '{STATUS_WHITESPACE}'))"
+_AGG_SELECT = (
+    "COUNT(*) AS total_steps, "
+    f"SUM(CASE WHEN {_NORM} IN ({_sql_list(raw_statuses(StepStatus.SUCCESS))}) THEN 1 ELSE 0 END) AS success_count, "
+    f"SUM(CASE WHEN {_NORM} IN ({_sql_list(raw_statuses(StepStatus.FAILURE))}) THEN 1 ELSE 0 END) AS failure_count, "
+    "TOTAL(cost_cents) AS total_cost_cents, TOTAL(duration_ms) AS total_duration_ms"
+)
+
+
+class SQLiteTraceReader:
+    """A :class:`inspector.source.TraceSource` over an AOS SQLite ``traces.db``, read-only."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.location = str(self.path)
+        check_sqlite_file(self.path)
+        uri = f"file:{quote(str(self.path))}?mode=ro"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+
+        # One connection, used by one worker at a time (the UI gives a source one serial worker).
+        self.engine = sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.pool.StaticPool)
+        self._lock = threading.RLock()
+        self._replay_map: dict[str, list[str]] | None = None
+        self._orphans: list[RunSummary] | None = None
+        self._sorted_keys: dict[tuple, list[str]] = {}
+        with self._guard("opening"):
+            with self.engine.connect() as conn:
+                tables = {
+                    name: [r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({name})")]
+                    for (name,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
+                }
+        missing = [t for t in ("traces", "trace_steps") if t not in tables]
+        if missing:
+            found = ", ".join(sorted(t for t in tables if not t.startswith("sqlite_"))) or "no tables"
+            raise NotATraceSource(
+                f"is a SQLite database without the AOS trace tables (missing {', '.join(missing)}; found {found})",
+                location=self.location,
+            )
+        self._trace_cols = set(tables["traces"])
+        self._step_cols = set(tables["trace_steps"])
+        for tbl, need, have in (("traces", ("run_id",), self._trace_cols),
+                                ("trace_steps", ("run_id", "step_index"), self._step_cols)):
+            lacking = [c for c in need if c not in have]
+            if lacking:
+                raise NotATraceSource(f"table {tbl} has no column {', '.join(lacking)}", location=self.location)
+        notes = []
+        absent = [c for c in TRACE_COLUMNS if c not in self._trace_cols] + [
+            c for c in STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS if c not in self._step_cols
+        ]
+        if absent:
+            notes.append(f"older schema: columns {', '.join(absent)} are absent and shown empty")
+        self._traces = table("traces", *[column(c) for c in TRACE_COLUMNS])
+        self._steps = table("trace_steps", *[column(c) for c in STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS])
+        self.info = SourceInfo(
+            location=self.location,
+            kind="sqlite",
+            display_name=self.path.name,
+            read_only=True,
+            capabilities=frozenset({CAP_RUNS, CAP_STEPS, CAP_ORPHANS, CAP_REFRESH}),
+            notes=tuple(notes),
+        )
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self, doing: str):
+        """Translate sqlite3 / SQLAlchemy errors into the inspector's error tree (STYLE §4)."""
+        try:
+            with self._lock:
+                yield
+        except InspectorError:
+            raise
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            raise self._translate(exc, doing) from exc
+
+    def _translate(self, exc: Exception, doing: str) -> SourceError:
+        orig = getattr(exc, "orig", exc)
+        text = str(orig).strip() or type(orig).__name__
+        low = text.lower()
+        where = self.location
+        if "locked" in low or "busy" in low:
+            return SourceLocked(f"is locked by another process ({text}) while {doing}; try again", location=where)
+        if "unable to open" in low:
+            return SourceNotFound(f"cannot be opened ({text})", location=where)
+        if "not a database" in low or "malformed" in low or "disk i/o" in low or "corrupt" in low:
+            return CorruptSource(f"is damaged: {text} (while {doing})", location=where)
+        if "no such table" in low or "no such column" in low:
+            return NotATraceSource(f"does not have the AOS trace schema: {text}", location=where)
+        return SourceError(f"could not be read while {doing}: {text}", location=where)
+
+    def _col(self, tbl, name: str, have: set[str]):
+        return tbl.c[name] if name in have else sa.literal(None).label(name)
+
+    def _trace_select(self, names: Sequence[str]):
+        return select(*[self._col(self._traces, n, self._trace_cols).label(n) for n in names]).select_from(self._traces)
+
+    def _apply_filter(self, stmt, flt: RunFilter):
+        t = self._traces.c
+        if flt.status is not None:
+            stmt = stmt.where(t.status == flt.status)
+        if flt.tenant_id is not None:
+            stmt = stmt.where(t.tenant_id == flt.tenant_id)
+        if flt.agent_id is not None:
+            stmt = stmt.where(t.agent_id == flt.agent_id)
+        if flt.since is not None:
+            stmt = stmt.where(t.started_at >= flt.since)
+        if flt.until is not None:
+            stmt = stmt.where(t.started_at <= flt.until)
+        if flt.run_id_prefix:
+            # GLOB is case-sensitive like run ids, and can use the primary key's index.
+            escaped = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in flt.run_id_prefix)
+            stmt = stmt.where(t.run_id.op("GLOB")(escaped + "*"))
+        return stmt
+
+    def _summary(self, row: Any, metadata: Any = None) -> RunSummary:
+        m = row._mapping
+        meta_payload = Payload.from_text(metadata) if metadata is not None else Payload(None)
+        return RunSummary(
+            run_id=_text(m["run_id"]) or "",
+            correlation_id=_text(m["correlation_id"]),
+            tenant_id=_text(m["tenant_id"]),
+            agent_id=_text(m["agent_id"]),
+            status=_text(m["status"]),
+            started_at=_text(m["started_at"]),
+            completed_at=_text(m["completed_at"]),
+            replay_of=replay_of(meta_payload),
+        )
+
+    def _replay_meta(self):
+        # Only metadata that can name an original is fetched for the runs list.
+        if "metadata" not in self._trace_cols:
+            return sa.literal(None).label("replay_meta")
+        m = self._traces.c.metadata
+        return sa.case((m.like("%replay_of%"), m), else_=None).label("replay_meta")
+
+    @staticmethod
+    def _step_row(m: Any) -> StepRow:
+        return StepRow(
+            row_id=_int(m["id"]),
+            run_id=_text(m["run_id"]) or "",
+            step_index=_int(m["step_index"]) if _int(m["step_index"]) is not None else -1,
+            skill_name=_text(m["skill_name"]),
+            status_raw=m["status"],
+            outcome_category=_text(m["outcome_category"]),
+            outcome_code=_text(m["outcome_code"]),
+            cost_cents=_num(m["cost_cents"]),
+            duration_ms=_num(m["duration_ms"]),
+            retry_count=_int(m["retry_count"]),
+            timestamp=_text(m["timestamp"]),
+        )
+
+    def _step_select(self, names: Sequence[str]):
+        return select(*[self._col(self._steps, n, self._step_cols).label(n) for n in names]).select_from(self._steps)
+
+    # -- TraceSource ---------------------------------------------------------------------------
+
+    def count_runs(self, flt: RunFilter) -> int:
+        stmt = self._apply_filter(select(sa.func.count()).select_from(self._traces), flt)
+        with self._guard("counting runs"), self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def list_runs(self, flt, sort=RunSort.STARTED_AT, descending=True, offset=0, limit=100, *, with_aggregates=True):
+        if sort.needs_aggregates:
+            keys = self._keys_by_aggregate(flt, sort, descending)[offset : offset + limit]
+            runs = self._runs_by_ids(keys)
+            by_id = {r.run_id: r for r in runs}
+            ordered = [by_id[k] for k in keys if k in by_id]
+            return self._with_aggregates(ordered) if with_aggregates else ordered
+        col = self._col(self._traces, _SORT_COLUMNS[sort], self._trace_cols)
+        order = [col.desc() if descending else col.asc()]
+        if sort is not RunSort.RUN_ID:
+            order.append(self._traces.c.run_id.desc() if descending else self._traces.c.run_id.asc())
+        stmt = self._trace_select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
+        stmt = self._apply_filter(stmt, flt).order_by(*order).limit(limit).offset(offset)
+        with self._guard("listing runs"), self.engine.connect() as conn:
+            runs = [self._summary(r, r._mapping["replay_meta"]) for r in conn.execute(stmt)]
+        return self._with_aggregates(runs) if with_aggregates else runs
+
+    def _runs_by_ids(self, run_ids: Sequence[str]) -> list[RunSummary]:
+        out: list[RunSummary] = []
+        with self._guard("reading runs"), self.engine.connect() as conn:
+            for i in range(0, len(run_ids), _IN_CHUNK):
+                chunk = list(run_ids[i : i + _IN_CHUNK])
+                stmt = self._trace_select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
+                stmt = stmt.where(self._traces.c.run_id.in_(chunk))
+                out.extend(self._summary(r, r._mapping["replay_meta"]) for r in conn.execute(stmt))
+        return out
+
+    def _with_aggregates(self, runs: list[RunSummary]) -> list[RunSummary]:
+        aggs = self.aggregate_runs([r.run_id for r in runs])
+        return [_merge(r, aggs.get(r.run_id)) for r in runs]
+
+    def aggregate_runs(self, run_ids: Sequence[str]) -> dict[str, RunSummary]:
+        """Counters per run; a run without steps gets zeros. Returned summaries carry only the run
+        id and counters: merge them into the list's rows with ``dataclasses.replace``."""
+        out: dict[str, RunSummary] = {}
+        ids = list(dict.fromkeys(run_ids))
+        with self._guard("counting steps"), self.engine.connect() as conn:
+            for i in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[i : i + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT run_id, {_AGG_SELECT} FROM trace_steps WHERE run_id IN ({marks}) GROUP BY run_id"
+                for row in conn.exec_driver_sql(sql, tuple(chunk)):
+                    out[row[0]] = _agg_summary(row[0], row[1:])
+        for rid in ids:
+            out.setdefault(rid, _agg_summary(rid, (0, 0, 0, 0.0, 0.0)))
+        return out
+
+    def _keys_by_aggregate(self, flt: RunFilter, sort: RunSort, descending: bool) -> list[str]:
+        """Run ids in the order of a step counter: one pass over every step (slow on millions of
+        steps, so the result is kept until :meth:`refresh`)."""
+        key = (flt, sort, descending)
+        if key in self._sorted_keys:
+            return self._sorted_keys[key]
+        base = self._apply_filter(select(self._traces.c.run_id).select_from(self._traces), flt)
+        compiled = base.compile(self.engine)
+        params = tuple(compiled.params[name] for name in (compiled.positiontup or ()))
+        direction = "DESC" if descending else "ASC"
+        sql = (
+            f"SELECT t.run_id FROM ({compiled}) AS t "
+            f"LEFT JOIN (SELECT run_id, {_AGG_SELECT} FROM trace_steps GROUP BY run_id) AS a ON a.run_id = t.run_id "
+            f"ORDER BY COALESCE(a.{sort.value}, 0) {direction}, t.run_id {direction}"
+        )
+        with self._guard("sorting runs"), self.engine.connect() as conn:
+            keys = [r[0] for r in conn.exec_driver_sql(sql, params)]
+        self._sorted_keys[key] = keys
+        return keys
+
+    def orphan_runs(self) -> list[RunSummary]:
+        if self._orphans is not None:
+            return self._orphans
+        # DISTINCT over the run_id index first, then one primary-key probe per run id: far cheaper
+        # than a NOT EXISTS per step row.
+        sql = (
+            "SELECT d.run_id FROM (SELECT DISTINCT run_id FROM trace_steps) AS d "
+            "WHERE NOT EXISTS (SELECT 1 FROM traces AS t WHERE t.run_id = d.run_id) ORDER BY d.run_id"
+        )
+        with self._guard("looking for orphan steps"), self.engine.connect() as conn:
+            ids = [r[0] for r in conn.exec_driver_sql(sql)]
+        aggs = self.aggregate_runs(ids)
+        orphans = []
+        for rid in ids:
+            base = RunSummary(str(rid), None, None, None, None, None, None, orphan=True)
+            orphans.append(_merge(base, aggs.get(rid)))
+        self._orphans = orphans
+        return orphans
+
+    def get_run(self, run_id: str) -> RunRecord:
+        stmt = self._trace_select(TRACE_COLUMNS).where(self._traces.c.run_id == run_id)
+        with self._guard(f"reading run {run_id}"), self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+            if row is None:
+                n = conn.exec_driver_sql("SELECT COUNT(*) FROM trace_steps WHERE run_id = ?", (run_id,)).scalar_one()
+        if row is None:
+            if n:
+                summary = _merge(RunSummary(run_id, None, None, None, None, None, None, orphan=True),
+                                 self.aggregate_runs([run_id])[run_id])
+                return RunRecord(summary, Payload(None), Payload(None))
+            raise RunNotFound(f"no run {run_id!r}", location=self.location)
+        m = row._mapping
+        metadata = Payload.from_text(m["metadata"])
+        summary = self._summary(row, m["metadata"])
+        summary = _merge(summary, self.aggregate_runs([summary.run_id])[summary.run_id])
+        return RunRecord(
+            summary=summary,
+            plan=Payload.from_text(m["plan"]),
+            metadata=metadata,
+            seed=m["seed"],
+            frozen_timestamp=_text(m["frozen_timestamp"]),
+            root_hash=_text(m["root_hash"]),
+            plan_hash=_text(m["plan_hash"]),
+            created_at=_text(m["created_at"]),
+        )
+
+    def count_steps(self, run_id: str) -> int:
+        with self._guard(f"counting steps of {run_id}"), self.engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT COUNT(*) FROM trace_steps WHERE run_id = ?", (run_id,)).scalar_one())
+
+    def list_steps(self, run_id: str, after_index: int | None = None, limit: int = 500) -> list[StepRow]:
+        stmt = self._step_select(STEP_ROW_COLUMNS).where(self._steps.c.run_id == run_id)
+        if after_index is not None:
+            stmt = stmt.where(self._steps.c.step_index > after_index)
+        stmt = stmt.order_by(self._steps.c.step_index).limit(limit)
+        with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
+            return [self._step_row(r._mapping) for r in conn.execute(stmt)]
+
+    def _full_step(self, m: Any) -> Step:
+        return Step(
+            row=self._step_row(m),
+            params=Payload.from_text(m["params"]),
+            outcome_data=Payload.from_text(m["outcome_data"]),
+            idempotency_key=_text(m["idempotency_key"]),
+            replay_behavior=_text(m["replay_behavior"]),
+            input_hash=_text(m["input_hash"]),
+            output_hash=_text(m["output_hash"]),
+            rng_state_before=_text(m["rng_state_before"]),
+        )
+
+    def iter_steps(self, run_id: str, batch: int = 1000) -> Iterator[Step]:
+        """Streams in keyset batches, so a million-step run never sits in memory at once and the
+        read lock is released between batches."""
+        after: int | None = None
+        while True:
+            stmt = self._step_select(STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS).where(self._steps.c.run_id == run_id)
+            if after is not None:
+                stmt = stmt.where(self._steps.c.step_index > after)
+            stmt = stmt.order_by(self._steps.c.step_index).limit(batch)
+            with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
+                rows = [self._full_step(r._mapping) for r in conn.execute(stmt)]
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1].row.step_index
+
+    def get_step(self, run_id: str, step_index: int) -> Step:
+        stmt = self._step_select(STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS).where(
+            self._steps.c.run_id == run_id, self._steps.c.step_index == step_index
+        )
+        with self._guard(f"reading step {step_index} of {run_id}"), self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise RunNotFound(f"run {run_id!r} has no step {step_index}", location=self.location)
+        return self._full_step(row._mapping)
+
+    def _replays(self) -> dict[str, list[str]]:
+        if self._replay_map is None:
+            mapping: dict[str, list[str]] = {}
+            if "metadata" in self._trace_cols:
+                sql = ("SELECT run_id, metadata FROM traces WHERE metadata LIKE '%replay_of%' "
+                       "ORDER BY started_at, run_id")
+                with self._guard("looking for replays"), self.engine.connect() as conn:
+                    for rid, meta in conn.exec_driver_sql(sql):
+                        original = replay_of(Payload.from_text(meta))
+                        if original:
+                            mapping.setdefault(original, []).append(rid)
+            self._replay_map = mapping
+        return self._replay_map
+
+    def replays_of(self, run_id: str) -> list[RunSummary]:
+        ids = self._replays().get(run_id, [])
+        if not ids:
+            return []
+        runs = {r.run_id: r for r in self._with_aggregates(self._runs_by_ids(ids))}
+        return [runs[i] for i in ids if i in runs]
+
+    def distinct_values(self, field: str) -> list[str]:
+        if field not in ("status", "tenant_id", "agent_id"):
+            raise ValueError(f"not a filterable field: {field}")
+        if field not in self._trace_cols:
+            return []
+        col = self._traces.c[field]
+        stmt = select(col).select_from(self._traces).where(col.is_not(None)).distinct().order_by(col)
+        with self._guard(f"listing {field} values"), self.engine.connect() as conn:
+            return [_text(v) for (v,) in conn.execute(stmt)]
+
+    def totals(self) -> SourceTotals:
+        with self._guard("counting"), self.engine.connect() as conn:
+            runs = conn.exec_driver_sql("SELECT COUNT(*) FROM traces").scalar_one()
+            steps = conn.exec_driver_sql("SELECT COUNT(*) FROM trace_steps").scalar_one()
+        return SourceTotals(runs=int(runs), steps=int(steps), orphan_runs=len(self.orphan_runs()))
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._replay_map = None
+            self._orphans = None
+            self._sorted_keys.clear()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _agg_summary(run_id: str, values: Sequence[Any]) -> RunSummary:
+    total, ok, failed, cost, duration = values
+    return RunSummary(
+        run_id, None, None, None, None, None, None,
+        total_steps=int(total or 0),
+        success_count=int(ok or 0),
+        failure_count=int(failed or 0),
+        total_cost_cents=float(cost or 0.0),
+        total_duration_ms=float(duration or 0.0),
+    )
+
+
+def _merge(base: RunSummary, agg: RunSummary | None) -> RunSummary:
+    if agg is None:
+        agg = _agg_summary(base.run_id, (0, 0, 0, 0.0, 0.0))
+    return replace(
+        base,
+        total_steps=agg.total_steps,
+        success_count=agg.success_count,
+        failure_count=agg.failure_count,
+        total_cost_cents=agg.total_cost_cents,
+        total_duration_ms=agg.total_duration_ms,
+    )
+

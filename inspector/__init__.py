@@ -1,0 +1,1 @@
+"""AOS Trace Inspector core: domain objects and rules. Pure Python: no Qt, no SQL, no Redis."""

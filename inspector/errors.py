@@ -1,0 +1,61 @@
+"""The inspector's own error tree: what went wrong with a source, in words a user can act on.
+
+Drivers translate sqlite3 / psycopg / redis / OS errors into these at the boundary (STYLE §4).
+"The environment's fault" (missing, locked, corrupt, foreign, unreachable) is a ``SourceError``;
+anything else escaping a driver is our bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InspectorError",
+    "SourceError",
+    "SourceNotFound",
+    "NotATraceSource",
+    "CorruptSource",
+    "SourceLocked",
+    "SourceUnavailable",
+    "RunNotFound",
+    "UsageError",
+]
+
+
+class InspectorError(Exception):
+    """Base of every error the inspector reports to a user. ``str()`` is the one-line message."""
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        self.location = location
+        self.detail = message
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class SourceError(InspectorError):
+    """A source could not be opened or read, through no fault of the inspector."""
+
+
+class SourceNotFound(SourceError):
+    """The file does not exist or cannot be read (permissions)."""
+
+
+class NotATraceSource(SourceError):
+    """The file is readable but is not an AOS trace source (not SQLite, no AOS tables, wrong JSON)."""
+
+
+class CorruptSource(SourceError):
+    """The file claims to be a trace source but is damaged (truncated, malformed pages)."""
+
+
+class SourceLocked(SourceError):
+    """Another process holds a lock that keeps us from reading right now; retrying may work."""
+
+
+class SourceUnavailable(SourceError):
+    """A server did not answer or dropped the connection; retrying may work."""
+
+
+class RunNotFound(InspectorError):
+    """No run (and no orphan steps) with this id in the source."""
+
+
+class UsageError(InspectorError):
+    """The user asked for something malformed (a bad date, an unknown option value)."""

@@ -1,0 +1,315 @@
+"""Domain objects for runs and steps, as the inspector sees them whatever the source."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "MISSING",
+    "Payload",
+    "RunFilter",
+    "RunSort",
+    "RunSummary",
+    "RunRecord",
+    "SourceInfo",
+    "Step",
+    "StepRow",
+    "StepStatus",
+    "normalise_status",
+    "raw_statuses",
+    "parse_timestamp",
+]
+
+
+class _Missing:
+    """Marker for a payload that the source does not carry at all (not the same as JSON null)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+class StepStatus(enum.Enum):
+    """Normalised step status (spec §2.4); the raw stored value is always kept beside it."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    SKIPPED = "skipped"
+    RETRY = "retry"
+    UNKNOWN = "unknown"
+
+
+_STATUS_MAP = {
+    "success": StepStatus.SUCCESS,
+    "succeeded": StepStatus.SUCCESS,
+    "ok": StepStatus.SUCCESS,
+    "failure": StepStatus.FAILURE,
+    "failed": StepStatus.FAILURE,
+    "error": StepStatus.FAILURE,
+    "skipped": StepStatus.SKIPPED,
+    "retry": StepStatus.RETRY,
+    "retrying": StepStatus.RETRY,
+}
+
+
+#: What status normalisation trims (SQL drivers use ``trim(status, STATUS_WHITESPACE)``).
+STATUS_WHITESPACE = " \t\n\r\f\v"
+
+
+def raw_statuses(status: StepStatus) -> tuple[str, ...]:
+    """The stored values (lower-cased, trimmed) that normalise to ``status``: drivers use them to
+    count in SQL exactly as :func:`normalise_status` counts in Python."""
+    return tuple(sorted(k for k, v in _STATUS_MAP.items() if v is status))
+
+
+def normalise_status(raw: Any) -> StepStatus:
+    """Map a stored step status to the five normalised ones (spec §2.4).
+
+    Upstream's SQLite reader raises on a value outside its enum and its Postgres reader turns every
+    unknown value into ``success`` (§11.4); here nothing fails and nothing is silently upgraded.
+    """
+    if not isinstance(raw, str):
+        return StepStatus.UNKNOWN
+    # ASCII whitespace and ASCII lower-casing only, exactly what the SQL drivers can do.
+    return _STATUS_MAP.get(_ascii_lower(raw.strip(STATUS_WHITESPACE)), StepStatus.UNKNOWN)
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def parse_timestamp(text: Any) -> datetime | None:
+    """Parse the timestamps AOS writes: Python ISO (``2026-11-29T05:53:15.003803+00:00``) and
+    SQLite ``CURRENT_TIMESTAMP`` (``2026-11-29 05:53:15``, UTC without offset). None if unparseable."""
+    if isinstance(text, datetime):
+        dt = text
+    elif isinstance(text, str) and text.strip():
+        s = text.strip()
+        if s.endswith("Z"):
+            s = s[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            return None
+    else:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A JSON column as stored: the raw text, the parsed value, and why it did not parse.
+
+    ``value`` is ``MISSING`` when the source has no such payload (SQL NULL where upstream writes
+    NULL for an empty dict, or a format that does not carry it) or when the text is not valid JSON;
+    ``error`` then says which.
+    """
+
+    raw: str | None
+    value: Any = MISSING
+    error: str | None = None
+
+    @classmethod
+    def from_text(cls, raw: str | bytes | None) -> Payload:
+        if raw is None:
+            return cls(None)
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return cls(raw.decode("utf-8", "replace"), MISSING, f"not UTF-8 text: {exc.reason}")
+        if not isinstance(raw, str):
+            # SQLite is dynamically typed: a foreign writer may have stored a number here.
+            return cls(str(raw), raw, None)
+        try:
+            return cls(raw, json.loads(raw), None)
+        except json.JSONDecodeError as exc:
+            return cls(raw, MISSING, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        except RecursionError:
+            return cls(raw, MISSING, "not readable as JSON: nested too deeply")
+
+    @classmethod
+    def from_value(cls, value: Any) -> Payload:
+        if value is None:
+            return cls(None)
+        return cls(json.dumps(value), value, None)
+
+    @property
+    def is_missing(self) -> bool:
+        return self.raw is None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def size(self) -> int:
+        """Size in bytes of the stored text (UTF-8)."""
+        if self.raw is None:
+            return 0
+        return len(self.raw.encode("utf-8"))
+
+    def to_json(self) -> Any:
+        """What a JSON export shows: the parsed value, None for absent, the raw text if broken."""
+        if self.raw is None:
+            return None
+        if self.error is not None:
+            return self.raw
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """One step without its payloads: what a step list shows, cheap to hold by the hundred thousand."""
+
+    row_id: int | None
+    run_id: str
+    step_index: int
+    skill_name: str | None
+    status_raw: Any
+    outcome_category: str | None
+    outcome_code: str | None
+    cost_cents: float | None
+    duration_ms: float | None
+    retry_count: int | None
+    timestamp: str | None
+
+    @property
+    def status(self) -> StepStatus:
+        return normalise_status(self.status_raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step with everything the source holds for it, payloads included."""
+
+    row: StepRow
+    params: Payload
+    outcome_data: Payload
+    idempotency_key: str | None = None
+    replay_behavior: str | None = None
+    input_hash: str | None = None
+    output_hash: str | None = None
+    rng_state_before: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        # Steps read like their row: step.step_index, step.skill_name, …
+        return getattr(object.__getattribute__(self, "row"), name)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A run as the runs list shows it (spec §1.7 TraceSummary), with the inspector's own counters.
+
+    ``status`` is the run's stored status, untouched. ``success_count`` and ``failure_count`` count
+    normalised step statuses, so a worker's ``failed`` is a failure (upstream misses it, §11.4).
+    ``orphan`` marks a run id that exists only as steps whose run row was deleted (§1.5).
+    """
+
+    run_id: str
+    correlation_id: str | None
+    tenant_id: str | None
+    agent_id: str | None
+    status: str | None
+    started_at: str | None
+    completed_at: str | None
+    total_steps: int | None = None
+    success_count: int | None = None
+    failure_count: int | None = None
+    total_cost_cents: float | None = None
+    total_duration_ms: float | None = None
+    replay_of: str | None = None
+    orphan: bool = False
+
+    @property
+    def has_aggregates(self) -> bool:
+        return self.total_steps is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run with its plan and metadata (spec §1.7 TraceRecord, without the steps)."""
+
+    summary: RunSummary
+    plan: Payload
+    metadata: Payload
+    seed: Any = None
+    frozen_timestamp: str | None = None
+    root_hash: str | None = None
+    plan_hash: str | None = None
+    created_at: str | None = None
+    schema_version: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "summary"), name)
+
+
+class RunSort(enum.Enum):
+    """Sort keys of the runs list. Values are the JSON field names."""
+
+    STARTED_AT = "started_at"
+    RUN_ID = "run_id"
+    STATUS = "status"
+    TENANT = "tenant_id"
+    AGENT = "agent_id"
+    TOTAL_STEPS = "total_steps"
+    FAILURES = "failure_count"
+    COST = "total_cost_cents"
+    DURATION = "total_duration_ms"
+
+    @property
+    def needs_aggregates(self) -> bool:
+        return self in (RunSort.TOTAL_STEPS, RunSort.FAILURES, RunSort.COST, RunSort.DURATION)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """What the runs list shows: every field optional; ``since``/``until`` are ISO strings compared
+    against ``started_at`` as upstream does (§1.5), after normalising them to UTC ISO."""
+
+    status: str | None = None
+    tenant_id: str | None = None
+    agent_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+    run_id_prefix: str | None = None
+    include_orphans: bool = True
+
+    @property
+    def is_empty(self) -> bool:
+        return not any((self.status, self.tenant_id, self.agent_id, self.since, self.until, self.run_id_prefix))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What a user needs to know about an open source: its name, its kind, what it can show."""
+
+    location: str
+    kind: str
+    display_name: str
+    read_only: bool = True
+    capabilities: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,73 @@
+"""The CLI's ``--json`` shapes. Field names follow upstream's ``TraceSummary``/``TraceStep`` (§1.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspector.model import RunRecord, RunSummary, Step
+
+__all__ = ["run_summary_to_json", "run_record_to_json", "step_to_json"]
+
+
+def run_summary_to_json(s: RunSummary) -> dict[str, Any]:
+    return {
+        "run_id": s.run_id,
+        "correlation_id": s.correlation_id,
+        "tenant_id": s.tenant_id,
+        "agent_id": s.agent_id,
+        "status": s.status,
+        "started_at": s.started_at,
+        "completed_at": s.completed_at,
+        "total_steps": s.total_steps,
+        "success_count": s.success_count,
+        "failure_count": s.failure_count,
+        "total_cost_cents": s.total_cost_cents,
+        "total_duration_ms": s.total_duration_ms,
+        "replay_of": s.replay_of,
+        "orphan": s.orphan,
+    }
+
+
+def run_record_to_json(r: RunRecord) -> dict[str, Any]:
+    out = run_summary_to_json(r.summary)
+    out.update(
+        {
+            "plan": r.plan.to_json(),
+            "metadata": r.metadata.to_json(),
+            "seed": r.seed,
+            "frozen_timestamp": r.frozen_timestamp,
+            "root_hash": r.root_hash,
+            "plan_hash": r.plan_hash,
+        }
+    )
+    warnings = [f"{name}: {p.error}" for name, p in (("plan", r.plan), ("metadata", r.metadata)) if p.error]
+    if warnings:
+        out["warnings"] = warnings
+    return out
+
+
+def step_to_json(step: Step) -> dict[str, Any]:
+    row = step.row
+    out: dict[str, Any] = {
+        "step_index": row.step_index,
+        "skill_name": row.skill_name,
+        "params": step.params.to_json(),
+        "status": row.status.value,
+        "status_raw": row.status_raw,
+        "outcome_category": row.outcome_category,
+        "outcome_code": row.outcome_code,
+        "outcome_data": step.outcome_data.to_json(),
+        "cost_cents": row.cost_cents,
+        "duration_ms": row.duration_ms,
+        "retry_count": row.retry_count,
+        "timestamp": row.timestamp,
+        "idempotency_key": step.idempotency_key,
+        "replay_behavior": step.replay_behavior,
+        "input_hash": step.input_hash,
+        "output_hash": step.output_hash,
+        "rng_state_before": step.rng_state_before,
+    }
+    warnings = [f"{name}: {p.error}" for name, p in (("params", step.params), ("outcome_data", step.outcome_data)) if p.error]
+    if warnings:
+        out["warnings"] = warnings
+    return out

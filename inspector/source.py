@@ -1,0 +1,231 @@
+"""The port every trace source implements, and an in-memory source for one-run files and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
+
+from inspector.errors import RunNotFound
+from inspector.model import (
+    Payload,
+    RunFilter,
+    RunRecord,
+    RunSort,
+    RunSummary,
+    SourceInfo,
+    Step,
+    StepRow,
+    StepStatus,
+)
+
+__all__ = ["MemorySource", "SourceTotals", "TraceSource", "summarise_steps", "run_matches"]
+
+#: Capabilities a source may declare in ``SourceInfo.capabilities``.
+CAP_RUNS = "runs"
+CAP_STEPS = "steps"
+CAP_ORPHANS = "orphan_steps"
+CAP_REFRESH = "refresh"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTotals:
+    runs: int
+    steps: int
+    orphan_runs: int
+
+
+@runtime_checkable
+class TraceSource(Protocol):
+    """What the inspector needs of anything that holds runs and steps.
+
+    Every method may raise :class:`inspector.errors.SourceError` (the source's fault) or
+    :class:`inspector.errors.RunNotFound`. Implementations must be safe to call from one worker
+    thread at a time (the UI gives each source one serial worker) and never write to the source.
+    """
+
+    info: SourceInfo
+
+    def count_runs(self, flt: RunFilter) -> int: ...
+
+    def list_runs(
+        self,
+        flt: RunFilter,
+        sort: RunSort = RunSort.STARTED_AT,
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 100,
+        *,
+        with_aggregates: bool = True,
+    ) -> list[RunSummary]:
+        """Runs in the filter, in order; orphan run ids are not part of this list (see
+        :meth:`orphan_runs`). Without aggregates the step counters are None."""
+        ...
+
+    def aggregate_runs(self, run_ids: Sequence[str]) -> dict[str, RunSummary]:
+        """Step counters for these runs, keyed by run id (runs without steps get zeros)."""
+        ...
+
+    def orphan_runs(self) -> list[RunSummary]:
+        """Run ids that have steps but no run row (upstream deletes leave them, §1.5)."""
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run's record; for an orphan run id a record with ``summary.orphan`` and empty plan."""
+        ...
+
+    def count_steps(self, run_id: str) -> int: ...
+
+    def list_steps(self, run_id: str, after_index: int | None = None, limit: int = 500) -> list[StepRow]:
+        """Steps by ``step_index`` strictly after ``after_index`` (keyset paging), without payloads."""
+        ...
+
+    def iter_steps(self, run_id: str) -> Iterator[Step]:
+        """Every step of the run with payloads, by ``step_index``, streamed."""
+        ...
+
+    def get_step(self, run_id: str, step_index: int) -> Step: ...
+
+    def replays_of(self, run_id: str) -> list[RunSummary]:
+        """Runs whose ``metadata.replay_of`` names this run, oldest first."""
+        ...
+
+    def distinct_values(self, field: str) -> list[str]:
+        """Values present for a filterable field: ``status``, ``tenant_id``, ``agent_id``."""
+        ...
+
+    def totals(self) -> SourceTotals: ...
+
+    def refresh(self) -> None:
+        """Forget anything cached so the next read sees what writers added since."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def summarise_steps(summary: RunSummary, rows: Sequence[StepRow]) -> RunSummary:
+    """The run's counters computed from its steps, with normalised statuses (§11.4)."""
+    return replace(
+        summary,
+        total_steps=len(rows),
+        success_count=sum(1 for r in rows if r.status is StepStatus.SUCCESS),
+        failure_count=sum(1 for r in rows if r.status is StepStatus.FAILURE),
+        total_cost_cents=float(sum(r.cost_cents or 0.0 for r in rows)),
+        total_duration_ms=float(sum(r.duration_ms or 0.0 for r in rows)),
+    )
+
+
+def run_matches(summary: RunSummary, flt: RunFilter) -> bool:
+    """Whether a run passes a filter, with the same semantics as the SQL drivers (string compare of
+    ``started_at`` against the bounds, as upstream's ``search_traces`` does)."""
+    if flt.status is not None and summary.status != flt.status:
+        return False
+    if flt.tenant_id is not None and summary.tenant_id != flt.tenant_id:
+        return False
+    if flt.agent_id is not None and summary.agent_id != flt.agent_id:
+        return False
+    if flt.run_id_prefix and not summary.run_id.startswith(flt.run_id_prefix):
+        return False
+    started = summary.started_at or ""
+    if flt.since is not None and not started >= flt.since:
+        return False
+    if flt.until is not None and not started <= flt.until:
+        return False
+    return True
+
+
+def _sort_key(sort: RunSort):
+    def key(s: RunSummary):
+        value = getattr(s, sort.value)
+        # None sorts first ascending (as SQLite does), then the run id keeps the order total.
+        return (value is not None, value if value is not None else 0, s.run_id)
+
+    return key
+
+
+class MemorySource:
+    """A trace source held in memory: one-run JSON files, and tests that need no database."""
+
+    def __init__(self, info: SourceInfo, runs: Sequence[RunRecord], steps: dict[str, Sequence[Step]]) -> None:
+        self.info = info
+        self._steps = {rid: sorted(s, key=lambda st: st.row.step_index) for rid, s in steps.items()}
+        self._records: dict[str, RunRecord] = {}
+        for rec in runs:
+            rows = [s.row for s in self._steps.get(rec.summary.run_id, ())]
+            self._records[rec.summary.run_id] = replace(rec, summary=summarise_steps(rec.summary, rows))
+
+    def _runs(self, flt: RunFilter) -> list[RunSummary]:
+        return [r.summary for r in self._records.values() if run_matches(r.summary, flt)]
+
+    def count_runs(self, flt: RunFilter) -> int:
+        return len(self._runs(flt))
+
+    def list_runs(self, flt, sort=RunSort.STARTED_AT, descending=True, offset=0, limit=100, *, with_aggregates=True):
+        runs = sorted(self._runs(flt), key=_sort_key(sort), reverse=descending)
+        return runs[offset : offset + limit]
+
+    def aggregate_runs(self, run_ids):
+        out = {}
+        for rid in run_ids:
+            if rid in self._records:
+                out[rid] = self._records[rid].summary
+        return out
+
+    def orphan_runs(self) -> list[RunSummary]:
+        orphans = []
+        for rid, steps in self._steps.items():
+            if rid not in self._records and steps:
+                base = RunSummary(rid, None, None, None, None, None, None, orphan=True)
+                orphans.append(summarise_steps(base, [s.row for s in steps]))
+        return sorted(orphans, key=lambda s: s.run_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        if run_id in self._records:
+            return self._records[run_id]
+        for orphan in self.orphan_runs():
+            if orphan.run_id == run_id:
+                return RunRecord(orphan, Payload(None), Payload(None))
+        raise RunNotFound(f"no run {run_id!r}", location=self.info.location)
+
+    def _run_steps(self, run_id: str) -> Sequence[Step]:
+        if run_id not in self._steps and run_id not in self._records:
+            raise RunNotFound(f"no run {run_id!r}", location=self.info.location)
+        return self._steps.get(run_id, ())
+
+    def count_steps(self, run_id: str) -> int:
+        return len(self._run_steps(run_id))
+
+    def list_steps(self, run_id, after_index=None, limit=500):
+        rows = [s.row for s in self._run_steps(run_id) if after_index is None or s.row.step_index > after_index]
+        return rows[:limit]
+
+    def iter_steps(self, run_id):
+        return iter(list(self._run_steps(run_id)))
+
+    def get_step(self, run_id, step_index):
+        for s in self._run_steps(run_id):
+            if s.row.step_index == step_index:
+                return s
+        raise RunNotFound(f"run {run_id!r} has no step {step_index}", location=self.info.location)
+
+    def replays_of(self, run_id):
+        out = [r.summary for r in self._records.values() if r.summary.replay_of == run_id]
+        return sorted(out, key=lambda s: (s.started_at or "", s.run_id))
+
+    def distinct_values(self, field):
+        if field not in ("status", "tenant_id", "agent_id"):
+            raise ValueError(f"not a filterable field: {field}")
+        return sorted({getattr(r.summary, field) for r in self._records.values()} - {None})
+
+    def totals(self) -> SourceTotals:
+        return SourceTotals(
+            runs=len(self._records),
+            steps=sum(len(s) for s in self._steps.values()),
+            orphan_runs=len(self.orphan_runs()),
+        )
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
