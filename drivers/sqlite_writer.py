@@ -77,7 +77,9 @@ class SQLiteTraceWriter:
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
-        self.engine: Engine = sa.create_engine(f"sqlite+pysqlite:///{self.db_path}", poolclass=sa.pool.NullPool)
+        # URL.create, not an f-string URL: a '?', '#' or '%' in the path must stay part of the file name.
+        url = sa.engine.URL.create("sqlite+pysqlite", database=str(self.db_path))
+        self.engine: Engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
@@ -150,6 +152,9 @@ class SQLiteTraceWriter:
             with self._begin() as conn:
                 conn.execute(stmt)
         except sa.exc.IntegrityError as exc:
+            # Only the primary key is a duplicate; NOT NULL failures escape as upstream's do.
+            if "UNIQUE constraint failed" not in str(exc.orig):
+                raise
             raise DuplicateRun(f"run {run_id!r} already exists in {self.db_path}") from exc
 
     def _step_values(self, s: StepInput) -> dict[str, Any]:
