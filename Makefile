@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` (set up and open the app on the demo database)
+# and `make test` (the whole test suite; CI runs the same).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup system-deps screenshot clean
+
+$(STAMP): pyproject.toml
+	@bash .ci/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+demo: $(STAMP)
+	$(BIN)/trace-inspector --demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# README screenshot of the demo database (needs xvfb-run).
+screenshot: $(STAMP)
+	$(BIN)/trace-inspector demo --out /tmp/aos-demo.db --force
+	TRACE_INSPECTOR_SCREENSHOT=$(CURDIR)/resources/screenshot-main.png TRACE_INSPECTOR_STEP=2 \
+	  xvfb-run -a -s "-screen 0 1500x900x24" $(BIN)/trace-inspector /tmp/aos-demo.db
+
+clean:
+	rm -rf $(VENV) build *.egg-info

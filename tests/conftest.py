@@ -1,0 +1,35 @@
+"""Test set-up shared by every test: Qt offscreen before anything imports Qt, private runtime
+and data folders, and the small real databases the tests read."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before any Qt import: without a display Qt would abort the whole run (ENVIRONMENT.md).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("XDG_RUNTIME_DIR"):
+    _runtime = tempfile.mkdtemp(prefix="xdg-runtime-")
+    os.chmod(_runtime, 0o700)
+    os.environ["XDG_RUNTIME_DIR"] = _runtime
+# Keep user data (demo DB, logs) of the tests out of the real home folder.
+_home = tempfile.mkdtemp(prefix="inspector-home-")
+os.environ["XDG_DATA_HOME"] = os.path.join(_home, "data")
+os.environ["XDG_STATE_HOME"] = os.path.join(_home, "state")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_home, "config")
+os.environ["XDG_CACHE_HOME"] = os.path.join(_home, "cache")
+
+import pytest  # noqa: E402
+
+from pathlib import Path  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+if not SHARED.is_dir():  # CI lays shared/ beside the clone
+    SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FIXTURES = SHARED / "fixtures" / "aos"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    assert FIXTURES.is_dir(), f"upstream fixtures not found at {FIXTURES}"
+    return FIXTURES
