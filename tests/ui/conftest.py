@@ -1,0 +1,48 @@
+"""Fixtures for the CLI and Qt tests: small real SQLite trace databases and windows that never
+leak a worker thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ui.dbs import build_small_db
+
+
+@pytest.fixture(scope="session")
+def small_db_master(tmp_path_factory) -> Path:
+    return build_small_db(tmp_path_factory.mktemp("dbs") / "traces.db")
+
+
+@pytest.fixture
+def small_db(small_db_master, tmp_path) -> Path:
+    """A private copy per test, so a test that writes cannot affect another."""
+    target = tmp_path / "traces.db"
+    target.write_bytes(small_db_master.read_bytes())
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    """Build main windows; each is shut down (workers joined) at the end of the test."""
+    from ui.qt.app import create_window
+
+    made = []
+
+    def make(**kwargs):
+        w = create_window(settings=settings, **kwargs)
+        qtbot.addWidget(w)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown()

@@ -1,0 +1,175 @@
+"""The custom item models on their own: Qt's model tester, and lazy loading tested on the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers import open_source
+from inspector.model import RunFilter, RunSort
+from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS, ORIGINAL_RUN, ORPHAN_RUN, REPLAYS
+from ui.qt.json_model import PATH_ROLE, JsonTreeModel
+from ui.qt.runs_model import PAGE_SIZE, RUN_ROLE, RunsModel
+from ui.qt.steps_model import FETCH_CHUNK, NODE_ROLE, STEP_ROLE, StepTreeModel
+from ui.qt.tasks import TaskRunner
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def source(small_db):
+    s = open_source(small_db)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = TaskRunner("test", sync=True)
+    yield r
+    r.shutdown()
+
+
+def errors_to(bucket):
+    return lambda exc, doing: bucket.append((doing, exc))
+
+
+def test_runs_model_passes_model_tester(qtmodeltester, source, runner):
+    errors = []
+    model = RunsModel(lambda: runner, errors_to(errors))
+    model.set_source(source)
+    qtmodeltester.check(model)
+    assert errors == []
+    # 30 written, 1 deleted (orphan) + the big run; the orphan is pinned on top.
+    assert model.rowCount() == 30 - 1 + 1 + 1
+    assert model.data(model.index(0, 0), RUN_ROLE).run_id == ORPHAN_RUN
+    assert model.data(model.index(0, 1)) == "orphan steps"
+
+
+def test_runs_model_counts_use_normalised_statuses(source, runner):
+    model = RunsModel(lambda: runner, errors_to([]))
+    model.set_source(source)
+    row = model.row_of(BIG_RUN)
+    run = model.data(model.index(row, 0), RUN_ROLE)
+    # every tenth step is a worker's "failed": counted as a failure (upstream counts none, §11.4)
+    assert run.total_steps == BIG_RUN_STEPS
+    assert run.failure_count == len(range(0, BIG_RUN_STEPS, 10))
+    assert model.data(model.index(row, 4)) == f"{BIG_RUN_STEPS:,}"
+
+
+def test_runs_model_pages_lazily(tmp_path, runner):
+    from tests.ui.dbs import StepClock
+    from drivers.sqlite_writer import SQLiteTraceWriter
+
+    path = tmp_path / "many.db"
+    with SQLiteTraceWriter(path, clock=StepClock()) as w, w.bulk():
+        for i in range(PAGE_SIZE * 3 + 17):
+            w.start_trace(f"run_{i:016x}", "c", "t", None, [])
+    src = open_source(path)
+    try:
+        model = RunsModel(lambda: runner, errors_to([]))
+        model.set_source(src)
+        assert model.rowCount() == PAGE_SIZE * 3 + 17
+        assert model.loaded_rows == PAGE_SIZE  # only the first page was read
+        last = model.index(model.rowCount() - 1, 0)
+        assert model.data(last) == "…"  # a placeholder while its page is read
+        assert model.loaded_rows == PAGE_SIZE + 17  # that page, and only that page, was read
+        assert model.data(last) == "run_0000000000000000"  # oldest last
+    finally:
+        src.close()
+
+
+def test_runs_model_filter_and_sort(source, runner):
+    model = RunsModel(lambda: runner, errors_to([]))
+    model.set_source(source)
+    model.set_filter(RunFilter(status="failed"))
+    ids = [model.data(model.index(r, 0), RUN_ROLE).run_id for r in range(model.rowCount())]
+    assert ids and all(source.get_run(i).status == "failed" for i in ids)
+    assert len(ids) == source.count_runs(RunFilter(status="failed"))  # no orphans under a filter
+    from PySide6.QtCore import Qt
+
+    model.sort(4, Qt.SortOrder.DescendingOrder)  # by step count
+    assert model.sort_key == (RunSort.TOTAL_STEPS, True)
+    counts = [model.data(model.index(r, 0), RUN_ROLE).total_steps for r in range(model.rowCount())]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_step_tree_passes_model_tester(qtmodeltester, source, runner):
+    model = StepTreeModel(lambda: runner, errors_to([]))
+    model.set_source(source)
+    model.set_run(source.get_run(ORIGINAL_RUN).summary)
+    top = model.top_index()
+    while model.request_more(top):
+        pass
+    qtmodeltester.check(model)
+
+
+def test_step_tree_lists_replays_under_their_original(source, runner):
+    model = StepTreeModel(lambda: runner, errors_to([]))
+    model.set_source(source)
+    model.set_run(source.get_run(ORIGINAL_RUN).summary)
+    top = model.top_index()
+    group = model.index(0, 0, top)
+    assert model.data(group) == "Replays (2)"
+    replays = [model.data(model.index(r, 0, group), NODE_ROLE).run_id for r in range(model.rowCount(group))]
+    assert replays == list(REPLAYS)
+    # a replay node loads its own steps on demand
+    first = model.index(0, 0, group)
+    assert model.canFetchMore(first)
+    model.fetchMore(first)
+    assert model.rowCount(first) == source.count_steps(REPLAYS[0])
+
+
+def test_step_tree_fetch_more_in_chunks(source, runner):
+    model = StepTreeModel(lambda: runner, errors_to([]))
+    model.set_source(source)
+    model.set_run(source.get_run(BIG_RUN).summary)
+    top = model.top_index()
+    assert model.hasChildren(top)
+    assert model.rowCount(top) == 0  # nothing read before the view asks
+    assert model.canFetchMore(top)
+    model.fetchMore(top)
+    assert model.rowCount(top) == FETCH_CHUNK
+    # a view re-laying out the parent may call fetchMore again: nothing more without demand
+    assert not model.canFetchMore(top)
+    model.fetchMore(top)
+    assert model.rowCount(top) == FETCH_CHUNK
+    fetches = 1
+    while model.request_more(top):
+        fetches += 1
+    assert model.rowCount(top) == BIG_RUN_STEPS
+    assert fetches == -(-BIG_RUN_STEPS // FETCH_CHUNK)
+    indexes = [model.data(model.index(r, 0, top), STEP_ROLE)[1].step_index for r in range(model.rowCount(top))]
+    assert indexes == list(range(BIG_RUN_STEPS))
+
+
+def test_step_tree_shows_orphans_under_their_own_node(source, runner):
+    model = StepTreeModel(lambda: runner, errors_to([]))
+    model.set_source(source)
+    orphan = source.orphan_runs()[0]
+    model.set_run(orphan)
+    top = model.top_index()
+    assert "Orphan steps of " + ORPHAN_RUN in model.data(top)
+    model.fetchMore(top)
+    assert model.rowCount(top) == orphan.total_steps > 0
+
+
+def test_json_model_passes_model_tester_and_is_lazy(qtmodeltester):
+    model = JsonTreeModel()
+    value = {"a": [1, 2, {"b/c": None, "d~": [True, 1.5]}], "s": "日本", "empty": {}}
+    model.set_value(value, label="params")
+    qtmodeltester.check(model)
+    root = model.index(0, 0)
+    a = model.index(0, 0, root)
+    third = model.index(2, 0, a)
+    assert model.data(model.index(0, 0, third), PATH_ROLE) == "/a/2/b~1c"
+    assert model.data(model.index(1, 2, third)) == "array · 2 items"
+
+
+def test_json_model_does_not_build_unopened_nodes():
+    model = JsonTreeModel()
+    model.set_value({"items": list(range(100_000))})
+    root = model.index(0, 0)
+    assert model.rowCount(root) == 1
+    items = model.index(0, 0, root)
+    assert model.rowCount(items) == 100_000
+    assert len(model._nodes) < 10  # children are made only when an index under them is asked for

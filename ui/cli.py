@@ -1,0 +1,274 @@
+"""The ``trace-inspector`` command line.
+
+``trace-inspector SOURCE`` (no subcommand) opens the desktop app on SOURCE; ``--demo`` opens it on
+the built-in demo database. Subcommands print for people or, with ``--json``, for scripts.
+Exit codes: 0 ok, 1 a finding (later subcommands), 2 bad usage or unreadable input (one line on
+stderr naming the input and the problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from inspector.errors import InspectorError, UsageError
+from inspector.model import RunFilter, RunSort, RunSummary, normalise_time_bound
+from inspector.serialize import run_record_to_json, run_summary_to_json, step_to_json
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
+SUBCOMMANDS = ("runs", "show", "demo")
+PAGE = 500
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too, with a one-line reason
+        self.print_usage(sys.stderr)
+        raise SystemExit(f"{self.prog}: error: {message}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="trace-inspector", description="Inspect AOS agent-run trace databases.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    runs = sub.add_parser("runs", help="list runs", description="List the runs of a source, newest first.")
+    runs.add_argument("source", metavar="SOURCE", help="traces.db, trace JSON file")
+    runs.add_argument("--status", help="run status as stored (e.g. completed, failed)")
+    runs.add_argument("--tenant", help="tenant_id")
+    runs.add_argument("--agent", help="agent_id")
+    runs.add_argument("--since", help="started at or after (ISO date or time; naive = UTC)")
+    runs.add_argument("--until", help="started at or before (a date includes the whole day)")
+    runs.add_argument("--sort", choices=[s.value for s in RunSort], default=RunSort.STARTED_AT.value)
+    runs.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
+    runs.add_argument("--limit", type=int, default=None, metavar="N", help="at most N runs (default: all)")
+    runs.add_argument("--json", action="store_true", help="print JSON (see README)")
+
+    show = sub.add_parser("show", help="show a run and all its steps")
+    show.add_argument("source", metavar="SOURCE")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--json", action="store_true", help="print JSON (see README)")
+
+    demo = sub.add_parser("demo", help="generate the demo database")
+    demo.add_argument("--out", metavar="PATH", help="where to write it (default: the user data folder)")
+    demo.add_argument("--seed", type=int, default=7, metavar="N", help="random seed (same seed, same content)")
+    demo.add_argument("--big-run-steps", type=int, default=100_000, metavar="N",
+                      help="steps in the demo's one very large run (default 100000)")
+    demo.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    return p
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="trace-inspector",
+        description="Open the AOS Trace Inspector desktop app. Subcommands: "
+        + ", ".join(SUBCOMMANDS) + " (trace-inspector COMMAND --help).",
+    )
+    p.add_argument("source", nargs="?", metavar="SOURCE", help="traces.db or trace JSON file to open")
+    p.add_argument("--demo", action="store_true", help="open the built-in demo database")
+    return p
+
+
+def _open(location: str):
+    from drivers import open_source
+
+    return open_source(location)
+
+
+def _filter(args: argparse.Namespace) -> RunFilter:
+    return RunFilter(
+        status=args.status,
+        tenant_id=args.tenant,
+        agent_id=args.agent,
+        since=normalise_time_bound(args.since) if args.since else None,
+        until=normalise_time_bound(args.until, end=True) if args.until else None,
+    )
+
+
+def _iter_runs(source, flt: RunFilter, sort: RunSort, descending: bool, limit: int | None) -> Iterable[RunSummary]:
+    emitted = 0
+    offset = 0
+    while limit is None or emitted < limit:
+        want = PAGE if limit is None else min(PAGE, limit - emitted)
+        page = source.list_runs(flt, sort, descending, offset, want)
+        yield from page
+        emitted += len(page)
+        offset += len(page)
+        if len(page) < want:
+            break
+    if flt.is_empty:
+        # Orphan run ids (steps without a run row) are listed last, flagged, never dropped.
+        for orphan in source.orphan_runs():
+            if limit is not None and emitted >= limit:
+                return
+            emitted += 1
+            yield orphan
+
+
+def _source_json(source) -> dict[str, Any]:
+    return {"location": source.info.location, "kind": source.info.kind, "notes": list(source.info.notes)}
+
+
+def _write_json_stream(out: TextIO, head: dict[str, Any], key: str, items: Iterable[dict[str, Any]], tail: dict[str, Any] | None = None) -> int:
+    """Write ``{**head, key: [items…], **tail}`` without holding the items in memory."""
+    text = json.dumps(head, ensure_ascii=False)
+    out.write(text[:-1] + (", " if head else "") + json.dumps(key) + ": [")
+    n = 0
+    for item in items:
+        out.write(("\n  " if n == 0 else ",\n  ") + json.dumps(item, ensure_ascii=False))
+        n += 1
+    out.write("\n]" if n else "]")
+    for k, v in (tail or {}).items():
+        out.write(f", {json.dumps(k)}: {json.dumps(v(n) if callable(v) else v, ensure_ascii=False)}")
+    out.write("}\n")
+    return n
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO, right: set[int] = frozenset()) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)]
+        out.write("  ".join(cells).rstrip() + "\n")
+
+
+def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
+    from ui.format import fmt_cost, fmt_duration
+
+    flt = _filter(args)
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be 0 or more")
+    source = _open(args.source)
+    try:
+        runs = _iter_runs(source, flt, RunSort(args.sort), not args.asc, args.limit)
+        if args.json:
+            _write_json_stream(out, {"source": _source_json(source)}, "runs",
+                               (run_summary_to_json(r) for r in runs), {"count": lambda n: n})
+            return EXIT_OK
+        rows = [["RUN ID", "STATUS", "TENANT", "AGENT", "STEPS", "FAIL", "COST", "DURATION", "STARTED"]]
+        for r in runs:
+            rows.append([
+                r.run_id + (" (replay)" if r.replay_of else ""),
+                "orphan steps" if r.orphan else (r.status or ""),
+                r.tenant_id or "", r.agent_id or "",
+                str(r.total_steps or 0), str(r.failure_count or 0),
+                fmt_cost(r.total_cost_cents), fmt_duration(r.total_duration_ms), r.started_at or "",
+            ])
+        _table(rows, out, right={4, 5, 6, 7})
+        out.write(f"{len(rows) - 1} run(s)\n")
+        return EXIT_OK
+    finally:
+        source.close()
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    from ui.format import fmt_cost, fmt_duration
+
+    source = _open(args.source)
+    try:
+        record = source.get_run(args.run_id)
+        steps = source.iter_steps(args.run_id)
+        if args.json:
+            _write_json_stream(out, {"source": _source_json(source), "run": run_record_to_json(record)}, "steps",
+                               (step_to_json(s) for s in steps))
+            return EXIT_OK
+        s = record.summary
+        if s.orphan:
+            out.write(f"Orphan steps of run {s.run_id}: its run row is missing (deleted upstream; steps remain)\n")
+        else:
+            out.write(f"Run {s.run_id}  status={s.status}  tenant={s.tenant_id}  agent={s.agent_id}\n")
+            out.write(f"  correlation={s.correlation_id}  started={s.started_at}  completed={s.completed_at}\n")
+            if s.replay_of:
+                out.write(f"  replay of {s.replay_of}\n")
+        out.write(f"  steps={s.total_steps}  successes={s.success_count}  failures={s.failure_count}  "
+                  f"cost={fmt_cost(s.total_cost_cents)}  duration={fmt_duration(s.total_duration_ms)}\n")
+        rows = [["#", "STATUS", "SKILL", "OUTCOME", "CODE", "COST", "DURATION", "RETRIES", "TIMESTAMP"]]
+        warnings = []
+        for st in steps:
+            r = st.row
+            raw = "" if r.status_raw is None else str(r.status_raw)
+            rows.append([str(r.step_index), raw if raw.lower() == r.status.value else f"{raw}→{r.status.value}",
+                         r.skill_name or "", r.outcome_category or "", r.outcome_code or "", fmt_cost(r.cost_cents),
+                         fmt_duration(r.duration_ms), "" if r.retry_count is None else str(r.retry_count),
+                         r.timestamp or ""])
+            for name, p in (("params", st.params), ("outcome_data", st.outcome_data)):
+                if p.error:
+                    warnings.append(f"step {r.step_index} {name}: {p.error}")
+        if len(rows) > 1:
+            _table(rows, out, right={0, 5, 6, 7})
+        for w in warnings:
+            out.write(f"warning: {w}\n")
+        return EXIT_OK
+    finally:
+        source.close()
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from drivers.demo import default_demo_path, generate_demo
+
+    path = Path(args.out) if args.out else default_demo_path(args.seed)
+    if path.exists():
+        if not args.force:
+            raise UsageError(f"{path} exists (use --force to replace it)")
+        path.unlink()
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = int(done * 100 / total) if total else 100
+        if pct != last[0] and sys.stderr.isatty():
+            last[0] = pct
+            sys.stderr.write(f"\rgenerating {path.name}: {pct}%")
+            sys.stderr.flush()
+
+    summary = generate_demo(path, args.seed, big_run_steps=args.big_run_steps, progress=progress)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    out.write(f"{path}\n{summary}\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = out or sys.stdout
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            args = build_parser().parse_args(argv)
+            handler = {"runs": cmd_runs, "show": cmd_show, "demo": cmd_demo}[args.command]
+            return handler(args, out)
+        if argv and argv[0] in ("-h", "--help"):
+            build_gui_parser().print_help(out)
+            out.write("\n")
+            build_parser().print_help(out)
+            return EXIT_OK
+        args = build_gui_parser().parse_args(argv)
+        if args.source and args.demo:
+            raise UsageError("give a SOURCE or --demo, not both")
+        if args.source and "://" not in args.source and not os.path.exists(args.source):
+            raise UsageError(f"{args.source}: no such file")
+        from ui.qt.app import run_gui
+
+        return run_gui(args.source, demo=args.demo)
+    except InspectorError as exc:
+        sys.stderr.write(f"trace-inspector: {exc}\n")
+        return EXIT_USAGE
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            sys.stderr.write(exc.code + "\n")
+            return EXIT_USAGE
+        return int(exc.code or 0)
+    except BrokenPipeError:
+        # `trace-inspector runs db | head`: the reader left; not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

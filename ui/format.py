@@ -1,0 +1,67 @@
+"""How numbers, sizes and times look in the app and the CLI's tables."""
+
+from __future__ import annotations
+
+from inspector.model import parse_timestamp
+
+__all__ = ["fmt_bytes", "fmt_cost", "fmt_duration", "fmt_count", "fmt_timestamp", "shorten"]
+
+
+def fmt_count(n: int | None) -> str:
+    return "" if n is None else f"{n:,}"
+
+
+def fmt_cost(cents: float | None) -> str:
+    if cents is None:
+        return ""
+    if cents == 0:
+        return "0¢"
+    if abs(cents) >= 100:
+        return f"${cents / 100:,.2f}"
+    if abs(cents) >= 1:
+        return f"{cents:.2f}¢"
+    return f"{cents:.4f}¢"
+
+
+def fmt_duration(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    if ms == 0:
+        return "0 ms"
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    s = ms / 1000
+    if s < 60:
+        return f"{s:.2f} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{int(m)} min {s:02.0f} s"
+    h, m = divmod(m, 60)
+    return f"{int(h)} h {int(m):02d} min"
+
+
+def fmt_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KB", "MB", "GB", "TB"):
+        n /= 1024
+        if n < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}"
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def fmt_timestamp(text: str | None) -> str:
+    """Stored timestamps shown in UTC to the second, the stored text when it does not parse."""
+    if not text:
+        return ""
+    dt = parse_timestamp(text)
+    if dt is None:
+        return text
+    return dt.astimezone(dt.tzinfo).strftime("%Y-%m-%d %H:%M:%S") + ("" if dt.utcoffset().total_seconds() == 0 else dt.strftime(" %z"))
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    text = text.replace("\n", "⏎ ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

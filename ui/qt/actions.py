@@ -1,0 +1,49 @@
+"""Actions, menus and shortcuts, declared in one place (STYLE §12); the window only installs them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+
+if TYPE_CHECKING:
+    from ui.qt.main_window import MainWindow
+
+__all__ = ["install_actions"]
+
+
+def install_actions(w: MainWindow) -> dict[str, QAction]:
+    def make(name: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        a = QAction(text, w)
+        a.setObjectName(f"action_{name}")
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(lambda _=False: slot())
+        actions[name] = a
+        return a
+
+    actions: dict[str, QAction] = {}
+    bar = w.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addAction(make("open", "&Open…", w.ask_open, QKeySequence.StandardKey.Open,
+                             "Open a traces.db or a trace JSON file"))
+    w.recent_menu = file_menu.addMenu("Open &Recent")
+    file_menu.addAction(make("demo", "Open &Demo Database", w.open_demo, None,
+                             "Open the built-in demo database (generated on first use)"))
+    file_menu.addSeparator()
+    file_menu.addAction(make("refresh", "&Refresh", w.refresh, QKeySequence.StandardKey.Refresh,
+                             "Read the source again, showing what writers added"))
+    file_menu.addAction(make("close", "&Close Source", w.close_source, None))
+    file_menu.addSeparator()
+    file_menu.addAction(make("quit", "&Quit", w.close, QKeySequence.StandardKey.Quit))
+
+    view_menu = bar.addMenu("&View")
+    view_menu.addAction(make("clear_filters", "Show &All Runs", w.filters.clear, "Ctrl+Shift+A"))
+    view_menu.addAction(make("find", "&Find Run…", lambda: w.filters.search.setFocus(), QKeySequence.StandardKey.Find))
+
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(make("about", "&About", lambda: w.bus.info(
+        "AOS Trace Inspector — reads AOS trace databases read-only; see README for formats."), None))
+    return actions

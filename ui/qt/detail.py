@@ -1,0 +1,311 @@
+"""Step detail (and run detail): the fields, and each JSON payload as a collapsible tree and as raw
+text. Payloads over ``TRUNCATE_BYTES`` show their first megabyte with a "Save to file…" action
+that writes the whole stored text."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.model import Payload, RunRecord, Step, StepStatus
+from ui.format import fmt_bytes, fmt_cost, fmt_duration
+from ui.qt.json_model import JsonTreeModel
+
+__all__ = ["DetailPanel", "PayloadView", "TRUNCATE_BYTES"]
+
+TRUNCATE_BYTES = 1_000_000
+
+
+class PayloadView(QWidget):
+    """One JSON payload: tree / raw toggle, warning banner, save action."""
+
+    save_requested = Signal(str, str)  # suggested file name, full text
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._payload: Payload | None = None
+        self._raw_loaded = False
+        self._file_stem = name
+        self.setObjectName(f"payload-{name}")
+
+        self.banner = QLabel()
+        self.banner.setObjectName("payloadBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.hide()
+
+        self.tree_button = QPushButton("Tree")
+        self.raw_button = QPushButton("Raw")
+        for b in (self.tree_button, self.raw_button):
+            b.setCheckable(True)
+            b.setAutoExclusive(True)
+            b.setFlat(True)
+        self.tree_button.setChecked(True)
+        self.save_button = QPushButton("Save to file…")
+        self.save_button.setToolTip("Write the whole stored text of this payload to a file")
+        self.save_button.setEnabled(False)
+        self.size_label = QLabel()
+        self.size_label.setObjectName("payloadSize")
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.tree_button)
+        bar.addWidget(self.raw_button)
+        bar.addStretch(1)
+        bar.addWidget(self.size_label)
+        bar.addWidget(self.save_button)
+
+        self.model = JsonTreeModel(self)
+        self.tree = QTreeView()
+        self.tree.setModel(self.model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.tree.setColumnWidth(0, 180)
+        self.raw = QPlainTextEdit()
+        self.raw.setReadOnly(True)
+        self.raw.setObjectName("rawText")
+        self.placeholder = QLabel()
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setObjectName("payloadPlaceholder")
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.tree)
+        self.stack.addWidget(self.raw)
+        self.stack.addWidget(self.placeholder)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.stack, 1)
+
+        self.tree_button.toggled.connect(self._sync_mode)
+        self.raw_button.toggled.connect(self._sync_mode)
+        self.save_button.clicked.connect(self._ask_save)
+        self.clear()
+
+    @property
+    def payload(self) -> Payload | None:
+        return self._payload
+
+    @property
+    def truncated(self) -> bool:
+        return self._payload is not None and self._payload.size > TRUNCATE_BYTES
+
+    def clear(self, text: str = "") -> None:
+        self._payload = None
+        self.model.clear()
+        self.raw.clear()
+        self.banner.hide()
+        self.size_label.clear()
+        self.save_button.setEnabled(False)
+        self.placeholder.setText(text)
+        self.stack.setCurrentWidget(self.placeholder)
+
+    def set_payload(self, payload: Payload, *, file_stem: str, absent_text: str) -> None:
+        self._payload = payload
+        self._file_stem = file_stem
+        self._raw_loaded = False
+        self.raw.clear()
+        self.model.clear()
+        if payload.is_missing:
+            self.banner.hide()
+            self.size_label.clear()
+            self.save_button.setEnabled(False)
+            self.placeholder.setText(absent_text)
+            self.stack.setCurrentWidget(self.placeholder)
+            return
+        self.size_label.setText(fmt_bytes(payload.size))
+        self.save_button.setEnabled(True)
+        notes = []
+        if payload.error:
+            notes.append(f"⚠ This {self.name} is {payload.error}. It is shown raw, as stored.")
+        if self.truncated:
+            notes.append(
+                f"This {self.name} is {fmt_bytes(payload.size)}: the raw view shows the first "
+                f"{fmt_bytes(TRUNCATE_BYTES)}. Use “Save to file…” for all of it."
+            )
+        self.banner.setText("\n".join(notes))
+        self.banner.setVisible(bool(notes))
+        self.banner.setProperty("severity", "warning" if payload.error else "info")
+        self.banner.style().unpolish(self.banner)
+        self.banner.style().polish(self.banner)
+        if payload.ok:
+            self.model.set_value(payload.value, label=self.name)
+            self.tree.expandToDepth(0)
+            self.tree_button.setEnabled(True)
+        else:
+            self.tree_button.setEnabled(False)
+            self.raw_button.setChecked(True)
+        self._sync_mode()
+
+    def _sync_mode(self) -> None:
+        if self._payload is None or self._payload.is_missing:
+            return
+        if self.raw_button.isChecked() or not self._payload.ok:
+            if not self._raw_loaded:
+                text = self._payload.raw or ""
+                if self.truncated:
+                    text = text.encode("utf-8")[:TRUNCATE_BYTES].decode("utf-8", "ignore") + "\n… (truncated)"
+                self.raw.setPlainText(text)
+                self._raw_loaded = True
+            self.stack.setCurrentWidget(self.raw)
+        else:
+            self.stack.setCurrentWidget(self.tree)
+
+    def _ask_save(self) -> None:
+        if self._payload is None or self._payload.raw is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, f"Save {self.name}", f"{self._file_stem}.json", "JSON (*.json);;All files (*)")
+        if path:
+            self.save_requested.emit(path, self._payload.raw)
+
+
+def _row(label: str, value: Any, *, note: str = "") -> str:
+    shown = "—" if value is None or value == "" else html.escape(str(value))
+    extra = f" <span style='color:#888'>{html.escape(note)}</span>" if note else ""
+    return f"<tr><td style='padding-right:12px;color:#555'>{html.escape(label)}</td><td><b>{shown}</b>{extra}</td></tr>"
+
+
+class DetailPanel(QWidget):
+    """Shows a step (fields + params + outcome data) or a run (fields + plan + metadata)."""
+
+    save_requested = Signal(str, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("Select a run, then a step")
+        self.title.setObjectName("detailTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fields = QLabel()
+        self.fields.setObjectName("detailFields")
+        self.fields.setTextFormat(Qt.TextFormat.RichText)
+        self.fields.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fields.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.first = PayloadView("params")
+        self.second = PayloadView("outcome data")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.first, "Params")
+        self.tabs.addTab(self.second, "Outcome data")
+        fields_tab = QWidget()
+        fl = QVBoxLayout(fields_tab)
+        fl.addWidget(self.fields)
+        fl.addStretch(1)
+        self.tabs.insertTab(0, fields_tab, "Fields")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.tabs, 1)
+        for view in (self.first, self.second):
+            view.save_requested.connect(self.save_requested)
+        self.kind: str | None = None
+        self.clear()
+
+    def clear(self, text: str = "Select a run, then a step") -> None:
+        self.kind = None
+        self.title.setText(text)
+        self.fields.clear()
+        self.first.clear("Nothing selected")
+        self.second.clear("Nothing selected")
+
+    def show_loading(self, what: str) -> None:
+        self.title.setText(f"Loading {what}…")
+
+    def show_step(self, step: Step) -> None:
+        self.kind = "step"
+        row = step.row
+        status_note = "" if row.status is not StepStatus.UNKNOWN else "not a known status; shown as stored"
+        self.title.setText(f"Step {row.step_index} of {row.run_id}")
+        norm = row.status.value
+        raw = "" if row.status_raw is None else str(row.status_raw)
+        rows = [
+            _row("step_index", row.step_index),
+            _row("skill_name", row.skill_name),
+            _row("status", f"{raw} → {norm}" if raw.lower() != norm else raw, note=status_note),
+            _row("outcome_category", row.outcome_category),
+            _row("outcome_code", row.outcome_code),
+            _row("cost_cents", fmt_cost(row.cost_cents) if row.cost_cents is not None else None,
+                 note="" if row.cost_cents is None else repr(row.cost_cents)),
+            _row("duration_ms", fmt_duration(row.duration_ms) if row.duration_ms is not None else None,
+                 note="" if row.duration_ms is None else repr(row.duration_ms)),
+            _row("retry_count", row.retry_count),
+            _row("timestamp", row.timestamp),
+            _row("row id", row.row_id),
+            _row("idempotency_key", step.idempotency_key),
+            _row("replay_behavior", step.replay_behavior),
+            _row("input_hash", step.input_hash),
+            _row("output_hash", step.output_hash),
+            _row("rng_state_before", step.rng_state_before),
+        ]
+        self.fields.setText("<table>" + "".join(rows) + "</table>")
+        self.tabs.setTabText(1, "Params")
+        self.tabs.setTabText(2, "Outcome data")
+        self.first.name, self.second.name = "params", "outcome data"
+        stem = f"{row.run_id}-step{row.step_index}"
+        self.first.set_payload(step.params, file_stem=f"{stem}-params",
+                               absent_text="No params stored (the source does not carry them).")
+        self.second.set_payload(step.outcome_data, file_stem=f"{stem}-outcome",
+                                absent_text="No outcome data (upstream stores an empty outcome as NULL).")
+
+    def show_run(self, record: RunRecord) -> None:
+        self.kind = "run"
+        s = record.summary
+        self.title.setText(("Orphan steps of " if s.orphan else "Run ") + s.run_id)
+        rows = [
+            _row("run_id", s.run_id),
+            _row("status", s.status),
+            _row("correlation_id", s.correlation_id),
+            _row("tenant_id", s.tenant_id),
+            _row("agent_id", s.agent_id),
+            _row("started_at", s.started_at),
+            _row("completed_at", s.completed_at),
+            _row("steps", s.total_steps),
+            _row("successes", s.success_count, note="success, succeeded, ok"),
+            _row("failures", s.failure_count, note="failure, failed, error"),
+            _row("total cost", fmt_cost(s.total_cost_cents) if s.total_cost_cents is not None else None),
+            _row("total duration", fmt_duration(s.total_duration_ms) if s.total_duration_ms is not None else None),
+            _row("replay of", s.replay_of),
+            _row("seed", record.seed),
+            _row("frozen_timestamp", record.frozen_timestamp),
+            _row("root_hash", record.root_hash),
+            _row("plan_hash", record.plan_hash),
+            _row("created_at", record.created_at),
+        ]
+        if s.orphan:
+            rows.insert(1, _row("note", "the run row was deleted; its steps remain (foreign keys are off upstream)"))
+        self.fields.setText("<table>" + "".join(rows) + "</table>")
+        self.tabs.setTabText(1, "Plan")
+        self.tabs.setTabText(2, "Metadata")
+        self.first.name, self.second.name = "plan", "metadata"
+        self.first.set_payload(record.plan, file_stem=f"{s.run_id}-plan", absent_text="No plan stored.")
+        self.second.set_payload(record.metadata, file_stem=f"{s.run_id}-metadata", absent_text="No metadata stored.")
+
+
+def save_text(path: str, text: str) -> str:
+    """Disk work for "Save to file…" (runs on a worker)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+SaveCallback = Callable[[str, str], None]

@@ -1,0 +1,662 @@
+"""The main window: assembles the panels and connects them. Behaviour lives in the models, the
+core and the drivers; every read runs on the source's worker, never on the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.errors import InspectorError
+from inspector.model import RunFilter, RunSummary, normalise_time_bound
+from inspector.source import TraceSource
+from ui.format import fmt_count
+from ui.qt.detail import DetailPanel, save_text
+from ui.qt.messages import Level, MessageBus
+from ui.qt.runs_model import RUN_ROLE, RunsModel
+from ui.qt.steps_model import NODE_ROLE, STEP_ROLE, StepTreeModel
+from ui.qt.tasks import TaskRunner
+
+__all__ = ["MainWindow"]
+
+log = logging.getLogger(__name__)
+MAX_RECENT = 10
+_ANY = "(any)"
+
+
+class FilterBar(QWidget):
+    """Status, tenant, agent, time range and run-id prefix. Emits the filter when it changes."""
+
+    changed = Signal(object)
+    invalid = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.status = self._combo("Status")
+        self.tenant = self._combo("Tenant")
+        self.agent = self._combo("Agent")
+        self.since = QLineEdit()
+        self.since.setPlaceholderText("since (e.g. 2026-10-01)")
+        self.until = QLineEdit()
+        self.until.setPlaceholderText("until")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("run id starts with…")
+        self.search.setClearButtonEnabled(True)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Show every run")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for label, w in (("Status", self.status), ("Tenant", self.tenant), ("Agent", self.agent)):
+            layout.addWidget(QLabel(label))
+            layout.addWidget(w)
+        layout.addWidget(QLabel("Started"))
+        layout.addWidget(self.since)
+        layout.addWidget(QLabel("–"))
+        layout.addWidget(self.until)
+        layout.addWidget(self.search, 1)
+        layout.addWidget(self.clear_button)
+        for combo in (self.status, self.tenant, self.agent):
+            combo.currentIndexChanged.connect(self._emit)
+        for edit in (self.since, self.until, self.search):
+            edit.editingFinished.connect(self._emit)
+        self.clear_button.clicked.connect(self.clear)
+        self._last: RunFilter | None = None
+
+    @staticmethod
+    def _combo(name: str) -> QComboBox:
+        c = QComboBox()
+        c.setObjectName(f"filter{name}")
+        c.setMinimumContentsLength(10)
+        c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        c.addItem(_ANY)
+        return c
+
+    def set_choices(self, field: str, values: list[str]) -> None:
+        combo = {"status": self.status, "tenant_id": self.tenant, "agent_id": self.agent}[field]
+        current = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(_ANY)
+        combo.addItems(values)
+        i = combo.findText(current)
+        combo.setCurrentIndex(max(i, 0))
+        combo.blockSignals(False)
+
+    def clear(self) -> None:
+        for combo in (self.status, self.tenant, self.agent):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        for edit in (self.since, self.until, self.search):
+            edit.clear()
+        self._emit()
+
+    def current(self) -> RunFilter:
+        """The filter as typed; raises UsageError for a malformed date."""
+
+        def pick(c: QComboBox) -> str | None:
+            return None if c.currentIndex() <= 0 else c.currentText()
+
+        since = normalise_time_bound(self.since.text()) if self.since.text().strip() else None
+        until = normalise_time_bound(self.until.text(), end=True) if self.until.text().strip() else None
+        return RunFilter(
+            status=pick(self.status),
+            tenant_id=pick(self.tenant),
+            agent_id=pick(self.agent),
+            since=since,
+            until=until,
+            run_id_prefix=self.search.text().strip() or None,
+        )
+
+    def _emit(self) -> None:
+        try:
+            flt = self.current()
+        except InspectorError as exc:
+            for edit in (self.since, self.until):
+                edit.setProperty("invalid", False)
+            sender = self.sender()
+            if isinstance(sender, QLineEdit):
+                sender.setProperty("invalid", True)
+                sender.style().unpolish(sender)
+                sender.style().polish(sender)
+            self.invalid.emit(str(exc))
+            return
+        for edit in (self.since, self.until):
+            if edit.property("invalid"):
+                edit.setProperty("invalid", False)
+                edit.style().unpolish(edit)
+                edit.style().polish(edit)
+        if flt != self._last:
+            self._last = flt
+            self.changed.emit(flt)
+
+
+class MessageBanner(QFrame):
+    """Errors and warnings, one at a time, until dismissed; never a modal dialog."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBanner")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.hide()
+
+    def show_message(self, level: Level, text: str) -> None:
+        self.setProperty("severity", "error" if level == Level.ERROR else "warning")
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """``source_opened`` fires on the GUI thread once a new source is shown."""
+
+    source_opened = Signal(object)
+
+    def __init__(
+        self,
+        *,
+        settings: QSettings,
+        bus: MessageBus | None = None,
+        open_source: Callable[[str], TraceSource] | None = None,
+        demo_provider: Callable[..., Path] | None = None,
+        sync: bool = False,
+    ) -> None:
+        super().__init__()
+        from drivers import open_source as default_open
+
+        self.setWindowTitle("AOS Trace Inspector")
+        self.setAcceptDrops(True)
+        self.settings = settings
+        self.bus = bus or MessageBus(self)
+        self._open_source = open_source or default_open
+        self._demo_provider = demo_provider
+        self._sync = sync
+        self.disk = TaskRunner("disk", sync=sync, parent=self)
+        self.source: TraceSource | None = None
+        self.source_runner: TaskRunner | None = None
+        self._retired: list[TaskRunner] = []
+        self._detail_request = 0
+
+        # Panels
+        self.filters = FilterBar()
+        self.banner = MessageBanner()
+        self.runs_model = RunsModel(lambda: self.source_runner, self._report, self)
+        self.runs_view = QTableView()
+        self.runs_view.setObjectName("runsView")
+        self.runs_view.setModel(self.runs_model)
+        self.runs_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.runs_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.runs_view.setSortingEnabled(True)
+        self.runs_view.horizontalHeader().setSortIndicator(8, Qt.SortOrder.DescendingOrder)
+        self.runs_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.runs_view.horizontalHeader().setStretchLastSection(True)
+        self.runs_view.verticalHeader().setVisible(False)
+        self.runs_view.verticalHeader().setDefaultSectionSize(22)
+        self.runs_view.setAlternatingRowColors(True)
+        self.runs_view.setWordWrap(False)
+        for col, width in enumerate((190, 105, 95, 120, 70, 70, 80, 85, 150)):
+            self.runs_view.setColumnWidth(col, width)
+
+        self.steps_model = StepTreeModel(lambda: self.source_runner, self._report, self)
+        self.steps_view = QTreeView()
+        self.steps_view.setObjectName("stepsView")
+        self.steps_view.setModel(self.steps_model)
+        self.steps_view.setUniformRowHeights(True)
+        self.steps_view.setAlternatingRowColors(True)
+        self.steps_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        for col, width in enumerate((90, 95, 170, 95, 120, 70, 75, 55, 150)):
+            self.steps_view.setColumnWidth(col, width)
+        self.steps_view.verticalScrollBar().valueChanged.connect(self._maybe_fetch_steps)
+        self.steps_view.verticalScrollBar().rangeChanged.connect(self._maybe_fetch_steps)
+        self.steps_view.expanded.connect(self._maybe_fetch_steps)
+        self.steps_model.rowsInserted.connect(self._span_node_rows)
+        self.steps_model.modelReset.connect(self._span_node_rows)
+
+        self.detail = DetailPanel()
+        self.detail.save_requested.connect(self.save_payload)
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.steps_view)
+        right.addWidget(self.detail)
+        right.setSizes([380, 420])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.runs_view)
+        self.splitter.addWidget(right)
+        self.splitter.setSizes([640, 760])
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        # Status bar: source · totals · progress
+        self.source_label = QLabel("No source open")
+        self.source_label.setObjectName("sourceLabel")
+        self.totals_label = QLabel()
+        self.totals_label.setObjectName("totalsLabel")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        sb = self.statusBar()
+        sb.addWidget(self.source_label, 1)
+        sb.addPermanentWidget(self.totals_label)
+        sb.addPermanentWidget(self.progress)
+
+        from ui.qt.actions import install_actions
+
+        self.actions_by_name: dict[str, QAction] = install_actions(self)
+        self._rebuild_recent_menu()
+
+        # Wiring
+        self.bus.posted.connect(self._on_message)
+        self.filters.changed.connect(self.runs_model.set_filter)
+        self.filters.invalid.connect(self.bus.warning)
+        self.runs_view.selectionModel().currentRowChanged.connect(self._run_selected)
+        self.steps_view.selectionModel().currentChanged.connect(self._step_selected)
+        self.runs_model.counts_changed.connect(self._on_counts)
+        self.runs_model.loading_changed.connect(self._on_loading)
+        self.runs_model.modelReset.connect(self._restore_run_selection)
+        self.disk.busy_changed.connect(self._on_busy)
+        self._pending_select: str | None = None
+        self._busy_labels: dict[str, str] = {}
+        self.resize(1400, 860)
+
+    # -- messages and progress -----------------------------------------------------------------
+
+    def _report(self, exc: BaseException, doing: str) -> None:
+        self.bus.exception(exc, doing)
+
+    def _on_message(self, level: int, text: str) -> None:
+        lvl = Level(level)
+        if lvl >= Level.WARNING:
+            self.banner.show_message(lvl, text)
+        self.statusBar().showMessage(text, 8000 if lvl == Level.INFO else 15000)
+
+    def _on_busy(self, busy: bool, label: str) -> None:
+        runner = self.sender()
+        key = getattr(runner, "name", "?")
+        if busy:
+            self._busy_labels[key] = label
+        else:
+            self._busy_labels.pop(key, None)
+        self._update_progress()
+
+    def _on_loading(self, loading: bool) -> None:
+        self._update_progress()
+
+    def _update_progress(self, done: int | None = None, total: int | None = None) -> None:
+        busy = bool(self._busy_labels) or self.runs_model.loading
+        if done is not None and total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.show()
+            return
+        if busy:
+            self.progress.setRange(0, 0)
+            self.progress.setToolTip(", ".join(self._busy_labels.values()) or "Loading")
+            self.progress.show()
+        else:
+            self.progress.hide()
+
+    def _on_counts(self, runs: int, orphans: int) -> None:
+        extra = f" · {orphans} orphan run id{'s' if orphans != 1 else ''}" if orphans else ""
+        flt = "" if self.runs_model.run_filter.is_empty else " (filtered)"
+        self.runs_view.setToolTip(f"{fmt_count(runs)} runs{flt}{extra}")
+        self._refresh_totals_label()
+
+    def _refresh_totals_label(self) -> None:
+        totals = getattr(self, "_totals", None)
+        runs = self.runs_model.rowCount() - len(getattr(self.runs_model, "_orphans", []))
+        shown = f"{fmt_count(runs)} shown · " if not self.runs_model.run_filter.is_empty else ""
+        if totals is None:
+            self.totals_label.setText(f"{shown}counting…" if self.source else "")
+        else:
+            orphan = f" · {fmt_count(totals.orphan_runs)} orphan run ids" if totals.orphan_runs else ""
+            self.totals_label.setText(f"{shown}{fmt_count(totals.runs)} runs · {fmt_count(totals.steps)} steps{orphan}")
+
+    # -- opening sources -----------------------------------------------------------------------
+
+    def open_location(self, location: str) -> None:
+        """Open a source in the background; the current one stays until the new one is ready."""
+        location = os.fspath(location)
+        self.bus.info(f"Opening {location}…")
+        self.disk.submit(
+            lambda: self._open_source(location),
+            lambda source: self._install_source(source, location),
+            lambda exc: self.bus.exception(exc, f"open {location}"),
+            label=f"Opening {Path(location).name}",
+        )
+
+    def open_demo(self) -> None:
+        if self._demo_provider is None:
+            from drivers.demo import ensure_demo
+
+            provider: Callable[..., Path] = ensure_demo
+        else:
+            provider = self._demo_provider
+        self.bus.info("Preparing the demo database (generated once, on first use)…")
+        self.disk.submit(
+            lambda progress: provider(progress=progress),
+            lambda path: self.open_location(str(path)),
+            lambda exc: self.bus.exception(exc, "prepare the demo database"),
+            label="Generating the demo database",
+            on_progress=lambda done, total: self._update_progress(done, total),
+        )
+
+    def _install_source(self, source: TraceSource, location: str) -> None:
+        self.close_source()
+        self.source = source
+        self.source_runner = TaskRunner(f"source:{source.info.display_name}", sync=self._sync, parent=self)
+        self.source_runner.busy_changed.connect(self._on_busy)
+        self._totals = None
+        note = f" — {'; '.join(source.info.notes)}" if source.info.notes else ""
+        self.source_label.setText(f"{source.info.kind}: {source.info.location}{note}")
+        self.source_label.setToolTip(source.info.location)
+        self.setWindowTitle(f"{source.info.display_name} — AOS Trace Inspector")
+        self._add_recent(location)
+        self.filters.blockSignals(True)
+        self.filters.clear()
+        self.filters.blockSignals(False)
+        self.filters._last = RunFilter()
+        self.runs_model.set_source(source)
+        self.steps_model.set_source(source)
+        self.detail.clear()
+        self._load_side_info()
+        for note_text in source.info.notes:
+            self.bus.warning(f"{source.info.display_name}: {note_text}")
+        self.bus.info(f"Opened {location}")
+        self.source_opened.emit(source)
+
+    def _load_side_info(self) -> None:
+        source, runner = self.source, self.source_runner
+        if source is None or runner is None:
+            return
+
+        def choices():
+            return {f: source.distinct_values(f) for f in ("status", "tenant_id", "agent_id")}
+
+        def got_choices(values):
+            if source is self.source:
+                for f, v in values.items():
+                    self.filters.set_choices(f, v)
+
+        def got_totals(totals):
+            if source is self.source:
+                self._totals = totals
+                self._refresh_totals_label()
+
+        runner.submit(choices, got_choices, lambda e: self._report(e, "list filter values"), label="Listing filter values")
+        runner.submit(source.totals, got_totals, lambda e: self._report(e, "count runs and steps"), label="Counting runs and steps")
+        self._refresh_totals_label()
+
+    def close_source(self) -> None:
+        old_source, old_runner = self.source, self.source_runner
+        self.source = None
+        self.source_runner = None
+        self.runs_model.set_source(None)
+        self.steps_model.set_source(None)
+        self.detail.clear()
+        self.source_label.setText("No source open")
+        self.totals_label.clear()
+        if old_runner is not None:
+            # Let the old worker finish what it is doing and close its source there: the GUI
+            # thread never waits for a read.
+            old_runner.shutdown_async(old_source.close if old_source is not None else None)
+            self._retired.append(old_runner)
+        elif old_source is not None:
+            old_source.close()
+
+    def refresh(self) -> None:
+        source, runner = self.source, self.source_runner
+        if source is None or runner is None:
+            return
+        current = self.current_run()
+        self._pending_select = current.run_id if current else None
+
+        def done(_):
+            if source is self.source:
+                self._totals = None
+                self.runs_model.reload()
+                self._load_side_info()
+                self.bus.info("Refreshed")
+
+        runner.submit(source.refresh, done, lambda e: self._report(e, "refresh"), label="Refreshing")
+
+    # -- selection -----------------------------------------------------------------------------
+
+    def current_run(self) -> RunSummary | None:
+        ix = self.runs_view.currentIndex()
+        return self.runs_model.run_at(ix.row(), request=False) if ix.isValid() else None
+
+    def _restore_run_selection(self) -> None:
+        if not self._pending_select:
+            return
+        QTimer.singleShot(0, self._try_restore_selection)
+
+    def _try_restore_selection(self) -> None:
+        target = self._pending_select
+        if not target:
+            return
+        row = self.runs_model.row_of(target)
+        if row is not None:
+            self._pending_select = None
+            self.runs_view.selectRow(row)
+
+    def select_run(self, run_id: str) -> bool:
+        row = self.runs_model.row_of(run_id)
+        if row is None:
+            return False
+        self.runs_view.selectRow(row)
+        self.runs_view.scrollTo(self.runs_model.index(row, 0))
+        return True
+
+    def _run_selected(self, current, _previous=None) -> None:
+        run = self.runs_model.data(current, RUN_ROLE) if current.isValid() else None
+        if run is None:
+            return
+        if self.steps_model.current_run is not None and self.steps_model.current_run.run_id == run.run_id and not run.orphan:
+            return
+        self.steps_model.set_run(run)
+        top = self.steps_model.top_index()
+        if top.isValid():
+            self.steps_view.expand(top)
+        self._show_run_detail(run.run_id)
+
+    def _show_run_detail(self, run_id: str) -> None:
+        source, runner = self.source, self.source_runner
+        if source is None or runner is None:
+            return
+        self._detail_request += 1
+        token = self._detail_request
+        self.detail.show_loading(f"run {run_id}")
+        runner.submit(
+            lambda: source.get_run(run_id),
+            lambda record: token == self._detail_request and self.detail.show_run(record),
+            lambda e: self._report(e, f"read run {run_id}"),
+            label="Reading run",
+        )
+
+    def _step_selected(self, current, _previous=None) -> None:
+        if not current.isValid():
+            return
+        step_ref = self.steps_model.data(current.siblingAtColumn(0), STEP_ROLE)
+        source, runner = self.source, self.source_runner
+        if source is None or runner is None:
+            return
+        if step_ref is None:
+            run = self.steps_model.data(current.siblingAtColumn(0), NODE_ROLE)
+            if run is not None:
+                self._show_run_detail(run.run_id)
+            return
+        run_id, row = step_ref
+        self._detail_request += 1
+        token = self._detail_request
+        self.detail.show_loading(f"step {row.step_index}")
+        runner.submit(
+            lambda: source.get_step(run_id, row.step_index),
+            lambda step: token == self._detail_request and self.detail.show_step(step),
+            lambda e: self._report(e, f"read step {row.step_index} of {run_id}"),
+            label="Reading step",
+        )
+
+    def _maybe_fetch_steps(self, *_args) -> None:
+        """Near the end of the loaded steps of an expanded run, ask for the next chunk."""
+        bar = self.steps_view.verticalScrollBar()
+        if bar.maximum() > 0 and bar.value() < bar.maximum() - bar.pageStep():
+            return
+        from PySide6.QtCore import QPoint
+
+        vp = self.steps_view.viewport()
+        bottom = self.steps_view.indexAt(QPoint(4, vp.height() - 4))
+        candidates = []
+        if bottom.isValid():
+            candidates.append(bottom.parent() if self.steps_model.data(bottom.siblingAtColumn(0), STEP_ROLE) else bottom)
+        candidates.append(self.steps_model.top_index())
+        for parent in candidates:
+            if parent.isValid() and self.steps_view.isExpanded(parent) and self.steps_model.request_more(parent):
+                return
+
+    def _span_node_rows(self, parent=None, first: int = 0, last: int = -1) -> None:
+        """Run and group rows span the whole width; steps use the columns."""
+        from PySide6.QtCore import QModelIndex
+
+        model = self.steps_model
+        parent = parent if parent is not None and parent.isValid() else QModelIndex()
+        if parent.isValid() and model.data(parent, NODE_ROLE) is not None and model.rowCount(parent) > 0:
+            # Within a run node only the first rows can be nodes (the replays group).
+            for r in range(min(model.rowCount(parent), 2)):
+                ix = model.index(r, 0, parent)
+                if model.data(ix, STEP_ROLE) is None:
+                    self.steps_view.setFirstColumnSpanned(r, parent, True)
+                    self._span_children(ix)
+        else:
+            for r in range(model.rowCount(QModelIndex())):
+                self.steps_view.setFirstColumnSpanned(r, QModelIndex(), True)
+
+    def _span_children(self, parent) -> None:
+        model = self.steps_model
+        for r in range(model.rowCount(parent)):
+            ix = model.index(r, 0, parent)
+            if model.data(ix, STEP_ROLE) is None:
+                self.steps_view.setFirstColumnSpanned(r, parent, True)
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def ask_open(self) -> None:
+        start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open trace source", start, "Trace sources (*.db *.sqlite *.sqlite3 *.json);;All files (*)"
+        )
+        if path:
+            self.open_location(path)
+
+    def save_payload(self, path: str, text: str) -> None:
+        self.disk.submit(
+            lambda: save_text(path, text),
+            lambda p: self.bus.info(f"Saved {p}"),
+            lambda e: self.bus.error(f"Could not save {path}: {e}"),
+            label="Saving",
+        )
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _add_recent(self, location: str) -> None:
+        items = [location] + [r for r in self.recent_files() if r != location]
+        self.settings.setValue("recent", items[:MAX_RECENT])
+        self._rebuild_recent_menu()
+
+    def _rebuild_recent_menu(self) -> None:
+        menu: QMenu | None = getattr(self, "recent_menu", None)
+        if menu is None:
+            return
+        menu.clear()
+        items = self.recent_files()
+        for loc in items:
+            action = menu.addAction(loc)
+            action.triggered.connect(lambda _=False, loc=loc: self.open_location(loc))
+        if not items:
+            empty = menu.addAction("(none yet)")
+            empty.setEnabled(False)
+        else:
+            menu.addSeparator()
+            clear = menu.addAction("Clear recent")
+            clear.triggered.connect(self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        self.settings.setValue("recent", [])
+        self._rebuild_recent_menu()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_location(files[0])
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop every worker and close the source; called on close and by tests."""
+        self.close_source()
+        self.disk.shutdown()
+        for runner in self._retired:
+            runner.shutdown()
+        self._retired.clear()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def shortcut(key: str | QKeySequence.StandardKey) -> QKeySequence:
+    return QKeySequence(key)

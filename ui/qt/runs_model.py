@@ -1,0 +1,345 @@
+"""The runs list: a lazy table model over a trace source, paged, sorted and filtered in the source.
+
+The model knows the number of runs in the filter and holds only the pages a view has asked for
+(STYLE §7). Rows of a page not loaded yet show a placeholder while a worker reads them; step
+counters (a pass over the steps) arrive in a second read, so the first page paints without them.
+Orphan run ids (steps without a run row) are pinned above the runs when no filter excludes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from inspector.model import RunFilter, RunSort, RunSummary
+from inspector.source import TraceSource
+from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
+from ui.qt.icons import run_status_icon, warning_icon
+from ui.qt.tasks import TaskRunner
+
+__all__ = ["RunsModel", "RUN_ROLE", "COLUMNS"]
+
+RUN_ROLE = Qt.ItemDataRole.UserRole + 1
+PAGE_SIZE = 200
+
+#: (header, sort key, getter, formatter, right-aligned)
+COLUMNS: list[tuple[str, RunSort | None, str]] = [
+    ("Run ID", RunSort.RUN_ID, "run_id"),
+    ("Status", RunSort.STATUS, "status"),
+    ("Tenant", RunSort.TENANT, "tenant_id"),
+    ("Agent", RunSort.AGENT, "agent_id"),
+    ("Steps", RunSort.TOTAL_STEPS, "total_steps"),
+    ("Failures", RunSort.FAILURES, "failure_count"),
+    ("Cost", RunSort.COST, "total_cost_cents"),
+    ("Duration", RunSort.DURATION, "total_duration_ms"),
+    ("Started", RunSort.STARTED_AT, "started_at"),
+]
+_NUMERIC = {"total_steps", "failure_count", "total_cost_cents", "total_duration_ms"}
+_PLACEHOLDER = "…"
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _display(field: str, run: RunSummary) -> str:
+    value = getattr(run, field)
+    if field in ("total_steps", "failure_count"):
+        return fmt_count(value)
+    if field == "total_cost_cents":
+        return fmt_cost(value)
+    if field == "total_duration_ms":
+        return fmt_duration(value)
+    if field == "started_at":
+        return fmt_timestamp(value)
+    if field == "status" and run.orphan:
+        return "orphan steps"
+    if field == "run_id" and run.replay_of:
+        return f"↻ {value}"
+    return "" if value is None else str(value)
+
+
+class RunsModel(QAbstractTableModel):
+    """Rows are runs; ``RUN_ROLE`` gives the :class:`RunSummary` of a loaded row."""
+
+    #: (runs in filter, orphan run ids shown)
+    counts_changed = Signal(int, int)
+    loading_changed = Signal(bool)
+
+    def __init__(self, runner_for: Callable[[], TaskRunner | None], report_error: Callable[[BaseException, str], None], parent=None) -> None:
+        super().__init__(parent)
+        self._runner_for = runner_for
+        self._report_error = report_error
+        self._source: TraceSource | None = None
+        self._filter = RunFilter()
+        self._sort = RunSort.STARTED_AT
+        self._descending = True
+        self._count = 0
+        self._orphans: list[RunSummary] = []
+        self._pages: dict[int, list[RunSummary]] = {}
+        self._pending: set[int] = set()
+        self._generation = 0
+        self._loading = False
+
+    # -- query state ---------------------------------------------------------------------------
+
+    @property
+    def source(self) -> TraceSource | None:
+        return self._source
+
+    @property
+    def run_filter(self) -> RunFilter:
+        return self._filter
+
+    @property
+    def sort_key(self) -> tuple[RunSort, bool]:
+        return self._sort, self._descending
+
+    def set_source(self, source: TraceSource | None) -> None:
+        self._source = source
+        self._filter = RunFilter()
+        self.reload()
+
+    def set_filter(self, flt: RunFilter) -> None:
+        if flt != self._filter:
+            self._filter = flt
+            self.reload()
+
+    def reload(self) -> None:
+        """Read the count and first page again (after a filter, a sort, or a refresh)."""
+        self._generation += 1
+        generation = self._generation
+        self.beginResetModel()
+        self._count = 0
+        self._orphans = []
+        self._pages.clear()
+        self._pending.clear()
+        self.endResetModel()
+        source, runner = self._source, self._runner_for()
+        if source is None or runner is None:
+            self.counts_changed.emit(0, 0)
+            return
+        flt, sort, desc = self._filter, self._sort, self._descending
+        self._set_loading(True)
+
+        def first_page():
+            count = source.count_runs(flt)
+            page = source.list_runs(flt, sort, desc, 0, PAGE_SIZE, with_aggregates=sort.needs_aggregates)
+            return count, page
+
+        def shown(result):
+            if generation != self._generation:
+                return
+            count, page = result
+            self.beginResetModel()
+            self._count = count
+            self._pages = {0: page}
+            self.endResetModel()
+            self._set_loading(False)
+            self.counts_changed.emit(self._count, len(self._orphans))
+            if not sort.needs_aggregates:
+                self._load_aggregates(0, page)
+            if flt.is_empty or flt.run_id_prefix:
+                self._load_orphans(generation, flt)
+
+        def failed(exc):
+            if generation == self._generation:
+                self._set_loading(False)
+            self._report_error(exc, "list runs")
+
+        runner.submit(first_page, shown, failed, label="Listing runs")
+
+    def _set_loading(self, loading: bool) -> None:
+        if loading != self._loading:
+            self._loading = loading
+            self.loading_changed.emit(loading)
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def _load_aggregates(self, page_no: int, page: list[RunSummary]) -> None:
+        source, runner, generation = self._source, self._runner_for(), self._generation
+        if source is None or runner is None or not page:
+            return
+        ids = [r.run_id for r in page]
+
+        def done(aggs):
+            if generation != self._generation or page_no not in self._pages:
+                return
+            rows = self._pages[page_no]
+            for i, run in enumerate(rows):
+                agg = aggs.get(run.run_id)
+                if agg is not None:
+                    rows[i] = dataclasses.replace(
+                        run,
+                        total_steps=agg.total_steps,
+                        success_count=agg.success_count,
+                        failure_count=agg.failure_count,
+                        total_cost_cents=agg.total_cost_cents,
+                        total_duration_ms=agg.total_duration_ms,
+                    )
+            first = len(self._orphans) + page_no * PAGE_SIZE
+            self.dataChanged.emit(self.index(first, 0), self.index(first + len(rows) - 1, len(COLUMNS) - 1))
+
+        runner.submit(lambda: source.aggregate_runs(ids), done, lambda e: self._report_error(e, "count steps"),
+                      label="Counting steps")
+
+    def _load_orphans(self, generation: int, flt: RunFilter) -> None:
+        source, runner = self._source, self._runner_for()
+        if source is None or runner is None:
+            return
+
+        def done(orphans):
+            if generation != self._generation:
+                return
+            if flt.run_id_prefix:
+                orphans = [o for o in orphans if o.run_id.startswith(flt.run_id_prefix)]
+            if not orphans:
+                return
+            self.beginInsertRows(QModelIndex(), 0, len(orphans) - 1)
+            self._orphans = list(orphans)
+            self.endInsertRows()
+            self.counts_changed.emit(self._count, len(self._orphans))
+
+        runner.submit(source.orphan_runs, done, lambda e: self._report_error(e, "look for orphan steps"),
+                      label="Looking for orphan steps")
+
+    def _request_page(self, page_no: int) -> None:
+        if page_no in self._pending or page_no in self._pages:
+            return
+        source, runner, generation = self._source, self._runner_for(), self._generation
+        if source is None or runner is None:
+            return
+        self._pending.add(page_no)
+        flt, sort, desc = self._filter, self._sort, self._descending
+
+        def load():
+            return source.list_runs(flt, sort, desc, page_no * PAGE_SIZE, PAGE_SIZE, with_aggregates=sort.needs_aggregates)
+
+        def done(page):
+            if generation != self._generation:
+                return
+            self._pending.discard(page_no)
+            self._pages[page_no] = page
+            first = len(self._orphans) + page_no * PAGE_SIZE
+            last = min(first + PAGE_SIZE, self.rowCount()) - 1
+            if last >= first:
+                self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+            if not sort.needs_aggregates:
+                self._load_aggregates(page_no, page)
+
+        def failed(exc):
+            if generation == self._generation:
+                self._pending.discard(page_no)
+            self._report_error(exc, "read runs")
+
+        runner.submit(load, done, failed, label="Reading runs")
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def run_at(self, row: int, *, request: bool = True) -> RunSummary | None:
+        if row < 0 or row >= self.rowCount():
+            return None
+        if row < len(self._orphans):
+            return self._orphans[row]
+        r = row - len(self._orphans)
+        page_no, offset = divmod(r, PAGE_SIZE)
+        page = self._pages.get(page_no)
+        if page is None:
+            if request:
+                self._request_page(page_no)
+            return None
+        return page[offset] if offset < len(page) else None
+
+    def row_of(self, run_id: str) -> int | None:
+        """The row of a loaded run, or None."""
+        for i, o in enumerate(self._orphans):
+            if o.run_id == run_id:
+                return i
+        for page_no, page in self._pages.items():
+            for i, r in enumerate(page):
+                if r.run_id == run_id:
+                    return len(self._orphans) + page_no * PAGE_SIZE + i
+        return None
+
+    @property
+    def loaded_rows(self) -> int:
+        return len(self._orphans) + sum(len(p) for p in self._pages.values())
+
+    # -- Qt model API --------------------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+        if parent.isValid():
+            return 0
+        return len(self._orphans) + self._count
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
+        if parent.isValid():
+            return 0
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section][0]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return {
+                    "Steps": "Steps recorded for the run",
+                    "Failures": "Steps whose status is a failure (failure, failed, error)",
+                    "Cost": "Sum of the steps' cost_cents",
+                    "Duration": "Sum of the steps' duration_ms",
+                }.get(COLUMNS[section][0])
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= self.rowCount() or not 0 <= index.column() < len(COLUMNS):
+            return None
+        field = COLUMNS[index.column()][2]
+        run = self.run_at(index.row())
+        if run is None:
+            return _PLACEHOLDER if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(field, run)
+        if role == RUN_ROLE:
+            return run
+        if role == Qt.ItemDataRole.TextAlignmentRole and field in _NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.DecorationRole and field == "status":
+            return warning_icon() if run.orphan else run_status_icon(run.status)
+        if role == Qt.ItemDataRole.ForegroundRole and field == "failure_count" and (run.failure_count or 0) > 0:
+            from PySide6.QtGui import QColor
+
+            return QColor("#c0392b")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if run.orphan:
+                return f"{run.run_id}: {run.total_steps or 0} steps whose run row is missing (deleted upstream; §1.5)"
+            if field == "run_id" and run.replay_of:
+                return f"Replay of {run.replay_of}"
+            if field == "started_at":
+                return run.started_at
+        if role == Qt.ItemDataRole.FontRole and run.orphan:
+            from PySide6.QtGui import QFont
+
+            font = QFont()
+            font.setItalic(True)
+            return font
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        key = COLUMNS[column][1]
+        if key is None:
+            return
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (key, descending) == (self._sort, self._descending):
+            return
+        self._sort, self._descending = key, descending
+        self.reload()
