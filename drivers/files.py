@@ -46,6 +46,8 @@ def open_json_trace(path: str | os.PathLike[str]) -> MemorySource:
         ) from None
     except RecursionError:
         raise NotATraceSource("is JSON nested too deeply to read", location=location) from None
+    except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
+        raise NotATraceSource(f"is JSON that cannot be read: {exc}", location=location) from None
     shape = detect_shape(doc)
     if shape == "trace_record":
         record, steps = trace_record_from_dict(doc, location)

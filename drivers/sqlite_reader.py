@@ -143,11 +143,19 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _text_or_bytes(data: bytes) -> str | bytes:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data  # Payload.from_text says "not UTF-8 text"; _text() shows it with replacements
+
+
 def _sql_list(values: Sequence[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-_NORM = f"lower(trim(status, '{STATUS_WHITESPACE}'))"
+# Only TEXT is a status, as in normalise_status: lower() and trim() would read a BLOB as text.
+_NORM = f"CASE WHEN typeof(status) = 'text' THEN lower(trim(status, '{STATUS_WHITESPACE}')) END"
 _AGG_SELECT = (
     "COUNT(*) AS total_steps, "
     f"SUM(CASE WHEN {_NORM} IN ({_sql_list(raw_statuses(StepStatus.SUCCESS))}) THEN 1 ELSE 0 END) AS success_count, "
@@ -174,6 +182,14 @@ class SQLiteTraceReader:
         self._replay_map: dict[str, list[str]] | None = None
         self._orphans: list[RunSummary] | None = None
         self._sorted_keys: dict[tuple, list[str]] = {}
+        try:
+            self._inspect_schema()
+        except BaseException:
+            # Not ours to keep open: the caller gets an error, not a reader it could close.
+            self.engine.dispose()
+            raise
+
+    def _inspect_schema(self) -> None:
         with self._guard("opening"):
             with self.engine.connect() as conn:
                 tables = {
@@ -238,6 +254,30 @@ class SQLiteTraceReader:
         if "no such table" in low or "no such column" in low:
             return NotATraceSource(f"does not have the AOS trace schema: {text}", location=where)
         return SourceError(f"could not be read while {doing}: {text}", location=where)
+
+    @staticmethod
+    def _fetch(conn: sa.Connection, stmt: Any, params: Sequence[Any] = ()) -> list[Any]:
+        """Every row of ``stmt``. A TEXT value that is not UTF-8 (a foreign writer, a damaged page)
+        makes sqlite3 fail the whole statement; it is then run again with such values as bytes, so
+        one bad cell spoils one field (which says why), not every step of the run."""
+
+        def run() -> list[Any]:
+            if isinstance(stmt, str):
+                return list(conn.exec_driver_sql(stmt, tuple(params)))
+            return list(conn.execute(stmt))
+
+        try:
+            return run()
+        except sa.exc.OperationalError as exc:
+            if "could not decode to utf-8" not in str(exc.orig).lower():
+                raise
+        dbapi = conn.connection.dbapi_connection
+        previous = dbapi.text_factory
+        dbapi.text_factory = _text_or_bytes
+        try:
+            return run()
+        finally:
+            dbapi.text_factory = previous
 
     def _col(self, tbl, name: str, have: set[str]):
         return tbl.c[name] if name in have else sa.literal(None).label(name)
@@ -324,7 +364,7 @@ class SQLiteTraceReader:
         stmt = self._trace_select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
         stmt = self._apply_filter(stmt, flt).order_by(*order).limit(limit).offset(offset)
         with self._guard("listing runs"), self.engine.connect() as conn:
-            runs = [self._summary(r, r._mapping["replay_meta"]) for r in conn.execute(stmt)]
+            runs = [self._summary(r, r._mapping["replay_meta"]) for r in self._fetch(conn, stmt)]
         return self._with_aggregates(runs) if with_aggregates else runs
 
     def _runs_by_ids(self, run_ids: Sequence[str]) -> list[RunSummary]:
@@ -334,7 +374,7 @@ class SQLiteTraceReader:
                 chunk = list(run_ids[i : i + _IN_CHUNK])
                 stmt = self._trace_select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
                 stmt = stmt.where(self._traces.c.run_id.in_(chunk))
-                out.extend(self._summary(r, r._mapping["replay_meta"]) for r in conn.execute(stmt))
+                out.extend(self._summary(r, r._mapping["replay_meta"]) for r in self._fetch(conn, stmt))
         return out
 
     def _with_aggregates(self, runs: list[RunSummary]) -> list[RunSummary]:
@@ -399,7 +439,7 @@ class SQLiteTraceReader:
     def get_run(self, run_id: str) -> RunRecord:
         stmt = self._trace_select(TRACE_COLUMNS).where(self._traces.c.run_id == run_id)
         with self._guard(f"reading run {run_id}"), self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+            row = next(iter(self._fetch(conn, stmt)), None)
             if row is None:
                 n = conn.exec_driver_sql("SELECT COUNT(*) FROM trace_steps WHERE run_id = ?", (run_id,)).scalar_one()
         if row is None:
@@ -433,7 +473,7 @@ class SQLiteTraceReader:
             stmt = stmt.where(self._steps.c.step_index > after_index)
         stmt = stmt.order_by(self._steps.c.step_index).limit(limit)
         with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
-            return [self._step_row(r._mapping) for r in conn.execute(stmt)]
+            return [self._step_row(r._mapping) for r in self._fetch(conn, stmt)]
 
     def _full_step(self, m: Any) -> Step:
         return Step(
@@ -457,7 +497,7 @@ class SQLiteTraceReader:
                 stmt = stmt.where(self._steps.c.step_index > after)
             stmt = stmt.order_by(self._steps.c.step_index).limit(batch)
             with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
-                rows = [self._full_step(r._mapping) for r in conn.execute(stmt)]
+                rows = [self._full_step(r._mapping) for r in self._fetch(conn, stmt)]
             yield from rows
             if len(rows) < batch:
                 return
@@ -468,7 +508,7 @@ class SQLiteTraceReader:
             self._steps.c.run_id == run_id, self._steps.c.step_index == step_index
         )
         with self._guard(f"reading step {step_index} of {run_id}"), self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+            row = next(iter(self._fetch(conn, stmt)), None)
         if row is None:
             raise RunNotFound(f"run {run_id!r} has no step {step_index}", location=self.location)
         return self._full_step(row._mapping)
@@ -480,7 +520,7 @@ class SQLiteTraceReader:
                 sql = ("SELECT run_id, metadata FROM traces WHERE metadata LIKE '%replay_of%' "
                        "ORDER BY started_at, run_id")
                 with self._guard("looking for replays"), self.engine.connect() as conn:
-                    for rid, meta in conn.exec_driver_sql(sql):
+                    for rid, meta in self._fetch(conn, sql):
                         original = replay_of(Payload.from_text(meta))
                         if original:
                             mapping.setdefault(original, []).append(rid)
@@ -502,7 +542,7 @@ class SQLiteTraceReader:
         col = self._traces.c[field]
         stmt = select(col).select_from(self._traces).where(col.is_not(None)).distinct().order_by(col)
         with self._guard(f"listing {field} values"), self.engine.connect() as conn:
-            return [_text(v) for (v,) in conn.execute(stmt)]
+            return [_text(v) for (v,) in self._fetch(conn, stmt)]
 
     def totals(self) -> SourceTotals:
         with self._guard("counting"), self.engine.connect() as conn:

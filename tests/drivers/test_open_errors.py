@@ -1,0 +1,275 @@
+"""Opening what a user typed or dropped: every failure is a SourceError subclass naming the file
+(STYLE §4, §18: table-driven error mapping)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from drivers import open_source
+from drivers.sqlite_reader import SQLiteTraceReader
+from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
+from inspector.errors import CorruptSource, NotATraceSource, SourceError, SourceLocked, SourceNotFound
+from inspector.model import RunFilter
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489") + b"\x00" * 64
+
+
+def build_trace_db(path: Path, runs: int = 40, steps: int = 20) -> Path:
+    """A real trace DB of several hundred KB (many pages), the kind a runtime leaves."""
+    with SQLiteTraceWriter(path) as w, w.bulk():
+        for r in range(runs):
+            w.start_trace(f"run-{r:03}", "c", "t", "a", [{"skill": "x", "params": {"text": "p" * 200}}])
+            w.record_steps(StepInput(f"run-{r:03}", i, "s", {"blob": "x" * 300, "i": i}, "success", "SUCCESS", None,
+                                     {"out": "y" * 200}, 1.0, 2.0) for i in range(steps))
+            w.complete_trace(f"run-{r:03}", "completed")
+    return path
+
+
+def sqlite_db(path: Path, script: str) -> Path:
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(script)
+    finally:
+        conn.close()
+    return path
+
+
+def missing(tmp: Path) -> Path:
+    return tmp / "nope.db"
+
+
+def folder(tmp: Path) -> Path:
+    (tmp / "runs").mkdir()
+    return tmp / "runs"
+
+
+def empty(tmp: Path) -> Path:
+    (tmp / "empty.db").write_bytes(b"")
+    return tmp / "empty.db"
+
+
+def text_file(tmp: Path) -> Path:
+    (tmp / "notes.txt").write_text("these are my notes\nnot a database\n")
+    return tmp / "notes.txt"
+
+
+def png(tmp: Path) -> Path:
+    (tmp / "picture.png").write_bytes(PNG)
+    return tmp / "picture.png"
+
+
+def foreign_sqlite(tmp: Path) -> Path:
+    return sqlite_db(tmp / "shop.db", "CREATE TABLE users(id); CREATE TABLE orders(id);")
+
+
+def half_aos(tmp: Path) -> Path:
+    return sqlite_db(tmp / "half.db", "CREATE TABLE traces(run_id TEXT PRIMARY KEY); CREATE TABLE notes(x);")
+
+
+def aos_without_run_id(tmp: Path) -> Path:
+    return sqlite_db(tmp / "odd.db", "CREATE TABLE traces(id TEXT); CREATE TABLE trace_steps(run_id, step_index);")
+
+
+def truncated(tmp: Path) -> Path:
+    real = build_trace_db(tmp / "real.db")
+    cut = tmp / "truncated.db"
+    shutil.copyfile(real, cut)
+    with cut.open("r+b") as fh:
+        fh.truncate(real.stat().st_size // 2)
+    return cut
+
+
+def truncated_header(tmp: Path) -> Path:
+    real = build_trace_db(tmp / "real.db", runs=1, steps=1)
+    (tmp / "stub.db").write_bytes(real.read_bytes()[:60])
+    return tmp / "stub.db"
+
+
+def garbage_after_header(tmp: Path) -> Path:
+    (tmp / "garbage.db").write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 40)
+    return tmp / "garbage.db"
+
+
+def damaged_pages(tmp: Path) -> Path:
+    # A real header and schema page, then pages overwritten with noise: readable until data is read.
+    path = build_trace_db(tmp / "damaged.db")
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    for offset in range(2 * page, len(data), page):
+        data[offset : offset + page] = bytes((offset + i * 7) % 251 for i in range(page))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def invalid_json(tmp: Path) -> Path:
+    (tmp / "trace.json").write_text('{"run_id": "r1", "steps": [')
+    return tmp / "trace.json"
+
+
+def other_json(tmp: Path) -> Path:
+    (tmp / "package.json").write_text(json.dumps({"name": "x", "version": "1.0.0", "dependencies": {}}))
+    return tmp / "package.json"
+
+
+def json_list(tmp: Path) -> Path:
+    (tmp / "list.json").write_text("[1, 2, 3]")
+    return tmp / "list.json"
+
+
+def json_huge_number(tmp: Path) -> Path:
+    (tmp / "huge.json").write_text('{"seed": ' + "9" * 5000 + "}")
+    return tmp / "huge.json"
+
+
+def json_not_utf8(tmp: Path) -> Path:
+    (tmp / "latin1.json").write_bytes('{"run_id": "caf\u00e9"}'.encode("latin-1"))
+    return tmp / "latin1.json"
+
+
+def trace_record_missing_keys(tmp: Path) -> Path:
+    (tmp / "partial.json").write_text(json.dumps({"run_id": "r", "steps": []}))
+    return tmp / "partial.json"
+
+
+CASES = [
+    (missing, SourceNotFound, "no such file"),
+    (folder, SourceNotFound, "folder"),
+    (empty, NotATraceSource, "empty"),
+    (text_file, NotATraceSource, "not a SQLite database"),
+    (png, NotATraceSource, "not a SQLite database"),
+    (foreign_sqlite, NotATraceSource, "found orders, users"),
+    (half_aos, NotATraceSource, "missing trace_steps; found notes, traces"),
+    (aos_without_run_id, NotATraceSource, "no column run_id"),
+    (truncated, CorruptSource, "truncated"),
+    (truncated_header, CorruptSource, "truncated"),
+    (garbage_after_header, CorruptSource, "damaged"),
+    (damaged_pages, CorruptSource, "damaged"),
+    (invalid_json, NotATraceSource, "not valid JSON"),
+    (other_json, NotATraceSource, "not an AOS trace"),
+    (json_list, NotATraceSource, "not an AOS trace"),
+    (json_huge_number, NotATraceSource, "cannot be read"),
+    (json_not_utf8, NotATraceSource, "not UTF-8"),
+    (trace_record_missing_keys, NotATraceSource, "not an AOS trace"),
+]
+
+
+def open_and_read(location, **kwargs) -> None:
+    """Open and read a little of everything: some damage only shows when a page is read."""
+    source = open_source(location, **kwargs)
+    try:
+        source.count_runs(RunFilter())
+        for run in source.list_runs(RunFilter(), limit=1000):
+            list(source.iter_steps(run.run_id))
+        source.totals()
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize(("make", "error", "words"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_open_error_mapping(tmp_path, make, error, words):
+    path = make(tmp_path)
+    with pytest.raises(SourceError) as info:
+        open_and_read(path)
+    assert type(info.value) is error, info.value
+    message = str(info.value)
+    assert words in message
+    assert path.name in message
+    assert info.value.location is not None and info.value.location.endswith(path.name)
+
+
+def test_postgres_url_is_not_supported_yet():
+    url = "postgresql://inspector@db.example:5432/nova_aos"
+    with pytest.raises(NotATraceSource) as info:
+        open_source(url)
+    assert "not supported yet" in str(info.value)
+    assert info.value.location == url
+    assert "postgresql://" in str(info.value)
+
+
+def test_folder_with_traces_db_opens_it(tmp_path):
+    build_trace_db(tmp_path / "traces.db", runs=2, steps=1)
+    source = open_source(tmp_path)
+    try:
+        assert source.count_runs(RunFilter()) == 2
+        assert source.info.location == str((tmp_path / "traces.db").resolve())
+    finally:
+        source.close()
+
+
+def test_every_error_is_a_source_error():
+    for _make, error, _words in CASES:
+        assert issubclass(error, SourceError)
+
+
+@pytest.fixture
+def locked_db(tmp_path):
+    """A trace DB in rollback-journal mode with another connection holding BEGIN EXCLUSIVE."""
+    path = build_trace_db(tmp_path / "traces.db", runs=3, steps=2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    assert holder.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    holder.execute("BEGIN EXCLUSIVE")
+    yield path, holder
+    holder.close()
+
+
+def test_locked_database_raises_source_locked(locked_db):
+    path, holder = locked_db
+    with pytest.raises(SourceLocked) as info:
+        open_and_read(path, busy_timeout=0.2)
+    assert "locked" in str(info.value)
+    assert path.name in str(info.value)
+    # "Retrying may work": once the lock is gone, the same file opens and reads.
+    holder.execute("ROLLBACK")
+    source = open_source(path, busy_timeout=0.2)
+    try:
+        assert source.count_runs(RunFilter()) == 3
+    finally:
+        source.close()
+
+
+def test_lock_taken_after_open_bites_on_read(tmp_path):
+    path = build_trace_db(tmp_path / "traces.db", runs=3, steps=2)
+    source = open_source(path, busy_timeout=0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert source.count_runs(RunFilter()) == 3
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(SourceLocked, match="traces.db"):
+            source.list_runs(RunFilter())
+        holder.execute("ROLLBACK")
+        assert len(source.list_runs(RunFilter())) == 3
+    finally:
+        holder.close()
+        source.close()
+
+
+def _open_fds(path: Path) -> list[str]:
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target == str(path.resolve()):
+            out.append(target)
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("make", [foreign_sqlite, half_aos, garbage_after_header])
+def test_failed_open_keeps_no_file_handle(tmp_path, make):
+    path = make(tmp_path)
+    try:
+        SQLiteTraceReader(path)
+    except SourceError as exc:
+        error = exc  # the UI keeps the error (and so its traceback) to show it
+    else:
+        pytest.fail("opened a file that is not a trace DB")
+    assert _open_fds(path) == []
+    assert error.location == str(path.resolve())
