@@ -146,6 +146,9 @@ class Payload:
             return cls(raw, json.loads(raw), None)
         except json.JSONDecodeError as exc:
             return cls(raw, MISSING, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        except ValueError as exc:
+            # Integers beyond sys.get_int_max_str_digits() (4,300 digits) raise a bare ValueError.
+            return cls(raw, MISSING, f"not readable as JSON: {exc}")
         except RecursionError:
             return cls(raw, MISSING, "not readable as JSON: nested too deeply")
 
