@@ -126,10 +126,11 @@ def run_matches(summary: RunSummary, flt: RunFilter) -> bool:
         return False
     if flt.run_id_prefix and not summary.run_id.startswith(flt.run_id_prefix):
         return False
-    started = summary.started_at or ""
-    if flt.since is not None and not started >= flt.since:
+    started = summary.started_at
+    # A run without a start time matches no bound, as NULL compares in SQL.
+    if flt.since is not None and (started is None or not started >= flt.since):
         return False
-    if flt.until is not None and not started <= flt.until:
+    if flt.until is not None and (started is None or not started <= flt.until):
         return False
     return True
 
