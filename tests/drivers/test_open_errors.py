@@ -22,7 +22,7 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001
 
 def build_trace_db(path: Path, runs: int = 40, steps: int = 20) -> Path:
     """A real trace DB of several hundred KB (many pages), the kind a runtime leaves."""
-    with SQLiteTraceWriter(path) as w, w.bulk():
+    with SQLiteTraceWriter(path, synchronous="OFF") as w, w.bulk():
         for r in range(runs):
             w.start_trace(f"run-{r:03}", "c", "t", "a", [{"skill": "x", "params": {"text": "p" * 200}}])
             w.record_steps(StepInput(f"run-{r:03}", i, "s", {"blob": "x" * 300, "i": i}, "success", "SUCCESS", None,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from drivers.sqlite_writer import StepInput
 from inspector.errors import RunNotFound
 from inspector.model import MISSING, RunFilter, RunSort, RunSummary, StepStatus
-from inspector.source import TraceSource, summarise_steps
+from inspector.source import MemorySource, TraceSource, summarise_steps
 
 # run_id, tenant, agent, run status, started_at, step statuses, costs, durations
 RUNS = [
@@ -171,6 +171,25 @@ def test_run_id_prefix_treats_glob_metacharacters_literally(db_path, add_run, op
     assert set(ids(reader.list_runs(flt))) == expected
     assert reader.count_runs(flt) == len(expected)
     assert set(ids(reader.list_runs(flt, RunSort.COST))) == expected
+
+
+PARITY_FILTERS = [
+    RunFilter(), RunFilter(status="completed"), RunFilter(tenant_id="t1"), RunFilter(agent_id="ag1"),
+    RunFilter(since="2026-11-03T10:00:00+00:00"), RunFilter(until="2026-11-03T10:00:00+00:00"),
+    RunFilter(since="2026-11-04 "), RunFilter(run_id_prefix="run-d"), RunFilter(tenant_id="t2", since="2026-11-02"),
+]
+
+
+@pytest.mark.parametrize("flt", PARITY_FILTERS, ids=repr)
+def test_memory_source_lists_like_sql(sample, flt):
+    """One-run JSON files go through MemorySource: its filters, sorts and counters must be SQL's."""
+    run_ids = ids(sample.list_runs(RunFilter()))
+    memory = MemorySource(sample.info, [sample.get_run(r) for r in run_ids],
+                          {r: list(sample.iter_steps(r)) for r in run_ids})
+    assert memory.count_runs(flt) == sample.count_runs(flt)
+    for sort in RunSort:
+        for descending in (False, True):
+            assert memory.list_runs(flt, sort, descending) == sample.list_runs(flt, sort, descending), (sort, descending)
 
 
 def test_filter_applies_to_aggregate_sorts(sample):

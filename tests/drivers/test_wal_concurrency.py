@@ -1,0 +1,147 @@
+"""The inspector never locks out the runtime writing the file it reads (DESIGN: read-only by
+construction): a writer in another process keeps writing while the reader counts."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from drivers.sqlite_reader import SQLiteTraceReader
+from drivers.sqlite_writer import SQLiteTraceWriter
+from inspector.errors import SourceLocked
+from inspector.model import RunFilter, RunSort
+
+WRITER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import sqlalchemy as sa
+    from drivers.sqlite_writer import SQLiteTraceWriter
+
+    path, count = sys.argv[1], int(sys.argv[2])
+    writer = SQLiteTraceWriter(path, wal=True, synchronous="NORMAL")
+
+    @sa.event.listens_for(writer.engine, "connect")
+    def _no_waiting(dbapi_connection, _record):
+        # No busy wait: a lock held by the reader would fail the write at once, not delay it.
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")
+
+    written = 0
+    for i in range(count):
+        run_id = f"live-{i:04d}"
+        # Upstream's call sequence, one commit per call.
+        writer.start_trace(run_id, "corr", "tenant", "agent", [{"skill": "s"}])
+        writer.record_step(run_id, 0, "s", {"i": i}, "success", "SUCCESS", None, None, 1.0, 2.0, 0)
+        writer.record_step(run_id, 1, "s", {"i": i}, "failed", "PERMANENT", "E", {"x": i}, 1.0, 2.0, 0)
+        writer.complete_trace(run_id, "completed")
+        written += 1
+    writer.close()
+    print(f"wrote {written}", flush=True)
+    """
+)
+
+RUNS = 80
+DEADLINE_S = 60
+
+
+def test_reader_never_blocks_a_wal_writer_in_another_process(tmp_path):
+    path = tmp_path / "traces.db"
+    with SQLiteTraceWriter(path, wal=True) as w:
+        w.start_trace("before", "c", "t", None, [])
+    reader = SQLiteTraceReader(path, busy_timeout=5.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER_SCRIPT, str(path), str(RUNS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    try:
+        start = time.monotonic()
+        while proc.poll() is None:
+            assert time.monotonic() - start < DEADLINE_S, "the writer did not finish in time"
+            seen.append(reader.count_runs(RunFilter()))
+            for run in reader.list_runs(RunFilter(), limit=20):
+                list(reader.iter_steps(run.run_id, batch=1))
+            reader.list_runs(RunFilter(), RunSort.FAILURES)
+            reader.refresh()
+        out, err = proc.communicate(timeout=DEADLINE_S)
+        assert proc.returncode == 0, err
+        assert "locked" not in err
+        assert out.strip() == f"wrote {RUNS}"
+        assert seen == sorted(seen), "a later count saw fewer runs"
+        assert len(seen) > 1 and seen[0] < 1 + RUNS, "the reader did not read while the writer wrote"
+        reader.refresh()
+        assert reader.count_runs(RunFilter()) == 1 + RUNS
+        newest = reader.list_runs(RunFilter(), limit=1)[0]
+        assert (newest.run_id, newest.total_steps, newest.failure_count) == (f"live-{RUNS - 1:04d}", 2, 1)
+        assert reader.totals().steps == 2 * RUNS
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        reader.close()
+
+
+def test_open_write_transaction_does_not_block_a_wal_reader(tmp_path):
+    path = tmp_path / "traces.db"
+    with SQLiteTraceWriter(path, wal=True) as w:
+        w.start_trace("committed", "c", "t", None, [])
+    holder = sqlite3.connect(path, isolation_level=None)
+    reader = SQLiteTraceReader(path, busy_timeout=0.2)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("INSERT INTO traces (run_id, correlation_id, tenant_id, plan, started_at) "
+                       "VALUES ('pending', 'c', 't', '[]', 'x')")
+        # The reader sees the last committed state, without waiting.
+        assert [r.run_id for r in reader.list_runs(RunFilter())] == ["committed"]
+        holder.execute("COMMIT")
+        assert reader.count_runs(RunFilter()) == 2
+    finally:
+        holder.close()
+        reader.close()
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["rollback-journal", "wal"])
+def test_reader_holds_no_lock_between_calls(tmp_path, wal):
+    """Even mid-way through a streamed step list, a writer that will not wait can take the write lock."""
+    path = tmp_path / "traces.db"
+    with SQLiteTraceWriter(path, wal=wal) as w, w.bulk():
+        w.start_trace("r", "c", "t", None, [])
+        for i in range(5):
+            w.record_step("r", i, "s", {}, "success", "SUCCESS", None, None, 1.0, 1.0, 0)
+    reader = SQLiteTraceReader(path)
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        steps = reader.iter_steps("r", batch=2)
+        assert next(steps).step_index == 0
+        reader.list_runs(RunFilter())
+        writer.execute("BEGIN EXCLUSIVE")
+        writer.execute("UPDATE traces SET status = 'completed'")
+        writer.execute("COMMIT")
+        assert [s.step_index for s in steps] == [1, 2, 3, 4]
+        assert reader.get_run("r").status == "completed"
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_writer_lock_in_rollback_mode_is_reported_not_hung(tmp_path):
+    path = tmp_path / "traces.db"
+    with SQLiteTraceWriter(path) as w:
+        w.start_trace("r", "c", "t", None, [])
+    reader = SQLiteTraceReader(path, busy_timeout=0.1)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        with pytest.raises(SourceLocked):
+            reader.count_runs(RunFilter())
+        assert time.monotonic() - started < 3
+    finally:
+        holder.close()
+        reader.close()
