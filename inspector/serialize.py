@@ -9,6 +9,13 @@ from inspector.model import RunRecord, RunSummary, Step
 __all__ = ["run_summary_to_json", "run_record_to_json", "step_to_json"]
 
 
+def _json_safe(value: Any) -> Any:
+    # SQLite hands back a BLOB (or TEXT that is not UTF-8) as bytes, which JSON cannot hold.
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
 def run_summary_to_json(s: RunSummary) -> dict[str, Any]:
     return {
         "run_id": s.run_id,
@@ -34,7 +41,7 @@ def run_record_to_json(r: RunRecord) -> dict[str, Any]:
         {
             "plan": r.plan.to_json(),
             "metadata": r.metadata.to_json(),
-            "seed": r.seed,
+            "seed": _json_safe(r.seed),
             "frozen_timestamp": r.frozen_timestamp,
             "root_hash": r.root_hash,
             "plan_hash": r.plan_hash,
@@ -53,7 +60,7 @@ def step_to_json(step: Step) -> dict[str, Any]:
         "skill_name": row.skill_name,
         "params": step.params.to_json(),
         "status": row.status.value,
-        "status_raw": row.status_raw,
+        "status_raw": _json_safe(row.status_raw),
         "outcome_category": row.outcome_category,
         "outcome_code": row.outcome_code,
         "outcome_data": step.outcome_data.to_json(),

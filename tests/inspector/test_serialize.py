@@ -86,3 +86,14 @@ def test_step_with_broken_params_and_null_outcome():
     assert out["params"] == "{oops"
     assert out["outcome_data"] is None
     assert [w.split(":")[0] for w in out["warnings"]] == ["params"]
+
+
+def test_values_sqlite_may_hand_back_as_bytes_still_serialise():
+    # A foreign writer's BLOB status (or TEXT that is not UTF-8) reaches the step as bytes.
+    out = step_to_json(step(status=b"succ\xffess"))
+    assert out["status"] == "unknown"
+    assert out["status_raw"] == "succ\ufffdess"
+    json.dumps(out)
+    record = RunRecord(summary(), Payload.from_text("[]"), Payload.from_text("{}"), seed=b"\x2a")
+    assert run_record_to_json(record)["seed"] == "*"
+    json.dumps(run_record_to_json(record))
