@@ -79,7 +79,8 @@ _IN_CHUNK = 500
 
 def check_sqlite_file(path: Path) -> None:
     """Raise a SourceError naming what is wrong with ``path`` as a SQLite database, before SQLite
-    itself gives a vaguer message (or, for a truncated file, none until a page is read)."""
+    itself gives a vaguer message. A file shorter than its header says is left to SQLite, which
+    checks it under its lock (see :func:`_truncation`)."""
     location = str(path)
     if not path.exists():
         raise SourceNotFound("no such file", location=location)
@@ -99,6 +100,20 @@ def check_sqlite_file(path: Path) -> None:
         raise NotATraceSource("is not a SQLite database (no SQLite header)", location=location)
     if len(header) < 100:
         raise CorruptSource(f"is truncated: {size} bytes, shorter than a SQLite header", location=location)
+
+
+def _truncation(path: Path) -> str | None:
+    """Why ``path`` looks truncated, or None. Only meaningful once SQLite has reported damage: read
+    without a lock, a file that a writer is extending looks the same for a moment, since a commit
+    (or a WAL checkpoint) writes page 1 with the new page count before the pages after it."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if len(header) < 100:
+        return None
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     change_counter = int.from_bytes(header[24:28], "big")
@@ -107,10 +122,8 @@ def check_sqlite_file(path: Path) -> None:
     # The in-header size is trusted only when "version-valid-for" matches the change counter
     # (the SQLite file format, §1.3.7); a shorter file then lost its tail.
     if page_count and valid_for == change_counter and size < page_count * page_size:
-        raise CorruptSource(
-            f"is truncated: the header says {page_count * page_size:,} bytes, the file has {size:,}",
-            location=location,
-        )
+        return f"is truncated: the header says {page_count * page_size:,} bytes, the file has {size:,}"
+    return None
 
 
 def _num(value: Any) -> float | None:
@@ -250,6 +263,9 @@ class SQLiteTraceReader:
         if "unable to open" in low:
             return SourceNotFound(f"cannot be opened ({text})", location=where)
         if "not a database" in low or "malformed" in low or "disk i/o" in low or "corrupt" in low:
+            why = _truncation(self.path)
+            if why:
+                return CorruptSource(f"{why} (SQLite: {text}, while {doing})", location=where)
             return CorruptSource(f"is damaged: {text} (while {doing})", location=where)
         if "no such table" in low or "no such column" in low:
             return NotATraceSource(f"does not have the AOS trace schema: {text}", location=where)
@@ -436,7 +452,7 @@ class SQLiteTraceReader:
         self._orphans = orphans
         return orphans
 
-    def get_run(self, run_id: str) -> RunRecord:
+    def get_run(self, run_id: str, *, with_aggregates: bool = True) -> RunRecord:
         stmt = self._trace_select(TRACE_COLUMNS).where(self._traces.c.run_id == run_id)
         with self._guard(f"reading run {run_id}"), self.engine.connect() as conn:
             row = next(iter(self._fetch(conn, stmt)), None)
@@ -451,7 +467,8 @@ class SQLiteTraceReader:
         m = row._mapping
         metadata = Payload.from_text(m["metadata"])
         summary = self._summary(row, m["metadata"])
-        summary = _merge(summary, self.aggregate_runs([summary.run_id])[summary.run_id])
+        if with_aggregates:
+            summary = _merge(summary, self.aggregate_runs([summary.run_id])[summary.run_id])
         return RunRecord(
             summary=summary,
             plan=Payload.from_text(m["plan"]),

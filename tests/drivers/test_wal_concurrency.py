@@ -145,3 +145,34 @@ def test_writer_lock_in_rollback_mode_is_reported_not_hung(tmp_path):
     finally:
         holder.close()
         reader.close()
+
+
+def test_file_caught_mid_commit_is_locked_not_truncated(tmp_path):
+    """A rollback-journal commit writes page 1 (with the new page count) before the pages that
+    extend the file. A reader opening at that instant sees a header promising more bytes than the
+    file has: that is a writer at work (it holds the lock), not a truncated file."""
+    path = tmp_path / "traces.db"
+    with SQLiteTraceWriter(path, synchronous="OFF") as w:
+        w.start_trace("r", "c", "t", None, [])
+    holder = sqlite3.connect(path, isolation_level=None)
+    original = path.read_bytes()
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # the writer, mid-commit
+        page_count = int.from_bytes(original[28:32], "big")
+        with path.open("r+b") as fh:  # ... has written its new page 1, not yet the pages after it
+            fh.seek(28)
+            fh.write((page_count + 40).to_bytes(4, "big"))
+        with pytest.raises(SourceLocked):
+            reader = SQLiteTraceReader(path, busy_timeout=0.2)
+            try:
+                reader.count_runs(RunFilter())
+            finally:
+                reader.close()
+    finally:
+        path.write_bytes(original)  # the commit "finishes": the file is whole again
+        holder.close()
+    reader = SQLiteTraceReader(path, busy_timeout=0.2)
+    try:
+        assert reader.count_runs(RunFilter()) == 1
+    finally:
+        reader.close()
