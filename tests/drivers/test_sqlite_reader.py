@@ -598,3 +598,35 @@ def test_json_payload_roundtrip_matches_sql_text(sample, db_path):
     for step in sample.iter_steps("run-d"):
         assert step.params.raw == stored[step.step_index]
         assert step.params.value == json.loads(stored[step.step_index])
+
+
+def test_more_runs_than_one_sql_parameter_chunk(db_path, writer, open_reader):
+    """Counters and aggregate sorts go through IN lists chunked below SQLite's parameter cap."""
+    with writer.bulk():
+        for i in range(1203):
+            writer.start_trace(f"r{i:05d}", "c", "t", None, [])
+            writer.record_steps(StepInput(f"r{i:05d}", j, "s", {}, "failed", "PERMANENT", None, None, 1.0, 1.0)
+                                for j in range(i % 7))
+        for i in range(0, 1203, 2):
+            writer.delete_trace(f"r{i:05d}")
+    reader = open_reader(db_path)
+    runs = reader.list_runs(RunFilter(), RunSort.FAILURES, True, 0, 2000)
+    assert len(runs) == 601
+    assert all(r.failure_count == r.total_steps == int(r.run_id[1:]) % 7 for r in runs)
+    assert [r.failure_count for r in runs] == sorted((r.failure_count for r in runs), reverse=True)
+    assert len(reader.aggregate_runs([r.run_id for r in runs])) == 601
+    orphans = reader.orphan_runs()
+    assert len(orphans) == 602 - len(range(0, 1203, 14))  # deleted runs that had steps
+    assert all(o.total_steps == int(o.run_id[1:]) % 7 for o in orphans)
+
+
+@pytest.mark.parametrize("name", ["my traces.db", "q?mark.db", "hash#1.db", "per%41cent.db", "ü.db"])
+def test_paths_with_uri_characters_open(tmp_path, writer, add_run, db_path, open_reader, name):
+    add_run("r1", ["success"])
+    folder = tmp_path / "a?b#c%20d"
+    folder.mkdir()
+    target = folder / name
+    db_path.rename(target)
+    reader = open_reader(target)
+    assert reader.info.display_name == name
+    assert ids(reader.list_runs(RunFilter())) == ["r1"]
