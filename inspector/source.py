@@ -70,8 +70,10 @@ class TraceSource(Protocol):
         """Run ids that have steps but no run row (upstream deletes leave them, §1.5)."""
         ...
 
-    def get_run(self, run_id: str) -> RunRecord:
-        """The run's record; for an orphan run id a record with ``summary.orphan`` and empty plan."""
+    def get_run(self, run_id: str, *, with_aggregates: bool = True) -> RunRecord:
+        """The run's record; for an orphan run id a record with ``summary.orphan`` and empty plan.
+        Without aggregates the step counters may be None (a caller that has them already skips a
+        pass over a large run's steps)."""
         ...
 
     def count_steps(self, run_id: str) -> int: ...
@@ -180,7 +182,7 @@ class MemorySource:
                 orphans.append(summarise_steps(base, [s.row for s in steps]))
         return sorted(orphans, key=lambda s: s.run_id)
 
-    def get_run(self, run_id: str) -> RunRecord:
+    def get_run(self, run_id: str, *, with_aggregates: bool = True) -> RunRecord:
         if run_id in self._records:
             return self._records[run_id]
         for orphan in self.orphan_runs():

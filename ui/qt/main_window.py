@@ -3,6 +3,7 @@ core and the drivers; every read runs on the source's worker, never on the GUI t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -501,17 +502,29 @@ class MainWindow(QMainWindow):
         top = self.steps_model.top_index()
         if top.isValid():
             self.steps_view.expand(top)
-        self._show_run_detail(run.run_id)
+        self._show_run_detail(run.run_id, run)
 
-    def _show_run_detail(self, run_id: str) -> None:
+    def _show_run_detail(self, run_id: str, known: RunSummary | None = None) -> None:
         source, runner = self.source, self.source_runner
         if source is None or runner is None:
             return
         self._detail_request += 1
         token = self._detail_request
         self.detail.show_loading(f"run {run_id}")
+        # The list row already has the step counters: do not count a 100k-step run again.
+        counted = known is not None and known.has_aggregates and not known.orphan
+
+        def load():
+            record = source.get_run(run_id, with_aggregates=not counted)
+            if counted:
+                record = dataclasses.replace(record, summary=dataclasses.replace(
+                    record.summary, total_steps=known.total_steps, success_count=known.success_count,
+                    failure_count=known.failure_count, total_cost_cents=known.total_cost_cents,
+                    total_duration_ms=known.total_duration_ms))
+            return record
+
         runner.submit(
-            lambda: source.get_run(run_id),
+            load,
             lambda record: token == self._detail_request and self.detail.show_run(record),
             lambda e: self._report(e, f"read run {run_id}"),
             label="Reading run",
@@ -527,7 +540,7 @@ class MainWindow(QMainWindow):
         if step_ref is None:
             run = self.steps_model.data(current.siblingAtColumn(0), NODE_ROLE)
             if run is not None:
-                self._show_run_detail(run.run_id)
+                self._show_run_detail(run.run_id, run)
             return
         run_id, row = step_ref
         self._detail_request += 1

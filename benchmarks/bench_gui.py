@@ -1,0 +1,245 @@
+"""Benchmarks of the desktop app on a large upstream-shaped SQLite DB, each beside its raw floor
+measured in the same run (plain sqlite3 doing the same read). Prints figures; asserts nothing.
+
+    python benchmarks/bench_gui.py --db benchmarks/data/large.db
+    python benchmarks/bench_gui.py --small      # builds a 200k-step DB first (about a minute)
+
+Measured:
+1. open the DB to a painted first page of the runs list, vs (sqlite3 first page + an empty
+   window's first paint); target ≤ 1.5× and < 1 s;
+2. click the largest run to its first painted page of steps; target ≤ 100 ms;
+3. scroll through that run a page at a time: time to paint each page; target ≤ 16 ms;
+4. resident memory with that run open (and after scrolling through all of it); target ≤ 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def pct(xs, p):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def floor_first_page(path: Path) -> float:
+    t0 = time.perf_counter()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    con.execute("SELECT COUNT(*) FROM traces").fetchone()
+    rows = con.execute(
+        "SELECT run_id, correlation_id, tenant_id, agent_id, status, started_at, completed_at, metadata "
+        "FROM traces ORDER BY started_at DESC, run_id DESC LIMIT 200"
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    con.execute(
+        f"SELECT run_id, COUNT(*), SUM(status='success'), SUM(status='failure'), TOTAL(cost_cents), TOTAL(duration_ms) "
+        f"FROM trace_steps WHERE run_id IN ({','.join('?' * len(ids))}) GROUP BY run_id",
+        ids,
+    ).fetchall()
+    con.close()
+    return time.perf_counter() - t0
+
+
+def floor_first_steps(path: Path, run_id: str, n: int) -> float:
+    t0 = time.perf_counter()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con.execute(
+        "SELECT id, run_id, step_index, skill_name, status, outcome_category, outcome_code, cost_cents, "
+        "duration_ms, retry_count, timestamp FROM trace_steps WHERE run_id = ? ORDER BY step_index LIMIT ?",
+        (run_id, n),
+    ).fetchall()
+    con.close()
+    return time.perf_counter() - t0
+
+
+def biggest_run(path: Path) -> tuple[str, int]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    row = con.execute("SELECT run_id, COUNT(*) c FROM trace_steps GROUP BY run_id ORDER BY c DESC LIMIT 1").fetchone()
+    con.close()
+    return row[0], row[1]
+
+
+class PaintWatch:
+    """Records when a widget's viewport paints."""
+
+    def __init__(self, widget):
+        from PySide6.QtCore import QEvent, QObject
+
+        class _F(QObject):
+            def __init__(s):
+                super().__init__()
+                s.times = []
+
+            def eventFilter(s, obj, ev):
+                if ev.type() == QEvent.Type.Paint:
+                    s.times.append(time.perf_counter())
+                return False
+
+        self.filter = _F()
+        widget.installEventFilter(self.filter)
+
+    @property
+    def times(self):
+        return self.filter.times
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", type=Path, default=ROOT / "benchmarks" / "data" / "large.db")
+    ap.add_argument("--small", action="store_true", help="build and use a 10k-run / 200k-step DB")
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    db = args.db
+    if args.small:
+        db = ROOT / "benchmarks" / "data" / "small.db"
+    if not db.exists():
+        size = ["--runs", "10000", "--steps", "200000", "--big-run-steps", "100000"] if args.small else []
+        print(f"building {db} …", flush=True)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate_large_db.py"), "--out", str(db), *size], check=True)
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+
+    from ui.qt.app import load_style_sheet
+    from ui.qt.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    app.setStyleSheet(load_style_sheet())
+    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-settings.ini"), QSettings.Format.IniFormat)
+    size_gb = db.stat().st_size / 1e9
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    n_runs, n_steps = con.execute("SELECT (SELECT COUNT(*) FROM traces), (SELECT COUNT(*) FROM trace_steps)").fetchone()
+    con.close()
+    print(f"DB {db.name}: {n_runs:,} runs, {n_steps:,} steps, {size_gb:.2f} GB; RSS at start {rss_mb():.0f} MB")
+
+    def wait_until(cond, timeout=30.0):
+        end = time.perf_counter() + timeout
+        while not cond():
+            app.processEvents()
+            if time.perf_counter() > end:
+                raise TimeoutError
+            time.sleep(0.0005)
+
+    # 1. open → first painted page, vs floor + empty window's first paint
+    floors, empties, ours = [], [], []
+    for _ in range(args.repeats):
+        floors.append(floor_first_page(db))
+        t0 = time.perf_counter()
+        empty = QMainWindow()
+        empty.setCentralWidget(QLabel("…"))
+        empty.resize(1400, 860)
+        watch = PaintWatch(empty.centralWidget())
+        empty.show()
+        wait_until(lambda: watch.times)
+        empties.append(watch.times[0] - t0)
+        empty.close()
+        empty.deleteLater()
+        app.processEvents()
+
+        t0 = time.perf_counter()
+        w = MainWindow(settings=settings)
+        w.resize(1400, 860)
+        watch = PaintWatch(w.runs_view.viewport())
+        w.show()
+        w.open_location(str(db))
+        wait_until(lambda: w.runs_model.rowCount() > 0 and w.runs_model.run_at(0, request=False) is not None)
+        marker = len(watch.times)
+        wait_until(lambda: len(watch.times) > marker)
+        ours.append(watch.times[-1] - t0)
+        if _ < args.repeats - 1:
+            w.shutdown()
+            w.deleteLater()
+            app.processEvents()
+    floor = median(floors) + median(empties)
+    print(f"1. open to painted first page: ours {median(ours) * 1000:.0f} ms (min {min(ours) * 1000:.0f}); "
+          f"floor sqlite3 {median(floors) * 1000:.1f} ms + empty window paint {median(empties) * 1000:.0f} ms = "
+          f"{floor * 1000:.0f} ms; ratio {median(ours) / floor:.2f}× (target ≤ 1.5×, < 1000 ms)")
+
+    # 2. click the largest run → first painted page of steps
+    run_id, count = biggest_run(db)
+    wait_until(lambda: w.source_runner.pending == 0 and not w.runs_model.loading, timeout=120)
+    w.filters.search.setText(run_id)
+    w.filters.search.editingFinished.emit()
+    wait_until(lambda: w.runs_model.row_of(run_id) is not None and w.source_runner.pending == 0, timeout=60)
+    steps_floor = [floor_first_steps(db, run_id, 500) for _ in range(args.repeats)]
+    clicks = []
+    for _ in range(args.repeats):
+        w.steps_model.set_run(None)
+        w.runs_view.clearSelection()
+        w.runs_view.setCurrentIndex(w.runs_model.index(-1, -1))
+        app.processEvents()
+        watch = PaintWatch(w.steps_view.viewport())
+        row = w.runs_model.row_of(run_id)
+        t0 = time.perf_counter()
+        w.runs_view.selectRow(row)
+        top = w.steps_model.top_index()
+        wait_until(lambda: w.steps_model.rowCount(w.steps_model.top_index()) > 0)
+        marker = len(watch.times)
+        wait_until(lambda: len(watch.times) > marker)
+        clicks.append(watch.times[-1] - t0)
+    print(f"2. click {run_id} ({count:,} steps) to painted first steps: ours {median(clicks) * 1000:.1f} ms "
+          f"(max {max(clicks) * 1000:.1f}); floor sqlite3 first 500 steps {median(steps_floor) * 1000:.1f} ms "
+          f"(target ≤ 100 ms)")
+    wait_until(lambda: w.source_runner.pending == 0, timeout=60)
+    print(f"   RSS with the run open: {rss_mb():.0f} MB")
+
+    # 3. scroll through the whole run a page at a time
+    view = w.steps_view
+    bar = view.verticalScrollBar()
+    paints = []
+    fetch_waits = 0
+    top = w.steps_model.top_index()
+    t_all = time.perf_counter()
+    while True:
+        loaded = w.steps_model.rowCount(top)
+        if bar.value() >= bar.maximum():
+            if loaded >= count:
+                break
+            wait_until(lambda: w.source_runner.pending == 0 and w.steps_model.rowCount(top) > loaded or
+                       w.steps_model.rowCount(top) >= count, timeout=60)
+            fetch_waits += 1
+            app.processEvents()
+            if bar.value() >= bar.maximum() and w.steps_model.rowCount(top) == loaded:
+                break
+        bar.setValue(bar.value() + bar.pageStep())
+        t0 = time.perf_counter()
+        view.viewport().repaint()
+        paints.append(time.perf_counter() - t0)
+        app.processEvents()
+    total = time.perf_counter() - t_all
+    print(f"3. scrolled {len(paints):,} pages through {w.steps_model.rowCount(top):,} steps in {total:.1f} s "
+          f"({fetch_waits} waits for a fetch): paint per page median {median(paints) * 1000:.2f} ms, "
+          f"p95 {pct(paints, 95) * 1000:.2f} ms, max {max(paints) * 1000:.2f} ms (target ≤ 16 ms)")
+    print(f"4. RSS after scrolling through every step: {rss_mb():.0f} MB (target ≤ 300 MB)")
+    w.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
