@@ -260,6 +260,13 @@ class SQLiteTraceReader:
         where = self.location
         if "locked" in low or "busy" in low:
             return SourceLocked(f"is locked by another process ({text}) while {doing}; try again", location=where)
+        if getattr(orig, "sqlite_errorname", None) == "SQLITE_READONLY_ROLLBACK":
+            # A writer stopped mid-transaction; only a read-write open can roll its journal back.
+            return CorruptSource(
+                f"has an unfinished transaction ({self.path.name}-journal was left by a writer that stopped); "
+                "open it once read-write, e.g. by restarting the AOS runtime on it, to roll it back",
+                location=where,
+            )
         if "unable to open" in low:
             return SourceNotFound(f"cannot be opened ({text})", location=where)
         if "not a database" in low or "malformed" in low or "disk i/o" in low or "corrupt" in low:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import sqlite3
 from pathlib import Path
 
@@ -273,3 +275,31 @@ def test_failed_open_keeps_no_file_handle(tmp_path, make):
         pytest.fail("opened a file that is not a trace DB")
     assert _open_fds(path) == []
     assert error.location == str(path.resolve())
+
+
+HOT_JOURNAL_WRITER = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size = 2")  # spill to the file before commit
+conn.execute("BEGIN")
+conn.execute("UPDATE trace_steps SET params = params || params")
+os._exit(0)  # the runtime dies mid-transaction
+"""
+
+
+def test_hot_journal_says_what_happened(tmp_path):
+    path = build_trace_db(tmp_path / "traces.db")
+    subprocess.run([sys.executable, "-c", HOT_JOURNAL_WRITER, str(path)], check=True, timeout=60)
+    journal = tmp_path / "traces.db-journal"
+    assert journal.exists() and journal.stat().st_size > 0
+    with pytest.raises(CorruptSource) as info:
+        open_and_read(path)
+    assert "unfinished transaction" in str(info.value) and "traces.db-journal" in str(info.value)
+    # Read-write recovery (what the runtime does on its next start) makes it readable again.
+    recovering = sqlite3.connect(path)
+    try:
+        recovering.execute("SELECT COUNT(*) FROM traces").fetchall()
+    finally:
+        recovering.close()
+    assert not journal.exists()
+    open_and_read(path)
