@@ -228,7 +228,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     summary = generate_demo(path, args.seed, big_run_steps=args.big_run_steps, progress=progress)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    out.write(f"{path}\n{summary}\n")
+    out.write(
+        f"{path}\n{summary.runs:,} runs, {summary.steps:,} steps, {summary.replay_count} replays, "
+        f"{len(summary.orphan_run_ids)} orphan run ids; largest run {summary.big_run_id} "
+        f"({summary.big_run_steps:,} steps)\n"
+    )
     return EXIT_OK
 
 

@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
         self.runs_view.verticalHeader().setDefaultSectionSize(22)
         self.runs_view.setAlternatingRowColors(True)
         self.runs_view.setWordWrap(False)
-        for col, width in enumerate((190, 105, 95, 120, 70, 70, 80, 85, 150)):
+        for col, width in enumerate((175, 100, 120, 150, 60, 62, 70, 75, 150)):
             self.runs_view.setColumnWidth(col, width)
 
         self.steps_model = StepTreeModel(lambda: self.source_runner, self._report, self)
@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         self.steps_view.setUniformRowHeights(True)
         self.steps_view.setAlternatingRowColors(True)
         self.steps_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        for col, width in enumerate((90, 95, 170, 95, 120, 70, 75, 55, 150)):
+        for col, width in enumerate((80, 95, 165, 90, 110, 70, 75, 55, 150)):
             self.steps_view.setColumnWidth(col, width)
         self.steps_view.verticalScrollBar().valueChanged.connect(self._maybe_fetch_steps)
         self.steps_view.verticalScrollBar().rangeChanged.connect(self._maybe_fetch_steps)
@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.runs_view)
         self.splitter.addWidget(right)
-        self.splitter.setSizes([640, 760])
+        self.splitter.setSizes([760, 740])
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -301,7 +301,7 @@ class MainWindow(QMainWindow):
         self.disk.busy_changed.connect(self._on_busy)
         self._pending_select: str | None = None
         self._busy_labels: dict[str, str] = {}
-        self.resize(1400, 860)
+        self.resize(1500, 900)
 
     # -- messages and progress -----------------------------------------------------------------
 
