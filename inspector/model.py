@@ -22,6 +22,7 @@ __all__ = [
     "normalise_status",
     "raw_statuses",
     "parse_timestamp",
+    "normalise_time_bound",
 ]
 
 
@@ -115,6 +116,26 @@ def parse_timestamp(text: Any) -> datetime | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt
+
+
+def normalise_time_bound(text: str, *, end: bool = False) -> str:
+    """A user's ``--since``/``--until`` as the UTC ISO text upstream stores, for string comparison
+    against ``started_at`` (§1.5). Accepts a date (``2026-10-01``; as an upper bound, the whole day
+    is included), a date and time with or without offset (naive means UTC), or ``Z``.
+    Raises :class:`inspector.errors.UsageError` with the accepted forms."""
+    from datetime import timedelta
+
+    from inspector.errors import UsageError
+
+    s = (text or "").strip()
+    date_only = len(s) == 10 and s[4:5] == "-" and s[7:8] == "-"
+    dt = parse_timestamp(s)
+    if dt is None:
+        raise UsageError(f"not a date or time: {text!r} (use e.g. 2026-10-01, 2026-10-01T12:00 or 2026-10-01T12:00:00+02:00)")
+    dt = dt.astimezone(timezone.utc)
+    if end and date_only:
+        dt = dt + timedelta(days=1) - timedelta(microseconds=1)
+    return dt.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
