@@ -28,6 +28,30 @@ FETCH_CHUNK = 500
 
 STEP_COLUMNS = ["Step", "Status", "Skill", "Outcome", "Code", "Cost", "Duration", "Retries", "Timestamp"]
 _RIGHT = {0, 5, 6, 7}
+_ROLES = {
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole,
+    STEP_ROLE, NODE_ROLE,
+}
+
+
+def step_texts(step: StepRow) -> tuple[str, ...]:
+    """The row's cells as shown. Formatting costs more than painting a row, so it is done once,
+    on the worker that read the rows, not on every paint."""
+    raw = step.status_raw
+    text = "" if raw is None else str(raw)
+    status = text if step.status is not StepStatus.UNKNOWN or not text else f"{text} (?)"
+    return (
+        str(step.step_index),
+        status,
+        step.skill_name or "",
+        step.outcome_category or "",
+        step.outcome_code or "",
+        fmt_cost(step.cost_cents),
+        fmt_duration(step.duration_ms),
+        "" if step.retry_count is None else str(step.retry_count),
+        fmt_timestamp(step.timestamp),
+    )
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -41,6 +65,7 @@ class _Node:
     run: RunSummary | None = None
     nodes: list[_Node] = field(default_factory=list)
     steps: list[StepRow] = field(default_factory=list)
+    texts: list[tuple[str, ...]] = field(default_factory=list)  # display strings, made off-thread
     exhausted: bool = False
     pending: bool = False
     demand: bool = False
@@ -229,9 +254,10 @@ class StepTreeModel(QAbstractItemModel):
         run_id = node.run.run_id
         after = node.steps[-1].step_index if node.steps else None
 
-        def done(rows: list[StepRow]) -> None:
+        def done(result: tuple[list[StepRow], list[tuple[str, ...]]]) -> None:
             if generation != self._generation:
                 return
+            rows, texts = result
             node.pending = False
             if len(rows) < FETCH_CHUNK:
                 node.exhausted = True
@@ -239,6 +265,7 @@ class StepTreeModel(QAbstractItemModel):
                 first = node.child_count
                 self.beginInsertRows(self.node_index(node), first, first + len(rows) - 1)
                 node.steps.extend(rows)
+                node.texts.extend(texts)
                 self.endInsertRows()
             elif not node.child_count:
                 # hasChildren promised rows; say there are none after all.
@@ -253,7 +280,11 @@ class StepTreeModel(QAbstractItemModel):
                 self.loading_changed.emit(self.is_pending())
             self._report_error(exc, f"read the steps of {run_id}")
 
-        runner.submit(lambda: source.list_steps(run_id, after, FETCH_CHUNK), done, failed, label="Reading steps")
+        def read() -> tuple[list[StepRow], list[tuple[str, ...]]]:
+            rows = source.list_steps(run_id, after, FETCH_CHUNK)
+            return rows, [step_texts(r) for r in rows]
+
+        runner.submit(read, done, failed, label="Reading steps")
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(STEP_COLUMNS):
@@ -266,8 +297,14 @@ class StepTreeModel(QAbstractItemModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():
             return None
+        parent = self._nodes.get(index.internalId())
+        if parent is None:
+            return None
+        r = index.row() - len(parent.nodes)
+        if role == Qt.ItemDataRole.DisplayRole and 0 <= r < len(parent.texts):
+            return parent.texts[r][index.column()]  # the hot path of every paint
         item = self.item_at(index)
         if item is None:
             return None
@@ -312,28 +349,7 @@ class StepTreeModel(QAbstractItemModel):
     def _step_data(self, step: StepRow, index: _Index, role: int) -> Any:
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return str(step.step_index)
-            if column == 1:
-                raw = step.status_raw
-                norm = step.status
-                text = "" if raw is None else str(raw)
-                return text if norm is not StepStatus.UNKNOWN or not text else f"{text} (?)"
-            if column == 2:
-                return step.skill_name or ""
-            if column == 3:
-                return step.outcome_category or ""
-            if column == 4:
-                return step.outcome_code or ""
-            if column == 5:
-                return fmt_cost(step.cost_cents)
-            if column == 6:
-                return fmt_duration(step.duration_ms)
-            if column == 7:
-                return "" if step.retry_count is None else str(step.retry_count)
-            if column == 8:
-                return fmt_timestamp(step.timestamp)
-            return None
+            return step_texts(step)[column]
         if role == STEP_ROLE:
             parent = self._nodes[index.internalId()]
             return (parent.run.run_id if parent.run else step.run_id, step)
