@@ -339,6 +339,14 @@ def test_get_run(sample, db_path):
     assert not rec.summary.orphan
 
 
+def test_get_run_without_aggregates_skips_the_counters(sample):
+    full = sample.get_run("run-b")
+    bare = sample.get_run("run-b", with_aggregates=False)
+    assert bare.total_steps is None and bare.failure_count is None
+    assert (bare.plan, bare.metadata, bare.started_at, bare.status) == (full.plan, full.metadata, full.started_at,
+                                                                       full.status)
+
+
 def test_get_run_unknown_id_raises_run_not_found(sample):
     with pytest.raises(RunNotFound) as info:
         sample.get_run("nope")
