@@ -132,9 +132,14 @@ def normalise_time_bound(text: str, *, end: bool = False) -> str:
     dt = parse_timestamp(s)
     if dt is None:
         raise UsageError(f"not a date or time: {text!r} (use e.g. 2026-10-01, 2026-10-01T12:00 or 2026-10-01T12:00:00+02:00)")
-    dt = dt.astimezone(timezone.utc)
-    if end and date_only:
-        dt = dt + timedelta(days=1) - timedelta(microseconds=1)
+    try:
+        dt = dt.astimezone(timezone.utc)
+        if end and date_only:
+            dt = dt + timedelta(days=1) - timedelta(microseconds=1)
+    except OverflowError:  # 9999-12-31 as "until forever", or 0001-01-01 east of UTC
+        if not date_only:
+            raise UsageError(f"out of range: {text!r}") from None
+        dt = datetime.max.replace(tzinfo=timezone.utc)
     return dt.isoformat()
 
 

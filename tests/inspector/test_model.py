@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inspector.errors import UsageError
 from inspector.model import (
     MISSING,
     Payload,
@@ -21,6 +22,7 @@ from inspector.model import (
     StepRow,
     StepStatus,
     normalise_status,
+    normalise_time_bound,
     parse_timestamp,
     raw_statuses,
 )
@@ -316,3 +318,47 @@ def test_run_sort_values_are_json_field_names_and_aggregate_flags():
 def test_run_filter_is_empty(flt, empty):
     assert flt.is_empty is empty
     hash(flt)  # filters are cache keys
+
+
+# -- user time bounds ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "expected"),
+    [
+        ("2026-10-01", False, "2026-10-01T00:00:00+00:00"),
+        ("2026-10-01", True, "2026-10-01T23:59:59.999999+00:00"),  # an upper date includes its day
+        ("2026-10-01T12:00", True, "2026-10-01T12:00:00+00:00"),
+        ("2026-10-01T12:00:00+02:00", False, "2026-10-01T10:00:00+00:00"),
+        ("2026-10-01T12:00:00Z", False, "2026-10-01T12:00:00+00:00"),
+        (" 2026-10-01 12:00:00 ", False, "2026-10-01T12:00:00+00:00"),
+        ("9999-12-31", True, "9999-12-31T23:59:59.999999+00:00"),  # "until forever"
+        ("9999-12-31", False, "9999-12-31T00:00:00+00:00"),
+    ],
+)
+def test_normalise_time_bound(text, end, expected):
+    assert normalise_time_bound(text, end=end) == expected
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2026-13-01", "0001-01-01T00:00:00+01:00"])
+def test_normalise_time_bound_rejects_with_usage_error(text):
+    with pytest.raises(UsageError):
+        normalise_time_bound(text)
+
+
+@pytest.mark.parametrize(
+    ("stored", "since", "until", "inside"),
+    [
+        ("2026-10-01T12:00:00+00:00", "2026-10-01T12:00", None, True),
+        ("2026-10-01T11:59:59.999999+00:00", "2026-10-01T12:00", None, False),
+        ("2026-10-01T12:00:00.000001+00:00", None, "2026-10-01T12:00", False),
+        ("2026-10-01T23:59:59+00:00", None, "2026-10-01", True),
+        ("2026-10-02T00:00:00+00:00", None, "2026-10-01", False),
+        ("2026-10-01T10:30:00+00:00", "2026-10-01T12:00:00+02:00", None, True),
+    ],
+)
+def test_time_bounds_compare_as_strings_like_instants(stored, since, until, inside):
+    """Upstream compares started_at as text (§1.5): the bounds must order like the instants."""
+    lo = normalise_time_bound(since) if since else None
+    hi = normalise_time_bound(until, end=True) if until else None
+    assert ((lo is None or stored >= lo) and (hi is None or stored <= hi)) is inside
