@@ -92,8 +92,7 @@ def all_modules() -> list[str]:
 def test_all_names_exist(name):
     module = importlib.import_module(name)
     exported = getattr(module, "__all__", None)
-    if exported is None:
-        pytest.skip(f"{name} has no __all__")
+    assert exported is not None, f"{name} declares no __all__ (STYLE §3: keep the public surface explicit)"
     assert len(exported) == len(set(exported)), "duplicate names in __all__"
     missing = [n for n in exported if not hasattr(module, n)]
     assert not missing, f"{name}.__all__ names {missing}, which do not exist"
