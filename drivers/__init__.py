@@ -10,7 +10,22 @@ from pathlib import Path
 from inspector.errors import NotATraceSource, SourceNotFound
 from inspector.source import TraceSource
 
-__all__ = ["open_source"]
+__all__ = ["open_source", "redact_url"]
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for messages and logs: any password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"
 
 
 def open_source(location: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> TraceSource:
@@ -21,7 +36,7 @@ def open_source(location: str | os.PathLike[str], *, busy_timeout: float = 5.0) 
     text = os.fspath(location)
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
-        raise NotATraceSource(f"sources of kind '{scheme}://' are not supported yet", location=text)
+        raise NotATraceSource(f"sources of kind '{scheme}://' are not supported yet", location=redact_url(text))
     path = Path(text).expanduser()
     if not path.exists():
         raise SourceNotFound("no such file", location=str(path))

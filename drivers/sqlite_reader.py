@@ -599,12 +599,5 @@ def _agg_summary(run_id: str, values: Sequence[Any]) -> RunSummary:
 def _merge(base: RunSummary, agg: RunSummary | None) -> RunSummary:
     if agg is None:
         agg = _agg_summary(base.run_id, (0, 0, 0, 0.0, 0.0))
-    return replace(
-        base,
-        total_steps=agg.total_steps,
-        success_count=agg.success_count,
-        failure_count=agg.failure_count,
-        total_cost_cents=agg.total_cost_cents,
-        total_duration_ms=agg.total_duration_ms,
-    )
+    return base.with_counters(agg)
 

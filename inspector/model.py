@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -275,6 +275,17 @@ class RunSummary:
     @property
     def has_aggregates(self) -> bool:
         return self.total_steps is not None
+
+    def with_counters(self, other: RunSummary) -> RunSummary:
+        """This run with ``other``'s step counters (counters are read separately from run rows)."""
+        return replace(
+            self,
+            total_steps=other.total_steps,
+            success_count=other.success_count,
+            failure_count=other.failure_count,
+            total_cost_cents=other.total_cost_cents,
+            total_duration_ms=other.total_duration_ms,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,3 +303,13 @@ def test_hot_journal_says_what_happened(tmp_path):
         recovering.close()
     assert not journal.exists()
     open_and_read(path)
+
+
+def test_unsupported_url_message_never_shows_a_password():
+    from drivers import open_source
+    from inspector.errors import NotATraceSource
+
+    with pytest.raises(NotATraceSource) as info:
+        open_source("postgresql://ana:s3cret@db.example:5432/aos")
+    assert "s3cret" not in str(info.value)
+    assert "postgresql://ana:***@db.example:5432/aos" in str(info.value)

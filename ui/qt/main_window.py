@@ -517,10 +517,7 @@ class MainWindow(QMainWindow):
         def load():
             record = source.get_run(run_id, with_aggregates=not counted)
             if counted:
-                record = dataclasses.replace(record, summary=dataclasses.replace(
-                    record.summary, total_steps=known.total_steps, success_count=known.success_count,
-                    failure_count=known.failure_count, total_cost_cents=known.total_cost_cents,
-                    total_duration_ms=known.total_duration_ms))
+                record = dataclasses.replace(record, summary=record.summary.with_counters(known))
             return record
 
         runner.submit(

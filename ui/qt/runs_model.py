@@ -8,7 +8,6 @@ Orphan run ids (steps without a run row) are pinned above the runs when no filte
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -172,14 +171,7 @@ class RunsModel(QAbstractTableModel):
             for i, run in enumerate(rows):
                 agg = aggs.get(run.run_id)
                 if agg is not None:
-                    rows[i] = dataclasses.replace(
-                        run,
-                        total_steps=agg.total_steps,
-                        success_count=agg.success_count,
-                        failure_count=agg.failure_count,
-                        total_cost_cents=agg.total_cost_cents,
-                        total_duration_ms=agg.total_duration_ms,
-                    )
+                    rows[i] = run.with_counters(agg)
             first = len(self._orphans) + page_no * PAGE_SIZE
             self.dataChanged.emit(self.index(first, 0), self.index(first + len(rows) - 1, len(COLUMNS) - 1))
 
