@@ -128,11 +128,11 @@ def main() -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
-    from ui.qt.app import load_style_sheet
+    from ui.qt.theme import apply_theme
     from ui.qt.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    app.setStyleSheet(load_style_sheet())
+    apply_theme(app)
     settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-settings.ini"), QSettings.Format.IniFormat)
     size_gb = db.stat().st_size / 1e9
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)

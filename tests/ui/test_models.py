@@ -173,3 +173,48 @@ def test_json_model_does_not_build_unopened_nodes():
     items = model.index(0, 0, root)
     assert model.rowCount(items) == 100_000
     assert len(model._nodes) < 10  # children are made only when an index under them is asked for
+
+
+def _style_options(model, indexes):
+    """What a view's delegate sees for each cell, asked in painting order through multiData."""
+    from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+
+    delegate = QStyledItemDelegate()
+    out = []
+    for ix in indexes:
+        opt = QStyleOptionViewItem()
+        delegate.initStyleOption(opt, ix)
+        out.append((ix, opt))
+    return out
+
+
+def _assert_options_match_data(model, indexes):
+    from PySide6.QtCore import Qt
+
+    for ix, opt in _style_options(model, indexes):
+        display = model.data(ix, Qt.ItemDataRole.DisplayRole)
+        assert opt.text == ("" if display is None else str(display)), (ix.row(), ix.column())
+        has_icon = model.data(ix, Qt.ItemDataRole.DecorationRole) is not None
+        assert (not opt.icon.isNull()) == has_icon, (ix.row(), ix.column())
+        font = model.data(ix, Qt.ItemDataRole.FontRole)
+        assert opt.font.italic() == bool(font and font.italic()), (ix.row(), ix.column())
+        assert opt.font.bold() == bool(font and font.bold()), (ix.row(), ix.column())
+
+
+def test_runs_model_multidata_matches_data_cell_by_cell(source, runner):
+    # The delegate reuses one role span for every cell: a value left from the previous cell
+    # (an icon, an italic font) must never leak into the next.
+    model = RunsModel(lambda: runner, errors_to([]))
+    model.set_source(source)
+    cells = [model.index(r, c) for r in range(min(model.rowCount(), 12)) for c in range(model.columnCount())]
+    _assert_options_match_data(model, cells)
+
+
+def test_step_tree_multidata_matches_data_cell_by_cell(source, runner):
+    model = StepTreeModel(lambda: runner, errors_to([]))
+    model.set_source(source)
+    model.set_run(source.get_run(ORIGINAL_RUN).summary)
+    top = model.top_index()
+    model.fetchMore(top)
+    cells = [top] + [model.index(r, c, top) for r in range(model.rowCount(top)) for c in range(model.columnCount())]
+    _assert_options_match_data(model, cells)

@@ -6,14 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from importlib import resources
 from logging.handlers import RotatingFileHandler
 
-__all__ = ["run_gui", "create_window", "load_style_sheet"]
-
-
-def load_style_sheet() -> str:
-    return resources.files("resources").joinpath("style.qss").read_text(encoding="utf-8")
+__all__ = ["run_gui", "create_window"]
 
 
 def _setup_logging() -> None:
@@ -45,7 +40,9 @@ def run_gui(location: str | None = None, *, demo: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("AOS Trace Inspector")
     app.setOrganizationName("AOS")
-    app.setStyleSheet(load_style_sheet())
+    from ui.qt.theme import apply_theme
+
+    apply_theme(app)
     window = create_window()
     window.show()
     if location:

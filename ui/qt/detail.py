@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from inspector.model import Payload, RunRecord, Step, StepStatus
 from ui.format import fmt_bytes, fmt_cost, fmt_duration
 from ui.qt.json_model import JsonTreeModel
+from ui.qt.theme import muted, set_severity, title_font
 
 __all__ = ["DetailPanel", "PayloadView", "TRUNCATE_BYTES"]
 
@@ -63,6 +64,7 @@ class PayloadView(QWidget):
         self.save_button.setEnabled(False)
         self.size_label = QLabel()
         self.size_label.setObjectName("payloadSize")
+        muted(self.size_label)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -87,6 +89,7 @@ class PayloadView(QWidget):
         self.placeholder = QLabel()
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setObjectName("payloadPlaceholder")
+        muted(self.placeholder)
 
         self.stack = QStackedWidget()
         self.stack.addWidget(self.tree)
@@ -147,9 +150,7 @@ class PayloadView(QWidget):
             )
         self.banner.setText("\n".join(notes))
         self.banner.setVisible(bool(notes))
-        self.banner.setProperty("severity", "warning" if payload.error else "info")
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
+        set_severity(self.banner, "payload-warning" if payload.error else "payload-info")
         if payload.ok:
             self.model.set_value(payload.value, label=self.name)
             self.tree.expandToDepth(0)
@@ -196,6 +197,8 @@ class DetailPanel(QWidget):
         super().__init__(parent)
         self.title = QLabel("Select a run, then a step")
         self.title.setObjectName("detailTitle")
+        self.title.setFont(title_font(self.title.font()))
+        self.title.setContentsMargins(4, 6, 4, 6)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.fields = QLabel()
         self.fields.setObjectName("detailFields")

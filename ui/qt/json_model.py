@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 
+from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
 from ui.format import shorten
 
 __all__ = ["JsonTreeModel", "PATH_ROLE"]
@@ -65,7 +66,7 @@ def _preview(value: Any) -> str:
     return json.dumps(value)
 
 
-class JsonTreeModel(QAbstractItemModel):
+class JsonTreeModel(MultiDataMixin, QAbstractItemModel):
     """Columns: key, value, type. ``PATH_ROLE`` gives the node's JSON pointer (``/a/0/b``)."""
 
     HEADERS = ("Key", "Value", "Type")
@@ -154,7 +155,7 @@ class JsonTreeModel(QAbstractItemModel):
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return SELECTABLE
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         node = self._node(index)

@@ -41,6 +41,7 @@ from ui.qt.messages import Level, MessageBus
 from ui.qt.runs_model import RUN_ROLE, RunsModel
 from ui.qt.steps_model import NODE_ROLE, STEP_ROLE, StepTreeModel
 from ui.qt.tasks import TaskRunner
+from ui.qt.theme import set_invalid, set_severity
 
 __all__ = ["MainWindow"]
 
@@ -137,20 +138,13 @@ class FilterBar(QWidget):
         try:
             flt = self.current()
         except InspectorError as exc:
-            for edit in (self.since, self.until):
-                edit.setProperty("invalid", False)
             sender = self.sender()
-            if isinstance(sender, QLineEdit):
-                sender.setProperty("invalid", True)
-                sender.style().unpolish(sender)
-                sender.style().polish(sender)
+            for edit in (self.since, self.until):
+                set_invalid(edit, edit is sender)
             self.invalid.emit(str(exc))
             return
         for edit in (self.since, self.until):
-            if edit.property("invalid"):
-                edit.setProperty("invalid", False)
-                edit.style().unpolish(edit)
-                edit.style().polish(edit)
+            set_invalid(edit, False)
         if flt != self._last:
             self._last = flt
             self.changed.emit(flt)
@@ -177,9 +171,7 @@ class MessageBanner(QFrame):
         self.hide()
 
     def show_message(self, level: Level, text: str) -> None:
-        self.setProperty("severity", "error" if level == Level.ERROR else "warning")
-        self.style().unpolish(self)
-        self.style().polish(self)
+        set_severity(self, "error" if level == Level.ERROR else "warning")
         self.label.setText(text)
         self.show()
 
@@ -275,6 +267,7 @@ class MainWindow(QMainWindow):
         self.source_label.setObjectName("sourceLabel")
         self.totals_label = QLabel()
         self.totals_label.setObjectName("totalsLabel")
+        self.totals_label.setContentsMargins(8, 0, 8, 0)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
         self.progress.setTextVisible(False)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from inspector.model import RunFilter, RunSort, RunSummary
 from inspector.source import TraceSource
+from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
 from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
 from ui.qt.icons import run_status_icon, warning_icon
 from ui.qt.tasks import TaskRunner
@@ -59,7 +60,7 @@ def _display(field: str, run: RunSummary) -> str:
     return "" if value is None else str(value)
 
 
-class RunsModel(QAbstractTableModel):
+class RunsModel(MultiDataMixin, QAbstractTableModel):
     """Rows are runs; ``RUN_ROLE`` gives the :class:`RunSummary` of a loaded row."""
 
     #: (runs in filter, orphan run ids shown)
@@ -322,7 +323,7 @@ class RunsModel(QAbstractTableModel):
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return SELECTABLE
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS):

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from PySide6.QtGui import QColor
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from inspector.model import RunSummary, StepRow, StepStatus
 from inspector.source import TraceSource
+from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
 from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
 from ui.qt.icons import run_status_icon, step_status_icon, warning_icon
 from ui.qt.tasks import TaskRunner
@@ -28,6 +30,12 @@ FETCH_CHUNK = 500
 
 STEP_COLUMNS = ["Step", "Status", "Skill", "Outcome", "Code", "Cost", "Duration", "Retries", "Timestamp"]
 _RIGHT = {0, 5, 6, 7}
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_ALIGN = Qt.ItemDataRole.TextAlignmentRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_RIGHT_ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_FAILURE_COLOR = QColor("#c0392b")
 _ROLES = {
     Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole,
@@ -79,7 +87,7 @@ class _Node:
         return len(self.nodes) + len(self.steps)
 
 
-class StepTreeModel(QAbstractItemModel):
+class StepTreeModel(MultiDataMixin, QAbstractItemModel):
     """``STEP_ROLE`` on a step row gives ``(run_id, StepRow)``; ``NODE_ROLE`` on a run row gives
     its :class:`RunSummary`."""
 
@@ -294,7 +302,28 @@ class StepTreeModel(QAbstractItemModel):
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return SELECTABLE
+
+    def multiData(self, index: _Index, roleDataSpan) -> None:
+        """One call per painted cell (see ui.qt.fastmodel); step cells answered without lookups."""
+        parent = self._nodes.get(index.internalId()) if index.isValid() else None
+        r = index.row() - len(parent.nodes) if parent is not None else -1
+        if parent is None or not 0 <= r < len(parent.texts):
+            return super().multiData(index, roleDataSpan)
+        column = index.column()
+        step = parent.steps[r]
+        for role_data in roleDataSpan:
+            role = role_data.role()
+            if role == _DISPLAY:
+                role_data.setData(parent.texts[r][column])
+            elif role == _DECORATION and column == 1:
+                role_data.setData(step_status_icon(step.status))
+            elif role == _ALIGN and column in _RIGHT:
+                role_data.setData(_RIGHT_ALIGN)
+            elif role == _FOREGROUND and column in (1, 3, 4) and step.status is StepStatus.FAILURE:
+                role_data.setData(_FAILURE_COLOR)
+            else:
+                role_data.clearData()  # the delegate reuses the span from the previous cell
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ROLES or not index.isValid():
@@ -356,11 +385,9 @@ class StepTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DecorationRole and column == 1:
             return step_status_icon(step.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _RIGHT:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _RIGHT_ALIGN
         if role == Qt.ItemDataRole.ToolTipRole and column == 1:
             return f"stored status {step.status_raw!r} → {step.status.value}"
         if role == Qt.ItemDataRole.ForegroundRole and step.status is StepStatus.FAILURE and column in (1, 3, 4):
-            from PySide6.QtGui import QColor
-
-            return QColor("#c0392b")
+            return _FAILURE_COLOR
         return None
