@@ -189,8 +189,10 @@ class SQLiteTraceReader:
         def connect() -> sqlite3.Connection:
             return sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
 
-        # One connection, used by one worker at a time (the UI gives a source one serial worker).
-        self.engine = sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.pool.StaticPool)
+        # A connection per thread: the UI reads on two workers (what the user clicked, and
+        # background counting), and SQLite readers never block each other.
+        self.engine = sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.pool.SingletonThreadPool,
+                                       pool_size=8)
         self._lock = threading.RLock()
         self._replay_map: dict[str, list[str]] | None = None
         self._orphans: list[RunSummary] | None = None
@@ -246,8 +248,7 @@ class SQLiteTraceReader:
     def _guard(self, doing: str):
         """Translate sqlite3 / SQLAlchemy errors into the inspector's error tree (STYLE §4)."""
         try:
-            with self._lock:
-                yield
+            yield
         except InspectorError:
             raise
         except (sa.exc.DBAPIError, sqlite3.Error) as exc:
@@ -573,6 +574,9 @@ class SQLiteTraceReader:
             runs = conn.exec_driver_sql("SELECT COUNT(*) FROM traces").scalar_one()
             steps = conn.exec_driver_sql("SELECT COUNT(*) FROM trace_steps").scalar_one()
         return SourceTotals(runs=int(runs), steps=int(steps), orphan_runs=len(self.orphan_runs()))
+
+    def prepare(self) -> None:
+        self._replays()
 
     def refresh(self) -> None:
         with self._lock:

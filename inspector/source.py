@@ -98,6 +98,11 @@ class TraceSource(Protocol):
 
     def totals(self) -> SourceTotals: ...
 
+    def prepare(self) -> None:
+        """Build what makes later interactive reads fast (e.g. the replay index); the UI calls it
+        in the background after opening. Never required for correctness."""
+        ...
+
     def refresh(self) -> None:
         """Forget anything cached so the next read sees what writers added since."""
         ...
@@ -226,6 +231,9 @@ class MemorySource:
             steps=sum(len(s) for s in self._steps.values()),
             orphan_runs=len(self.orphan_runs()),
         )
+
+    def prepare(self) -> None:
+        pass
 
     def refresh(self) -> None:
         pass

@@ -9,7 +9,7 @@ from inspector.model import RunFilter, RunSort
 from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS, ORIGINAL_RUN, ORPHAN_RUN, REPLAYS
 from ui.qt.json_model import PATH_ROLE, JsonTreeModel
 from ui.qt.runs_model import PAGE_SIZE, RUN_ROLE, RunsModel
-from ui.qt.steps_model import FETCH_CHUNK, NODE_ROLE, STEP_ROLE, StepTreeModel
+from ui.qt.steps_model import FETCH_CHUNK, FIRST_CHUNK, NODE_ROLE, STEP_ROLE, StepTreeModel
 from ui.qt.tasks import TaskRunner
 
 pytestmark = pytest.mark.gui
@@ -128,16 +128,18 @@ def test_step_tree_fetch_more_in_chunks(source, runner):
     assert model.rowCount(top) == 0  # nothing read before the view asks
     assert model.canFetchMore(top)
     model.fetchMore(top)
-    assert model.rowCount(top) == FETCH_CHUNK
+    assert model.rowCount(top) == FIRST_CHUNK  # small: it is what the click waits for
     # a view re-laying out the parent may call fetchMore again: nothing more without demand
     assert not model.canFetchMore(top)
     model.fetchMore(top)
-    assert model.rowCount(top) == FETCH_CHUNK
-    fetches = 1
+    assert model.rowCount(top) == FIRST_CHUNK
+    assert model.request_more(top)
+    assert model.rowCount(top) == FIRST_CHUNK + FETCH_CHUNK
+    fetches = 2
     while model.request_more(top):
         fetches += 1
     assert model.rowCount(top) == BIG_RUN_STEPS
-    assert fetches == -(-BIG_RUN_STEPS // FETCH_CHUNK)
+    assert fetches == 1 + -(-(BIG_RUN_STEPS - FIRST_CHUNK) // FETCH_CHUNK)
     indexes = [model.data(model.index(r, 0, top), STEP_ROLE)[1].step_index for r in range(model.rowCount(top))]
     assert indexes == list(range(BIG_RUN_STEPS))
 

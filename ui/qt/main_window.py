@@ -202,14 +202,16 @@ class MainWindow(QMainWindow):
         self._sync = sync
         self.disk = TaskRunner("disk", sync=sync, parent=self)
         self.source: TraceSource | None = None
-        self.source_runner: TaskRunner | None = None
+        self.source_runner: TaskRunner | None = None  # what the user waits on
+        self.background_runner: TaskRunner | None = None  # counters, orphans, totals, warm-ups
         self._retired: list[TaskRunner] = []
         self._detail_request = 0
 
         # Panels
         self.filters = FilterBar()
         self.banner = MessageBanner()
-        self.runs_model = RunsModel(lambda: self.source_runner, self._report, self)
+        self.runs_model = RunsModel(lambda: self.source_runner, self._report, self,
+                                    background_for=lambda: self.background_runner)
         self.runs_view = QTableView()
         self.runs_view.setObjectName("runsView")
         self.runs_view.setModel(self.runs_model)
@@ -383,6 +385,8 @@ class MainWindow(QMainWindow):
         self.source = source
         self.source_runner = TaskRunner(f"source:{source.info.display_name}", sync=self._sync, parent=self)
         self.source_runner.busy_changed.connect(self._on_busy)
+        self.background_runner = TaskRunner(f"background:{source.info.display_name}", sync=self._sync, parent=self)
+        self.background_runner.busy_changed.connect(self._on_busy)
         self._totals = None
         note = f" — {'; '.join(source.info.notes)}" if source.info.notes else ""
         self.source_label.setText(f"{source.info.kind}: {source.info.location}{note}")
@@ -403,7 +407,7 @@ class MainWindow(QMainWindow):
         self.source_opened.emit(source)
 
     def _load_side_info(self) -> None:
-        source, runner = self.source, self.source_runner
+        source, runner = self.source, self.background_runner
         if source is None or runner is None:
             return
 
@@ -422,21 +426,35 @@ class MainWindow(QMainWindow):
 
         runner.submit(choices, got_choices, lambda e: self._report(e, "list filter values"), label="Listing filter values")
         runner.submit(source.totals, got_totals, lambda e: self._report(e, "count runs and steps"), label="Counting runs and steps")
+        # Build the replay index now, so the first click on a run does not wait for it.
+        runner.submit(source.prepare, None, lambda e: self._report(e, "index replays"), label="Indexing replays")
         self._refresh_totals_label()
 
     def close_source(self) -> None:
-        old_source, old_runner = self.source, self.source_runner
+        old_source, old_runner, old_background = self.source, self.source_runner, self.background_runner
         self.source = None
         self.source_runner = None
+        self.background_runner = None
         self.runs_model.set_source(None)
         self.steps_model.set_source(None)
         self.detail.clear()
         self.source_label.setText("No source open")
         self.totals_label.clear()
         if old_runner is not None:
-            # Let the old worker finish what it is doing and close its source there: the GUI
-            # thread never waits for a read.
-            old_runner.shutdown_async(old_source.close if old_source is not None else None)
+            # Let the old workers finish what they are doing and close the source on one of them
+            # once both are idle: the GUI thread never waits for a read.
+            background = old_background
+
+            def close_when_idle() -> None:
+                if background is not None:
+                    background.wait(-1)
+                if old_source is not None:
+                    old_source.close()
+
+            if background is not None:
+                background.shutdown_async(None)
+                self._retired.append(background)
+            old_runner.shutdown_async(close_when_idle)
             self._retired.append(old_runner)
         elif old_source is not None:
             old_source.close()
@@ -494,31 +512,46 @@ class MainWindow(QMainWindow):
         self.steps_model.set_run(run)
         top = self.steps_model.top_index()
         if top.isValid():
+            # Ask for the first steps now: after a reset QTreeView expands (and fetches) only at
+            # its next layout, which would put the step page behind the run detail read.
+            self.steps_model.fetchMore(top)
             self.steps_view.expand(top)
         self._show_run_detail(run.run_id, run)
 
     def _show_run_detail(self, run_id: str, known: RunSummary | None = None) -> None:
-        source, runner = self.source, self.source_runner
+        source, runner, background = self.source, self.source_runner, self.background_runner
         if source is None or runner is None:
             return
         self._detail_request += 1
         token = self._detail_request
         self.detail.show_loading(f"run {run_id}")
-        # The list row already has the step counters: do not count a 100k-step run again.
+        # Counting a run's steps reads every one of them (100k for the largest): the record is
+        # read at once without them, the counters come from the list row or, failing that, from
+        # the background worker.
         counted = known is not None and known.has_aggregates and not known.orphan
 
         def load():
-            record = source.get_run(run_id, with_aggregates=not counted)
+            record = source.get_run(run_id, with_aggregates=False)
             if counted:
                 record = dataclasses.replace(record, summary=record.summary.with_counters(known))
             return record
 
-        runner.submit(
-            load,
-            lambda record: token == self._detail_request and self.detail.show_run(record),
-            lambda e: self._report(e, f"read run {run_id}"),
-            label="Reading run",
-        )
+        def shown(record) -> None:
+            if token != self._detail_request:
+                return
+            self.detail.show_run(record)
+            if record.summary.has_aggregates or background is None:
+                return
+
+            def counters(aggs) -> None:
+                agg = aggs.get(run_id)
+                if token == self._detail_request and agg is not None:
+                    self.detail.show_run(dataclasses.replace(record, summary=record.summary.with_counters(agg)))
+
+            background.submit(lambda: source.aggregate_runs([run_id]), counters,
+                              lambda e: self._report(e, f"count the steps of {run_id}"), label="Counting steps")
+
+        runner.submit(load, shown, lambda e: self._report(e, f"read run {run_id}"), label="Reading run")
 
     def _step_selected(self, current, _previous=None) -> None:
         if not current.isValid():
@@ -555,6 +588,15 @@ class MainWindow(QMainWindow):
         candidates = []
         if bottom.isValid():
             candidates.append(bottom.parent() if self.steps_model.data(bottom.siblingAtColumn(0), STEP_ROLE) else bottom)
+        elif bar.maximum() == 0:
+            # Nothing scrolls: either the rows do not fill the view (fetch more) or the view has
+            # not laid them out yet (a range change before layout must not fetch ahead).
+            model = self.steps_model
+            top = model.top_index()
+            last = model.index(model.rowCount(top) - 1, 0, top) if top.isValid() else top
+            rect = self.steps_view.visualRect(last) if last.isValid() else None
+            if rect is None or not rect.isValid() or rect.bottom() >= vp.height():
+                return
         candidates.append(self.steps_model.top_index())
         for parent in candidates:
             if parent.isValid() and self.steps_view.isExpanded(parent) and self.steps_model.request_more(parent):

@@ -67,9 +67,19 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
     counts_changed = Signal(int, int)
     loading_changed = Signal(bool)
 
-    def __init__(self, runner_for: Callable[[], TaskRunner | None], report_error: Callable[[BaseException, str], None], parent=None) -> None:
+    def __init__(
+        self,
+        runner_for: Callable[[], TaskRunner | None],
+        report_error: Callable[[BaseException, str], None],
+        parent=None,
+        *,
+        background_for: Callable[[], TaskRunner | None] | None = None,
+    ) -> None:
+        """``runner_for`` gives the worker for what the user waits on (pages); ``background_for``
+        the one for slower extras (step counters, orphans), so those never delay a page."""
         super().__init__(parent)
         self._runner_for = runner_for
+        self._background_for = background_for or runner_for
         self._report_error = report_error
         self._source: TraceSource | None = None
         self._filter = RunFilter()
@@ -160,7 +170,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         return self._loading
 
     def _load_aggregates(self, page_no: int, page: list[RunSummary]) -> None:
-        source, runner, generation = self._source, self._runner_for(), self._generation
+        source, runner, generation = self._source, self._background_for(), self._generation
         if source is None or runner is None or not page:
             return
         ids = [r.run_id for r in page]
@@ -180,7 +190,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                       label="Counting steps")
 
     def _load_orphans(self, generation: int, flt: RunFilter) -> None:
-        source, runner = self._source, self._runner_for()
+        source, runner = self._source, self._background_for()
         if source is None or runner is None:
             return
 

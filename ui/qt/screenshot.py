@@ -22,7 +22,9 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
 
     def idle() -> bool:
         runner = window.source_runner
-        return window.source is not None and runner is not None and runner.pending == 0 and not window.runs_model.loading
+        background = window.background_runner
+        return (window.source is not None and runner is not None and runner.pending == 0
+                and background is not None and background.pending == 0 and not window.runs_model.loading)
 
     def tick() -> None:
         state["waited"] += 200

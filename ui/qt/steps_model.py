@@ -22,11 +22,13 @@ from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
 from ui.qt.icons import run_status_icon, step_status_icon, warning_icon
 from ui.qt.tasks import TaskRunner
 
-__all__ = ["StepTreeModel", "STEP_ROLE", "NODE_ROLE", "STEP_COLUMNS", "FETCH_CHUNK"]
+__all__ = ["StepTreeModel", "STEP_ROLE", "NODE_ROLE", "STEP_COLUMNS", "FETCH_CHUNK", "FIRST_CHUNK"]
 
 STEP_ROLE = Qt.ItemDataRole.UserRole + 1
 NODE_ROLE = Qt.ItemDataRole.UserRole + 2
 FETCH_CHUNK = 500
+#: The first read of a run is small: it only has to fill the view, and it is what the user waits on.
+FIRST_CHUNK = 100
 
 STEP_COLUMNS = ["Step", "Status", "Skill", "Outcome", "Code", "Cost", "Duration", "Retries", "Timestamp"]
 _RIGHT = {0, 5, 6, 7}
@@ -261,13 +263,14 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
         self.loading_changed.emit(True)
         run_id = node.run.run_id
         after = node.steps[-1].step_index if node.steps else None
+        chunk = FETCH_CHUNK if node.steps else FIRST_CHUNK
 
         def done(result: tuple[list[StepRow], list[tuple[str, ...]]]) -> None:
             if generation != self._generation:
                 return
             rows, texts = result
             node.pending = False
-            if len(rows) < FETCH_CHUNK:
+            if len(rows) < chunk:
                 node.exhausted = True
             if rows:
                 first = node.child_count
@@ -289,7 +292,7 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
             self._report_error(exc, f"read the steps of {run_id}")
 
         def read() -> tuple[list[StepRow], list[tuple[str, ...]]]:
-            rows = source.list_steps(run_id, after, FETCH_CHUNK)
+            rows = source.list_steps(run_id, after, chunk)
             return rows, [step_texts(r) for r in rows]
 
         runner.submit(read, done, failed, label="Reading steps")
