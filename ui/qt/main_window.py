@@ -38,7 +38,7 @@ from inspector.source import TraceSource
 from ui.format import fmt_count
 from ui.qt.detail import DetailPanel, save_text
 from ui.qt.messages import Level, MessageBus
-from ui.qt.runs_model import RUN_ROLE, RunsModel
+from ui.qt.runs_model import RUN_ROLE, RunsModel, read_first_page
 from ui.qt.steps_model import NODE_ROLE, STEP_ROLE, StepTreeModel
 from ui.qt.tasks import TaskRunner
 from ui.qt.theme import set_invalid, set_severity
@@ -357,9 +357,19 @@ class MainWindow(QMainWindow):
         """Open a source in the background; the current one stays until the new one is ready."""
         location = os.fspath(location)
         self.bus.info(f"Opening {location}…")
+        def open_and_read():
+            # The first page is read on the same worker right after opening: one round trip to
+            # the GUI thread instead of two before the list paints.
+            source = self._open_source(location)
+            try:
+                return source, read_first_page(source)
+            except BaseException:
+                source.close()
+                raise
+
         self.disk.submit(
-            lambda: self._open_source(location),
-            lambda source: self._install_source(source, location),
+            open_and_read,
+            lambda result: self._install_source(result[0], location, result[1]),
             lambda exc: self.bus.exception(exc, f"open {location}"),
             label=f"Opening {Path(location).name}",
         )
@@ -380,7 +390,7 @@ class MainWindow(QMainWindow):
             on_progress=lambda done, total: self._update_progress(done, total),
         )
 
-    def _install_source(self, source: TraceSource, location: str) -> None:
+    def _install_source(self, source: TraceSource, location: str, first_page=None) -> None:
         self.close_source()
         self.source = source
         self.source_runner = TaskRunner(f"source:{source.info.display_name}", sync=self._sync, parent=self)
@@ -397,7 +407,7 @@ class MainWindow(QMainWindow):
         self.filters.clear()
         self.filters.blockSignals(False)
         self.filters._last = RunFilter()
-        self.runs_model.set_source(source)
+        self.runs_model.set_source(source, first_page)
         self.steps_model.set_source(source)
         self.detail.clear()
         self._load_side_info()

@@ -20,7 +20,7 @@ from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
 from ui.qt.icons import run_status_icon, warning_icon
 from ui.qt.tasks import TaskRunner
 
-__all__ = ["RunsModel", "RUN_ROLE", "COLUMNS"]
+__all__ = ["RunsModel", "RUN_ROLE", "COLUMNS", "read_first_page"]
 
 RUN_ROLE = Qt.ItemDataRole.UserRole + 1
 PAGE_SIZE = 200
@@ -58,6 +58,14 @@ def _display(field: str, run: RunSummary) -> str:
     if field == "run_id" and run.replay_of:
         return f"↻ {value}"
     return "" if value is None else str(value)
+
+
+def read_first_page(source: TraceSource, flt: RunFilter = RunFilter(), sort: RunSort = RunSort.STARTED_AT,
+                    descending: bool = True) -> tuple[int, list[RunSummary]]:
+    """What the list shows first: the number of runs and the first page (worker side)."""
+    count = source.count_runs(flt)
+    page = source.list_runs(flt, sort, descending, 0, PAGE_SIZE, with_aggregates=sort.needs_aggregates)
+    return count, page
 
 
 class RunsModel(MultiDataMixin, QAbstractTableModel):
@@ -106,17 +114,20 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
     def sort_key(self) -> tuple[RunSort, bool]:
         return self._sort, self._descending
 
-    def set_source(self, source: TraceSource | None) -> None:
+    def set_source(self, source: TraceSource | None, first_page: tuple[int, list[RunSummary]] | None = None) -> None:
+        """Show a source. ``first_page`` is ``read_first_page(source)`` when the caller read it
+        already (while opening, on the same worker), saving a round trip before the first paint."""
         self._source = source
         self._filter = RunFilter()
-        self.reload()
+        self._sort, self._descending = RunSort.STARTED_AT, True
+        self.reload(first_page)
 
     def set_filter(self, flt: RunFilter) -> None:
         if flt != self._filter:
             self._filter = flt
             self.reload()
 
-    def reload(self) -> None:
+    def reload(self, first_page: tuple[int, list[RunSummary]] | None = None) -> None:
         """Read the count and first page again (after a filter, a sort, or a refresh)."""
         self._generation += 1
         generation = self._generation
@@ -133,10 +144,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         flt, sort, desc = self._filter, self._sort, self._descending
         self._set_loading(True)
 
-        def first_page():
-            count = source.count_runs(flt)
-            page = source.list_runs(flt, sort, desc, 0, PAGE_SIZE, with_aggregates=sort.needs_aggregates)
-            return count, page
+        def read():
+            return read_first_page(source, flt, sort, desc)
 
         def shown(result):
             if generation != self._generation:
@@ -158,7 +167,10 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                 self._set_loading(False)
             self._report_error(exc, "list runs")
 
-        runner.submit(first_page, shown, failed, label="Listing runs")
+        if first_page is not None:
+            shown(first_page)
+        else:
+            runner.submit(read, shown, failed, label="Listing runs")
 
     def _set_loading(self, loading: bool) -> None:
         if loading != self._loading:
