@@ -189,10 +189,12 @@ class SQLiteTraceReader:
         def connect() -> sqlite3.Connection:
             return sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
 
-        # A connection per thread: the UI reads on two workers (what the user clicked, and
-        # background counting), and SQLite readers never block each other.
-        self.engine = sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.pool.SingletonThreadPool,
-                                       pool_size=8)
+        # A small pool: the UI reads on two workers at once (what the user clicked, and background
+        # counting), and SQLite readers never block each other. Each read checks a connection
+        # out exclusively. (SingletonThreadPool is not an option: past its size it closes other
+        # threads' connections, even one in the middle of a query, which crashes the process.)
+        self.engine = sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.pool.QueuePool,
+                                       pool_size=3, max_overflow=5, pool_timeout=60)
         self._lock = threading.RLock()
         self._replay_map: dict[str, list[str]] | None = None
         self._orphans: list[RunSummary] | None = None
