@@ -9,8 +9,10 @@ Orphan run ids (steps without a run row) are pinned above the runs when no filte
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from inspector.model import RunFilter, RunSort, RunSummary
@@ -41,6 +43,14 @@ _NUMERIC = {"total_steps", "failure_count", "total_cost_cents", "total_duration_
 _PLACEHOLDER = "…"
 
 _Index = QModelIndex | QPersistentModelIndex
+_FAILURE_COLOR = QColor("#c0392b")
+
+
+@lru_cache(maxsize=1)
+def _italic_font() -> QFont:
+    font = QFont()
+    font.setItalic(True)
+    return font
 
 
 def _display(field: str, run: RunSummary) -> str:
@@ -66,6 +76,23 @@ def read_first_page(source: TraceSource, flt: RunFilter = RunFilter(), sort: Run
     count = source.count_runs(flt)
     page = source.list_runs(flt, sort, descending, 0, PAGE_SIZE, with_aggregates=sort.needs_aggregates)
     return count, page
+
+
+@lru_cache(maxsize=8192)
+def run_texts(run: RunSummary) -> tuple[str, ...]:
+    """A row's cells as shown, made once per (immutable) summary rather than on every paint."""
+    return tuple(_display(field, run) for _, _, field in COLUMNS)
+
+
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_ALIGN = Qt.ItemDataRole.TextAlignmentRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_FONT = Qt.ItemDataRole.FontRole
+_RIGHT_ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_STATUS_COL = next(i for i, c in enumerate(COLUMNS) if c[2] == "status")
+_FAILURES_COL = next(i for i, c in enumerate(COLUMNS) if c[2] == "failure_count")
+_NUMERIC_COLS = frozenset(i for i, c in enumerate(COLUMNS) if c[2] in _NUMERIC)
 
 
 class RunsModel(MultiDataMixin, QAbstractTableModel):
@@ -308,6 +335,28 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                 }.get(COLUMNS[section][0])
         return None
 
+    def multiData(self, index: _Index, roleDataSpan) -> None:
+        """One call per painted cell (ui.qt.fastmodel), answered from the row's cached texts."""
+        column = index.column()
+        run = self.run_at(index.row()) if index.isValid() and 0 <= column < len(COLUMNS) else None
+        if run is None:
+            return super().multiData(index, roleDataSpan)
+        texts = run_texts(run)
+        for role_data in roleDataSpan:
+            role = role_data.role()
+            if role == _DISPLAY:
+                role_data.setData(texts[column])
+            elif role == _DECORATION and column == _STATUS_COL:
+                role_data.setData(warning_icon() if run.orphan else run_status_icon(run.status))
+            elif role == _ALIGN and column in _NUMERIC_COLS:
+                role_data.setData(_RIGHT_ALIGN)
+            elif role == _FOREGROUND and column == _FAILURES_COL and (run.failure_count or 0) > 0:
+                role_data.setData(_FAILURE_COLOR)
+            elif role == _FONT and run.orphan:
+                role_data.setData(_italic_font())
+            else:
+                role_data.clearData()  # the delegate reuses the span from the previous cell
+
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= self.rowCount() or not 0 <= index.column() < len(COLUMNS):
             return None
@@ -316,17 +365,15 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         if run is None:
             return _PLACEHOLDER if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
         if role == Qt.ItemDataRole.DisplayRole:
-            return _display(field, run)
+            return run_texts(run)[index.column()]
         if role == RUN_ROLE:
             return run
         if role == Qt.ItemDataRole.TextAlignmentRole and field in _NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _RIGHT_ALIGN
         if role == Qt.ItemDataRole.DecorationRole and field == "status":
             return warning_icon() if run.orphan else run_status_icon(run.status)
         if role == Qt.ItemDataRole.ForegroundRole and field == "failure_count" and (run.failure_count or 0) > 0:
-            from PySide6.QtGui import QColor
-
-            return QColor("#c0392b")
+            return _FAILURE_COLOR
         if role == Qt.ItemDataRole.ToolTipRole:
             if run.orphan:
                 return f"{run.run_id}: {run.total_steps or 0} steps whose run row is missing (deleted upstream; §1.5)"
@@ -335,11 +382,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             if field == "started_at":
                 return run.started_at
         if role == Qt.ItemDataRole.FontRole and run.orphan:
-            from PySide6.QtGui import QFont
-
-            font = QFont()
-            font.setItalic(True)
-            return font
+            return _italic_font()
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
