@@ -142,10 +142,10 @@ class PayloadView(QWidget):
         self.save_button.setEnabled(True)
         notes = []
         if payload.error:
-            notes.append(f"⚠ This {self.name} is {payload.error}. It is shown raw, as stored.")
+            notes.append(f"⚠ The stored {self.name} text is {payload.error}. It is shown raw, exactly as stored.")
         if self.truncated:
             notes.append(
-                f"This {self.name} is {fmt_bytes(payload.size)}: the raw view shows the first "
+                f"The stored {self.name} text is {fmt_bytes(payload.size)}: the raw view shows the first "
                 f"{fmt_bytes(TRUNCATE_BYTES)}. Use “Save to file…” for all of it."
             )
         self.banner.setText("\n".join(notes))

@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
         self.runs_view.verticalHeader().setDefaultSectionSize(22)
         self.runs_view.setAlternatingRowColors(True)
         self.runs_view.setWordWrap(False)
-        for col, width in enumerate((175, 100, 120, 150, 60, 62, 70, 75, 150)):
+        for col, width in enumerate((160, 95, 110, 135, 50, 58, 68, 68, 145)):
             self.runs_view.setColumnWidth(col, width)
 
         self.steps_model = StepTreeModel(lambda: self.source_runner, self._report, self)
@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         self.steps_view.setUniformRowHeights(True)
         self.steps_view.setAlternatingRowColors(True)
         self.steps_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        for col, width in enumerate((80, 95, 165, 90, 110, 70, 75, 55, 150)):
+        for col, width in enumerate((60, 95, 150, 85, 105, 65, 65, 50, 150)):
             self.steps_view.setColumnWidth(col, width)
         self.steps_view.verticalScrollBar().valueChanged.connect(self._maybe_fetch_steps)
         self.steps_view.verticalScrollBar().rangeChanged.connect(self._maybe_fetch_steps)
@@ -253,7 +253,7 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.runs_view)
         self.splitter.addWidget(right)
-        self.splitter.setSizes([760, 740])
+        self.splitter.setSizes([890, 610])
 
         central = QWidget()
         layout = QVBoxLayout(central)

@@ -49,7 +49,9 @@ class MessageBus(QObject):
     def exception(self, exc: BaseException, doing: str) -> None:
         """Report a failure of background work: a source's fault in its own words, our bug briefly."""
         if isinstance(exc, InspectorError):
-            self.error(f"Could not {doing}: {exc}")
+            # "Could not open X: X: is not…" says X twice; name it once.
+            named = exc.location is not None and exc.location in doing
+            self.error(f"Could not {doing}: {exc.detail if named else exc}")
         else:
             log.error("internal error while trying to %s", doing, exc_info=exc)
             self.error(f"Could not {doing}: internal error ({type(exc).__name__}: {exc}). Details are in the log.")

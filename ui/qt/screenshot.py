@@ -40,6 +40,13 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
             target = None
             if want_run:
                 target = want_run if window.select_run(want_run) else None
+                if target is None and not state.get("searched"):
+                    # not on a loaded page: narrow the list to it and try again
+                    state["searched"] = True
+                    window.filters.search.setText(want_run)
+                    window.filters.search.editingFinished.emit()
+                    QTimer.singleShot(300, tick)
+                    return
             if target is None:
                 for row in range(min(model.rowCount(), 200)):
                     run = model.run_at(row, request=False)
