@@ -168,8 +168,8 @@ def main() -> int:
         w = MainWindow(settings=settings)
         w.resize(1400, 860)
         watch = PaintWatch(w.runs_view.viewport())
+        w.open_location(str(db))  # as ui.qt.app.run_gui does: start reading, then show
         w.show()
-        w.open_location(str(db))
         wait_until(lambda: w.runs_model.rowCount() > 0 and w.runs_model.run_at(0, request=False) is not None)
         marker = len(watch.times)
         wait_until(lambda: len(watch.times) > marker)

@@ -44,11 +44,13 @@ def run_gui(location: str | None = None, *, demo: bool = False) -> int:
 
     apply_theme(app)
     window = create_window()
-    window.show()
+    # Start reading before the first paint: the worker opens the source and reads the first page
+    # while the window is laid out and painted, often in time for that first paint.
     if location:
         window.open_location(location)
     elif demo:
         window.open_demo()
+    window.show()
     screenshot = os.environ.get("TRACE_INSPECTOR_SCREENSHOT")
     if screenshot:  # used to take README screenshots under Xvfb
         from ui.qt.screenshot import schedule_screenshot
