@@ -48,7 +48,8 @@ def open_source(location: str | os.PathLike[str], *, busy_timeout: float = 5.0) 
             raise SourceNotFound("is a folder without a traces.db", location=str(path))
     try:
         with path.open("rb") as fh:
-            head = fh.read(64)
+            # SQLite files start with their header; JSON may start with any amount of blank space.
+            head = fh.read(65536)
     except OSError as exc:
         raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=str(path)) from None
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):

@@ -313,3 +313,15 @@ def test_unsupported_url_message_never_shows_a_password():
         open_source("postgresql://ana:s3cret@db.example:5432/aos")
     assert "s3cret" not in str(info.value)
     assert "postgresql://ana:***@db.example:5432/aos" in str(info.value)
+
+
+def test_json_trace_with_much_leading_whitespace_opens_as_json(tmp_path, fixtures_dir):
+    from drivers import open_source
+
+    target = tmp_path / "golden.json"
+    target.write_text("\n" * 200 + " " * 300 + (fixtures_dir / "golden_trace.json").read_text())
+    source = open_source(target)
+    try:
+        assert source.info.kind == "trace record JSON"
+    finally:
+        source.close()
