@@ -1084,7 +1084,7 @@ class _DemoBuilder:
 
     def make_big(self, start: datetime) -> _Run:
         """One long backfill run: a page loop of query → map → push, with rare retries."""
-        rng, pf = self.rng, self.pf
+        rng = self.rng
         total = self.big_run_steps
         tenant = "tenant-globex"
         run = _Run(self.new_run_id(), correlation_id_from(rng), tenant, "agent-data-sync", [

@@ -15,7 +15,7 @@ from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS, BROKEN_RUN, ORIGINAL_RUN, ORPHA
 from ui.qt.detail import TRUNCATE_BYTES
 from ui.qt.messages import Level
 from ui.qt.runs_model import RUN_ROLE
-from ui.qt.steps_model import FIRST_CHUNK, NODE_ROLE, STEP_ROLE
+from ui.qt.steps_model import FIRST_CHUNK, STEP_ROLE
 
 pytestmark = pytest.mark.gui
 WAIT = 15000
@@ -256,3 +256,13 @@ def test_demo_database_opens_through_the_provider(qtbot, make_window, tmp_path):
     qtbot.waitUntil(lambda: w.source is not None and w.runs_model.rowCount() >= 300, timeout=60000)
     idle(qtbot, w)
     assert made and w.source.info.location == str(made[0].resolve())
+
+
+def test_reopening_does_not_pile_up_workers(qtbot, make_window, small_db):
+    w = make_window()
+    for _ in range(4):
+        open_and_wait(qtbot, w, small_db)
+        for runner in list(w._retired):
+            runner.wait()
+    # each open retires the previous source's two workers; finished ones are dropped at the next
+    assert len(w._retired) <= 2

@@ -5,7 +5,6 @@ that writes the whole stored text."""
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -310,5 +309,3 @@ def save_text(path: str, text: str) -> str:
         fh.write(text)
     return path
 
-
-SaveCallback = Callable[[str, str], None]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -107,6 +107,13 @@ class FilterBar(QWidget):
         i = combo.findText(current)
         combo.setCurrentIndex(max(i, 0))
         combo.blockSignals(False)
+
+    def reset(self) -> None:
+        """Back to no filter without emitting (a new source starts unfiltered anyway)."""
+        self.blockSignals(True)
+        self.clear()
+        self.blockSignals(False)
+        self._last = RunFilter()
 
     def clear(self) -> None:
         for combo in (self.status, self.tenant, self.agent):
@@ -205,6 +212,7 @@ class MainWindow(QMainWindow):
         self.source_runner: TaskRunner | None = None  # what the user waits on
         self.background_runner: TaskRunner | None = None  # counters, orphans, totals, warm-ups
         self._retired: list[TaskRunner] = []
+        self._busy_labels: dict[str, str] = {}
         self._detail_request = 0
 
         # Panels
@@ -295,7 +303,6 @@ class MainWindow(QMainWindow):
         self.runs_model.modelReset.connect(self._restore_run_selection)
         self.disk.busy_changed.connect(self._on_busy)
         self._pending_select: str | None = None
-        self._busy_labels: dict[str, str] = {}
         self.resize(1500, 900)
 
     # -- messages and progress -----------------------------------------------------------------
@@ -343,7 +350,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_totals_label(self) -> None:
         totals = getattr(self, "_totals", None)
-        runs = self.runs_model.rowCount() - len(getattr(self.runs_model, "_orphans", []))
+        runs = self.runs_model.rowCount() - self.runs_model.orphan_rows
         shown = f"{fmt_count(runs)} shown · " if not self.runs_model.run_filter.is_empty else ""
         if totals is None:
             self.totals_label.setText(f"{shown}counting…" if self.source else "")
@@ -403,10 +410,7 @@ class MainWindow(QMainWindow):
         self.source_label.setToolTip(source.info.location)
         self.setWindowTitle(f"{source.info.display_name} — AOS Trace Inspector")
         self._add_recent(location)
-        self.filters.blockSignals(True)
-        self.filters.clear()
-        self.filters.blockSignals(False)
-        self.filters._last = RunFilter()
+        self.filters.reset()
         self.runs_model.set_source(source, first_page)
         self.steps_model.set_source(source)
         self.detail.clear()
@@ -468,6 +472,10 @@ class MainWindow(QMainWindow):
             self._retired.append(old_runner)
         elif old_source is not None:
             old_source.close()
+        # Workers of sources closed earlier that have finished need no keeping.
+        for runner in [r for r in self._retired if r.idle]:
+            self._retired.remove(runner)
+            runner.deleteLater()
 
     def refresh(self) -> None:
         source, runner = self.source, self.source_runner
@@ -712,6 +720,3 @@ class MainWindow(QMainWindow):
         self.shutdown()
         super().closeEvent(event)
 
-
-def shortcut(key: str | QKeySequence.StandardKey) -> QKeySequence:
-    return QKeySequence(key)

@@ -307,6 +307,11 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         return None
 
     @property
+    def orphan_rows(self) -> int:
+        """Rows pinned on top for orphan run ids (steps without a run row)."""
+        return len(self._orphans)
+
+    @property
     def loaded_rows(self) -> int:
         return len(self._orphans) + sum(len(p) for p in self._pages.values())
 

@@ -171,6 +171,11 @@ class TaskRunner(QObject):
         elif result is not None:
             log.error("task %s failed", task.label, exc_info=result)  # type: ignore[arg-type]
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or running (a retired runner can then be dropped)."""
+        return self._pool.activeThreadCount() == 0
+
     def wait(self, msecs: int = 30000) -> bool:
         """Block until queued work is done (for shutdown and tests)."""
         return self._pool.waitForDone(msecs)
