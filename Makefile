@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test setup system-deps screenshot clean
 
 $(STAMP): pyproject.toml
-	@bash .ci/system-deps.sh
+	@EXTRA_APT_PACKAGES="postgresql redis-server redis-tools" bash .ci/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
@@ -22,8 +22,9 @@ system-deps:
 demo: $(STAMP)
 	$(BIN)/trace-inspector --demo
 
+# Starts a throwaway Postgres and Redis on loopback ports for the run (unless their URLs are set).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	PYTHON=$(BIN)/python bash .ci/test
 
 # README screenshot of the demo database (needs xvfb-run).
 screenshot: $(STAMP)

@@ -1,4 +1,4 @@
-"""Adapters from storage to inspector objects: SQLite (SQLAlchemy Core), JSON trace files.
+"""Adapters from storage to inspector objects: SQLite and Postgres (SQLAlchemy Core), JSON trace files.
 
 ``open_source`` is the one entry point: give it what the user typed or dropped."""
 
@@ -28,12 +28,23 @@ def redact_url(url: str) -> str:
         return url.split("://", 1)[0] + "://***"
 
 
-def open_source(location: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> TraceSource:
-    """Open a trace source read-only: a SQLite ``traces.db`` or a one-run JSON trace file.
+def open_source(
+    location: str | os.PathLike[str], *, busy_timeout: float = 5.0, password: str | None = None
+) -> TraceSource:
+    """Open a trace source read-only: a SQLite ``traces.db``, a one-run JSON trace file, or a
+    ``postgresql://user@host:port/db`` URL (``password`` is used for that connection only;
+    without one, libpq's ``PGPASSWORD`` and ``~/.pgpass`` apply).
 
-    Raises :class:`inspector.errors.SourceError` subclasses naming the location and the problem.
+    Raises :class:`inspector.errors.SourceError` subclasses naming the location and the problem;
+    :class:`inspector.errors.PasswordRequired` when the server wants a password.
     """
     text = os.fspath(location)
+    from drivers.pg_common import is_postgres_url
+
+    if is_postgres_url(text):
+        from drivers.pg_reader import PostgresTraceReader
+
+        return PostgresTraceReader(text, password=password)
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         raise NotATraceSource(f"sources of kind '{scheme}://' are not supported yet", location=redact_url(text))

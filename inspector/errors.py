@@ -15,6 +15,8 @@ __all__ = [
     "CorruptSource",
     "SourceLocked",
     "SourceUnavailable",
+    "PasswordRequired",
+    "QueryCancelled",
     "RunNotFound",
     "UsageError",
 ]
@@ -51,6 +53,14 @@ class SourceLocked(SourceError):
 
 class SourceUnavailable(SourceError):
     """A server did not answer or dropped the connection; retrying may work."""
+
+
+class PasswordRequired(SourceError):
+    """The server wants a password (or the one given was refused): ask the user and try again."""
+
+
+class QueryCancelled(InspectorError):
+    """A read was cancelled by the user, or stopped by the statement timeout."""
 
 
 class RunNotFound(InspectorError):

@@ -223,6 +223,8 @@ class StepRow:
     duration_ms: float | None
     retry_count: int | None
     timestamp: str | None
+    #: Postgres steps link to their trace by ``trace_id`` (§2.2); None in SQLite.
+    trace_id: str | None = None
 
     @property
     def status(self) -> StepStatus:
@@ -255,6 +257,10 @@ class RunSummary:
     ``status`` is the run's stored status, untouched. ``success_count`` and ``failure_count`` count
     normalised step statuses, so a worker's ``failed`` is a failure (upstream misses it, §11.4).
     ``orphan`` marks a run id that exists only as steps whose run row was deleted (§1.5).
+
+    In Postgres a run may have several traces (§2.3, §11.1): ``trace_id`` names this one, and
+    ``key`` (the trace id where there is one, else the run id) is what a source's step and run
+    methods take. ``archived`` marks a soft-archived Postgres trace (§2.6).
     """
 
     run_id: str
@@ -271,6 +277,13 @@ class RunSummary:
     total_duration_ms: float | None = None
     replay_of: str | None = None
     orphan: bool = False
+    trace_id: str | None = None
+    archived: bool = False
+
+    @property
+    def key(self) -> str:
+        """What identifies this row in its source: the trace id in Postgres, the run id in SQLite."""
+        return self.trace_id or self.run_id
 
     @property
     def has_aggregates(self) -> bool:
@@ -337,6 +350,8 @@ class RunFilter:
     until: str | None = None
     run_id_prefix: str | None = None
     include_orphans: bool = True
+    #: Postgres: also list soft-archived traces (``archived_at`` set), hidden by default (§2.6).
+    include_archived: bool = False
 
     @property
     def is_empty(self) -> bool:

@@ -32,6 +32,8 @@ def run_summary_to_json(s: RunSummary) -> dict[str, Any]:
         "total_duration_ms": s.total_duration_ms,
         "replay_of": s.replay_of,
         "orphan": s.orphan,
+        "trace_id": s.trace_id,
+        "archived": s.archived,
     }
 
 
@@ -73,6 +75,7 @@ def step_to_json(step: Step) -> dict[str, Any]:
         "input_hash": step.input_hash,
         "output_hash": step.output_hash,
         "rng_state_before": step.rng_state_before,
+        "trace_id": row.trace_id,
     }
     warnings = [f"{name}: {p.error}" for name, p in (("params", step.params), ("outcome_data", step.outcome_data)) if p.error]
     if warnings:

@@ -33,3 +33,43 @@ FIXTURES = SHARED / "fixtures" / "aos"
 def fixtures_dir() -> Path:
     assert FIXTURES.is_dir(), f"upstream fixtures not found at {FIXTURES}"
     return FIXTURES
+
+
+# --- real Postgres and Redis (see tests/pgutil.py) --------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from tests.pgutil import PG_ENV, PgServer, require_service
+
+    server = PgServer(require_service(PG_ENV))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A fresh database with the whole AOS schema (final migration level, triggers installed):
+    its libpq URL (``postgresql://…``), as a user would type it."""
+    from tests.pgutil import with_database
+
+    name = pg_server.create(template=pg_server.template())
+    yield with_database(pg_server.url, name)
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def pg_empty_url(pg_server) -> str:
+    """A fresh, empty database (no AOS tables)."""
+    from tests.pgutil import with_database
+
+    name = pg_server.create()
+    yield with_database(pg_server.url, name)
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    from tests.pgutil import REDIS_ENV, require_service
+
+    return require_service(REDIS_ENV)

@@ -16,7 +16,7 @@ import pytest
 from drivers import open_source
 from drivers.sqlite_reader import SQLiteTraceReader
 from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
-from inspector.errors import CorruptSource, NotATraceSource, SourceError, SourceLocked, SourceNotFound
+from inspector.errors import CorruptSource, NotATraceSource, SourceError, SourceLocked, SourceNotFound, SourceUnavailable
 from inspector.model import RunFilter
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489") + b"\x00" * 64
@@ -185,13 +185,21 @@ def test_open_error_mapping(tmp_path, make, error, words):
     assert info.value.location is not None and info.value.location.endswith(path.name)
 
 
-def test_postgres_url_is_not_supported_yet():
-    url = "postgresql://inspector@db.example:5432/nova_aos"
+def test_unknown_url_scheme_is_not_supported():
+    url = "mysql://inspector@db.example:3306/nova_aos"
     with pytest.raises(NotATraceSource) as info:
         open_source(url)
-    assert "not supported yet" in str(info.value)
+    assert "not supported" in str(info.value)
     assert info.value.location == url
-    assert "postgresql://" in str(info.value)
+
+
+def test_postgres_host_that_does_not_resolve():
+    url = "postgresql://inspector:secret@db.invalid:5432/nova_aos"
+    with pytest.raises(SourceUnavailable) as info:
+        open_source(url)
+    assert "db.invalid" in str(info.value)
+    assert info.value.location == "postgresql://inspector@db.invalid:5432/nova_aos"
+    assert "secret" not in str(info.value)
 
 
 def test_folder_with_traces_db_opens_it(tmp_path):
@@ -310,9 +318,9 @@ def test_unsupported_url_message_never_shows_a_password():
     from inspector.errors import NotATraceSource
 
     with pytest.raises(NotATraceSource) as info:
-        open_source("postgresql://ana:s3cret@db.example:5432/aos")
+        open_source("mysql://ana:s3cret@db.example:5432/aos")
     assert "s3cret" not in str(info.value)
-    assert "postgresql://ana:***@db.example:5432/aos" in str(info.value)
+    assert "mysql://ana:***@db.example:5432/aos" in str(info.value)
 
 
 def test_json_trace_with_much_leading_whitespace_opens_as_json(tmp_path, fixtures_dir):

@@ -15,9 +15,9 @@ RUN_FIELDS = ["run_id", "correlation_id", "tenant_id", "agent_id", "status", "st
 STEP_FIELDS = ["step_index", "skill_name", "params", "status", "status_raw", "outcome_category", "outcome_code",
                "outcome_data", "cost_cents", "duration_ms", "retry_count", "timestamp"]
 # What the inspector adds after upstream's fields (never instead of them).
-RUN_EXTRAS = ["replay_of", "orphan"]
+RUN_EXTRAS = ["replay_of", "orphan", "trace_id", "archived"]
 RECORD_EXTRAS = ["plan", "metadata", "seed", "frozen_timestamp", "root_hash", "plan_hash"]
-STEP_EXTRAS = ["idempotency_key", "replay_behavior", "input_hash", "output_hash", "rng_state_before"]
+STEP_EXTRAS = ["idempotency_key", "replay_behavior", "input_hash", "output_hash", "rng_state_before", "trace_id"]
 
 
 def summary():
@@ -38,7 +38,7 @@ def test_run_summary_field_names():
         "run_id": "run_abc", "correlation_id": "corr-1", "tenant_id": "t1", "agent_id": None, "status": "completed",
         "started_at": "2026-11-29T05:53:15.003803+00:00", "completed_at": "2026-11-29T05:53:15.007990+00:00",
         "total_steps": 3, "success_count": 1, "failure_count": 2, "total_cost_cents": 1.5, "total_duration_ms": 20.0,
-        "replay_of": "run_0", "orphan": False,
+        "replay_of": "run_0", "orphan": False, "trace_id": None, "archived": False,
     }
     json.dumps(out)
 

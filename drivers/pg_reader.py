@@ -1,0 +1,580 @@
+"""Read-only access to the AOS Postgres trace store (``aos_traces`` / ``aos_trace_steps``, spec §2).
+
+Every session is read-only (``default_transaction_read_only = on``) with a statement timeout; a
+running read can be cancelled from another thread (:meth:`PostgresTraceReader.cancel`).
+
+What differs from SQLite, and how it is handled (spec §2, §11):
+
+* A run may have several traces (``run_id`` is not unique): the runs list has one row per trace,
+  keyed by ``trace_id`` (``RunSummary.key``); :meth:`traces_of` lists a run's traces newest first.
+  Methods that take a key accept a trace id or, like upstream's ``get_trace``, a run id (its
+  newest trace).
+* Steps link to traces by ``trace_id``; ``step_index`` is unique per trace (first write wins).
+* Worker statuses ``succeeded``/``failed``/``skipped`` are normalised and kept raw: never turned
+  into ``success`` as upstream's reader does (§11.4).
+* Soft-archived traces (``archived_at`` set) are hidden unless the filter asks for them.
+* ``root_hash = 'pending'`` is kept as stored; the UI shows it as "not computed".
+* Older schemas (columns added by later migrations missing) open: absent columns read as NULL.
+
+Paging: the runs list is read with keyset pagination on ``(sort column, trace_id)``. A page at an
+arbitrary offset (the user dragged the scroll bar) starts from the nearest page boundary already
+seen, so sequential scrolling never uses a large ``OFFSET``. Steps are read by keyset on
+``step_index``, and streamed through a server-side cursor by :meth:`iter_steps`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from drivers.pg_common import (
+    DEFAULT_STATEMENT_TIMEOUT_MS,
+    Canceller,
+    PgLocation,
+    make_engine,
+    translate_errors,
+)
+from inspector.errors import NotATraceSource, RunNotFound, SourceError
+from inspector.model import (
+    STATUS_WHITESPACE,
+    Payload,
+    RunFilter,
+    RunRecord,
+    RunSort,
+    RunSummary,
+    SourceInfo,
+    Step,
+    StepRow,
+    StepStatus,
+    raw_statuses,
+)
+from inspector.records import replay_of
+from inspector.source import CAP_REFRESH, CAP_RUNS, CAP_STEPS, SourceTotals
+
+__all__ = ["PostgresTraceReader", "CAP_TRACES_PER_RUN", "CAP_ARCHIVE", "PENDING_ROOT_HASH"]
+
+#: Capabilities beyond the common ones.
+CAP_TRACES_PER_RUN = "traces_per_run"
+CAP_ARCHIVE = "archive"
+PENDING_ROOT_HASH = "pending"
+
+SUMMARY_COLUMNS = ("trace_id", "run_id", "correlation_id", "tenant_id", "agent_id", "status", "started_at",
+                   "completed_at", "archived_at")
+RECORD_COLUMNS = SUMMARY_COLUMNS + (
+    "plan", "metadata", "seed", "frozen_timestamp", "root_hash", "plan_hash", "created_at", "schema_version",
+    "plan_id", "stored_by", "checksum", "incident_id", "is_synthetic", "synthetic_scenario_id",
+    "violation_step_index", "violation_timestamp", "violation_policy_id", "violation_reason", "replay_mode",
+    "replay_attempt_id", "replay_artifact_version", "trace_completeness_status", "trace",
+)
+#: Record fields shown as extras (everything not in RunRecord's own fields).
+EXTRA_RECORD_COLUMNS = RECORD_COLUMNS[RECORD_COLUMNS.index("plan_id"):]
+STEP_ROW_COLUMNS = ("trace_id", "step_index", "skill_name", "status", "outcome_category", "outcome_code",
+                    "cost_cents", "duration_ms", "retry_count", "timestamp")
+STEP_EXTRA_COLUMNS = ("params", "outcome_data", "idempotency_key", "replay_behavior", "input_hash",
+                      "output_hash", "rng_state_before", "skill_id", "source", "level", "is_synthetic",
+                      "synthetic_scenario_id", "archived_at")
+JSON_COLUMNS = {"plan", "metadata", "trace", "params", "outcome_data"}
+
+_SORT_COLUMNS = {
+    RunSort.STARTED_AT: "started_at",
+    RunSort.RUN_ID: "run_id",
+    RunSort.STATUS: "status",
+    RunSort.TENANT: "tenant_id",
+    RunSort.AGENT: "agent_id",
+}
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+_NORM = f"lower(btrim(status, E'{STATUS_WHITESPACE.encode('unicode_escape').decode()}'))"
+_AGG_SELECT = (
+    "count(*) AS total_steps, "
+    f"count(*) FILTER (WHERE {_NORM} IN ({_sql_list(raw_statuses(StepStatus.SUCCESS))})) AS success_count, "
+    f"count(*) FILTER (WHERE {_NORM} IN ({_sql_list(raw_statuses(StepStatus.FAILURE))})) AS failure_count, "
+    "coalesce(sum(cost_cents), 0) AS total_cost_cents, coalesce(sum(duration_ms), 0) AS total_duration_ms"
+)
+
+
+def iso(value: Any) -> str | None:
+    """A timestamp as the inspector carries it: ISO 8601 in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat()
+    return str(value)
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class PostgresTraceReader:
+    """A :class:`inspector.source.TraceSource` over the AOS Postgres schema, read-only."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        password: str | None = None,
+        statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+        connect_timeout_s: int = 5,
+    ) -> None:
+        self.pg = PgLocation(url, password)
+        self.location = self.pg.display
+        self.engine = make_engine(self.pg, statement_timeout_ms=statement_timeout_ms,
+                                  connect_timeout_s=connect_timeout_s)
+        self.canceller = Canceller()
+        self._lock = threading.RLock()
+        self._replay_map: dict[str, list[str]] | None = None
+        self._sorted_keys: dict[tuple, list[str]] = {}
+        self._anchors: dict[tuple, dict[int, tuple]] = {}
+        self._run_of_trace: dict[str, str] = {}
+        self._logs = None
+        try:
+            self._inspect_schema()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connect(self, doing: str) -> Iterator[sa.Connection]:
+        """A pooled read-only connection whose running statement :meth:`cancel` can stop; errors
+        inside come out as :class:`inspector.errors.SourceError` naming ``doing``."""
+        with translate_errors(self.location, doing), self.engine.connect() as conn, self.canceller.track(conn):
+            yield conn
+
+    def _inspect_schema(self) -> None:
+        with self._connect("opening the database") as conn:
+            rows = conn.execute(sa.text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name IN ('aos_traces', 'aos_trace_steps')"
+            )).all()
+            server = conn.execute(sa.text("SHOW server_version")).scalar_one()
+            present = conn.execute(sa.text(
+                "SELECT to_regclass('aos_traces') IS NOT NULL, to_regclass('aos_trace_steps') IS NOT NULL, "
+                "current_user")).one()
+        cols: dict[str, set[str]] = {"aos_traces": set(), "aos_trace_steps": set()}
+        for tbl, col in rows:
+            cols[tbl].add(col)
+        unreadable = [t for (t, c), exists in zip(cols.items(), present[:2], strict=True) if exists and not c]
+        if unreadable:
+            # information_schema shows only the columns a role may read.
+            raise SourceError(
+                f"user {present[2]} may not read {', '.join(unreadable)}: ask for SELECT rights on the AOS tables",
+                location=self.location,
+            )
+        missing = [t for t, c in cols.items() if not c]
+        if missing:
+            raise NotATraceSource(
+                f"is a Postgres database without the AOS trace tables (missing {', '.join(missing)})",
+                location=self.location,
+            )
+        for tbl, need in (("aos_traces", ("trace_id", "run_id")), ("aos_trace_steps", ("trace_id", "step_index"))):
+            lacking = [c for c in need if c not in cols[tbl]]
+            if lacking:
+                raise NotATraceSource(f"table {tbl} has no column {', '.join(lacking)}", location=self.location)
+        self._trace_cols = cols["aos_traces"]
+        self._step_cols = cols["aos_trace_steps"]
+        self._traces = sa.table("aos_traces", *[sa.column(c) for c in RECORD_COLUMNS + ("id",)])
+        self._steps = sa.table("aos_trace_steps", *[sa.column(c) for c in STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS])
+        absent = [c for c in RECORD_COLUMNS if c not in self._trace_cols] + [
+            f"aos_trace_steps.{c}" for c in STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS if c not in self._step_cols
+        ]
+        notes = [f"Postgres {server}"]
+        if absent:
+            notes.append(f"older schema: columns {', '.join(absent)} are absent and shown empty")
+        caps = {CAP_RUNS, CAP_STEPS, CAP_REFRESH, CAP_TRACES_PER_RUN}
+        if "archived_at" in self._trace_cols:
+            caps.add(CAP_ARCHIVE)
+        self.info = SourceInfo(
+            location=self.location,
+            kind="postgres",
+            display_name=f"{self.pg.database} on {self.pg.host}:{self.pg.port}",
+            read_only=True,
+            capabilities=frozenset(caps),
+            notes=tuple(notes),
+        )
+
+    def _col(self, name: str, *, steps: bool = False):
+        tbl, have = (self._steps, self._step_cols) if steps else (self._traces, self._trace_cols)
+        if name not in have:
+            return sa.literal(None).label(name)
+        col = tbl.c[name]
+        if name in JSON_COLUMNS:
+            # As text: parsed once by Payload, which keeps the raw text for the viewer.
+            return sa.cast(col, sa.Text).label(name)
+        return col.label(name)
+
+    def _select(self, names: Sequence[str], *, steps: bool = False):
+        src = self._steps if steps else self._traces
+        return sa.select(*[self._col(n, steps=steps) for n in names]).select_from(src)
+
+    def _replay_meta(self):
+        if "metadata" not in self._trace_cols:
+            return sa.literal(None).label("replay_of")
+        return self._traces.c.metadata.op("->>")("replay_of").label("replay_of")
+
+    def _apply_filter(self, stmt, flt: RunFilter):
+        t = self._traces.c
+        if flt.status is not None:
+            stmt = stmt.where(t.status == flt.status)
+        if flt.tenant_id is not None:
+            stmt = stmt.where(t.tenant_id == flt.tenant_id)
+        if flt.agent_id is not None:
+            stmt = stmt.where(t.agent_id == flt.agent_id)
+        if flt.since is not None:
+            stmt = stmt.where(t.started_at >= sa.cast(flt.since, sa.DateTime(timezone=True)))
+        if flt.until is not None:
+            stmt = stmt.where(t.started_at <= sa.cast(flt.until, sa.DateTime(timezone=True)))
+        if flt.run_id_prefix:
+            escaped = flt.run_id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            # A prefix matches a run id or a trace id (worker traces are ``trace_`` + run id).
+            stmt = stmt.where(sa.or_(t.run_id.like(escaped + "%", escape="\\"),
+                                     t.trace_id.like(escaped + "%", escape="\\")))
+        if not flt.include_archived and "archived_at" in self._trace_cols:
+            stmt = stmt.where(t.archived_at.is_(None))
+        return stmt
+
+    def _summary(self, m: Any) -> RunSummary:
+        original = m.get("replay_of") if "replay_of" in m else None
+        if original is None and "metadata" in m and m["metadata"] is not None:
+            original = replay_of(Payload.from_text(m["metadata"]))
+        trace_id = m["trace_id"]
+        run_id = m["run_id"] or ""
+        self._run_of_trace[trace_id] = run_id
+        return RunSummary(
+            run_id=run_id,
+            correlation_id=m["correlation_id"],
+            tenant_id=m["tenant_id"],
+            agent_id=m["agent_id"],
+            status=m["status"],
+            started_at=iso(m["started_at"]),
+            completed_at=iso(m["completed_at"]),
+            replay_of=str(original) if original is not None else None,
+            trace_id=trace_id,
+            archived=m["archived_at"] is not None,
+        )
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def count_runs(self, flt: RunFilter) -> int:
+        stmt = self._apply_filter(sa.select(sa.func.count()).select_from(self._traces), flt)
+        with self._connect("counting runs") as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def _sort_expr(self, sort: RunSort):
+        name = _SORT_COLUMNS[sort]
+        if name not in self._trace_cols:
+            return sa.literal("")
+        col = self._traces.c[name]
+        # Keyset comparisons need a total order without NULLs; agent_id is nullable.
+        return sa.func.coalesce(col, "") if name == "agent_id" else col
+
+    def list_runs(self, flt, sort=RunSort.STARTED_AT, descending=True, offset=0, limit=100, *, with_aggregates=True):
+        if sort.needs_aggregates:
+            keys = self._keys_by_aggregate(flt, sort, descending)[offset : offset + limit]
+            runs = self._runs_by_keys(keys)
+            return self._with_aggregates(runs) if with_aggregates else runs
+        expr = self._sort_expr(sort)
+        tid = self._traces.c.trace_id
+        anchors = self._anchors.setdefault((flt, sort, descending), {0: ()})
+        starts = sorted(anchors)
+        start = starts[bisect.bisect_right(starts, offset) - 1]
+        anchor = anchors[start]
+        stmt = self._select(SUMMARY_COLUMNS).add_columns(self._replay_meta(), expr.label("_sort"))
+        stmt = self._apply_filter(stmt, flt)
+        if anchor:
+            after = sa.tuple_(expr, tid) < sa.tuple_(*[sa.literal(v) for v in anchor]) if descending \
+                else sa.tuple_(expr, tid) > sa.tuple_(*[sa.literal(v) for v in anchor])
+            stmt = stmt.where(after)
+        order = (expr.desc(), tid.desc()) if descending else (expr.asc(), tid.asc())
+        stmt = stmt.order_by(*order).offset(offset - start).limit(limit)
+        with self._connect("listing runs") as conn:
+            rows = conn.execute(stmt).mappings().all()
+        if rows and len(anchors) < 10_000:
+            anchors[offset + len(rows)] = (rows[-1]["_sort"], rows[-1]["trace_id"])
+        runs = [self._summary(r) for r in rows]
+        return self._with_aggregates(runs) if with_aggregates else runs
+
+    def _runs_by_keys(self, keys: Sequence[str]) -> list[RunSummary]:
+        if not keys:
+            return []
+        stmt = self._select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
+        stmt = stmt.where(self._traces.c.trace_id.in_(list(keys)))
+        with self._connect("reading runs") as conn:
+            by_key = {r["trace_id"]: self._summary(r) for r in conn.execute(stmt).mappings()}
+        return [by_key[k] for k in keys if k in by_key]
+
+    def _with_aggregates(self, runs: list[RunSummary]) -> list[RunSummary]:
+        aggs = self.aggregate_runs([r.key for r in runs])
+        return [r.with_counters(aggs[r.key]) if r.key in aggs else r for r in runs]
+
+    def aggregate_runs(self, run_ids: Sequence[str]) -> dict[str, RunSummary]:
+        """Step counters per trace key (the composite index serves each trace's steps)."""
+        keys = list(dict.fromkeys(run_ids))
+        out: dict[str, RunSummary] = {}
+        if not keys:
+            return out
+        sql = sa.text(f"SELECT trace_id, {_AGG_SELECT} FROM aos_trace_steps WHERE trace_id = ANY(:keys) "
+                      "GROUP BY trace_id")
+        with self._connect("counting steps") as conn:
+            for row in conn.execute(sql, {"keys": keys}):
+                out[row[0]] = _agg_summary(row[0], row[1:])
+        for key in keys:
+            out.setdefault(key, _agg_summary(key, (0, 0, 0, 0.0, 0.0)))
+        return out
+
+    def _keys_by_aggregate(self, flt: RunFilter, sort: RunSort, descending: bool) -> list[str]:
+        key = (flt, sort, descending)
+        with self._lock:
+            if key in self._sorted_keys:
+                return self._sorted_keys[key]
+        base = self._apply_filter(sa.select(self._traces.c.trace_id).select_from(self._traces), flt).subquery("t")
+        direction = "DESC" if descending else "ASC"
+        agg = sa.text(f"SELECT trace_id, {_AGG_SELECT} FROM aos_trace_steps GROUP BY trace_id").columns(
+            sa.column("trace_id"), sa.column(sort.value)).subquery("a")
+        stmt = (
+            sa.select(base.c.trace_id)
+            .select_from(base.outerjoin(agg, agg.c.trace_id == base.c.trace_id))
+            .order_by(sa.text(f"coalesce(a.{sort.value}, 0) {direction}, t.trace_id {direction}"))
+        )
+        with self._connect("sorting runs by their steps") as conn:
+            keys = [r[0] for r in conn.execute(stmt)]
+        with self._lock:
+            self._sorted_keys[key] = keys
+        return keys
+
+    def orphan_runs(self) -> list[RunSummary]:
+        # aos_trace_steps.trace_id has a foreign key with ON DELETE CASCADE: no orphans (§2.2).
+        return []
+
+    def _resolve(self, conn: sa.Connection, key: str) -> Any:
+        """The trace row for a trace id, or for a run id its newest trace (upstream's get_trace)."""
+        names = RECORD_COLUMNS
+        stmt = self._select(names).where(self._traces.c.trace_id == key)
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            order = self._traces.c.created_at.desc() if "created_at" in self._trace_cols else self._traces.c.trace_id
+            stmt = self._select(names).where(self._traces.c.run_id == key).order_by(
+                order, self._traces.c.trace_id.desc()).limit(1)
+            row = conn.execute(stmt).mappings().first()
+        return row
+
+    def get_run(self, run_id: str, *, with_aggregates: bool = True) -> RunRecord:
+        with self._connect(f"reading run {run_id}") as conn:
+            m = self._resolve(conn, run_id)
+        if m is None:
+            raise RunNotFound(f"no trace or run {run_id!r}", location=self.location)
+        summary = self._summary(m)
+        if with_aggregates:
+            summary = summary.with_counters(self.aggregate_runs([summary.key])[summary.key])
+        extra = {c: _plain(m[c]) for c in EXTRA_RECORD_COLUMNS if c in self._trace_cols and c != "trace"}
+        if "trace" in self._trace_cols:
+            extra["trace"] = Payload.from_text(m["trace"])
+        return RunRecord(
+            summary=summary,
+            plan=Payload.from_text(m["plan"]),
+            metadata=Payload.from_text(m["metadata"]),
+            seed=m["seed"],
+            frozen_timestamp=m["frozen_timestamp"],
+            root_hash=m["root_hash"],
+            plan_hash=m["plan_hash"],
+            created_at=iso(m["created_at"]),
+            schema_version=m["schema_version"],
+            extra=extra,
+        )
+
+    def traces_of(self, run_id: str) -> list[RunSummary]:
+        """Every trace of a run, newest first (run ids are not unique in Postgres, §11.1).
+        Archived traces are included and marked."""
+        order = self._traces.c.created_at.desc() if "created_at" in self._trace_cols else self._traces.c.trace_id
+        stmt = self._select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
+        stmt = stmt.where(self._traces.c.run_id == run_id).order_by(order, self._traces.c.trace_id.desc())
+        with self._connect(f"listing the traces of run {run_id}") as conn:
+            runs = [self._summary(r) for r in conn.execute(stmt).mappings()]
+        return self._with_aggregates(runs)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _trace_key(self, key: str) -> tuple[str, str]:
+        """(trace_id, run_id) for a key that is a trace id or a run id."""
+        if key in self._run_of_trace:
+            return key, self._run_of_trace[key]
+        with self._connect(f"finding trace {key}") as conn:
+            m = conn.execute(
+                sa.text("SELECT trace_id, run_id FROM aos_traces WHERE trace_id = :k "
+                        "UNION ALL (SELECT trace_id, run_id FROM aos_traces WHERE run_id = :k "
+                        "ORDER BY created_at DESC, trace_id DESC LIMIT 1) LIMIT 1"),
+                {"k": key},
+            ).first()
+        if m is None:
+            raise RunNotFound(f"no trace or run {key!r}", location=self.location)
+        self._run_of_trace[m[0]] = m[1]
+        return m[0], m[1]
+
+    def _step_row(self, m: Any, run_id: str) -> StepRow:
+        return StepRow(
+            row_id=None,
+            run_id=run_id,
+            step_index=m["step_index"],
+            skill_name=m["skill_name"],
+            status_raw=m["status"],
+            outcome_category=m["outcome_category"],
+            outcome_code=m["outcome_code"],
+            cost_cents=_num(m["cost_cents"]),
+            duration_ms=_num(m["duration_ms"]),
+            retry_count=m["retry_count"],
+            timestamp=iso(m["timestamp"]),
+            trace_id=m["trace_id"],
+        )
+
+    def _full_step(self, m: Any, run_id: str) -> Step:
+        extra = {c: _plain(m[c]) for c in ("skill_id", "source", "level", "is_synthetic", "synthetic_scenario_id",
+                                           "archived_at") if c in self._step_cols}
+        return Step(
+            row=self._step_row(m, run_id),
+            params=Payload.from_text(m["params"]),
+            outcome_data=Payload.from_text(m["outcome_data"]),
+            idempotency_key=m["idempotency_key"],
+            replay_behavior=m["replay_behavior"],
+            input_hash=m["input_hash"],
+            output_hash=m["output_hash"],
+            rng_state_before=m["rng_state_before"],
+            extra=extra,
+        )
+
+    def count_steps(self, run_id: str) -> int:
+        trace_id, _ = self._trace_key(run_id)
+        with self._connect(f"counting steps of {trace_id}") as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM aos_trace_steps WHERE trace_id = :t"),
+                                    {"t": trace_id}).scalar_one())
+
+    def list_steps(self, run_id: str, after_index: int | None = None, limit: int = 500) -> list[StepRow]:
+        trace_id, rid = self._trace_key(run_id)
+        stmt = self._select(STEP_ROW_COLUMNS, steps=True).where(self._steps.c.trace_id == trace_id)
+        if after_index is not None:
+            stmt = stmt.where(self._steps.c.step_index > after_index)
+        stmt = stmt.order_by(self._steps.c.step_index).limit(limit)
+        with self._connect(f"reading steps of {trace_id}") as conn:
+            return [self._step_row(m, rid) for m in conn.execute(stmt).mappings()]
+
+    def iter_steps(self, run_id: str, batch: int = 2000) -> Iterator[Step]:
+        """Every step with payloads, streamed through a server-side cursor (one snapshot)."""
+        trace_id, rid = self._trace_key(run_id)
+        stmt = self._select(STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS, steps=True).where(
+            self._steps.c.trace_id == trace_id).order_by(self._steps.c.step_index)
+        with self._connect(f"reading steps of {trace_id}") as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt).mappings()
+            try:
+                for m in result:
+                    yield self._full_step(m, rid)
+            finally:
+                result.close()
+
+    def get_step(self, run_id: str, step_index: int) -> Step:
+        trace_id, rid = self._trace_key(run_id)
+        stmt = self._select(STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS, steps=True).where(
+            self._steps.c.trace_id == trace_id, self._steps.c.step_index == step_index)
+        with self._connect(f"reading step {step_index} of {trace_id}") as conn:
+            m = conn.execute(stmt).mappings().first()
+        if m is None:
+            raise RunNotFound(f"trace {trace_id!r} has no step {step_index}", location=self.location)
+        return self._full_step(m, rid)
+
+    # -- replays, values, totals ---------------------------------------------------------------
+
+    def _replays(self) -> dict[str, list[str]]:
+        with self._lock:
+            if self._replay_map is not None:
+                return self._replay_map
+        mapping: dict[str, list[str]] = {}
+        if "metadata" in self._trace_cols:
+            sql = sa.text("SELECT metadata->>'replay_of', trace_id FROM aos_traces WHERE metadata ? 'replay_of' "
+                          "ORDER BY started_at, trace_id")
+            with self._connect("looking for replays") as conn:
+                for original, trace_id in conn.execute(sql):
+                    if original:
+                        mapping.setdefault(original, []).append(trace_id)
+        with self._lock:
+            self._replay_map = mapping
+        return mapping
+
+    def replays_of(self, run_id: str) -> list[RunSummary]:
+        """Replays name their original by run id (``metadata.replay_of``); ``run_id`` may be a key."""
+        try:
+            original = self._trace_key(run_id)[1]
+        except RunNotFound:
+            original = run_id
+        keys = self._replays().get(original, [])
+        return self._with_aggregates(self._runs_by_keys(keys)) if keys else []
+
+    def distinct_values(self, field: str) -> list[str]:
+        if field not in ("status", "tenant_id", "agent_id"):
+            raise ValueError(f"not a filterable field: {field}")
+        if field not in self._trace_cols:
+            return []
+        sql = sa.text(f"SELECT DISTINCT {field} FROM aos_traces WHERE {field} IS NOT NULL ORDER BY 1")
+        with self._connect(f"listing {field} values") as conn:
+            return [v for (v,) in conn.execute(sql)]
+
+    def totals(self) -> SourceTotals:
+        archived = " WHERE archived_at IS NULL" if "archived_at" in self._trace_cols else ""
+        with self._connect("counting") as conn:
+            runs = conn.execute(sa.text(f"SELECT count(*) FROM aos_traces{archived}")).scalar_one()
+            steps = conn.execute(sa.text("SELECT count(*) FROM aos_trace_steps")).scalar_one()
+        return SourceTotals(runs=int(runs), steps=int(steps), orphan_runs=0)
+
+    def prepare(self) -> None:
+        self._replays()
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._replay_map = None
+            self._sorted_keys.clear()
+            self._anchors.clear()
+
+    def cancel(self) -> int:
+        """Ask the server to stop every statement this reader is running (any thread may call)."""
+        return self.canceller.cancel_all()
+
+    def logs(self):
+        """The logs-domain reader over the same connections (audit, LLM, system records, …)."""
+        with self._lock:
+            if self._logs is None:
+                from drivers.pg_logs import PostgresLogsReader
+
+                self._logs = PostgresLogsReader(self.engine, self.location)
+            return self._logs
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    return value
+
+
+def _agg_summary(key: str, values: Sequence[Any]) -> RunSummary:
+    total, ok, failed, cost, duration = values
+    return RunSummary(
+        key, None, None, None, None, None, None,
+        total_steps=int(total or 0),
+        success_count=int(ok or 0),
+        failure_count=int(failed or 0),
+        total_cost_cents=float(cost or 0.0),
+        total_duration_ms=float(duration or 0.0),
+    )
