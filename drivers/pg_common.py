@@ -25,11 +25,11 @@ from inspector.errors import (
 
 __all__ = [
     "DEFAULT_STATEMENT_TIMEOUT_MS",
+    "Canceller",
     "PgLocation",
     "is_postgres_url",
     "make_engine",
     "translate_errors",
-    "Canceller",
 ]
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000

@@ -28,7 +28,7 @@ import bisect
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,7 +57,7 @@ from inspector.model import (
 from inspector.records import replay_of
 from inspector.source import CAP_REFRESH, CAP_RUNS, CAP_STEPS, SourceTotals
 
-__all__ = ["PostgresTraceReader", "CAP_TRACES_PER_RUN", "CAP_ARCHIVE", "PENDING_ROOT_HASH"]
+__all__ = ["CAP_ARCHIVE", "CAP_TRACES_PER_RUN", "PENDING_ROOT_HASH", "PostgresTraceReader"]
 
 #: Capabilities beyond the common ones.
 CAP_TRACES_PER_RUN = "traces_per_run"
@@ -109,8 +109,8 @@ def iso(value: Any) -> str | None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat()
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
     return str(value)
 
 
@@ -192,7 +192,8 @@ class PostgresTraceReader:
         absent = [c for c in RECORD_COLUMNS if c not in self._trace_cols] + [
             f"aos_trace_steps.{c}" for c in STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS if c not in self._step_cols
         ]
-        notes = [f"Postgres {server}"]
+        self.server_version = server
+        notes = []
         if absent:
             notes.append(f"older schema: columns {', '.join(absent)} are absent and shown empty")
         caps = {CAP_RUNS, CAP_STEPS, CAP_REFRESH, CAP_TRACES_PER_RUN}
@@ -381,6 +382,8 @@ class PostgresTraceReader:
         if with_aggregates:
             summary = summary.with_counters(self.aggregate_runs([summary.key])[summary.key])
         extra = {c: _plain(m[c]) for c in EXTRA_RECORD_COLUMNS if c in self._trace_cols and c != "trace"}
+        if "archived_at" in self._trace_cols:
+            extra["archived_at"] = iso(m["archived_at"])
         if "trace" in self._trace_cols:
             extra["trace"] = Payload.from_text(m["trace"])
         return RunRecord(

@@ -30,20 +30,20 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 
 __all__ = [
-    "metadata",
-    "aos_traces",
-    "aos_trace_steps",
-    "aos_traces_archive",
+    "MIGRATION_LEVELS",
     "aos_trace_mismatches",
+    "aos_trace_steps",
+    "aos_traces",
+    "aos_traces_archive",
     "audit_ledger",
-    "llm_run_records",
-    "system_records",
-    "log_exports",
-    "policy_activation_audit",
-    "tenants",
     "create_schema",
     "drop_schema",
-    "MIGRATION_LEVELS",
+    "llm_run_records",
+    "log_exports",
+    "metadata",
+    "policy_activation_audit",
+    "system_records",
+    "tenants",
 ]
 
 metadata = MetaData()
@@ -302,11 +302,7 @@ policy_activation_audit = Table(
 
 # --- triggers (§2.5, §3) ---------------------------------------------------------------------
 
-_TRACE_PROTECTED = (
-    "id trace_id run_id correlation_id tenant_id agent_id plan_id seed frozen_timestamp root_hash "
-    "plan_hash schema_version plan trace started_at created_at stored_by checksum incident_id "
-    "is_synthetic synthetic_scenario_id"
-).split()
+_TRACE_PROTECTED = ["id", "trace_id", "run_id", "correlation_id", "tenant_id", "agent_id", "plan_id", "seed", "frozen_timestamp", "root_hash", "plan_hash", "schema_version", "plan", "trace", "started_at", "created_at", "stored_by", "checksum", "incident_id", "is_synthetic", "synthetic_scenario_id"]
 _TRACE_COMPLETION = ("metadata", "status", "completed_at")
 
 

@@ -8,7 +8,7 @@ import os
 import subprocess
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -27,7 +27,7 @@ from inspector.errors import (
 from inspector.model import RunFilter, RunSort, StepStatus
 from tests.pgutil import TraceBuilder, restart_server, sa_url, with_database
 
-T0 = datetime(2026, 11, 29, 5, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 29, 5, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ def install_actions(w: MainWindow) -> dict[str, QAction]:
     file_menu = bar.addMenu("&File")
     file_menu.addAction(make("open", "&Open…", w.ask_open, QKeySequence.StandardKey.Open,
                              "Open a traces.db or a trace JSON file"))
+    file_menu.addAction(make("connect", "&Connect to Postgres…", w.ask_connect, "Ctrl+Shift+O",
+                             "Open the AOS Postgres database (read-only)"))
     w.recent_menu = file_menu.addMenu("Open &Recent")
     file_menu.addAction(make("demo", "Open &Demo Database", w.open_demo, None,
                              "Open the built-in demo database (generated on first use)"))

@@ -259,6 +259,13 @@ class DetailPanel(QWidget):
             _row("output_hash", step.output_hash),
             _row("rng_state_before", step.rng_state_before),
         ]
+        if row.trace_id is not None:
+            rows.insert(0, _row("trace_id", row.trace_id))
+        for name in ("skill_id", "source", "level", "is_synthetic", "synthetic_scenario_id", "archived_at"):
+            if name in step.extra:
+                note = "upstream derives level from status at write time; 'failed' gets INFO (§2.2)" \
+                    if name == "level" else ""
+                rows.append(_row(name, step.extra[name], note=note))
         self.fields.setText("<table>" + "".join(rows) + "</table>")
         self.tabs.setTabText(1, "Params")
         self.tabs.setTabText(2, "Outcome data")
@@ -289,12 +296,23 @@ class DetailPanel(QWidget):
             _row("replay of", s.replay_of),
             _row("seed", record.seed),
             _row("frozen_timestamp", record.frozen_timestamp),
-            _row("root_hash", record.root_hash),
+            _row("root_hash", "not computed" if record.root_hash == "pending" else record.root_hash,
+                 note="stored as 'pending': worker traces never get a root hash (§11.3)"
+                 if record.root_hash == "pending" else ""),
             _row("plan_hash", record.plan_hash),
             _row("created_at", record.created_at),
         ]
         if s.orphan:
             rows.insert(1, _row("note", "the run row was deleted; its steps remain (foreign keys are off upstream)"))
+        if s.trace_id is not None:
+            rows.insert(1, _row("trace_id", s.trace_id))
+            rows.insert(2, _row("schema_version", record.schema_version))
+            if s.archived:
+                rows.insert(3, _row("archived_at", record.extra.get("archived_at"), note="soft-archived (§2.6)"))
+            for name, value in record.extra.items():
+                if name in ("trace", "archived_at") or value in (None, False):
+                    continue
+                rows.append(_row(name, value))
         self.fields.setText("<table>" + "".join(rows) + "</table>")
         self.tabs.setTabText(1, "Plan")
         self.tabs.setTabText(2, "Metadata")

@@ -13,6 +13,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFrame,
@@ -32,12 +33,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.errors import InspectorError
+from inspector.errors import (
+    InspectorError,
+    PasswordRequired,
+    QueryCancelled,
+    SourceUnavailable,
+)
 from inspector.model import RunFilter, RunSummary, normalise_time_bound
 from inspector.source import TraceSource
 from ui.format import fmt_count
+from ui.qt.connect import ConnectDialog, PasswordPrompt, split_password
 from ui.qt.detail import DetailPanel, save_text
 from ui.qt.messages import Level, MessageBus
+from ui.qt.reconnect import ReconnectController
 from ui.qt.runs_model import RUN_ROLE, RunsModel, read_first_page
 from ui.qt.steps_model import NODE_ROLE, STEP_ROLE, StepTreeModel
 from ui.qt.tasks import TaskRunner
@@ -68,6 +76,10 @@ class FilterBar(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("run id starts with…")
         self.search.setClearButtonEnabled(True)
+        self.archived = QCheckBox("Archived")
+        self.archived.setObjectName("filterArchived")
+        self.archived.setToolTip("Also list soft-archived traces (archived_at set; Postgres, §2.6)")
+        self.archived.hide()
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Show every run")
         layout = QHBoxLayout(self)
@@ -80,11 +92,13 @@ class FilterBar(QWidget):
         layout.addWidget(QLabel("–"))
         layout.addWidget(self.until)
         layout.addWidget(self.search, 1)
+        layout.addWidget(self.archived)
         layout.addWidget(self.clear_button)
         for combo in (self.status, self.tenant, self.agent):
             combo.currentIndexChanged.connect(self._emit)
         for edit in (self.since, self.until, self.search):
             edit.editingFinished.connect(self._emit)
+        self.archived.toggled.connect(self._emit)
         self.clear_button.clicked.connect(self.clear)
         self._last: RunFilter | None = None
 
@@ -122,6 +136,9 @@ class FilterBar(QWidget):
             combo.blockSignals(False)
         for edit in (self.since, self.until, self.search):
             edit.clear()
+        self.archived.blockSignals(True)
+        self.archived.setChecked(False)
+        self.archived.blockSignals(False)
         self._emit()
 
     def current(self) -> RunFilter:
@@ -139,6 +156,7 @@ class FilterBar(QWidget):
             since=since,
             until=until,
             run_id_prefix=self.search.text().strip() or None,
+            include_archived=not self.archived.isHidden() and self.archived.isChecked(),
         )
 
     def _emit(self) -> None:
@@ -171,16 +189,29 @@ class MessageBanner(QFrame):
         close.setAutoRaise(True)
         close.setToolTip("Dismiss")
         close.clicked.connect(self.hide)
+        self.action_button = QPushButton()
+        self.action_button.setObjectName("bannerAction")
+        self.action_button.hide()
+        self.action_button.clicked.connect(self._on_action)
+        self._action: Callable[[], None] | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action_button)
         layout.addWidget(close)
         self.hide()
 
-    def show_message(self, level: Level, text: str) -> None:
+    def show_message(self, level: Level, text: str, action: tuple[str, Callable[[], None]] | None = None) -> None:
         set_severity(self, "error" if level == Level.ERROR else "warning")
         self.label.setText(text)
+        self._action = action[1] if action else None
+        self.action_button.setText(action[0] if action else "")
+        self.action_button.setVisible(action is not None)
         self.show()
+
+    def _on_action(self) -> None:
+        if self._action is not None:
+            self._action()
 
 
 class MainWindow(QMainWindow):
@@ -282,10 +313,30 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(180)
         self.progress.setTextVisible(False)
         self.progress.hide()
+        self.cancel_button = QToolButton()
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Ask the server to stop the running query")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_reads)
+        self._cancel_timer = QTimer(self)
+        self._cancel_timer.setSingleShot(True)
+        self._cancel_timer.setInterval(400)
+        self._cancel_timer.timeout.connect(self._offer_cancel)
         sb = self.statusBar()
         sb.addWidget(self.source_label, 1)
         sb.addPermanentWidget(self.totals_label)
         sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_button)
+
+        # Passwords typed this session, by URL without password: memory only, never settings.
+        self._passwords: dict[str, str] = {}
+        self.password_prompt: PasswordPrompt | None = None
+        self.connect_dialog: ConnectDialog | None = None
+        self.reconnect = ReconnectController(self)
+        self.reconnect.status_changed.connect(self._on_reconnect_status)
+        self.reconnect.probe.connect(self._probe_source)
+        self.reconnect.reconnected.connect(self._on_reconnected)
 
         from ui.qt.actions import install_actions
 
@@ -308,6 +359,15 @@ class MainWindow(QMainWindow):
     # -- messages and progress -----------------------------------------------------------------
 
     def _report(self, exc: BaseException, doing: str) -> None:
+        source = self.source
+        if isinstance(exc, SourceUnavailable) and source is not None and exc.location == source.info.location:
+            # The server went away: keep everything shown, retry with back-off, say so.
+            if not self.reconnect.active:
+                self.reconnect.start(source.info.location, exc.detail)
+            return
+        if isinstance(exc, QueryCancelled):
+            self.bus.warning(f"Stopped: {exc.detail}")
+            return
         self.bus.exception(exc, doing)
 
     def _on_message(self, level: int, text: str) -> None:
@@ -324,6 +384,58 @@ class MainWindow(QMainWindow):
         else:
             self._busy_labels.pop(key, None)
         self._update_progress()
+        if runner is not None and runner is self.source_runner:
+            if busy:
+                self._cancel_timer.start()
+            else:
+                self._cancel_timer.stop()
+                self.cancel_button.hide()
+
+    def _offer_cancel(self) -> None:
+        """A read the user waits on has run for a while: offer to stop it (sources that can)."""
+        runner = self.source_runner
+        if runner is not None and runner.pending and hasattr(self.source, "cancel"):
+            self.cancel_button.show()
+
+    def cancel_reads(self) -> None:
+        """Ask the server to stop the source's running statements. The request itself is a
+        network round trip, so it is sent from a short-lived thread, never the GUI thread."""
+        import threading
+
+        source = self.source
+        if source is None or not hasattr(source, "cancel"):
+            return
+        self.cancel_button.hide()
+        threading.Thread(target=source.cancel, name="cancel-query", daemon=True).start()
+        self.bus.info("Cancelling the running query…")
+
+    # -- lost connections ----------------------------------------------------------------------
+
+    def _on_reconnect_status(self, text: str) -> None:
+        self.banner.show_message(Level.WARNING, text, ("Retry now", self.reconnect.retry_now))
+        self.statusBar().showMessage(text, 2000)
+
+    def _probe_source(self) -> None:
+        source, runner = self.source, self.source_runner
+        if source is None or runner is None:
+            self.reconnect.stop()
+            return
+
+        def failed(exc: BaseException) -> None:
+            if source is self.source:
+                self.reconnect.failed(exc.detail if isinstance(exc, InspectorError) else str(exc))
+
+        runner.submit(lambda: source.count_runs(RunFilter()), lambda _n: source is self.source and
+                      self.reconnect.succeeded(), failed, label="Reconnecting")
+
+    def _on_reconnected(self) -> None:
+        self.banner.hide()
+        self.bus.info(f"Reconnected to {self.reconnect.target}")
+        current = self.current_run()
+        if current is not None:
+            # Read the selected run's steps and detail again; the selection itself is kept.
+            self.steps_model.set_run(None)
+        self.refresh()
 
     def _on_loading(self, loading: bool) -> None:
         self._update_progress()
@@ -360,26 +472,55 @@ class MainWindow(QMainWindow):
 
     # -- opening sources -----------------------------------------------------------------------
 
-    def open_location(self, location: str) -> None:
-        """Open a source in the background; the current one stays until the new one is ready."""
-        location = os.fspath(location)
+    def open_location(self, location: str, password: str | None = None) -> None:
+        """Open a source in the background; the current one stays until the new one is ready.
+        A Postgres URL's password (typed, or inside the URL) is kept in memory for the session
+        only; the URL is shown, logged and remembered without it."""
+        location, inline = split_password(os.fspath(location))
+        password = password or inline or self._passwords.get(location)
+        if password:
+            self._passwords[location] = password
         self.bus.info(f"Opening {location}…")
+
         def open_and_read():
             # The first page is read on the same worker right after opening: one round trip to
             # the GUI thread instead of two before the list paints.
-            source = self._open_source(location)
+            source = self._open_source(location, password=password) if password else self._open_source(location)
             try:
                 return source, read_first_page(source)
             except BaseException:
                 source.close()
                 raise
 
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, PasswordRequired):
+                self._passwords.pop(location, None)
+                self.ask_password(location, exc.detail)
+                return
+            self.bus.exception(exc, f"open {location}")
+
         self.disk.submit(
             open_and_read,
             lambda result: self._install_source(result[0], location, result[1]),
-            lambda exc: self.bus.exception(exc, f"open {location}"),
-            label=f"Opening {Path(location).name}",
+            failed,
+            label=f"Opening {Path(location).name}" if "://" not in location else f"Connecting to {location}",
         )
+
+    def ask_password(self, location: str, reason: str) -> None:
+        """Ask for a password without blocking the event loop (a window-modal sheet)."""
+        if self.password_prompt is not None:
+            self.password_prompt.deleteLater()
+        self.password_prompt = PasswordPrompt(location, reason, self)
+        self.password_prompt.submitted.connect(lambda url, pw: self.open_location(url, pw))
+        self.password_prompt.open()
+
+    def ask_connect(self) -> None:
+        """File → Connect to Postgres…"""
+        if self.connect_dialog is not None:
+            self.connect_dialog.deleteLater()
+        self.connect_dialog = ConnectDialog(self.recent_files(), self)
+        self.connect_dialog.connect_requested.connect(lambda url, pw: self.open_location(url, pw))
+        self.connect_dialog.open()
 
     def open_demo(self) -> None:
         if self._demo_provider is None:
@@ -400,6 +541,9 @@ class MainWindow(QMainWindow):
     def _install_source(self, source: TraceSource, location: str, first_page=None) -> None:
         self.close_source()
         self.source = source
+        from drivers.pg_reader import CAP_ARCHIVE
+
+        self.filters.archived.setVisible(CAP_ARCHIVE in source.info.capabilities)
         self.source_runner = TaskRunner(f"source:{source.info.display_name}", sync=self._sync, parent=self)
         self.source_runner.busy_changed.connect(self._on_busy)
         self.background_runner = TaskRunner(f"background:{source.info.display_name}", sync=self._sync, parent=self)
@@ -445,6 +589,9 @@ class MainWindow(QMainWindow):
         self._refresh_totals_label()
 
     def close_source(self) -> None:
+        self.reconnect.stop()
+        self.cancel_button.hide()
+        self.filters.archived.hide()
         old_source, old_runner, old_background = self.source, self.source_runner, self.background_runner
         self.source = None
         self.source_runner = None
@@ -482,12 +629,11 @@ class MainWindow(QMainWindow):
         if source is None or runner is None:
             return
         current = self.current_run()
-        self._pending_select = current.run_id if current else None
+        self._pending_select = current.key if current else None
 
         def done(_):
             if source is self.source:
-                self._totals = None
-                self.runs_model.reload()
+                self.runs_model.reload(keep_rows=True)
                 self._load_side_info()
                 self.bus.info("Refreshed")
 
@@ -525,7 +671,7 @@ class MainWindow(QMainWindow):
         run = self.runs_model.data(current, RUN_ROLE) if current.isValid() else None
         if run is None:
             return
-        if self.steps_model.current_run is not None and self.steps_model.current_run.run_id == run.run_id and not run.orphan:
+        if self.steps_model.current_run is not None and self.steps_model.current_run.key == run.key and not run.orphan:
             return
         self.steps_model.set_run(run)
         top = self.steps_model.top_index()
@@ -534,7 +680,7 @@ class MainWindow(QMainWindow):
             # its next layout, which would put the step page behind the run detail read.
             self.steps_model.fetchMore(top)
             self.steps_view.expand(top)
-        self._show_run_detail(run.run_id, run)
+        self._show_run_detail(run.key, run)
 
     def _show_run_detail(self, run_id: str, known: RunSummary | None = None) -> None:
         source, runner, background = self.source, self.source_runner, self.background_runner
@@ -581,7 +727,7 @@ class MainWindow(QMainWindow):
         if step_ref is None:
             run = self.steps_model.data(current.siblingAtColumn(0), NODE_ROLE)
             if run is not None:
-                self._show_run_detail(run.run_id, run)
+                self._show_run_detail(run.key, run)
             return
         run_id, row = step_ref
         self._detail_request += 1

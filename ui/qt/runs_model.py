@@ -65,6 +65,8 @@ def _display(field: str, run: RunSummary) -> str:
         return fmt_timestamp(value)
     if field == "status" and run.orphan:
         return "orphan steps"
+    if field == "status" and run.archived:
+        return f"{value} (archived)"
     if field == "run_id" and run.replay_of:
         return f"↻ {value}"
     return "" if value is None else str(value)
@@ -154,16 +156,19 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self._filter = flt
             self.reload()
 
-    def reload(self, first_page: tuple[int, list[RunSummary]] | None = None) -> None:
-        """Read the count and first page again (after a filter, a sort, or a refresh)."""
+    def reload(self, first_page: tuple[int, list[RunSummary]] | None = None, *, keep_rows: bool = False) -> None:
+        """Read the count and first page again (after a filter, a sort, or a refresh).
+        ``keep_rows`` (a refresh) leaves the rows shown until the new ones arrive, so a read
+        that fails (a lost server) takes nothing away from the user."""
         self._generation += 1
         generation = self._generation
-        self.beginResetModel()
-        self._count = 0
-        self._orphans = []
-        self._pages.clear()
         self._pending.clear()
-        self.endResetModel()
+        if not keep_rows:
+            self.beginResetModel()
+            self._count = 0
+            self._orphans = []
+            self._pages.clear()
+            self.endResetModel()
         source, runner = self._source, self._runner_for()
         if source is None or runner is None:
             self.counts_changed.emit(0, 0)
@@ -180,6 +185,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             count, page = result
             self.beginResetModel()
             self._count = count
+            self._orphans = []
             self._pages = {0: page}
             self.endResetModel()
             self._set_loading(False)
@@ -212,14 +218,14 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         source, runner, generation = self._source, self._background_for(), self._generation
         if source is None or runner is None or not page:
             return
-        ids = [r.run_id for r in page]
+        ids = [r.key for r in page]
 
         def done(aggs):
             if generation != self._generation or page_no not in self._pages:
                 return
             rows = self._pages[page_no]
             for i, run in enumerate(rows):
-                agg = aggs.get(run.run_id)
+                agg = aggs.get(run.key)
                 if agg is not None:
                     rows[i] = run.with_counters(agg)
             first = len(self._orphans) + page_no * PAGE_SIZE
@@ -295,14 +301,14 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             return None
         return page[offset] if offset < len(page) else None
 
-    def row_of(self, run_id: str) -> int | None:
-        """The row of a loaded run, or None."""
+    def row_of(self, key: str) -> int | None:
+        """The row of a loaded run (by ``RunSummary.key``, the run id in SQLite), or None."""
         for i, o in enumerate(self._orphans):
-            if o.run_id == run_id:
+            if o.key == key:
                 return i
         for page_no, page in self._pages.items():
             for i, r in enumerate(page):
-                if r.run_id == run_id:
+                if r.key == key:
                     return len(self._orphans) + page_no * PAGE_SIZE + i
         return None
 
@@ -357,7 +363,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                 role_data.setData(_RIGHT_ALIGN)
             elif role == _FOREGROUND and column == _FAILURES_COL and (run.failure_count or 0) > 0:
                 role_data.setData(_FAILURE_COLOR)
-            elif role == _FONT and run.orphan:
+            elif role == _FONT and (run.orphan or run.archived):
                 role_data.setData(_italic_font())
             else:
                 role_data.clearData()  # the delegate reuses the span from the previous cell
@@ -382,11 +388,16 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if run.orphan:
                 return f"{run.run_id}: {run.total_steps or 0} steps whose run row is missing (deleted upstream; §1.5)"
-            if field == "run_id" and run.replay_of:
-                return f"Replay of {run.replay_of}"
+            if field == "run_id" and (run.replay_of or run.trace_id):
+                lines = [f"trace {run.trace_id}"] if run.trace_id else []
+                if run.replay_of:
+                    lines.append(f"Replay of {run.replay_of}")
+                return "\n".join(lines)
+            if field == "status" and run.archived:
+                return "Soft-archived trace (archived_at is set); shown because Archived is ticked"
             if field == "started_at":
                 return run.started_at
-        if role == Qt.ItemDataRole.FontRole and run.orphan:
+        if role == Qt.ItemDataRole.FontRole and (run.orphan or run.archived):
             return _italic_font()
         return None
 

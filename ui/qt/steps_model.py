@@ -140,7 +140,7 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
         source, runner, generation = self._source, self._runner_for(), self._generation
         if source is None or runner is None or node.run is None:
             return
-        run_id = node.run.run_id
+        run_id = node.run.key
 
         def done(replays: list[RunSummary]) -> None:
             if generation != self._generation or not replays:
@@ -261,7 +261,7 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
         node.pending = True
         node.demand = False
         self.loading_changed.emit(True)
-        run_id = node.run.run_id
+        run_id = node.run.key
         after = node.steps[-1].step_index if node.steps else None
         chunk = FETCH_CHUNK if node.steps else FIRST_CHUNK
 
@@ -384,7 +384,7 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
             return step_texts(step)[column]
         if role == STEP_ROLE:
             parent = self._nodes[index.internalId()]
-            return (parent.run.run_id if parent.run else step.run_id, step)
+            return (parent.run.key if parent.run else step.trace_id or step.run_id, step)
         if role == Qt.ItemDataRole.DecorationRole and column == 1:
             return step_status_icon(step.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _RIGHT:

@@ -1,0 +1,200 @@
+"""The desktop app on a real Postgres: connect, several traces per run, archived toggle, password
+prompt, a server restart mid-session (reconnect with the user's place kept), cancelling a read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.pgutil import TraceBuilder
+from tests.ui.test_main_window import WAIT, idle, select_run
+from ui.qt.steps_model import STEP_ROLE
+
+pytestmark = pytest.mark.gui
+T0 = datetime(2026, 11, 29, 5, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def filled_pg(pg_url):
+    b = TraceBuilder(pg_url)
+    for i in range(30):
+        b.trace(f"run-{i:02d}", started_at=T0 + timedelta(minutes=i), created_at=T0 + timedelta(minutes=i),
+                statuses=("succeeded", "failed", "skipped")[: 1 + i % 3])
+    b.trace("run-05", trace_id="trace_0123456789abcdef", started_at=T0 + timedelta(hours=2),
+            created_at=T0 + timedelta(hours=2), statuses=("succeeded",) * 4)
+    b.trace("old-run", archived_at=T0, started_at=T0 - timedelta(days=200))
+    b.trace("big", started_at=T0 + timedelta(hours=1), statuses=("succeeded",) * 1200)
+    b.close()
+    return pg_url
+
+
+def open_pg(qtbot, window, url, password=None):
+    window.open_location(url, password)
+    qtbot.waitUntil(lambda: window.source is not None and window.runs_model.rowCount() > 0, timeout=WAIT)
+    idle(qtbot, window)
+
+
+def test_browse_postgres_like_sqlite(qtbot, make_window, filled_pg):
+    w = make_window()
+    w.show()
+    open_pg(qtbot, w, filled_pg)
+    assert w.source.info.kind == "postgres"
+    assert w.source_label.text().startswith("postgres: postgresql://postgres@")
+    assert w.runs_model.rowCount() == 32  # 30 + the second trace of run-05 + big; not the archived one
+    assert w.filters.archived.isVisibleTo(w)
+    qtbot.waitUntil(lambda: "32 runs" in w.totals_label.text(), timeout=WAIT)
+
+    # Two traces of one run are two rows, told apart by their trace ids.
+    top = select_run(qtbot, w, "trace_0123456789abcdef")
+    assert w.detail.kind == "run"
+    assert "trace_0123456789abcdef" in w.detail.fields.text()
+    assert "not computed" in w.detail.fields.text()  # root_hash 'pending'
+    assert w.steps_model.rowCount(top) == 4
+    top = select_run(qtbot, w, "trace_run-05")
+    assert w.steps_model.rowCount(top) == 3
+    statuses = [w.steps_model.data(w.steps_model.index(r, 1, top)) for r in range(3)]
+    assert statuses == ["succeeded", "failed", "skipped"]
+    ix = w.steps_model.index(1, 0, top)
+    assert w.steps_model.data(ix, STEP_ROLE)[0] == "trace_run-05"
+    w.steps_view.setCurrentIndex(ix)
+    qtbot.waitUntil(lambda: w.detail.kind == "step", timeout=WAIT)
+    text = w.detail.fields.text()
+    assert "failed → failure" in text and "trace_run-05" in text and "INFO" in text
+
+    # The big run pages its steps in chunks.
+    top = select_run(qtbot, w, "trace_big")
+    assert 0 < w.steps_model.rowCount(top) < 1200
+
+
+def test_archived_toggle(qtbot, make_window, filled_pg):
+    w = make_window()
+    w.show()
+    open_pg(qtbot, w, filled_pg)
+    assert w.runs_model.row_of("trace_old-run") is None
+    w.filters.archived.setChecked(True)
+    qtbot.waitUntil(lambda: w.runs_model.rowCount() == 33, timeout=WAIT)
+    idle(qtbot, w)
+    # Newest first: the archived run (started long ago) is the last row, on the first page.
+    row = w.runs_model.row_of("trace_old-run")
+    assert row is not None
+    assert "(archived)" in w.runs_model.data(w.runs_model.index(row, 1))
+    w.filters.clear()
+    qtbot.waitUntil(lambda: w.runs_model.rowCount() == 32, timeout=WAIT)
+
+
+def test_password_prompt_and_never_stored(qtbot, make_window, settings, filled_pg, pg_server):
+    db = filled_pg.rsplit("/", 1)[1]
+    with pg_server.admin.connect() as conn:
+        conn.exec_driver_sql("DO $$ BEGIN CREATE ROLE ti_password_users NOLOGIN; "
+                             "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        conn.exec_driver_sql("DROP ROLE IF EXISTS ti_ui_reader")
+        conn.exec_driver_sql("CREATE ROLE ti_ui_reader LOGIN PASSWORD 'pw-ui' IN ROLE ti_password_users")
+    TraceBuilder(filled_pg).execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO ti_ui_reader")
+    os.environ.pop("PGPASSWORD", None)
+    url = filled_pg.replace("postgres@", "ti_ui_reader@")
+    try:
+        w = make_window()
+        w.show()
+        w.open_location(url)
+        qtbot.waitUntil(lambda: w.password_prompt is not None and w.password_prompt.isVisible(), timeout=WAIT)
+        assert url in w.password_prompt.findChild(type(w.source_label)).text()
+        w.password_prompt.password.setText("pw-ui")
+        w.password_prompt._accept()
+        qtbot.waitUntil(lambda: w.source is not None and w.runs_model.rowCount() == 32, timeout=WAIT)
+        idle(qtbot, w)
+        settings.sync()
+        from pathlib import Path
+
+        stored = Path(settings.fileName()).read_text(encoding="utf-8")
+        assert url in stored and "pw-ui" not in stored
+        assert w.recent_files()[0] == url
+        w.shutdown()
+    finally:
+        pg_server.drop(db)
+        with pg_server.admin.connect() as conn:
+            conn.exec_driver_sql("DROP ROLE IF EXISTS ti_ui_reader")
+
+
+def test_connect_dialog_strips_the_password_from_the_url(qtbot, make_window, filled_pg):
+    w = make_window()
+    w.show()
+    w.ask_connect()
+    dlg = w.connect_dialog
+    qtbot.waitUntil(dlg.isVisible, timeout=WAIT)
+    dlg.url.setText("not a url")
+    dlg._accept()
+    assert dlg.error.isVisibleTo(dlg) and dlg.isVisible()
+    dlg.url.setText(filled_pg.replace("postgres@", "postgres:any-secret@"))
+    dlg._accept()
+    qtbot.waitUntil(lambda: w.source is not None and w.runs_model.rowCount() > 0, timeout=WAIT)
+    idle(qtbot, w)
+    assert "any-secret" not in w.source.info.location
+    assert all("any-secret" not in r for r in w.recent_files())
+    assert all("any-secret" not in text for _lvl, text in w.bus.history)
+
+
+def _pg_ctl(*args):
+    data, pg_bin = os.environ.get("TRACE_INSPECTOR_PG_DATA"), os.environ.get("TRACE_INSPECTOR_PG_BIN")
+    if not data or not pg_bin:
+        from tests.pgutil import restart_server
+
+        restart_server()  # fails (CI) or skips with the reason
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    cwd = os.path.dirname(data)
+    cmd = prefix + [os.path.join(pg_bin, "pg_ctl"), "-D", data, *args]
+    if args[0] == "start":
+        cmd += ["-l", os.path.join(cwd, "server.log")]
+    subprocess.run(cmd, check=True, cwd=cwd, capture_output=True)
+
+
+def test_server_restart_mid_session_reconnects_and_keeps_the_place(qtbot, make_window, filled_pg):
+    w = make_window()
+    w.reconnect.delays = (0.3, 0.3, 0.5)
+    w.show()
+    open_pg(qtbot, w, filled_pg)
+    select_run(qtbot, w, "trace_run-07")
+    _pg_ctl("stop", "-m", "fast", "-w")
+    try:
+        w.refresh()
+        qtbot.waitUntil(lambda: w.reconnect.active, timeout=WAIT)
+        qtbot.waitUntil(lambda: w.banner.isVisible() and "Lost the connection" in w.banner.label.text(), timeout=WAIT)
+        assert "Retrying in" in w.banner.label.text()
+        assert w.banner.action_button.text() == "Retry now"
+        # While the server is down the window answers and keeps what it showed.
+        assert w.runs_model.rowCount() == 32
+        qtbot.waitUntil(lambda: w.reconnect.attempt >= 1, timeout=WAIT)  # at least one failed retry
+    finally:
+        _pg_ctl("start", "-w")
+    w.banner.action_button.click()  # Retry now
+    qtbot.waitUntil(lambda: not w.reconnect.active, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.current_run() is not None and w.current_run().key == "trace_run-07", timeout=WAIT)
+    idle(qtbot, w)
+    top = w.steps_model.top_index()
+    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) == 2, timeout=WAIT)
+    assert any("Reconnected" in text for _lvl, text in w.bus.history)
+    assert not w.banner.isVisible()
+
+
+def test_cancel_a_slow_read(qtbot, make_window, filled_pg):
+    import sqlalchemy as sa
+
+    w = make_window()
+    w.show()
+    open_pg(qtbot, w, filled_pg)
+    source = w.source
+
+    def slow():
+        with source._connect("a slow report") as conn:
+            conn.execute(sa.text("SELECT pg_sleep(30)"))
+
+    w.source_runner.submit(slow, None, lambda e: w._report(e, "run a slow report"), label="Slow report")
+    qtbot.waitUntil(lambda: w.cancel_button.isVisible(), timeout=WAIT)
+    w.cancel_button.click()
+    qtbot.waitUntil(lambda: w.source_runner.pending == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: any("Stopped" in t and "cancelled" in t for _l, t in w.bus.history), timeout=WAIT)
+    assert not w.cancel_button.isVisible()
+    # Still usable.
+    select_run(qtbot, w, "trace_run-03")
