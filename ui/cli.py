@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     runs = sub.add_parser("runs", help="list runs", description="List the runs of a source, newest first.")
-    runs.add_argument("source", metavar="SOURCE", help="traces.db, trace JSON file")
+    runs.add_argument("source", metavar="SOURCE", help="traces.db, trace JSON file, or postgresql://user@host/db")
     runs.add_argument("--status", help="run status as stored (e.g. completed, failed)")
     runs.add_argument("--tenant", help="tenant_id")
     runs.add_argument("--agent", help="agent_id")
@@ -46,11 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--sort", choices=[s.value for s in RunSort], default=RunSort.STARTED_AT.value)
     runs.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
     runs.add_argument("--limit", type=int, default=None, metavar="N", help="at most N runs (default: all)")
+    runs.add_argument("--archived", action="store_true",
+                      help="Postgres: also list soft-archived traces (hidden by default)")
     runs.add_argument("--json", action="store_true", help="print JSON (see README)")
 
     show = sub.add_parser("show", help="show a run and all its steps")
     show.add_argument("source", metavar="SOURCE")
-    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id, or in Postgres a trace id (a run id picks its newest trace)")
     show.add_argument("--json", action="store_true", help="print JSON (see README)")
 
     demo = sub.add_parser("demo", help="generate the demo database")
@@ -68,15 +70,29 @@ def build_gui_parser() -> argparse.ArgumentParser:
         description="Open the AOS Trace Inspector desktop app. Subcommands: "
         + ", ".join(SUBCOMMANDS) + " (trace-inspector COMMAND --help).",
     )
-    p.add_argument("source", nargs="?", metavar="SOURCE", help="traces.db or trace JSON file to open")
+    p.add_argument("source", nargs="?", metavar="SOURCE",
+                   help="traces.db, trace JSON file, or postgresql://user@host:port/db to open")
     p.add_argument("--demo", action="store_true", help="open the built-in demo database")
     return p
 
 
 def _open(location: str):
+    """Open a source; a Postgres server that wants a password gets it from ``PGPASSWORD`` /
+    ``~/.pgpass`` (libpq reads them) or, at a terminal, from a prompt (never echoed or stored)."""
     from drivers import open_source
+    from inspector.errors import PasswordRequired
 
-    return open_source(location)
+    try:
+        return open_source(location)
+    except PasswordRequired:
+        if not sys.stdin.isatty():
+            raise
+        import getpass
+
+        from drivers import redact_url
+
+        password = getpass.getpass(f"Password for {redact_url(location)}: ")
+        return open_source(location, password=password)
 
 
 def _filter(args: argparse.Namespace) -> RunFilter:
@@ -86,6 +102,7 @@ def _filter(args: argparse.Namespace) -> RunFilter:
         agent_id=args.agent,
         since=normalise_time_bound(args.since) if args.since else None,
         until=normalise_time_bound(args.until, end=True) if args.until else None,
+        include_archived=getattr(args, "archived", False),
     )
 
 
@@ -148,15 +165,17 @@ def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
             _write_json_stream(out, {"source": _source_json(source)}, "runs",
                                (run_summary_to_json(r) for r in runs), {"count": lambda n: n})
             return EXIT_OK
-        rows = [["RUN ID", "STATUS", "TENANT", "AGENT", "STEPS", "FAIL", "COST", "DURATION", "STARTED"]]
+        traces = source.info.kind == "postgres"
+        rows = [["RUN ID", "STATUS", "TENANT", "AGENT", "STEPS", "FAIL", "COST", "DURATION", "STARTED"]
+                + (["TRACE ID"] if traces else [])]
         for r in runs:
             rows.append([
                 r.run_id + (" (replay)" if r.replay_of else ""),
-                "orphan steps" if r.orphan else (r.status or ""),
+                "orphan steps" if r.orphan else (r.status or "") + (" (archived)" if r.archived else ""),
                 r.tenant_id or "", r.agent_id or "",
                 str(r.total_steps or 0), str(r.failure_count or 0),
                 fmt_cost(r.total_cost_cents), fmt_duration(r.total_duration_ms), r.started_at or "",
-            ])
+            ] + ([r.trace_id or ""] if traces else []))
         _table(rows, out, right={4, 5, 6, 7})
         out.write(f"{len(rows) - 1} run(s)\n")
         return EXIT_OK
@@ -170,7 +189,12 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     source = _open(args.source)
     try:
         record = source.get_run(args.run_id)
-        steps = source.iter_steps(args.run_id)
+        key = record.summary.key
+        steps = source.iter_steps(key)
+        others = [t for t in getattr(source, "traces_of", lambda _r: [])(record.summary.run_id) if t.key != key]
+        if others:
+            sys.stderr.write(f"note: run {record.summary.run_id} has {len(others) + 1} traces; showing "
+                             f"{key}; the others: {', '.join(t.key for t in others)}\n")
         if args.json:
             _write_json_stream(out, {"source": _source_json(source), "run": run_record_to_json(record)}, "steps",
                                (step_to_json(s) for s in steps))
@@ -180,6 +204,9 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"Orphan steps of run {s.run_id}: its run row is missing (deleted upstream; steps remain)\n")
         else:
             out.write(f"Run {s.run_id}  status={s.status}  tenant={s.tenant_id}  agent={s.agent_id}\n")
+            if s.trace_id:
+                root = "not computed" if record.root_hash == "pending" else record.root_hash
+                out.write(f"  trace={s.trace_id}  root_hash={root}" + ("  (archived)" if s.archived else "") + "\n")
             out.write(f"  correlation={s.correlation_id}  started={s.started_at}  completed={s.completed_at}\n")
             if s.replay_of:
                 out.write(f"  replay of {s.replay_of}\n")

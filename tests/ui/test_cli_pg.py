@@ -1,0 +1,100 @@
+"""The command line on a real Postgres: runs and show like SQLite, several traces per run,
+archived traces, streaming JSON, password handling, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.pgutil import TraceBuilder
+from ui.cli import main
+
+T0 = datetime(2026, 11, 29, 5, 0, 0, tzinfo=timezone.utc)
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(args), out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pg(pg_server):
+    """One database for the module: these tests only read."""
+    from tests.pgutil import with_database
+
+    name = pg_server.create(template=pg_server.template())
+    pg_url = with_database(pg_server.url, name)
+    b = TraceBuilder(pg_url)
+    for i in range(12):
+        b.trace(f"run-{i:02d}", started_at=T0 + timedelta(minutes=i), tenant_id=f"tenant-{i % 2}",
+                statuses=("succeeded", "failed", "skipped")[: 1 + i % 3])
+    b.trace("run-03", trace_id="trace_feedfacefeedface", created_at=T0 + timedelta(days=1),
+            started_at=T0 + timedelta(days=1), statuses=("succeeded",) * 3)
+    b.trace("gone", archived_at=T0, started_at=T0 - timedelta(days=100))
+    b.trace("long", started_at=T0 + timedelta(hours=3), statuses=("succeeded",) * 5000)
+    b.close()
+    yield pg_url
+    pg_server.drop(name)
+
+
+def test_runs_json(pg):
+    code, text = run_cli("runs", pg, "--json")
+    assert code == 0
+    doc = json.loads(text)
+    assert doc["source"]["kind"] == "postgres"
+    assert doc["count"] == 14
+    keys = [r["trace_id"] for r in doc["runs"]]
+    assert keys[0] == "trace_feedfacefeedface" and "trace_run-03" in keys
+    assert "trace_gone" not in keys
+    r2 = next(r for r in doc["runs"] if r["trace_id"] == "trace_run-02")
+    assert (r2["total_steps"], r2["success_count"], r2["failure_count"]) == (3, 1, 1)
+    code, text = run_cli("runs", pg, "--json", "--archived", "--tenant", "tenant-a")
+    assert [r["trace_id"] for r in json.loads(text)["runs"]] == ["trace_feedfacefeedface", "trace_long", "trace_gone"]
+    assert json.loads(text)["runs"][2]["archived"] is True
+
+
+def test_runs_table_has_trace_ids(pg):
+    code, text = run_cli("runs", pg, "--limit", "3")
+    assert code == 0
+    assert "TRACE ID" in text.splitlines()[0]
+    assert "trace_feedfacefeedface" in text
+    assert text.rstrip().endswith("3 run(s)")
+
+
+def test_show_by_run_id_picks_the_newest_trace_and_names_the_others(pg, capsys):
+    code, text = run_cli("show", pg, "run-03")
+    assert code == 0
+    assert "trace=trace_feedfacefeedface" in text and "root_hash=not computed" in text
+    assert "run run-03 has 2 traces" in capsys.readouterr().err
+    code, text = run_cli("show", pg, "trace_run-03", "--json")
+    doc = json.loads(text)
+    assert doc["run"]["trace_id"] == "trace_run-03"
+    assert [s["status_raw"] for s in doc["steps"]] == ["succeeded"]
+    assert doc["steps"][0]["status"] == "success" and doc["steps"][0]["trace_id"] == "trace_run-03"
+
+
+def test_show_streams_a_long_run(pg):
+    code, text = run_cli("show", pg, "long", "--json")
+    assert code == 0
+    steps = json.loads(text)["steps"]
+    assert [s["step_index"] for s in steps] == list(range(5000))
+    assert steps[10]["params"] == {"i": 10} and steps[10]["outcome_data"] == {"out": 10}
+
+
+def test_errors_are_one_line_with_exit_2(pg, capsys):
+    code, _ = run_cli("show", pg, "no-such-run")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no-such-run" in err
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    code, _ = run_cli("runs", f"postgresql://someone:hunter2@127.0.0.1:{port}/aos")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"127.0.0.1:{port}" in err and "hunter2" not in err
