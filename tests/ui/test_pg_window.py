@@ -52,12 +52,17 @@ def test_browse_postgres_like_sqlite(qtbot, make_window, filled_pg):
     assert w.detail.kind == "run"
     assert "trace_0123456789abcdef" in w.detail.fields.text()
     assert "not computed" in w.detail.fields.text()  # root_hash 'pending'
-    assert w.steps_model.rowCount(top) == 4
+    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) == 5, timeout=WAIT)  # other traces + 4 steps
     top = select_run(qtbot, w, "trace_run-05")
-    assert w.steps_model.rowCount(top) == 3
-    statuses = [w.steps_model.data(w.steps_model.index(r, 1, top)) for r in range(3)]
+    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) == 4, timeout=WAIT)  # the group + 3 steps
+    group = w.steps_model.index(0, 0, top)
+    assert w.steps_model.data(group).startswith("Other traces of this run (1)")
+    assert "trace_0123456789abcdef" in w.steps_model.data(w.steps_model.index(0, 0, group))
+    top_rows = [w.steps_model.index(r, 0, top) for r in range(1, 4)]
+    assert [w.steps_model.data(ix, STEP_ROLE)[1].step_index for ix in top_rows] == [0, 1, 2]
+    statuses = [w.steps_model.data(w.steps_model.index(r, 1, top)) for r in range(1, 4)]
     assert statuses == ["succeeded", "failed", "skipped"]
-    ix = w.steps_model.index(1, 0, top)
+    ix = w.steps_model.index(2, 0, top)
     assert w.steps_model.data(ix, STEP_ROLE)[0] == "trace_run-05"
     w.steps_view.setCurrentIndex(ix)
     qtbot.waitUntil(lambda: w.detail.kind == "step", timeout=WAIT)
@@ -173,7 +178,7 @@ def test_server_restart_mid_session_reconnects_and_keeps_the_place(qtbot, make_w
     qtbot.waitUntil(lambda: w.current_run() is not None and w.current_run().key == "trace_run-07", timeout=WAIT)
     idle(qtbot, w)
     top = w.steps_model.top_index()
-    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) == 2, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) == 2, timeout=WAIT)  # 2 steps; run-07 has one trace
     assert any("Reconnected" in text for _lvl, text in w.bus.history)
     assert not w.banner.isVisible()
 

@@ -71,7 +71,7 @@ class _Node:
     id: int
     parent_id: int
     row: int
-    kind: str  # "root", "run", "replays", "orphans"
+    kind: str  # "root", "run", "replays", "traces", "orphans"
     run: RunSummary | None = None
     nodes: list[_Node] = field(default_factory=list)
     steps: list[StepRow] = field(default_factory=list)
@@ -137,24 +137,34 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
             self._load_replays(self._root.nodes[0])
 
     def _load_replays(self, node: _Node) -> None:
+        """Groups under the run: its replays, and (Postgres) the run's other traces."""
         source, runner, generation = self._source, self._runner_for(), self._generation
         if source is None or runner is None or node.run is None:
             return
-        run_id = node.run.key
+        run = node.run
+        key = run.key
 
-        def done(replays: list[RunSummary]) -> None:
-            if generation != self._generation or not replays:
+        def add_group(kind: str, runs: list[RunSummary]) -> None:
+            if generation != self._generation or not runs:
                 return
-            parent = self.createIndex(node.row, 0, node.parent_id)
-            self.beginInsertRows(parent, 0, 0)
-            group = self._new_node(node.id, 0, "replays", None)
-            for i, replay in enumerate(replays):
-                group.nodes.append(self._new_node(group.id, i, "run", replay))
-            node.nodes.insert(0, group)
+            # Groups go after the groups already there, before the steps: existing rows keep
+            # their numbers.
+            row = len(node.nodes)
+            self.beginInsertRows(self.node_index(node), row, row)
+            group = self._new_node(node.id, row, kind, None)
+            for i, other in enumerate(runs):
+                group.nodes.append(self._new_node(group.id, i, "run", other))
+            node.nodes.append(group)
             self.endInsertRows()
 
-        runner.submit(lambda: source.replays_of(run_id), done, lambda e: self._report_error(e, "look for replays"),
-                      label="Looking for replays")
+        runner.submit(lambda: source.replays_of(key), lambda runs: add_group("replays", runs),
+                      lambda e: self._report_error(e, "look for replays"), label="Looking for replays")
+        traces_of = getattr(source, "traces_of", None)
+        if traces_of is not None and run.trace_id is not None:
+            runner.submit(lambda: [t for t in traces_of(run.run_id) if t.key != key],
+                          lambda runs: add_group("traces", runs),
+                          lambda e: self._report_error(e, f"list the traces of run {run.run_id}"),
+                          label="Listing the run's traces")
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -356,6 +366,12 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
             if role == Qt.ItemDataRole.ToolTipRole:
                 return "Runs whose metadata.replay_of names this run"
             return None
+        if node.kind == "traces":
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"Other traces of this run ({len(node.nodes)}), newest first"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "In Postgres a run id may have several traces (store_trace, §11.1)"
+            return None
         assert run is not None
         if role == Qt.ItemDataRole.DisplayRole:
             total = run.total_steps
@@ -363,7 +379,8 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
             if node.kind == "orphans":
                 return f"Orphan steps of {run.run_id} — run row missing · {steps}"
             prefix = "↻ replay " if run.replay_of else ""
-            return f"{prefix}{run.run_id} · {run.status or '?'} · {steps}"
+            trace = f" ({run.trace_id})" if run.trace_id and run.trace_id != f"trace_{run.run_id}" else ""
+            return f"{prefix}{run.run_id}{trace} · {run.status or '?'} · {steps}"
         if role == Qt.ItemDataRole.DecorationRole:
             return warning_icon() if node.kind == "orphans" else run_status_icon(run.status)
         if role == Qt.ItemDataRole.ToolTipRole:
