@@ -19,7 +19,7 @@ from inspector.errors import InspectorError, UsageError
 from inspector.model import RunFilter, RunSort, RunSummary, normalise_time_bound
 from inspector.serialize import run_record_to_json, run_summary_to_json, step_to_json
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = ("runs", "show", "demo")
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--big-run-steps", type=int, default=100_000, metavar="N",
                       help="steps in the demo's one very large run (default 100000)")
     demo.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    demo.add_argument("--postgres", metavar="URL",
+                      help="fill this Postgres database instead (empty, or without AOS tables: they are created) "
+                           "with the same runs plus audit ledger, policy activations, LLM, system, export and "
+                           "mismatch records")
     return p
 
 
@@ -139,8 +143,7 @@ def _write_json_stream(out: TextIO, head: dict[str, Any], key: str, items: Itera
         out.write(("\n  " if n == 0 else ",\n  ") + json.dumps(item, ensure_ascii=False))
         n += 1
     out.write("\n]" if n else "]")
-    for k, v in (tail or {}).items():
-        out.write(f", {json.dumps(k)}: {json.dumps(v(n) if callable(v) else v, ensure_ascii=False)}")
+    out.writelines(f", {json.dumps(k)}: {json.dumps(v(n) if callable(v) else v, ensure_ascii=False)}" for k, v in (tail or {}).items())
     out.write("}\n")
     return n
 
@@ -226,8 +229,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
                     warnings.append(f"step {r.step_index} {name}: {p.error}")
         if len(rows) > 1:
             _table(rows, out, right={0, 5, 6, 7})
-        for w in warnings:
-            out.write(f"warning: {w}\n")
+        out.writelines(f"warning: {w}\n" for w in warnings)
         return EXIT_OK
     finally:
         source.close()
@@ -238,6 +240,10 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
     from drivers.demo import default_demo_path, generate_demo
 
+    if args.postgres:
+        if args.out or args.force:
+            raise UsageError("--postgres writes to a database: --out and --force do not apply")
+        return _demo_postgres(args, out)
     path = Path(args.out) if args.out else default_demo_path(args.seed)
     if path.exists():
         if not args.force:
@@ -260,6 +266,37 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         f"{len(summary.orphan_run_ids)} orphan run ids; largest run {summary.big_run_id} "
         f"({summary.big_run_steps:,} steps)\n"
     )
+    return EXIT_OK
+
+
+def _demo_postgres(args: argparse.Namespace, out: TextIO) -> int:
+    from drivers.demo_pg import demo_summary_text, generate_pg_demo
+    from drivers.pg_common import PgLocation
+    from inspector.errors import PasswordRequired
+
+    shown = PgLocation(args.postgres).display
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = int(done * 100 / total) if total else 100
+        if pct != last[0] and sys.stderr.isatty():
+            last[0] = pct
+            sys.stderr.write(f"\rfilling {shown}: {pct}%")
+            sys.stderr.flush()
+
+    try:
+        summary = generate_pg_demo(args.postgres, args.seed, big_run_steps=args.big_run_steps, progress=progress)
+    except PasswordRequired:
+        if not sys.stdin.isatty():
+            raise
+        import getpass
+
+        password = getpass.getpass(f"Password for {shown}: ")
+        summary = generate_pg_demo(args.postgres, args.seed, big_run_steps=args.big_run_steps, password=password,
+                                   progress=progress)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    out.write(demo_summary_text(summary))
     return EXIT_OK
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import io
 import json
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.pgutil import TraceBuilder
 from ui.cli import main
 
-T0 = datetime(2026, 11, 29, 5, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 29, 5, 0, 0, tzinfo=UTC)
 
 
 def run_cli(*args: str) -> tuple[int, str]:
@@ -98,3 +98,22 @@ def test_errors_are_one_line_with_exit_2(pg, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert f"127.0.0.1:{port}" in err and "hunter2" not in err
+
+
+def test_demo_fills_postgres_and_refuses_a_second_time(pg_empty_url, capsys):
+    code, text = run_cli("demo", "--postgres", pg_empty_url, "--big-run-steps", "300")
+    assert code == 0, capsys.readouterr().err
+    assert "traces" in text and "audit events" in text and "mismatches" in text
+    code, listing = run_cli("runs", pg_empty_url, "--json")
+    doc = json.loads(listing)
+    assert doc["count"] > 300
+    runs = {r["run_id"]: r for r in doc["runs"]}
+    # Two runs have a second, SDK-posted trace; statuses of every kind are there.
+    per_run: dict[str, int] = {}
+    for r in doc["runs"]:
+        per_run[r["run_id"]] = per_run.get(r["run_id"], 0) + 1
+    assert sorted(per_run.values())[-2:] == [2, 2]
+    assert {"completed", "failed", "running"} <= {r["status"] for r in runs.values()}
+    code, again = run_cli("demo", "--postgres", pg_empty_url, "--big-run-steps", "300")
+    err = capsys.readouterr().err
+    assert code == 2 and "already holds AOS traces" in err
