@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -204,14 +205,17 @@ def _logs(engine: sa.Engine, url: str, password: str | None, runs: list[_Run], r
                 continue
             tokens_in = sum(int(dict(s.params).get("max_tokens", 256)) // 3 for s in llm)
             tokens_out = sum(len(json.dumps(s.outcome_data or {})) // 4 for s in llm)
+            provider, model = rng.choice((("openai", "gpt-4o-mini"), ("anthropic", "claude-3-5-haiku"),
+                                          ("openai", "gpt-4.1")))
             for extra in range(2 if rng.random() < 0.05 else 1):
                 insert_llm_run_record(
                     conn, tenant_id=run.tenant_id, run_id=run.run_id, trace_id=f"trace_{run.run_id}",
-                    provider=rng.choice(("openai", "anthropic")), model=rng.choice(("gpt-4o-mini", "claude-3-5-haiku")),
+                    provider=provider, model=model,
                     prompt_hash=hashlib.sha256(f"{run.run_id}:p{extra}".encode()).hexdigest(),
                     response_hash=hashlib.sha256(f"{run.run_id}:r{extra}".encode()).hexdigest(),
                     input_tokens=tokens_in, output_tokens=tokens_out,
-                    cost_cents=int(round(sum(s.cost_cents for s in llm))), execution_status=_LLM_STATUS[run.status],
+                    # Integer cents (§3.2): what the run's LLM steps cost, rounded up.
+                    cost_cents=math.ceil(sum(s.cost_cents for s in llm)), execution_status=_LLM_STATUS[run.status],
                     started_at=run.started_at, completed_at=run.completed_at, source="WORKER", is_synthetic=False,
                     created_at=run.completed_at or run.started_at,
                 )

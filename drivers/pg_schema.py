@@ -365,6 +365,9 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER enforce_trace_step_delete_restriction BEFORE DELETE ON aos_trace_steps
     FOR EACH ROW EXECUTE FUNCTION reject_trace_step_delete();
 
+"""
+
+LOGS_TRIGGERS_DDL = """
 CREATE OR REPLACE FUNCTION reject_immutable_change() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION '% is immutable: % is not allowed', TG_TABLE_NAME, TG_OP;
@@ -409,6 +412,8 @@ def create_schema(conn: Connection, *, level: str = "final", logs_tables: bool =
     if triggers:
         # psycopg formats driver SQL even without parameters: RAISE's ``%`` must be doubled.
         conn.exec_driver_sql(TRIGGERS_DDL.replace("%", "%%"))
+        if logs_tables:
+            conn.exec_driver_sql(LOGS_TRIGGERS_DDL.replace("%", "%%"))
     if level != "final":
         for table in (aos_traces, aos_trace_steps, audit_ledger):
             if table is audit_ledger and not logs_tables:

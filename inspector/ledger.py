@@ -162,11 +162,15 @@ def state_diff(before: Payload | Any, after: Payload | Any) -> list[StateChange]
 
     Objects are compared key by key and arrays index by index, recursively; a value that changes
     type (object to array, number to string) is one ``changed`` entry. An absent side (``MISSING``
-    or a missing Payload) is an empty document of the other side's kind, so a *created* event lists
-    each of its fields as ``added``. Order is stable: document order, ``before``'s keys first, then
+    or a missing Payload, or a top-level JSON null) is an empty document of the other side's kind,
+    so a *created* event lists each of its fields as ``added``. Order is stable: document order, ``before``'s keys first, then
     keys only ``after`` has; array tails removed before added.
     """
     b, a = _side(before), _side(after)
+    # Upstream's writer stores an unused state as JSON null (SQLModel sets every field): a state
+    # that is null at the top is "no state", like SQL NULL.
+    b = MISSING if b is None else b
+    a = MISSING if a is None else a
     if b is MISSING and a is MISSING:
         return []
     if b is MISSING:

@@ -6,7 +6,7 @@ from typing import Any
 
 from inspector.model import RunRecord, RunSummary, Step
 
-__all__ = ["run_summary_to_json", "run_record_to_json", "step_to_json"]
+__all__ = ["run_record_to_json", "run_summary_to_json", "step_to_json"]
 
 
 def _json_safe(value: Any) -> Any:
@@ -80,4 +80,39 @@ def step_to_json(step: Step) -> dict[str, Any]:
     warnings = [f"{name}: {p.error}" for name, p in (("params", step.params), ("outcome_data", step.outcome_data)) if p.error]
     if warnings:
         out["warnings"] = warnings
+    return out
+
+
+def logs_to_json(value: Any) -> Any:
+    """A logs-domain object (``inspector.logs``) as JSON: dataclass fields by name, JSON columns
+    as their parsed value (raw text when malformed), tuples as lists. A mismatch also carries the
+    API's ``status`` word (``resolved``/``open``)."""
+    import dataclasses
+
+    from inspector.logs import Mismatch
+    from inspector.model import Payload
+
+    if isinstance(value, Payload):
+        return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: logs_to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, Mismatch):
+            out["status"] = value.state
+        return out
+    if isinstance(value, (list, tuple)):
+        return [logs_to_json(v) for v in value]
+    return _json_safe(value)
+
+
+def audit_event_to_json(event: Any) -> dict[str, Any]:
+    """A ledger event with its before/after diff by JSON pointer."""
+    from inspector.ledger import state_diff
+    from inspector.model import MISSING
+
+    out = logs_to_json(event)
+    out["changes"] = [
+        {"pointer": c.pointer, "op": c.op,
+         "before": None if c.before is MISSING else c.before, "after": None if c.after is MISSING else c.after}
+        for c in state_diff(event.before_state, event.after_state)
+    ]
     return out

@@ -22,7 +22,7 @@ from inspector.serialize import run_record_to_json, run_summary_to_json, step_to
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
-SUBCOMMANDS = ("runs", "show", "demo")
+SUBCOMMANDS = ("runs", "show", "audit", "logs", "demo")
 PAGE = 500
 
 
@@ -54,6 +54,27 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("source", metavar="SOURCE")
     show.add_argument("run_id", metavar="RUN_ID", help="a run id, or in Postgres a trace id (a run id picks its newest trace)")
     show.add_argument("--json", action="store_true", help="print JSON (see README)")
+
+    audit = sub.add_parser("audit", help="governance events of the audit ledger (Postgres)",
+                           description="The audit ledger, newest first: every event of the source, or the "
+                                       "governance events that name one run (spec §3.1).")
+    audit.add_argument("source", metavar="SOURCE", help="postgresql://user@host:port/db")
+    audit.add_argument("--run", metavar="RUN_ID", help="only events whose before/after state names this run")
+    audit.add_argument("--entity-type", metavar="T", help="e.g. POLICY_RULE, LIMIT, INCIDENT, SIGNAL")
+    audit.add_argument("--event-type", metavar="E", help="e.g. LimitBreached")
+    audit.add_argument("--actor", metavar="A", help="actor id or actor type (HUMAN, SYSTEM, AGENT)")
+    audit.add_argument("--tenant", help="tenant_id")
+    audit.add_argument("--since", help="created at or after (ISO date or time; naive = UTC)")
+    audit.add_argument("--until", help="created at or before (a date includes the whole day)")
+    audit.add_argument("--limit", type=int, default=None, metavar="N", help="at most N events (default: all)")
+    audit.add_argument("--json", action="store_true", help="print JSON (see README)")
+
+    logs = sub.add_parser("logs", help="the logs around one run (Postgres)",
+                          description="LLM run records, system records, log exports, the replay window, "
+                                      "mismatches, audit events and policy activations of one run.")
+    logs.add_argument("source", metavar="SOURCE", help="postgresql://user@host:port/db")
+    logs.add_argument("run_id", metavar="RUN_ID", help="a run id or a trace id")
+    logs.add_argument("--json", action="store_true", help="print one JSON document (see README)")
 
     demo = sub.add_parser("demo", help="generate the demo database")
     demo.add_argument("--out", metavar="PATH", help="where to write it (default: the user data folder)")
@@ -269,6 +290,121 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _logs_reader(source):
+    logs = getattr(source, "logs", None)
+    if logs is None:
+        raise UsageError(f"{source.info.location}: the logs tables (audit ledger, LLM and system records, "
+                         "exports, mismatches) live in the AOS Postgres database; this is a "
+                         f"{source.info.kind} source")
+    return logs()
+
+
+def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+    from inspector.logs import LedgerFilter
+    from inspector.serialize import audit_event_to_json
+
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be 0 or more")
+    since = normalise_time_bound(args.since) if args.since else None
+    until = normalise_time_bound(args.until, end=True) if args.until else None
+    source = _open(args.source)
+    try:
+        reader = _logs_reader(source)
+
+        def events():
+            if args.run:
+                n = 0
+                for e in reader.audit_for_run(args.run, args.tenant):
+                    if args.entity_type and e.entity_type != args.entity_type:
+                        continue
+                    if args.event_type and e.event_type != args.event_type:
+                        continue
+                    if args.actor and args.actor not in (e.actor_id, e.actor_type):
+                        continue
+                    if (since and (e.created_at or "") < since) or (until and (e.created_at or "") > until):
+                        continue
+                    if args.limit is not None and n >= args.limit:
+                        return
+                    n += 1
+                    yield e
+                return
+            flt = LedgerFilter(tenant_id=args.tenant, event_type=args.event_type, entity_type=args.entity_type,
+                               actor=args.actor, since=since, until=until)
+            cursor, n = None, 0
+            while True:
+                want = 500 if args.limit is None else min(500, args.limit - n)
+                if want <= 0:
+                    return
+                page = reader.list_ledger(flt, cursor, want)
+                yield from page.events
+                n += len(page.events)
+                cursor = page.cursor
+                if cursor is None or not page.events:
+                    return
+
+        if args.json:
+            head = {"source": _source_json(source), "run_id": args.run}
+            _write_json_stream(out, head, "events", (audit_event_to_json(e) for e in events()),
+                               {"count": lambda n: n})
+            return EXIT_OK
+        rows = [["CREATED", "TENANT", "ACTOR", "EVENT", "ENTITY", "REASON"]]
+        for e in events():
+            rows.append([e.created_at or "", e.tenant_id, f"{e.actor_type}:{e.actor_id or '-'}", e.event_type,
+                         f"{e.entity_type}:{e.entity_id}", (e.action_reason or "")[:60]])
+        if len(rows) > 1:
+            _table(rows, out)
+        out.write(f"{len(rows) - 1} event(s)\n")
+        for note in getattr(reader, "missing_notes", ()):
+            sys.stderr.write(f"note: {note}\n")
+        return EXIT_OK
+    finally:
+        source.close()
+
+
+def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
+    from inspector.serialize import audit_event_to_json, logs_to_json
+
+    source = _open(args.source)
+    try:
+        reader = _logs_reader(source)
+        record = source.get_run(args.run_id, with_aggregates=False)
+        s = record.summary
+        logs = reader.run_logs(s.run_id, s.trace_id)
+        if args.json:
+            doc = {"source": _source_json(source), **logs_to_json(logs)}
+            doc["audit"] = [audit_event_to_json(e) for e in logs.audit]
+            out.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+            return EXIT_OK
+        out.write(f"Run {s.run_id}  trace={logs.trace_id}  tenant={s.tenant_id}\n")
+        out.write(f"\nLLM run records ({len(logs.llm_records)})\n")
+        out.writelines(f"  {r.provider}/{r.model}  {r.execution_status}  tokens {r.input_tokens}→{r.output_tokens}  "
+                      f"cost {r.cost_cents}¢  prompt {(r.prompt_hash or '-')[:16]}  response "
+                      f"{(r.response_hash or '-')[:16]}\n" for r in logs.llm_records)
+        window = logs.replay_window
+        if window is not None:
+            out.write(f"\nReplay window ({len(window.entries)}), ±30 s around {window.anchor} "
+                      f"(from {window.anchor_from})\n")
+            out.writelines(f"  {w.timestamp}  {w.source:<6}  {w.action or '-'}  {w.outcome or '-'}  [{w.ref}]\n" for w in window.entries)
+        out.write(f"\nSystem records ({len(logs.system_records)})\n")
+        out.writelines(f"  {r.created_at}  {r.severity:<8}  {r.component}/{r.event_type}  {r.summary}"
+                      f"{'' if r.tenant_id else '  (system-wide)'}\n" for r in logs.system_records)
+        out.write(f"\nLog exports ({len(logs.exports)})\n")
+        out.writelines(f"  {x.created_at}  {x.scope}  {x.format}  {x.status}  by {x.requested_by}\n" for x in logs.exports)
+        out.write(f"\nMismatches ({len(logs.mismatches)})\n")
+        out.writelines(f"  {m.created_at}  {m.state:<8}  step {m.step_index}  {m.reason}  "
+                      f"expected {m.expected_hash} actual {m.actual_hash}\n" for m in logs.mismatches)
+        out.write(f"\nAudit events ({len(logs.audit)})\n")
+        out.writelines(f"  {e.created_at}  {e.event_type}  {e.entity_type}:{e.entity_id}  "
+                      f"{e.actor_type}:{e.actor_id or '-'}\n" for e in logs.audit)
+        out.write(f"\nPolicy activations ({len(logs.policy_activations)})\n")
+        out.writelines(f"  {p.activated_at}  {p.policy_id}  confidence {p.confidence_at_activation}  "
+                      f"via {p.approval_path}  loop {p.loop_trace_id}\n" for p in logs.policy_activations)
+        out.writelines(f"note: {note}\n" for note in logs.notes)
+        return EXIT_OK
+    finally:
+        source.close()
+
+
 def _demo_postgres(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.demo_pg import demo_summary_text, generate_pg_demo
     from drivers.pg_common import PgLocation
@@ -306,7 +442,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = build_parser().parse_args(argv)
-            handler = {"runs": cmd_runs, "show": cmd_show, "demo": cmd_demo}[args.command]
+            handler = {"runs": cmd_runs, "show": cmd_show, "audit": cmd_audit, "logs": cmd_logs,
+                       "demo": cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):
             build_gui_parser().print_help(out)

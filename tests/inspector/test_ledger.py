@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from inspector.ledger import (
@@ -245,6 +245,7 @@ def test_a_document_never_differs_from_itself(doc):
 @settings(max_examples=200, database=None)
 @given(_json, _json)
 def test_diff_pointers_cover_every_differing_leaf(before, after):
+    assume(before is not None and after is not None)  # a top-level null is "no state" (below)
     changes = state_diff(before, after)
     assert (changes == []) == _json_equal(before, after)
     pointers = [c.path for c in changes]
@@ -267,6 +268,7 @@ def test_diff_pointers_cover_every_differing_leaf(before, after):
 @settings(max_examples=200, database=None)
 @given(_json, _json)
 def test_applying_a_diff_to_before_gives_after(before, after):
+    assume(before is not None and after is not None)
     changes = state_diff(before, after)
     assert _json_equal(_apply(before, changes), after)
 
@@ -278,6 +280,14 @@ def test_diff_is_symmetric_in_its_pointers(before, after):
     flip = {"added": "removed", "removed": "added", "changed": "changed"}
     backward = {(c.pointer, flip[c.op]) for c in state_diff(after, before)}
     assert forward == backward
+
+
+def test_a_top_level_json_null_state_is_no_state():
+    # Upstream's writer stores unused states as JSON null; a created event lists its fields.
+    assert state_diff(None, {"a": 1}) == [StateChange("/a", "added", after=1)]
+    assert state_diff({"a": 1}, None) == [StateChange("/a", "removed", before=1)]
+    assert state_diff(Payload.from_text("null"), Payload.from_text('{"a": 1}')) == [StateChange("/a", "added", after=1)]
+    assert state_diff(None, None) == []
 
 
 def test_state_diff_of_documents_nested_too_deeply_is_one_change():

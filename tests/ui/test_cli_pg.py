@@ -117,3 +117,66 @@ def test_demo_fills_postgres_and_refuses_a_second_time(pg_empty_url, capsys):
     code, again = run_cli("demo", "--postgres", pg_empty_url, "--big-run-steps", "300")
     err = capsys.readouterr().err
     assert code == 2 and "already holds AOS traces" in err
+
+
+@pytest.fixture(scope="module")
+def demo_pg(pg_server):
+    """The Postgres demo (small big run), for the logs commands; read-only tests."""
+    from drivers.demo_pg import generate_pg_demo
+    from tests.pgutil import with_database
+
+    name = pg_server.create()
+    url = with_database(pg_server.url, name)
+    summary = generate_pg_demo(url, big_run_steps=200)
+    yield url, summary
+    pg_server.drop(name)
+
+
+def test_audit_tenant_wide_pages_and_filters(demo_pg):
+    url, summary = demo_pg
+    code, text = run_cli("audit", url, "--json")
+    assert code == 0
+    doc = json.loads(text)
+    assert doc["count"] == summary.audit_events == len(doc["events"])
+    created = [(e["created_at"], e["id"]) for e in doc["events"]]
+    assert created == sorted(created, reverse=True)
+    code, text = run_cli("audit", url, "--json", "--entity-type", "LIMIT", "--limit", "7")
+    events = json.loads(text)["events"]
+    assert len(events) == 7 and {e["entity_type"] for e in events} == {"LIMIT"}
+    code, text = run_cli("audit", url, "--json", "--event-type", "LimitUpdated", "--limit", "1")
+    (event,) = json.loads(text)["events"]
+    assert {"pointer": "/max", "op": "changed", "before": 500, "after": 400} in event["changes"]
+    code, text = run_cli("audit", url, "--limit", "3")
+    assert code == 0 and text.rstrip().endswith("3 event(s)")
+
+
+def test_audit_for_one_run_and_logs_document(demo_pg):
+    url, _ = demo_pg
+    code, text = run_cli("audit", url, "--json", "--event-type", "LimitBreached", "--limit", "1")
+    run_id = json.loads(text)["events"][0]["after_state"]["run_id"]
+    code, text = run_cli("audit", url, "--run", run_id, "--json")
+    events = json.loads(text)["events"]
+    assert code == 0 and events
+    assert all(run_id in (str((e["after_state"] or {}).get("run_id")), str((e["after_state"] or {}).get("source_run_id")),
+                          str((e["before_state"] or {}).get("run_id")), str((e["before_state"] or {}).get("source_run_id")))
+               for e in events)
+    code, text = run_cli("logs", url, run_id, "--json")
+    assert code == 0
+    doc = json.loads(text)
+    assert doc["run_id"] == run_id and doc["trace_id"] == f"trace_{run_id}"
+    assert {"llm_records", "system_records", "exports", "replay_window", "mismatches", "audit",
+            "policy_activations", "notes"} <= set(doc)
+    window = doc["replay_window"]
+    stamps = [e["timestamp"] for e in window["entries"]]
+    assert stamps == sorted(stamps) and {e["source"] for e in window["entries"]} >= {"llm"}
+    assert any(e["event_type"] == "LimitBreached" for e in doc["audit"])
+    code, text = run_cli("logs", url, run_id)
+    assert code == 0 and "Replay window" in text and "LLM run records" in text
+
+
+def test_logs_and_audit_need_postgres(small_db, capsys):
+    code, _ = run_cli("logs", str(small_db), "whatever")
+    err = capsys.readouterr().err
+    assert code == 2 and "live in the AOS Postgres database" in err
+    code, _ = run_cli("audit", str(small_db))
+    assert code == 2
