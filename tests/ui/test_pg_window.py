@@ -203,3 +203,22 @@ def test_cancel_a_slow_read(qtbot, make_window, filled_pg):
     assert not w.cancel_button.isVisible()
     # Still usable.
     select_run(qtbot, w, "trace_run-03")
+
+
+def test_server_down_at_connect_says_so_and_offers_retry(qtbot, make_window, filled_pg):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    w = make_window()
+    w.show()
+    url = f"postgresql://postgres@127.0.0.1:{port}/aos"
+    w.open_location(url)
+    qtbot.waitUntil(lambda: w.banner.isVisible() and w.banner.action_button.isVisible(), timeout=WAIT)
+    assert url in w.banner.label.text() and w.banner.action_button.text() == "Retry"
+    assert w.source is None
+    # The app stays usable: open a working source next.
+    open_pg(qtbot, w, filled_pg)
+    assert w.source is not None

@@ -498,6 +498,10 @@ class MainWindow(QMainWindow):
                 self.ask_password(location, exc.detail)
                 return
             self.bus.exception(exc, f"open {location}")
+            if isinstance(exc, SourceUnavailable):
+                # The server may be back in a moment: offer to try again without retyping anything.
+                self.banner.show_message(Level.ERROR, self.banner.label.text(),
+                                         ("Retry", lambda: self.open_location(location)))
 
         self.disk.submit(
             open_and_read,
