@@ -222,3 +222,60 @@ def test_server_down_at_connect_says_so_and_offers_retry(qtbot, make_window, fil
     # The app stays usable: open a working source next.
     open_pg(qtbot, w, filled_pg)
     assert w.source is not None
+
+
+@pytest.fixture(scope="module")
+def demo_pg(pg_server):
+    """The Postgres demo with a small big run (read-only tests)."""
+    from drivers.demo_pg import generate_pg_demo
+    from tests.pgutil import with_database
+
+    name = pg_server.create()
+    url = with_database(pg_server.url, name)
+    generate_pg_demo(url, big_run_steps=300)
+    yield url
+    pg_server.drop(name)
+
+
+def _breached_run(url):
+    import io
+    import json
+
+    from ui.cli import main
+
+    out = io.StringIO()
+    main(["audit", url, "--event-type", "LimitBreached", "--limit", "1", "--json"], out=out)
+    return json.loads(out.getvalue())["events"][0]["after_state"]["run_id"]
+
+
+def test_run_logs_dock_follows_the_selected_run(qtbot, make_window, demo_pg):
+    run_id = _breached_run(demo_pg)
+    w = make_window()
+    w.show()
+    open_pg(qtbot, w, demo_pg)
+    qtbot.waitUntil(lambda: w.logs_source is not None and w.logs_dock.isVisible(), timeout=WAIT)
+    assert w.actions_by_name["ledger"].isEnabled()
+    w.filters.search.setText(run_id)
+    w.filters.search.editingFinished.emit()
+    qtbot.waitUntil(lambda: w.runs_model.row_of(f"trace_{run_id}") is not None, timeout=WAIT)
+    select_run(qtbot, w, f"trace_{run_id}")
+    panel = w.logs_panel
+    qtbot.waitUntil(lambda: panel.run_id == run_id and panel.pending == 0, timeout=WAIT)
+    assert (panel.counts["audit"] or 0) >= 1
+    assert (panel.counts["window"] or 0) >= 1
+    assert panel.tabText(panel.tab_index("audit")).startswith("Audit")
+    # The tenant-wide ledger opens in its own window and pages from the newest event.
+    w.show_ledger()
+    qtbot.waitUntil(lambda: w.ledger_window.isVisible() and w.ledger_window.model.rowCount() > 0, timeout=WAIT)
+
+
+def test_sqlite_sources_have_no_logs_dock(qtbot, make_window, small_db):
+    w = make_window()
+    w.show()
+    w.open_location(str(small_db))
+    qtbot.waitUntil(lambda: w.source is not None and w.runs_model.rowCount() > 0, timeout=WAIT)
+    idle(qtbot, w)
+    assert not w.logs_dock.isVisible()
+    assert not w.actions_by_name["ledger"].isEnabled()
+    w.show_ledger()
+    assert any("connect to one first" in t for _l, t in w.bus.history)

@@ -44,6 +44,17 @@ def install_actions(w: MainWindow) -> dict[str, QAction]:
     view_menu = bar.addMenu("&View")
     view_menu.addAction(make("clear_filters", "Show &All Runs", w.filters.clear, "Ctrl+Shift+A"))
     view_menu.addAction(make("find", "&Find Run…", lambda: w.filters.search.setFocus(), QKeySequence.StandardKey.Find))
+    view_menu.addSeparator()
+    logs = w.logs_dock.toggleViewAction()
+    logs.setText("Run &Logs")
+    logs.setObjectName("action_logs")
+    logs.setShortcut(QKeySequence("Ctrl+L"))
+    view_menu.addAction(logs)
+    actions["logs"] = logs
+    ledger = make("ledger", "Audit &Ledger…", w.show_ledger, "Ctrl+Shift+L",
+                  "The tenant-wide audit ledger of the open Postgres database")
+    ledger.setEnabled(False)
+    view_menu.addAction(ledger)
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(make("about", "&About", lambda: w.bus.info(

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -44,6 +45,7 @@ from inspector.source import TraceSource
 from ui.format import fmt_count
 from ui.qt.connect import ConnectDialog, PasswordPrompt, split_password
 from ui.qt.detail import DetailPanel, save_text
+from ui.qt.logs_panels import LedgerWindow, RunLogsPanel
 from ui.qt.messages import Level, MessageBus
 from ui.qt.reconnect import ReconnectController
 from ui.qt.runs_model import RUN_ROLE, RunsModel, read_first_page
@@ -285,6 +287,25 @@ class MainWindow(QMainWindow):
         self.detail = DetailPanel()
         self.detail.save_requested.connect(self.save_payload)
 
+        # The logs around the selected run (Postgres): a dock under the lists. Its reads run on
+        # a worker of their own, so a slow ledger scan never holds up a click on a run.
+        self.logs_runner: TaskRunner | None = None
+        self.logs_source = None  # the source's LogsSource, built on a worker after opening
+        self.logs_panel = RunLogsPanel(lambda: self.logs_runner, lambda: self.logs_source, self._report)
+        self.logs_panel.save_requested.connect(self.save_payload)
+        self.logs_dock = QDockWidget("Run logs", self)
+        self.logs_dock.setObjectName("logsDock")
+        self.logs_dock.setWidget(self.logs_panel)
+        self.logs_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                                   | QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                   | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.logs_dock)
+        self.logs_dock.hide()
+        self.ledger_window = LedgerWindow(lambda: self.logs_runner, lambda: self.logs_source, self._report, self)
+        self.ledger_window.setWindowFlag(Qt.WindowType.Window, True)
+        self.ledger_window.save_requested.connect(self.save_payload)
+        self.ledger_window.resize(1200, 760)
+
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.steps_view)
         right.addWidget(self.detail)
@@ -354,6 +375,9 @@ class MainWindow(QMainWindow):
         self.runs_model.modelReset.connect(self._restore_run_selection)
         self.disk.busy_changed.connect(self._on_busy)
         self._pending_select: str | None = None
+        # Once the user closes the Run logs dock it stays closed (View → Run Logs brings it back).
+        self._logs_dock_closed = False
+        self.logs_dock.visibilityChanged.connect(self._on_logs_dock_visibility)
         self.resize(1500, 900)
 
     # -- messages and progress -----------------------------------------------------------------
@@ -553,6 +577,7 @@ class MainWindow(QMainWindow):
         self.background_runner = TaskRunner(f"background:{source.info.display_name}", sync=self._sync, parent=self)
         self.background_runner.busy_changed.connect(self._on_busy)
         self._totals = None
+        self._start_logs(source)
         note = f" — {'; '.join(source.info.notes)}" if source.info.notes else ""
         self.source_label.setText(f"{source.info.kind}: {source.info.location}{note}")
         self.source_label.setToolTip(source.info.location)
@@ -567,6 +592,60 @@ class MainWindow(QMainWindow):
             self.bus.warning(f"{source.info.display_name}: {note_text}")
         self.bus.info(f"Opened {location}")
         self.source_opened.emit(source)
+
+    def _start_logs(self, source: TraceSource) -> None:
+        """Sources with the logs tables (Postgres) get the Run logs dock and the ledger window;
+        the logs reader reads the catalogue when built, so it is built on the logs worker."""
+        make_logs = getattr(source, "logs", None)
+        self.logs_source = None
+        self.logs_panel.clear()
+        if make_logs is None:
+            self.logs_dock.hide()
+            self.ledger_window.hide()
+            self.actions_by_name["ledger"].setEnabled(False)
+            return
+        self.logs_runner = TaskRunner(f"logs:{source.info.display_name}", sync=self._sync, parent=self)
+        self.logs_runner.busy_changed.connect(self._on_busy)
+
+        def ready(logs) -> None:
+            if source is not self.source:
+                return
+            self.logs_source = logs
+            self.logs_panel.clear()
+            self.actions_by_name["ledger"].setEnabled(True)
+            if not self.logs_dock.isVisible() and not self._logs_dock_closed:
+                self.logs_dock.show()
+            if self.ledger_window.isVisible():
+                self.ledger_window.reload()
+            run = self.current_run()
+            if run is not None:
+                self._show_run_logs(run)
+            for note in getattr(logs, "missing_notes", ()):
+                self.bus.info(f"{source.info.display_name}: {note}")
+
+        self.logs_runner.submit(make_logs, ready, lambda e: self._report(e, "read the logs tables"),
+                                label="Reading the logs tables")
+
+    def _on_logs_dock_visibility(self, visible: bool) -> None:
+        if not visible and self.logs_source is not None and not self.isMinimized() and self.isVisible():
+            self._logs_dock_closed = True
+        elif visible:
+            self._logs_dock_closed = False
+
+    def _show_run_logs(self, run: RunSummary) -> None:
+        if self.logs_source is None or run.orphan:
+            return
+        self.logs_panel.show_run(run.run_id, run.trace_id, run.tenant_id, run.correlation_id)
+
+    def show_ledger(self) -> None:
+        """View → Audit Ledger: the tenant-wide ledger of the open Postgres source."""
+        if self.logs_source is None:
+            self.bus.warning("The audit ledger is in the AOS Postgres database: connect to one first")
+            return
+        self.ledger_window.reload()
+        self.ledger_window.show()
+        self.ledger_window.raise_()
+        self.ledger_window.activateWindow()
 
     def _load_side_info(self) -> None:
         source, runner = self.source, self.background_runner
@@ -597,9 +676,19 @@ class MainWindow(QMainWindow):
         self.cancel_button.hide()
         self.filters.archived.hide()
         old_source, old_runner, old_background = self.source, self.source_runner, self.background_runner
+        old_logs = self.logs_runner
         self.source = None
         self.source_runner = None
         self.background_runner = None
+        self.logs_runner = None
+        self.logs_source = None
+        self.logs_panel.clear()
+        self.ledger_window.hide()
+        if old_logs is not None:
+            # The logs reader shares the source's engine: the source is closed only once this
+            # worker is idle too (close_when_idle waits for it).
+            old_logs.shutdown_async(None)
+            self._retired.append(old_logs)
         self.runs_model.set_source(None)
         self.steps_model.set_source(None)
         self.detail.clear()
@@ -613,6 +702,8 @@ class MainWindow(QMainWindow):
             def close_when_idle() -> None:
                 if background is not None:
                     background.wait(-1)
+                if old_logs is not None:
+                    old_logs.wait(-1)
                 if old_source is not None:
                     old_source.close()
 
@@ -685,6 +776,7 @@ class MainWindow(QMainWindow):
             self.steps_model.fetchMore(top)
             self.steps_view.expand(top)
         self._show_run_detail(run.key, run)
+        self._show_run_logs(run)
 
     def _show_run_detail(self, run_id: str, known: RunSummary | None = None) -> None:
         source, runner, background = self.source, self.source_runner, self.background_runner
