@@ -10,11 +10,13 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QTabWidget,
     QTreeView,
@@ -27,7 +29,7 @@ from ui.format import fmt_bytes, fmt_cost, fmt_duration
 from ui.qt.json_model import JsonTreeModel
 from ui.qt.theme import muted, set_severity, title_font
 
-__all__ = ["DetailPanel", "PayloadView", "TRUNCATE_BYTES"]
+__all__ = ["TRUNCATE_BYTES", "DetailPanel", "PayloadView"]
 
 TRUNCATE_BYTES = 1_000_000
 
@@ -209,10 +211,17 @@ class DetailPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.first, "Params")
         self.tabs.addTab(self.second, "Outcome data")
-        fields_tab = QWidget()
-        fl = QVBoxLayout(fields_tab)
+        fields_page = QWidget()
+        fl = QVBoxLayout(fields_page)
         fl.addWidget(self.fields)
         fl.addStretch(1)
+        # Scrolled, so a long list of fields (a Postgres trace has ~30) never sets the panel's
+        # minimum height and squeezes the step tree above it.
+        fields_tab = QScrollArea()
+        fields_tab.setObjectName("detailFieldsScroll")
+        fields_tab.setWidgetResizable(True)
+        fields_tab.setFrameShape(QFrame.Shape.NoFrame)
+        fields_tab.setWidget(fields_page)
         self.tabs.insertTab(0, fields_tab, "Fields")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

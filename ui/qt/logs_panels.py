@@ -182,12 +182,13 @@ class RecordTab(QWidget):
         if detail is None:
             self.body.addWidget(self.stack, 1)
         else:
-            split = QSplitter(Qt.Orientation.Vertical)
+            # Side by side: the panel lives in a dock under the lists, where height is scarce.
+            split = QSplitter(Qt.Orientation.Horizontal)
             split.setChildrenCollapsible(False)
             split.addWidget(self.stack)
             split.addWidget(detail)
-            split.setStretchFactor(0, 1)
-            split.setStretchFactor(1, 1)
+            split.setStretchFactor(0, 4)
+            split.setStretchFactor(1, 5)
             self.body.addWidget(split, 1)
         self.show_message("")
 

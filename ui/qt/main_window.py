@@ -310,6 +310,9 @@ class MainWindow(QMainWindow):
         right.addWidget(self.steps_view)
         right.addWidget(self.detail)
         right.setSizes([380, 420])
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        self.right_splitter = right
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.runs_view)
         self.splitter.addWidget(right)
@@ -615,6 +618,9 @@ class MainWindow(QMainWindow):
             self.actions_by_name["ledger"].setEnabled(True)
             if not self.logs_dock.isVisible() and not self._logs_dock_closed:
                 self.logs_dock.show()
+                self.resizeDocks([self.logs_dock], [300], Qt.Orientation.Vertical)
+                half = max(self.right_splitter.height(), 200) // 2
+                self.right_splitter.setSizes([half, half])
             if self.ledger_window.isVisible():
                 self.ledger_window.reload()
             run = self.current_run()

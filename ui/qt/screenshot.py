@@ -2,7 +2,9 @@
 
 ``TRACE_INSPECTOR_SCREENSHOT=out.png trace-inspector DB`` opens DB, selects a run
 (``TRACE_INSPECTOR_RUN`` or the first run with several steps), its step
-``TRACE_INSPECTOR_STEP`` (default 1), saves the window as PNG and quits.
+``TRACE_INSPECTOR_STEP`` (default 1), saves the window as PNG and quits. On a Postgres source,
+``TRACE_INSPECTOR_LOGS_TAB`` (audit, policy, llm, system, exports, window, mismatches) picks the
+Run logs tab shown, and ``TRACE_INSPECTOR_LEDGER=out2.png`` also saves the Audit ledger window.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
     state = {"phase": "open", "waited": 0}
     want_run = os.environ.get("TRACE_INSPECTOR_RUN")
     want_step = int(os.environ.get("TRACE_INSPECTOR_STEP", "1"))
+    logs_tab = os.environ.get("TRACE_INSPECTOR_LOGS_TAB")
+    ledger_path = os.environ.get("TRACE_INSPECTOR_LEDGER")
 
     def idle() -> bool:
         runner = window.source_runner
         background = window.background_runner
+        logs = window.logs_runner
         return (window.source is not None and runner is not None and runner.pending == 0
-                and background is not None and background.pending == 0 and not window.runs_model.loading)
+                and background is not None and background.pending == 0 and not window.runs_model.loading
+                and (logs is None or logs.pending == 0) and not window.ledger_window.pending)
 
     def tick() -> None:
         state["waited"] += 200
@@ -64,9 +70,28 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
                 window.steps_view.setCurrentIndex(ix)
             state["phase"] = "step"
         elif state["phase"] == "step":
+            if logs_tab and window.logs_source is not None:
+                window.logs_panel.setCurrentIndex(window.logs_panel.tab_index(logs_tab))
+                view = getattr(window.logs_panel, logs_tab, None)
+                table = getattr(view, "view", None)
+                if table is not None and table.model().rowCount() > 0:
+                    table.selectRow(0)
             state["phase"] = "shot"
-        else:
+        elif state["phase"] == "shot":
             window.grab().save(path)
+            if ledger_path and window.logs_source is not None:
+                window.show_ledger()
+                state["phase"] = "ledger"
+            else:
+                QApplication.quit()
+                return
+        else:
+            ledger = window.ledger_window
+            if ledger.model.rowCount() > 0 and not ledger.view.currentIndex().isValid():
+                ledger.view.selectRow(0)
+                QTimer.singleShot(300, tick)
+                return
+            ledger.grab().save(ledger_path)
             QApplication.quit()
             return
         QTimer.singleShot(300, tick)
