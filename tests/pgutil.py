@@ -1,9 +1,8 @@
 """Real Postgres and Redis for the tests: servers named by environment variables.
 
 ``.ci/run`` and ``make test`` start a throwaway Postgres and Redis on loopback ports and export
-``TRACE_INSPECTOR_PG_URL`` (a superuser URL) and ``TRACE_INSPECTOR_REDIS_URL``. With
-``TRACE_INSPECTOR_REQUIRE_SERVICES=1`` (always so in CI) a missing server fails the test;
-otherwise the test is skipped with a message saying how to run it.
+``TRACE_INSPECTOR_PG_URL`` (a superuser URL) and ``TRACE_INSPECTOR_REDIS_URL``. A missing
+server fails the test with a message saying how to run it; nothing is skipped.
 
 Each test that asks for ``pg_url`` gets a database of its own, cloned from a template holding the
 AOS schema (a clone takes ~0.1 s), and dropped afterwards.
@@ -27,10 +26,9 @@ def require_service(env: str) -> str:
     url = os.environ.get(env)
     if url:
         return url
-    message = f"{env} is not set: run the tests with `make test`, which starts a throwaway server"
-    if os.environ.get("TRACE_INSPECTOR_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
+    # Never a skip: a test that did not run proves nothing, and CI must run every one of them.
+    pytest.fail(f"{env} is not set: run the tests with `make test`, which starts a throwaway server "
+                "(or source .ci/services.sh and call start_postgres DIR / start_redis)")
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -95,10 +93,8 @@ def restart_server(stop_seconds: float = 0.0) -> None:
     data = os.environ.get("TRACE_INSPECTOR_PG_DATA")
     pg_bin = os.environ.get("TRACE_INSPECTOR_PG_BIN")
     if not data or not pg_bin:
-        message = "TRACE_INSPECTOR_PG_DATA/_BIN not set: the server was not started by .ci/services.sh"
-        if os.environ.get("TRACE_INSPECTOR_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail("TRACE_INSPECTOR_PG_DATA/_BIN not set: restarting needs a server started by "
+                    ".ci/services.sh (make test does that)")
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     ctl = prefix + [os.path.join(pg_bin, "pg_ctl"), "-D", data]
     cwd = os.path.dirname(data)
