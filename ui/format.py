@@ -52,14 +52,18 @@ def fmt_bytes(n: int) -> str:
     return f"{n:.1f} TB"  # pragma: no cover
 
 
-def fmt_timestamp(text: str | None) -> str:
-    """Stored timestamps shown in UTC to the second, the stored text when it does not parse."""
+def fmt_timestamp(text: str | None, *, millis: bool = False) -> str:
+    """Stored timestamps shown to the second (``millis``: to the millisecond, for the ±30 s
+    replay window), with the offset when it is not UTC; the stored text when it does not parse."""
     if not text:
         return ""
     dt = parse_timestamp(text)
     if dt is None:
         return text
-    return dt.astimezone(dt.tzinfo).strftime("%Y-%m-%d %H:%M:%S") + ("" if dt.utcoffset().total_seconds() == 0 else dt.strftime(" %z"))
+    offset = dt.utcoffset()
+    suffix = "" if offset is None or offset.total_seconds() == 0 else dt.strftime(" %z")
+    frac = f".{dt.microsecond // 1000:03d}" if millis else ""
+    return dt.strftime("%Y-%m-%d %H:%M:%S") + frac + suffix
 
 
 def shorten(text: str, limit: int = 200) -> str:

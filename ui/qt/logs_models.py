@@ -35,7 +35,7 @@ from inspector.logs import (
     SystemRecord,
     WindowEntry,
 )
-from inspector.model import MISSING, parse_timestamp
+from inspector.model import MISSING
 from ui.format import fmt_cost, fmt_count, fmt_timestamp, shorten
 from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
 from ui.qt.tasks import TaskRunner
@@ -108,15 +108,8 @@ def texts_for(columns: Sequence[Column], records: Sequence[Any]) -> list[tuple[s
 
 
 def fmt_time_ms(text: str | None) -> str:
-    """A UTC timestamp to the millisecond: the replay window is ±30 s, seconds are too coarse."""
-    if not text:
-        return ""
-    dt = parse_timestamp(text)
-    if dt is None:
-        return text
-    offset = dt.utcoffset()
-    suffix = "" if offset is None or offset.total_seconds() == 0 else dt.strftime(" %z")
-    return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d}" + suffix
+    """A timestamp to the millisecond: the replay window is ±30 s, seconds are too coarse."""
+    return fmt_timestamp(text, millis=True)
 
 
 def _s(value: Any) -> str:
