@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
@@ -28,12 +30,25 @@ __all__ = [
     "Canceller",
     "PgLocation",
     "is_postgres_url",
+    "iso",
     "make_engine",
     "translate_errors",
 ]
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def iso(value: Any) -> str | None:
+    """A timestamp as the inspector carries it: ISO 8601 text in UTC. A naive value (a foreign
+    ``timestamp`` column without time zone) is taken as UTC; anything else is shown as text."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
+    return str(value)
 
 
 def is_postgres_url(text: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from drivers.pg_common import translate_errors
+from drivers.pg_common import iso, translate_errors
 from drivers.pg_schema import (
     aos_trace_mismatches,
     aos_trace_steps,
@@ -161,17 +161,6 @@ class _TraceRef:
 
 
 # --- value conversion -------------------------------------------------------------------------
-
-
-def _iso(value: Any) -> str | None:
-    """A timestamp as UTC ISO text; a naive one (a foreign ``timestamp`` column) is taken as UTC."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat()
-    return str(value)
 
 
 def _payload(value: Any) -> Payload:
@@ -321,7 +310,7 @@ class PostgresLogsReader:
             action_reason=_str(row["action_reason"]),
             before_state=_payload(row["before_state"]),
             after_state=_payload(row["after_state"]),
-            created_at=_iso(row["created_at"]), correlation_id=_str(row["correlation_id"]),
+            created_at=iso(row["created_at"]), correlation_id=_str(row["correlation_id"]),
         )
 
     def _audit_rows(self, conn: sa.Connection, stmt: sa.Select) -> list[AuditEvent]:
@@ -335,7 +324,7 @@ class PostgresLogsReader:
             source_recovery_id=_str(m["source_recovery_id"]),
             confidence_at_activation=float(conf) if isinstance(conf, int | float) else None,
             confidence_version=_str(m["confidence_version"]), approval_path=_str(m["approval_path"]),
-            loop_trace_id=_str(m["loop_trace_id"]), activated_at=_iso(m["activated_at"]),
+            loop_trace_id=_str(m["loop_trace_id"]), activated_at=iso(m["activated_at"]),
             tenant_id=_str(m["tenant_id"]),
         )
 
@@ -346,9 +335,9 @@ class PostgresLogsReader:
             provider=_str(m["provider"]), model=_str(m["model"]), prompt_hash=_str(m["prompt_hash"]),
             response_hash=_str(m["response_hash"]), input_tokens=m["input_tokens"], output_tokens=m["output_tokens"],
             cost_cents=m["cost_cents"], execution_status=_str(m["execution_status"]),
-            started_at=_iso(m["started_at"]), completed_at=_iso(m["completed_at"]), source=_str(m["source"]),
+            started_at=iso(m["started_at"]), completed_at=iso(m["completed_at"]), source=_str(m["source"]),
             is_synthetic=bool(m["is_synthetic"]), synthetic_scenario_id=_str(m["synthetic_scenario_id"]),
-            created_at=_iso(m["created_at"]),
+            created_at=iso(m["created_at"]),
         )
 
     def _system_rows(self, conn: sa.Connection, stmt: sa.Select) -> list[SystemRecord]:
@@ -359,7 +348,7 @@ class PostgresLogsReader:
                 id=str(m["id"]), tenant_id=_str(m["tenant_id"]), component=_str(m["component"]),
                 event_type=_str(m["event_type"]), severity=_str(m["severity"]), summary=_str(m["summary"]),
                 details=_payload(m["details"]), caused_by=_str(m["caused_by"]),
-                correlation_id=_str(m["correlation_id"]), created_at=_iso(m["created_at"]),
+                correlation_id=_str(m["correlation_id"]), created_at=iso(m["created_at"]),
             ))
         return out
 
@@ -369,8 +358,8 @@ class PostgresLogsReader:
             id=str(m["id"]), tenant_id=_str(m["tenant_id"]), scope=_str(m["scope"]), run_id=_str(m["run_id"]),
             requested_by=_str(m["requested_by"]), format=_str(m["format"]), origin=_str(m["origin"]),
             source_component=_str(m["source_component"]), correlation_id=_str(m["correlation_id"]),
-            checksum=_str(m["checksum"]), status=_str(m["status"]), delivered_at=_iso(m["delivered_at"]),
-            created_at=_iso(m["created_at"]),
+            checksum=_str(m["checksum"]), status=_str(m["status"]), delivered_at=iso(m["delivered_at"]),
+            created_at=iso(m["created_at"]),
         )
 
     def _mismatch_rows(self, conn: sa.Connection, stmt: sa.Select) -> list[Mismatch]:
@@ -382,8 +371,8 @@ class PostgresLogsReader:
                 reported_by=_str(m["reported_by"]), step_index=m["step_index"], reason=_str(m["reason"]),
                 expected_hash=_str(m["expected_hash"]), actual_hash=_str(m["actual_hash"]),
                 details=_payload(m["details"]), notification_sent=m["notification_sent"],
-                issue_url=_str(m["issue_url"]), resolved=m["resolved"], resolved_at=_iso(m["resolved_at"]),
-                resolved_by=_str(m["resolved_by"]), created_at=_iso(m["created_at"]),
+                issue_url=_str(m["issue_url"]), resolved=m["resolved"], resolved_at=iso(m["resolved_at"]),
+                resolved_by=_str(m["resolved_by"]), created_at=iso(m["created_at"]),
             ))
         return out
 
@@ -697,7 +686,7 @@ class PostgresLogsReader:
         systems = self._window_system(conn, tenant, start, end, notes)
         policy = self._window_policy(conn, tenant, start, end, notes)
         entries = merge_window(anchor, steps, systems, policy, seconds)
-        return ReplayWindow(_iso(anchor), anchor_from, _iso(start), _iso(end), entries, tuple(notes))
+        return ReplayWindow(iso(anchor), anchor_from, iso(start), iso(end), entries, tuple(notes))
 
     @staticmethod
     def _capped(rows: list, what: str, notes: list[str]) -> list:
@@ -716,7 +705,7 @@ class PostgresLogsReader:
             .where(t.c.trace_id == trace_id, t.c.timestamp.between(start, end))
             .order_by(t.c.timestamp, t.c.step_index).limit(WINDOW_CAP + 1)
         )
-        rows = [_WindowStep(r[0], _str(r[1]), _str(r[2]), _iso(r[3])) for r in self._run(conn, stmt)]
+        rows = [_WindowStep(r[0], _str(r[1]), _str(r[2]), iso(r[3])) for r in self._run(conn, stmt)]
         return self._capped(rows, "steps", notes)
 
     def _window_system(self, conn: sa.Connection, tenant: str | None, start: datetime, end: datetime,
