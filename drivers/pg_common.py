@@ -8,11 +8,12 @@ sees never carries the password.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import sqlalchemy as sa
 
@@ -35,6 +36,8 @@ __all__ = [
     "translate_errors",
 ]
 
+log = logging.getLogger(__name__)
+
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
@@ -56,24 +59,52 @@ def is_postgres_url(text: str) -> bool:
 
 
 class PgLocation:
-    """A Postgres URL split into what is shown (no password) and what connects."""
+    """A Postgres URL split into what is shown (never a password) and what connects.
+
+    Follows libpq's URI rules: percent-escapes are decoded; a missing host, port, user or
+    database is left to libpq's defaults (``PGHOST``, the local socket, ``PGPORT``, …); a
+    ``password`` query parameter is taken as the password and never shown. A malformed URL is
+    :class:`NotATraceSource`, named without its password.
+    """
 
     def __init__(self, url: str, password: str | None = None) -> None:
-        parts = urlsplit(url)
-        if not parts.hostname and not parts.path.strip("/"):
-            raise NotATraceSource("not a Postgres URL: expected postgresql://user@host:port/database", location=url)
-        self.user = parts.username
-        self.host = parts.hostname or "localhost"
-        self.port = parts.port or 5432
-        self.database = parts.path.lstrip("/") or (self.user or "postgres")
-        self.password = password if password is not None else parts.password
-        self.query = parts.query
-        netloc = (f"{self.user}@" if self.user else "") + f"{self.host}:{self.port}"
+        from drivers import redact_url
+
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise NotATraceSource(f"not a valid Postgres URL: {exc}", location=redact_url(url)) from None
+        query_password = None
+        self.connect_query: dict[str, str] = {}
+        shown: list[tuple[str, str]] = []
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key == "password":
+                query_password = value
+                continue
+            self.connect_query[key] = value
+            if key != "passfile":
+                shown.append((key, value))
+        self.user = unquote(parts.username) if parts.username else None
+        self.host = unquote(parts.hostname) if parts.hostname else None
+        self.port = port
+        self.database = unquote(parts.path.lstrip("/")) or None
+        if password is not None:
+            self.password = password
+        elif parts.password is not None:
+            self.password = unquote(parts.password)
+        else:
+            self.password = query_password
+        netloc = (quote(self.user, safe="") + "@" if self.user else "") + (self.host or "") + (
+            f":{self.port}" if self.port else "")
         #: What messages, the title bar and the recent list show: never the password.
-        self.display = urlunsplit(("postgresql", netloc, "/" + self.database, self.query, ""))
+        query = urlencode(shown)
+        self.display = f"postgresql://{netloc}/{quote(self.database or '', safe='')}" + (f"?{query}" if query else "")
+        #: A short name: "db on host:port" (or on the local socket).
+        where = f"{self.host or 'local socket'}" + (f":{self.port}" if self.port else "")
+        self.short = f"{self.database or self.user or 'postgres'} on {where}"
 
     def sa_url(self) -> sa.URL:
-        query = dict(p.split("=", 1) for p in self.query.split("&") if "=" in p) if self.query else {}
         return sa.URL.create(
             "postgresql+psycopg",
             username=self.user,
@@ -81,7 +112,7 @@ class PgLocation:
             host=self.host,
             port=self.port,
             database=self.database,
-            query=query,
+            query=self.connect_query,
         )
 
 
@@ -93,7 +124,11 @@ def make_engine(
     pool_size: int = 3,
     application_name: str = "aos-trace-inspector",
 ) -> sa.Engine:
-    """A pooled engine whose every session is read-only and has a statement timeout."""
+    """A pooled engine whose every session is read-only and has a statement timeout.
+
+    TCP keepalives and a TCP user timeout make a dropped network (not just a stopped server)
+    fail a read within about a minute instead of the kernel's ~15: the statement timeout is
+    enforced by the server, which a dead link never reaches."""
     options = f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_ms)}"
     return sa.create_engine(
         location.sa_url(),
@@ -104,6 +139,11 @@ def make_engine(
             "options": options,
             "connect_timeout": connect_timeout_s,
             "application_name": application_name,
+            "keepalives": 1,
+            "keepalives_idle": 20,
+            "keepalives_interval": 5,
+            "keepalives_count": 4,
+            "tcp_user_timeout": int(statement_timeout_ms) + 10_000,
         },
     )
 
@@ -200,6 +240,6 @@ class Canceller:
         for raw in active:
             try:
                 raw.cancel_safe(timeout=3.0)
-            except Exception:  # noqa: BLE001 - the connection may be gone already
-                pass
+            except Exception as exc:  # noqa: BLE001 - the connection may be gone already
+                log.info("cancel request not delivered: %s", exc)
         return len(active)

@@ -32,7 +32,9 @@ def split_password(url: str) -> tuple[str, str | None]:
     try:
         loc = PgLocation(url)
     except InspectorError:
-        return url, None
+        from drivers import redact_url
+
+        return redact_url(url), None  # opening it will say what is wrong; never show a password
     return loc.display, loc.password
 
 
