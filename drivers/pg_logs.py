@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from drivers.pg_common import iso, translate_errors
+from drivers.pg_common import Canceller, iso, translate_errors
 from drivers.pg_schema import (
     aos_trace_mismatches,
     aos_trace_steps,
@@ -208,10 +208,13 @@ class PostgresLogsReader:
     of the engine's pool.
     """
 
-    def __init__(self, engine: sa.Engine, location: str, *, tracer: Tracer | None = None) -> None:
+    def __init__(self, engine: sa.Engine, location: str, *, tracer: Tracer | None = None,
+                 canceller: Canceller | None = None) -> None:
         self.engine = engine
         self.location = location
         self._tracer = tracer
+        #: Shared with the trace reader, so its ``cancel()`` stops a slow ledger scan too.
+        self.canceller = canceller or Canceller()
         with self._reading("looking for the logs tables") as conn:
             rows = self._run(conn, _DETECT_SQL, {"names": [f.table.name for f in _FAMILIES.values()]})
             columns: dict[str, dict[str, str]] = {}
@@ -260,7 +263,7 @@ class PostgresLogsReader:
         options: dict[str, Any] = {"postgresql_readonly": True}
         if snapshot:
             options["isolation_level"] = "REPEATABLE READ"
-        with translate_errors(self.location, doing), self.engine.connect() as conn:
+        with translate_errors(self.location, doing), self.engine.connect() as conn, self.canceller.track(conn):
             conn = conn.execution_options(**options)
             with conn.begin():
                 yield conn

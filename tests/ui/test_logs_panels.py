@@ -305,10 +305,18 @@ class DeferredRunner:
         self.queue: list[tuple] = []
 
     def submit(self, fn, on_done=None, on_error=None, *, label="", on_progress=None):
-        self.queue.append((fn, on_done, on_error, label))
+        from ui.qt.tasks import Task
 
-    def run(self, items) -> None:
-        for fn, on_done, on_error, _ in items:
+        task = Task(len(self.queue), label, on_done, on_error)
+        self.queue.append((fn, on_done, on_error, task))
+        return task
+
+    def run(self, items, *, honour_cancel: bool = False) -> None:
+        """Run items; a cancelled one is skipped when ``honour_cancel`` (as TaskRunner does before
+        a task starts), else run anyway, as if it had started before it was cancelled."""
+        for fn, on_done, on_error, task in items:
+            if honour_cancel and task.cancelled:
+                continue
             try:
                 result = fn()
             except Exception as exc:  # noqa: BLE001
@@ -328,7 +336,11 @@ def test_results_for_a_run_no_longer_shown_are_dropped(qtbot, reader, errors):
     second = list(runner.queue)
     assert panel.pending == len(second) == 7
     assert titles(panel)["audit"] == "Audit (…)"
-    # the newer run's reads finish first, then the older run's arrive late
+    # Showing the newer run cancelled the older run's reads that had not started...
+    assert all(task.cancelled for *_rest, task in first)
+    assert not any(task.cancelled for *_rest, task in second)
+    # ...and any that had started and finish late are dropped: the newer run's reads finish
+    # first, then the older run's arrive.
     runner.run(second)
     runner.run(first)
     assert panel.run_id == RUN and panel.pending == 0

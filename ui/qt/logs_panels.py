@@ -69,7 +69,7 @@ from ui.qt.logs_models import (
     texts_for,
     window_styler,
 )
-from ui.qt.tasks import TaskRunner
+from ui.qt.tasks import Task, TaskRunner
 from ui.qt.theme import muted, set_invalid, set_severity, title_font
 
 __all__ = [
@@ -369,6 +369,7 @@ class RunLogsPanel(QTabWidget):
         self._seq = 0
         #: Rows shown per tab key; None while loading, after a failure, or with no run.
         self.counts: dict[str, int | None] = {t.key: None for t in _TABS}
+        self._tasks: dict[str, Task] = {}
 
         self.audit_detail = AuditEventView()
         self.audit_detail.save_requested.connect(self.save_requested)
@@ -511,9 +512,13 @@ class RunLogsPanel(QTabWidget):
         self.setTabText(self.tab_index(key), text)
 
     def clear(self) -> None:
-        """Show no run; results still on their way are dropped when they arrive."""
+        """Show no run. Reads not started yet are cancelled (so arrowing through twenty runs
+        does not queue twenty runs' reads); results still on their way are dropped."""
         self._run = None
         self._tokens.clear()
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
         logs = self._sync_availability()
         caps = logs.logs_capabilities if logs is not None else frozenset()
         for spec in _TABS:
@@ -592,7 +597,10 @@ class RunLogsPanel(QTabWidget):
             if not self._tokens:
                 self.loaded.emit(run_id)
 
-        runner.submit(work, done, failed, label=doing[:1].upper() + doing[1:])
+        previous = self._tasks.get(key)
+        if previous is not None:
+            previous.cancel()
+        self._tasks[key] = runner.submit(work, done, failed, label=doing[:1].upper() + doing[1:])
 
     def _rows(self, key: str, records: Sequence[Any], texts: Sequence[tuple[str, ...]]) -> None:
         self.tabs[key].show_rows(records, texts)

@@ -411,17 +411,17 @@ class MainWindow(QMainWindow):
         else:
             self._busy_labels.pop(key, None)
         self._update_progress()
-        if runner is not None and runner is self.source_runner:
+        if runner is not None and runner in (self.source_runner, self.logs_runner):
             if busy:
                 self._cancel_timer.start()
-            else:
+            elif not any(r is not None and r.pending for r in (self.source_runner, self.logs_runner)):
                 self._cancel_timer.stop()
                 self.cancel_button.hide()
 
     def _offer_cancel(self) -> None:
         """A read the user waits on has run for a while: offer to stop it (sources that can)."""
-        runner = self.source_runner
-        if runner is not None and runner.pending and hasattr(self.source, "cancel"):
+        busy = any(r is not None and r.pending for r in (self.source_runner, self.logs_runner))
+        if busy and hasattr(self.source, "cancel"):
             self.cancel_button.show()
 
     def cancel_reads(self) -> None:
@@ -452,12 +452,25 @@ class MainWindow(QMainWindow):
             if source is self.source:
                 self.reconnect.failed(exc.detail if isinstance(exc, InspectorError) else str(exc))
 
-        runner.submit(lambda: source.count_runs(RunFilter()), lambda _n: source is self.source and
-                      self.reconnect.succeeded(), failed, label="Reconnecting")
+        def failed_or_stop(exc: BaseException) -> None:
+            if isinstance(exc, PasswordRequired) and source is self.source:
+                # The server is back but wants a (new) password: retrying will not help.
+                self.reconnect.stop()
+                self.bus.exception(exc, "reconnect")
+                return
+            failed(exc)
+
+        ping = getattr(source, "ping", None) or (lambda: source.count_runs(RunFilter()))
+        runner.submit(ping, lambda _n: source is self.source and self.reconnect.succeeded(), failed_or_stop,
+                      label="Reconnecting")
 
     def _on_reconnected(self) -> None:
         self.banner.hide()
         self.bus.info(f"Reconnected to {self.reconnect.target}")
+        if self.source is not None and self.logs_source is None and hasattr(self.source, "logs"):
+            self._start_logs(self.source)  # it failed while the server was away
+        elif self.ledger_window.isVisible():
+            self.ledger_window.reload()
         current = self.current_run()
         if current is not None:
             # Read the selected run's steps and detail again; the selection itself is kept.
@@ -607,8 +620,9 @@ class MainWindow(QMainWindow):
             self.ledger_window.hide()
             self.actions_by_name["ledger"].setEnabled(False)
             return
-        self.logs_runner = TaskRunner(f"logs:{source.info.display_name}", sync=self._sync, parent=self)
-        self.logs_runner.busy_changed.connect(self._on_busy)
+        if self.logs_runner is None:
+            self.logs_runner = TaskRunner(f"logs:{source.info.display_name}", sync=self._sync, parent=self)
+            self.logs_runner.busy_changed.connect(self._on_busy)
 
         def ready(logs) -> None:
             if source is not self.source:
@@ -637,9 +651,17 @@ class MainWindow(QMainWindow):
             self._logs_dock_closed = True
         elif visible:
             self._logs_dock_closed = False
+            if self.logs_panel.run_id is None:
+                self._show_run_logs(self.current_run())
 
-    def _show_run_logs(self, run: RunSummary) -> None:
-        if self.logs_source is None or run.orphan:
+    def _show_run_logs(self, run: RunSummary | None) -> None:
+        """Read the selected run's logs, only while the dock is shown (seven reads per run)."""
+        if self.logs_source is None or run is None or run.orphan:
+            return
+        if not self.logs_dock.isVisible():
+            self.logs_panel.clear()
+            return
+        if self.logs_panel.run_id == run.run_id and self.logs_panel.pending:
             return
         self.logs_panel.show_run(run.run_id, run.trace_id, run.tenant_id, run.correlation_id)
 
@@ -695,6 +717,11 @@ class MainWindow(QMainWindow):
             # worker is idle too (close_when_idle waits for it).
             old_logs.shutdown_async(None)
             self._retired.append(old_logs)
+        if old_source is not None and hasattr(old_source, "cancel"):
+            # Stop a slow statement now rather than wait for it (sent from a short-lived thread).
+            import threading
+
+            threading.Thread(target=old_source.cancel, name="cancel-on-close", daemon=True).start()
         self.runs_model.set_source(None)
         self.steps_model.set_source(None)
         self.detail.clear()
