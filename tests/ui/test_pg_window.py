@@ -279,3 +279,52 @@ def test_sqlite_sources_have_no_logs_dock(qtbot, make_window, small_db):
     assert not w.actions_by_name["ledger"].isEnabled()
     w.show_ledger()
     assert any("connect to one first" in t for _l, t in w.bus.history)
+
+
+@pytest.fixture(scope="module")
+def many_pg(pg_server):
+    """260 traces: more than one page of the runs list (read-only tests)."""
+    import sqlalchemy as sa
+
+    from drivers.pg_schema import aos_trace_steps, aos_traces
+    from tests.pgutil import sa_url, with_database
+
+    name = pg_server.create(template=pg_server.template())
+    url = with_database(pg_server.url, name)
+    engine = sa.create_engine(sa_url(url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(aos_traces.insert(), [
+            dict(trace_id=f"trace_r{i:03d}", run_id=f"r{i:03d}", correlation_id="c", tenant_id="t",
+                 root_hash="pending", schema_version="1.0", plan=[], trace={"steps": []}, status="completed",
+                 started_at=T0 + timedelta(minutes=i), created_at=T0 + timedelta(minutes=i))
+            for i in range(260)])
+        conn.execute(aos_trace_steps.insert(), [
+            dict(trace_id="trace_r010", step_index=j, skill_id="s", skill_name="s", params={}, status="succeeded",
+                 outcome_category="execution", cost_cents=1, duration_ms=1, retry_count=0, replay_behavior="execute")
+            for j in range(3)])
+    engine.dispose()
+    yield url
+    pg_server.drop(name)
+
+
+def test_refresh_keeps_the_place_beyond_the_first_page(qtbot, make_window, many_pg):
+    w = make_window()
+    w.show()
+    open_pg(qtbot, w, many_pg)
+    assert w.runs_model.rowCount() == 260
+    # Newest first: r010 is row 249, on the second page.
+    w.runs_view.scrollToBottom()
+    qtbot.waitUntil(lambda: w.runs_model.row_of("trace_r010") is not None, timeout=WAIT)
+    top = select_run(qtbot, w, "trace_r010")
+    assert w.runs_model.row_of("trace_r010") == 249
+    scroll = w.runs_view.verticalScrollBar().value()
+    assert scroll > 0
+    resets = []
+    w.runs_model.modelReset.connect(lambda: resets.append(1))
+    w.refresh()
+    qtbot.waitUntil(lambda: resets, timeout=WAIT)  # the list has been read again
+    qtbot.waitUntil(lambda: w.current_run() is not None and w.current_run().key == "trace_r010", timeout=WAIT)
+    idle(qtbot, w)
+    assert w.runs_view.verticalScrollBar().value() == scroll
+    top = w.steps_model.top_index()
+    assert w.steps_model.rowCount(top) == 3

@@ -376,8 +376,11 @@ class MainWindow(QMainWindow):
         self.runs_model.counts_changed.connect(self._on_counts)
         self.runs_model.loading_changed.connect(self._on_loading)
         self.runs_model.modelReset.connect(self._restore_run_selection)
+        self.runs_model.dataChanged.connect(self._page_arrived)
         self.disk.busy_changed.connect(self._on_busy)
         self._pending_select: str | None = None
+        self._pending_scroll: int | None = None  # the list's scroll position to restore after a refresh
+        self._reload_selected = False  # read the selected run again once it is found (after a reconnect)
         # Once the user closes the Run logs dock it stays closed (View → Run Logs brings it back).
         self._logs_dock_closed = False
         self.logs_dock.visibilityChanged.connect(self._on_logs_dock_visibility)
@@ -471,10 +474,9 @@ class MainWindow(QMainWindow):
             self._start_logs(self.source)  # it failed while the server was away
         elif self.ledger_window.isVisible():
             self.ledger_window.reload()
-        current = self.current_run()
-        if current is not None:
-            # Read the selected run's steps and detail again; the selection itself is kept.
-            self.steps_model.set_run(None)
+        # The selected run's steps and detail are read again once the list has found it; until
+        # then they stay as they were.
+        self._reload_selected = self.current_run() is not None
         self.refresh()
 
     def _on_loading(self, loading: bool) -> None:
@@ -758,6 +760,7 @@ class MainWindow(QMainWindow):
             return
         current = self.current_run()
         self._pending_select = current.key if current else None
+        self._pending_scroll = self.runs_view.verticalScrollBar().value()
 
         def done(_):
             if source is self.source:
@@ -774,9 +777,19 @@ class MainWindow(QMainWindow):
         return self.runs_model.run_at(ix.row(), request=False) if ix.isValid() else None
 
     def _restore_run_selection(self) -> None:
+        """After the list was read again: back to where the user was (scroll position, then the
+        selected run, found once its page has been read)."""
+        if self._pending_scroll is not None:
+            scroll, self._pending_scroll = self._pending_scroll, None
+            # Scrolling there makes the view ask for the pages it shows.
+            QTimer.singleShot(0, lambda: self.runs_view.verticalScrollBar().setValue(scroll))
         if not self._pending_select:
             return
         QTimer.singleShot(0, self._try_restore_selection)
+
+    def _page_arrived(self, *_args) -> None:
+        if self._pending_select:
+            self._try_restore_selection()
 
     def _try_restore_selection(self) -> None:
         target = self._pending_select
@@ -799,8 +812,10 @@ class MainWindow(QMainWindow):
         run = self.runs_model.data(current, RUN_ROLE) if current.isValid() else None
         if run is None:
             return
-        if self.steps_model.current_run is not None and self.steps_model.current_run.key == run.key and not run.orphan:
+        same = self.steps_model.current_run is not None and self.steps_model.current_run.key == run.key
+        if same and not run.orphan and not self._reload_selected:
             return
+        self._reload_selected = False
         self.steps_model.set_run(run)
         top = self.steps_model.top_index()
         if top.isValid():
