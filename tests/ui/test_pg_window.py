@@ -322,7 +322,7 @@ def test_refresh_keeps_the_place_beyond_the_first_page(qtbot, make_window, many_
     resets = []
     w.runs_model.modelReset.connect(lambda: resets.append(1))
     w.refresh()
-    qtbot.waitUntil(lambda: resets, timeout=WAIT)  # the list has been read again
+    qtbot.waitUntil(lambda: bool(resets), timeout=WAIT)  # the list has been read again
     qtbot.waitUntil(lambda: w.current_run() is not None and w.current_run().key == "trace_r010", timeout=WAIT)
     idle(qtbot, w)
     assert w.runs_view.verticalScrollBar().value() == scroll
