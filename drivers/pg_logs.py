@@ -394,6 +394,16 @@ class PostgresLogsReader:
             return self._audit_for_run(conn, run_id, tenant_id, limit)
 
     def _audit_for_run(self, conn: sa.Connection, run_id: str, tenant_id: str | None, limit: int) -> list[AuditEvent]:
+        """An event that names a run is written after the run started: when the run's traces
+        are known, the scan starts an hour before the first of them (writers' clocks differ),
+        which the ``(tenant_id, created_at)`` index bounds, instead of the tenant's whole ledger."""
+        traces = self._traces(conn, run_id, None)
+        starts = [t.started_at for t in traces if t.started_at is not None]
+        since = min(starts) - timedelta(hours=1) if starts else None
+        return self._audit_matching(conn, run_id, tenant_id, limit, since)
+
+    def _audit_matching(self, conn: sa.Connection, run_id: str, tenant_id: str | None, limit: int,
+                        since: datetime | None) -> list[AuditEvent]:
         if not self._has("audit"):
             return []
         t = audit_ledger
@@ -408,6 +418,8 @@ class PostgresLogsReader:
         stmt = self._select("audit").where(t.c.entity_type.in_(GOVERNANCE_ENTITY_TYPES), sa.or_(*mentions))
         if tenant_id is not None:
             stmt = stmt.where(t.c.tenant_id == tenant_id)
+        if since is not None:
+            stmt = stmt.where(t.c.created_at >= since)
         stmt = stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(_clamp(limit))
         return self._audit_rows(conn, stmt)
 

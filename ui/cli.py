@@ -314,7 +314,12 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         def events():
             if args.run:
                 n = 0
-                for e in reader.audit_for_run(args.run, args.tenant):
+                from drivers.pg_logs import MAX_PAGE
+
+                found = reader.audit_for_run(args.run, args.tenant, limit=MAX_PAGE)
+                if len(found) >= MAX_PAGE:
+                    sys.stderr.write(f"note: only the newest {MAX_PAGE:,} events naming {args.run} are read\n")
+                for e in found:
                     if args.entity_type and e.entity_type != args.entity_type:
                         continue
                     if args.event_type and e.event_type != args.event_type:

@@ -728,3 +728,37 @@ def test_ledger_values_auto_skip_scans_when_the_statistics_say_it_pays(db, pg_ur
     assert "pg_stats" in statements[-2] and "WITH RECURSIVE ledger_values" in statements[-1]
     assert reader.ledger_values("event_type") == ["E0", "E1", "E2", "E3"]
     assert "WITH RECURSIVE prefixes" in statements[-1]
+
+
+def test_audit_for_run_scans_from_an_hour_before_the_run_started(pg_url):
+    """The index bounds the scan: events naming a run are written after it started."""
+    from datetime import datetime, timedelta
+
+    from drivers.pg_logs import PostgresLogsReader
+    from drivers.pg_schema import audit_ledger, tenants
+    from tests.pgutil import TraceBuilder
+
+    start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    b = TraceBuilder(pg_url)
+    b.trace("bounded-run", started_at=start, created_at=start)
+    with b.engine.begin() as conn:
+        conn.execute(tenants.insert(), [{"id": "tenant-a"}])
+        conn.execute(audit_ledger.insert(), [
+            {"id": f"ev-{n}", "tenant_id": "tenant-a", "event_type": "LimitBreached", "entity_type": "LIMIT",
+             "entity_id": "lim", "actor_type": "SYSTEM", "after_state": {"run_id": "bounded-run"},
+             "created_at": start + offset}
+            for n, offset in enumerate((timedelta(hours=-3), timedelta(minutes=-30), timedelta(minutes=5)))])
+    engine = sa.create_engine(sa_url(pg_url))
+    try:
+        reader = PostgresLogsReader(engine, pg_url)
+        assert [e.id for e in reader.audit_for_run("bounded-run")] == ["ev-2", "ev-1"]
+        # A run without a trace row is matched over the whole ledger.
+        with b.engine.begin() as conn:
+            conn.execute(audit_ledger.insert(), [
+                {"id": "ev-x", "tenant_id": "tenant-a", "event_type": "LimitBreached", "entity_type": "LIMIT",
+                 "entity_id": "lim", "actor_type": "SYSTEM", "after_state": {"run_id": "no-trace"},
+                 "created_at": start - timedelta(days=30)}])
+        assert [e.id for e in reader.audit_for_run("no-trace")] == ["ev-x"]
+    finally:
+        engine.dispose()
+        b.close()
