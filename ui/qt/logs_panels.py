@@ -696,7 +696,8 @@ class RunLogsPanel(QTabWidget):
             rows, texts = result
             self._rows("system", rows, texts)
             self.system_details.clear("Select a record to see its details" if rows else "")
-            notes = []
+            notes = ["The tenant's and system-wide records, newest first, whenever they happened; "
+                     "the Replay window has those within 30 s of the run."]
             if run.tenant_id is None and not self.system_only.isChecked():
                 notes.append("The run has no tenant: only system-wide records are shown.")
             if len(rows) >= SYSTEM_RECORD_LIMIT:
