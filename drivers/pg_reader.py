@@ -102,24 +102,28 @@ def _sql_list(values: Sequence[str]) -> str:
 
 
 _NORM = f"lower(btrim(status, E'{STATUS_WHITESPACE.encode('unicode_escape').decode()}'))"
-_AGG_SELECT = (
-    "count(*) AS total_steps, "
-    f"count(*) FILTER (WHERE {_NORM} IN ({_sql_list(raw_statuses(StepStatus.SUCCESS))})) AS success_count, "
-    f"count(*) FILTER (WHERE {_NORM} IN ({_sql_list(raw_statuses(StepStatus.FAILURE))})) AS failure_count, "
-    "coalesce(sum(cost_cents), 0) AS total_cost_cents, coalesce(sum(duration_ms), 0) AS total_duration_ms"
-)
+#: Step counters as SQL, by the RunSummary field they fill.
+_AGG_EXPRS = {
+    "total_steps": "count(*)",
+    "success_count": f"count(*) FILTER (WHERE {_NORM} IN ({_sql_list(raw_statuses(StepStatus.SUCCESS))}))",
+    "failure_count": f"count(*) FILTER (WHERE {_NORM} IN ({_sql_list(raw_statuses(StepStatus.FAILURE))}))",
+    "total_cost_cents": "coalesce(sum(cost_cents), 0)",
+    "total_duration_ms": "coalesce(sum(duration_ms), 0)",
+}
+_AGG_SELECT = ", ".join(f"{expr} AS {name}" for name, expr in _AGG_EXPRS.items())
 
 
 #: Everything opening needs in one round trip. The column list is information_schema.columns
-#: (only the columns the role has some right on, in the current schema) read from pg_catalog
+#: (only the columns the role has some right on) read from pg_catalog, for the tables the
+#: search path finds (as every later statement does)
 #: directly: the information_schema view alone took 7–16 ms of a ~30 ms open.
 _INSPECT_SQL = """
 SELECT current_setting('server_version'),
        to_regclass('aos_traces') IS NOT NULL, to_regclass('aos_trace_steps') IS NOT NULL, current_user,
        ARRAY(SELECT c.relname::text || '.' || a.attname::text
              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-             WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = current_schema())
-               AND c.relname IN ('aos_traces', 'aos_trace_steps') AND c.relkind IN ('r', 'v', 'f', 'p')
+             WHERE c.oid IN (to_regclass('aos_traces'), to_regclass('aos_trace_steps'))
+               AND c.relkind IN ('r', 'v', 'f', 'p')
                AND a.attnum > 0 AND NOT a.attisdropped
                AND (pg_has_role(c.relowner, 'USAGE')
                     OR has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES')))
@@ -220,7 +224,7 @@ class PostgresTraceReader:
         self.info = SourceInfo(
             location=self.location,
             kind="postgres",
-            display_name=f"{self.pg.database} on {self.pg.host}:{self.pg.port}",
+            display_name=self.pg.short,
             read_only=True,
             capabilities=frozenset(caps),
             notes=tuple(notes),
@@ -373,10 +377,17 @@ class PostgresTraceReader:
         with self._lock:
             if key in self._sorted_keys:
                 return self._sorted_keys[key]
-        base = self._apply_filter(sa.select(self._traces.c.trace_id).select_from(self._traces), flt).subquery("t")
+        ids = self._apply_filter(sa.select(self._traces.c.trace_id).select_from(self._traces), flt)
+        base = ids.subquery("t")
         direction = "DESC" if descending else "ASC"
-        agg = sa.text(f"SELECT trace_id, {_AGG_SELECT} FROM aos_trace_steps GROUP BY trace_id").columns(
-            sa.column("trace_id"), sa.column(sort.value)).subquery("a")
+        steps = sa.table("aos_trace_steps", sa.column("trace_id"))
+        # Only the filtered traces' steps are counted (a tenant's, not the whole table's).
+        agg = (
+            sa.select(steps.c.trace_id, sa.literal_column(_AGG_EXPRS[sort.value]).label(sort.value))
+            .where(steps.c.trace_id.in_(ids))
+            .group_by(steps.c.trace_id)
+            .subquery("a")
+        )
         stmt = (
             sa.select(base.c.trace_id)
             .select_from(base.outerjoin(agg, agg.c.trace_id == base.c.trace_id))
@@ -609,13 +620,46 @@ class PostgresTraceReader:
         return self.canceller.cancel_all()
 
     def logs(self):
-        """The logs-domain reader over the same connections (audit, LLM, system records, …)."""
+        """The logs-domain reader over the same connections (audit, LLM, system records, …),
+        cancelled with this reader. Built (a catalogue read) outside the lock, so other workers'
+        reads never wait on it."""
+        with self._lock:
+            if self._logs is not None:
+                return self._logs
+        from drivers.pg_logs import PostgresLogsReader
+
+        logs = PostgresLogsReader(self.engine, self.location, canceller=self.canceller)
         with self._lock:
             if self._logs is None:
-                from drivers.pg_logs import PostgresLogsReader
-
-                self._logs = PostgresLogsReader(self.engine, self.location)
+                self._logs = logs
             return self._logs
+
+    def ping(self) -> None:
+        """One round trip to the server (the reconnect probe): cheap whatever the tables hold."""
+        with self._connect("reaching the server") as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def iter_runs(self, flt: RunFilter, sort: RunSort = RunSort.STARTED_AT, descending: bool = True,
+                  batch: int = 2000) -> Iterator[RunSummary]:
+        """Every run in the filter, in order, from one sorted scan streamed through a server-side
+        cursor (the CLI's full listing; paging it would sort the table once per page), with
+        counters added a batch at a time."""
+        if sort.needs_aggregates:
+            keys = self._keys_by_aggregate(flt, sort, descending)
+            for i in range(0, len(keys), batch):
+                yield from self._with_aggregates(self._runs_by_keys(keys[i:i + batch]))
+            return
+        expr = self._sort_expr(sort)
+        tid = self._traces.c.trace_id
+        stmt = self._apply_filter(self._select(SUMMARY_COLUMNS).add_columns(self._replay_meta()), flt)
+        stmt = stmt.order_by(*((expr.desc(), tid.desc()) if descending else (expr.asc(), tid.asc())))
+        with self._connect("listing runs") as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt).mappings()
+            try:
+                while rows := result.fetchmany(batch):
+                    yield from self._with_aggregates([self._summary(r) for r in rows])
+            finally:
+                result.close()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -132,6 +132,14 @@ def _filter(args: argparse.Namespace) -> RunFilter:
 
 
 def _iter_runs(source, flt: RunFilter, sort: RunSort, descending: bool, limit: int | None) -> Iterable[RunSummary]:
+    stream = getattr(source, "iter_runs", None)
+    if stream is not None:
+        # One sorted scan, streamed (Postgres): paging would sort the table once per page.
+        for n, run in enumerate(stream(flt, sort, descending)):
+            if limit is not None and n >= limit:
+                return
+            yield run
+        return
     emitted = 0
     offset = 0
     while limit is None or emitted < limit:

@@ -379,3 +379,25 @@ def test_server_down_gives_a_clear_error_then_recovers(builder, reader):
         subprocess.run(ctl + ["-w", "-l", os.path.join(cwd, "server.log"), "start"], check=True, cwd=cwd,
                        capture_output=True)
     assert reader.count_runs(RunFilter()) == 3
+
+
+def test_iter_runs_streams_the_same_order_as_the_pages(builder, reader):
+    _fill(builder, 25)
+    for sort in (RunSort.STARTED_AT, RunSort.AGENT, RunSort.TOTAL_STEPS):
+        for desc in (True, False):
+            paged = reader.list_runs(RunFilter(), sort, desc, 0, 100)
+            streamed = list(reader.iter_runs(RunFilter(), sort, desc, batch=4))
+            assert [r.key for r in streamed] == [r.key for r in paged], (sort, desc)
+            assert [r.total_steps for r in streamed] == [r.total_steps for r in paged]
+    assert [r.run_id for r in reader.iter_runs(RunFilter(tenant_id="tenant-a"))] == [
+        r.run_id for r in reader.list_runs(RunFilter(tenant_id="tenant-a"), limit=100)]
+    reader.ping()
+    assert reader.engine.pool.checkedout() == 0
+
+
+def test_sorting_by_counters_counts_only_the_filtered_traces(builder, reader):
+    builder.trace("a1", tenant_id="tenant-a", statuses=("succeeded",) * 3)
+    builder.trace("b1", tenant_id="tenant-b", statuses=("succeeded",) * 9)
+    builder.trace("a2", tenant_id="tenant-a", statuses=("failed",))
+    runs = reader.list_runs(RunFilter(tenant_id="tenant-a"), RunSort.TOTAL_STEPS, True, 0, 10)
+    assert [(r.run_id, r.total_steps) for r in runs] == [("a1", 3), ("a2", 1)]
