@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
@@ -45,13 +46,15 @@ from inspector.source import TraceSource
 from ui.format import fmt_count
 from ui.qt.connect import ConnectDialog, PasswordPrompt, split_password
 from ui.qt.detail import DetailPanel, save_text
-from ui.qt.logs_panels import LedgerWindow, RunLogsPanel
 from ui.qt.messages import Level, MessageBus
 from ui.qt.reconnect import ReconnectController
 from ui.qt.runs_model import RUN_ROLE, RunsModel, read_first_page
 from ui.qt.steps_model import NODE_ROLE, STEP_ROLE, StepTreeModel
 from ui.qt.tasks import TaskRunner
 from ui.qt.theme import set_invalid, set_severity
+
+if TYPE_CHECKING:
+    from ui.qt.logs_panels import LedgerWindow, RunLogsPanel
 
 __all__ = ["MainWindow"]
 
@@ -291,20 +294,15 @@ class MainWindow(QMainWindow):
         # a worker of their own, so a slow ledger scan never holds up a click on a run.
         self.logs_runner: TaskRunner | None = None
         self.logs_source = None  # the source's LogsSource, built on a worker after opening
-        self.logs_panel = RunLogsPanel(lambda: self.logs_runner, lambda: self.logs_source, self._report)
-        self.logs_panel.save_requested.connect(self.save_payload)
+        self._logs_panel: RunLogsPanel | None = None  # built when a source with logs opens
+        self._ledger_window: LedgerWindow | None = None  # built when first shown
         self.logs_dock = QDockWidget("Run logs", self)
         self.logs_dock.setObjectName("logsDock")
-        self.logs_dock.setWidget(self.logs_panel)
         self.logs_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
                                    | QDockWidget.DockWidgetFeature.DockWidgetMovable
                                    | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.logs_dock)
         self.logs_dock.hide()
-        self.ledger_window = LedgerWindow(lambda: self.logs_runner, lambda: self.logs_source, self._report, self)
-        self.ledger_window.setWindowFlag(Qt.WindowType.Window, True)
-        self.ledger_window.save_requested.connect(self.save_payload)
-        self.ledger_window.resize(1200, 760)
 
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.steps_view)
@@ -472,7 +470,7 @@ class MainWindow(QMainWindow):
         self.bus.info(f"Reconnected to {self.reconnect.target}")
         if self.source is not None and self.logs_source is None and hasattr(self.source, "logs"):
             self._start_logs(self.source)  # it failed while the server was away
-        elif self.ledger_window.isVisible():
+        elif self._ledger_shown():
             self.ledger_window.reload()
         # The selected run's steps and detail are read again once the list has found it; until
         # then they stay as they were.
@@ -611,15 +609,44 @@ class MainWindow(QMainWindow):
         self.bus.info(f"Opened {location}")
         self.source_opened.emit(source)
 
+    @property
+    def logs_panel(self) -> RunLogsPanel:
+        """The Run logs panel, made on first use (a window that never opens Postgres never
+        pays for its seven tables)."""
+        if self._logs_panel is None:
+            from ui.qt.logs_panels import RunLogsPanel
+
+            self._logs_panel = RunLogsPanel(lambda: self.logs_runner, lambda: self.logs_source, self._report)
+            self._logs_panel.save_requested.connect(self.save_payload)
+            self.logs_dock.setWidget(self._logs_panel)
+        return self._logs_panel
+
+    @property
+    def ledger_window(self) -> LedgerWindow:
+        """The tenant-wide Audit ledger window, made on first use."""
+        if self._ledger_window is None:
+            from ui.qt.logs_panels import LedgerWindow
+
+            self._ledger_window = LedgerWindow(lambda: self.logs_runner, lambda: self.logs_source, self._report, self)
+            self._ledger_window.setWindowFlag(Qt.WindowType.Window, True)
+            self._ledger_window.save_requested.connect(self.save_payload)
+            self._ledger_window.resize(1200, 760)
+        return self._ledger_window
+
+    def _ledger_shown(self) -> bool:
+        return self._ledger_window is not None and self._ledger_window.isVisible()
+
     def _start_logs(self, source: TraceSource) -> None:
         """Sources with the logs tables (Postgres) get the Run logs dock and the ledger window;
         the logs reader reads the catalogue when built, so it is built on the logs worker."""
         make_logs = getattr(source, "logs", None)
         self.logs_source = None
-        self.logs_panel.clear()
+        if self._logs_panel is not None:
+            self._logs_panel.clear()
         if make_logs is None:
             self.logs_dock.hide()
-            self.ledger_window.hide()
+            if self._ledger_window is not None:
+                self._ledger_window.hide()
             self.actions_by_name["ledger"].setEnabled(False)
             return
         if self.logs_runner is None:
@@ -637,7 +664,7 @@ class MainWindow(QMainWindow):
                 self.resizeDocks([self.logs_dock], [300], Qt.Orientation.Vertical)
                 half = max(self.right_splitter.height(), 200) // 2
                 self.right_splitter.setSizes([half, half])
-            if self.ledger_window.isVisible():
+            if self._ledger_shown():
                 self.ledger_window.reload()
             run = self.current_run()
             if run is not None:
@@ -661,7 +688,8 @@ class MainWindow(QMainWindow):
         if self.logs_source is None or run is None or run.orphan:
             return
         if not self.logs_dock.isVisible():
-            self.logs_panel.clear()
+            if self._logs_panel is not None:
+                self._logs_panel.clear()
             return
         if self.logs_panel.run_id == run.run_id and self.logs_panel.pending:
             return
@@ -712,8 +740,10 @@ class MainWindow(QMainWindow):
         self.background_runner = None
         self.logs_runner = None
         self.logs_source = None
-        self.logs_panel.clear()
-        self.ledger_window.hide()
+        if self._logs_panel is not None:
+            self._logs_panel.clear()
+        if self._ledger_window is not None:
+            self._ledger_window.hide()
         if old_logs is not None:
             # The logs reader shares the source's engine: the source is closed only once this
             # worker is idle too (close_when_idle waits for it).

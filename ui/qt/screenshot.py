@@ -30,7 +30,8 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
         logs = window.logs_runner
         return (window.source is not None and runner is not None and runner.pending == 0
                 and background is not None and background.pending == 0 and not window.runs_model.loading
-                and (logs is None or logs.pending == 0) and not window.ledger_window.pending)
+                and (logs is None or logs.pending == 0)
+                and (window._ledger_window is None or not window._ledger_window.pending))
 
     def tick() -> None:
         state["waited"] += 200
