@@ -30,15 +30,17 @@ import json
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from drivers._sql import sql_list
 from drivers.pg_common import (
     DEFAULT_STATEMENT_TIMEOUT_MS,
     Canceller,
     PgLocation,
+    iso,
     make_engine,
     translate_errors,
 )
@@ -97,16 +99,12 @@ _SORT_COLUMNS = {
 }
 
 
-def _sql_list(values: Sequence[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 _NORM = f"lower(btrim(status, E'{STATUS_WHITESPACE.encode('unicode_escape').decode()}'))"
 #: Step counters as SQL, by the RunSummary field they fill.
 _AGG_EXPRS = {
     "total_steps": "count(*)",
-    "success_count": f"count(*) FILTER (WHERE {_NORM} IN ({_sql_list(raw_statuses(StepStatus.SUCCESS))}))",
-    "failure_count": f"count(*) FILTER (WHERE {_NORM} IN ({_sql_list(raw_statuses(StepStatus.FAILURE))}))",
+    "success_count": f"count(*) FILTER (WHERE {_NORM} IN ({sql_list(raw_statuses(StepStatus.SUCCESS))}))",
+    "failure_count": f"count(*) FILTER (WHERE {_NORM} IN ({sql_list(raw_statuses(StepStatus.FAILURE))}))",
     "total_cost_cents": "coalesce(sum(cost_cents), 0)",
     "total_duration_ms": "coalesce(sum(duration_ms), 0)",
 }
@@ -128,17 +126,6 @@ SELECT current_setting('server_version'),
                AND (pg_has_role(c.relowner, 'USAGE')
                     OR has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES')))
 """
-
-
-def iso(value: Any) -> str | None:
-    """A timestamp as the inspector carries it: ISO 8601 in UTC."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat()
-    return str(value)
 
 
 class PostgresTraceReader:
@@ -363,9 +350,9 @@ class PostgresTraceReader:
                       "GROUP BY trace_id")
         with self._connect("counting steps") as conn:
             for row in conn.execute(sql, {"keys": keys}):
-                out[row[0]] = _agg_summary(row[0], row[1:])
+                out[row[0]] = RunSummary.from_counters(row[0], row[1:])
         for key in keys:
-            out.setdefault(key, _agg_summary(key, (0, 0, 0, 0.0, 0.0)))
+            out.setdefault(key, RunSummary.from_counters(key, (0, 0, 0, 0.0, 0.0)))
         with self._lock:
             if len(self._agg_cache) + len(out) > _AGG_CACHE_MAX:
                 self._agg_cache.clear()
@@ -731,15 +718,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)
     return value
-
-
-def _agg_summary(key: str, values: Sequence[Any]) -> RunSummary:
-    total, ok, failed, cost, duration = values
-    return RunSummary(
-        key, None, None, None, None, None, None,
-        total_steps=int(total or 0),
-        success_count=int(ok or 0),
-        failure_count=int(failed or 0),
-        total_cost_cents=float(cost or 0.0),
-        total_duration_ms=float(duration or 0.0),
-    )

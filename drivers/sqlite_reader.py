@@ -23,6 +23,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy import column, select, table
 
+from drivers._sql import sql_list
 from inspector.errors import (
     CorruptSource,
     InspectorError,
@@ -48,7 +49,7 @@ from inspector.model import (
 from inspector.records import replay_of
 from inspector.source import CAP_ORPHANS, CAP_REFRESH, CAP_RUNS, CAP_STEPS, SourceTotals
 
-__all__ = ["SQLiteTraceReader", "SQLITE_HEADER", "check_sqlite_file"]
+__all__ = ["SQLITE_HEADER", "SQLiteTraceReader", "check_sqlite_file"]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -162,16 +163,12 @@ def _text_or_bytes(data: bytes) -> str | bytes:
         return data  # Payload.from_text says "not UTF-8 text"; _text() shows it with replacements
 
 
-def _sql_list(values: Sequence[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 # Only TEXT is a status, as in normalise_status: lower() and trim() would read a BLOB as text.
 _NORM = f"CASE WHEN typeof(status) = 'text' THEN lower(trim(status, '{STATUS_WHITESPACE}')) END"
 _AGG_SELECT = (
     "COUNT(*) AS total_steps, "
-    f"SUM(CASE WHEN {_NORM} IN ({_sql_list(raw_statuses(StepStatus.SUCCESS))}) THEN 1 ELSE 0 END) AS success_count, "
-    f"SUM(CASE WHEN {_NORM} IN ({_sql_list(raw_statuses(StepStatus.FAILURE))}) THEN 1 ELSE 0 END) AS failure_count, "
+    f"SUM(CASE WHEN {_NORM} IN ({sql_list(raw_statuses(StepStatus.SUCCESS))}) THEN 1 ELSE 0 END) AS success_count, "
+    f"SUM(CASE WHEN {_NORM} IN ({sql_list(raw_statuses(StepStatus.FAILURE))}) THEN 1 ELSE 0 END) AS failure_count, "
     "TOTAL(cost_cents) AS total_cost_cents, TOTAL(duration_ms) AS total_duration_ms"
 )
 
@@ -417,9 +414,9 @@ class SQLiteTraceReader:
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT run_id, {_AGG_SELECT} FROM trace_steps WHERE run_id IN ({marks}) GROUP BY run_id"
                 for row in conn.exec_driver_sql(sql, tuple(chunk)):
-                    out[row[0]] = _agg_summary(row[0], row[1:])
+                    out[row[0]] = RunSummary.from_counters(row[0], row[1:])
         for rid in ids:
-            out.setdefault(rid, _agg_summary(rid, (0, 0, 0, 0.0, 0.0)))
+            out.setdefault(rid, RunSummary.from_counters(rid, (0, 0, 0, 0.0, 0.0)))
         return out
 
     def _keys_by_aggregate(self, flt: RunFilter, sort: RunSort, descending: bool) -> list[str]:
@@ -589,20 +586,8 @@ class SQLiteTraceReader:
         self.engine.dispose()
 
 
-def _agg_summary(run_id: str, values: Sequence[Any]) -> RunSummary:
-    total, ok, failed, cost, duration = values
-    return RunSummary(
-        run_id, None, None, None, None, None, None,
-        total_steps=int(total or 0),
-        success_count=int(ok or 0),
-        failure_count=int(failed or 0),
-        total_cost_cents=float(cost or 0.0),
-        total_duration_ms=float(duration or 0.0),
-    )
-
-
 def _merge(base: RunSummary, agg: RunSummary | None) -> RunSummary:
     if agg is None:
-        agg = _agg_summary(base.run_id, (0, 0, 0, 0.0, 0.0))
+        agg = RunSummary.from_counters(base.run_id, (0, 0, 0, 0.0, 0.0))
     return base.with_counters(agg)
 

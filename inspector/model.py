@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
     "MISSING",
     "Payload",
     "RunFilter",
+    "RunRecord",
     "RunSort",
     "RunSummary",
-    "RunRecord",
     "SourceInfo",
     "Step",
     "StepRow",
     "StepStatus",
     "normalise_status",
-    "raw_statuses",
-    "parse_timestamp",
     "normalise_time_bound",
+    "parse_timestamp",
+    "raw_statuses",
 ]
 
 
@@ -114,7 +115,7 @@ def parse_timestamp(text: Any) -> datetime | None:
     else:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt
 
 
@@ -133,13 +134,13 @@ def normalise_time_bound(text: str, *, end: bool = False) -> str:
     if dt is None:
         raise UsageError(f"not a date or time: {text!r} (use e.g. 2026-10-01, 2026-10-01T12:00 or 2026-10-01T12:00:00+02:00)")
     try:
-        dt = dt.astimezone(timezone.utc)
+        dt = dt.astimezone(UTC)
         if end and date_only:
             dt = dt + timedelta(days=1) - timedelta(microseconds=1)
     except OverflowError:  # 9999-12-31 as "until forever", or 0001-01-01 east of UTC
         if not date_only:
             raise UsageError(f"out of range: {text!r}") from None
-        dt = datetime.max.replace(tzinfo=timezone.utc)
+        dt = datetime.max.replace(tzinfo=UTC)
     return dt.isoformat()
 
 
@@ -279,6 +280,15 @@ class RunSummary:
     orphan: bool = False
     trace_id: str | None = None
     archived: bool = False
+
+    @classmethod
+    def from_counters(cls, key: str, values: Sequence[Any]) -> RunSummary:
+        """A summary carrying only step counters (``total, successes, failures, cost, duration``,
+        as a reader's aggregate query returns them), to merge with ``with_counters``."""
+        total, ok, failed, cost, duration = values
+        return cls(key, None, None, None, None, None, None, total_steps=int(total or 0),
+                   success_count=int(ok or 0), failure_count=int(failed or 0),
+                   total_cost_cents=float(cost or 0.0), total_duration_ms=float(duration or 0.0))
 
     @property
     def key(self) -> str:
