@@ -59,13 +59,12 @@ from inspector.model import (
     raw_statuses,
 )
 from inspector.records import replay_of
-from inspector.source import CAP_REFRESH, CAP_RUNS, CAP_STEPS, SourceTotals
+from inspector.source import CAP_ARCHIVE, CAP_REFRESH, CAP_RUNS, CAP_STEPS, SourceTotals
 
 __all__ = ["CAP_ARCHIVE", "CAP_TRACES_PER_RUN", "PENDING_ROOT_HASH", "PostgresTraceReader"]
 
 #: Capabilities beyond the common ones.
 CAP_TRACES_PER_RUN = "traces_per_run"
-CAP_ARCHIVE = "archive"
 PENDING_ROOT_HASH = "pending"
 
 SUMMARY_COLUMNS = ("trace_id", "run_id", "correlation_id", "tenant_id", "agent_id", "status", "started_at",

@@ -19,13 +19,15 @@ from inspector.model import (
     StepStatus,
 )
 
-__all__ = ["MemorySource", "SourceTotals", "TraceSource", "summarise_steps", "run_matches"]
+__all__ = ["MemorySource", "SourceTotals", "TraceSource", "run_matches", "summarise_steps"]
 
 #: Capabilities a source may declare in ``SourceInfo.capabilities``.
 CAP_RUNS = "runs"
 CAP_STEPS = "steps"
 CAP_ORPHANS = "orphan_steps"
 CAP_REFRESH = "refresh"
+#: Soft-archived runs exist and are hidden unless ``RunFilter.include_archived`` (Postgres).
+CAP_ARCHIVE = "archive"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,7 +42,7 @@ from inspector.errors import (
     SourceUnavailable,
 )
 from inspector.model import RunFilter, RunSummary, normalise_time_bound
-from inspector.source import TraceSource
+from inspector.source import CAP_ARCHIVE, TraceSource
 from ui.format import fmt_count
 from ui.qt.connect import ConnectDialog, PasswordPrompt, split_password
 from ui.qt.detail import DetailPanel, save_text
@@ -585,15 +585,12 @@ class MainWindow(QMainWindow):
     def _install_source(self, source: TraceSource, location: str, first_page=None) -> None:
         self.close_source()
         self.source = source
-        from drivers.pg_reader import CAP_ARCHIVE
-
         self.filters.archived.setVisible(CAP_ARCHIVE in source.info.capabilities)
         self.source_runner = TaskRunner(f"source:{source.info.display_name}", sync=self._sync, parent=self)
         self.source_runner.busy_changed.connect(self._on_busy)
         self.background_runner = TaskRunner(f"background:{source.info.display_name}", sync=self._sync, parent=self)
         self.background_runner.busy_changed.connect(self._on_busy)
         self._totals = None
-        self._start_logs(source)
         note = f" — {'; '.join(source.info.notes)}" if source.info.notes else ""
         self.source_label.setText(f"{source.info.kind}: {source.info.location}{note}")
         self.source_label.setToolTip(source.info.location)
@@ -603,11 +600,45 @@ class MainWindow(QMainWindow):
         self.runs_model.set_source(source, first_page)
         self.steps_model.set_source(source)
         self.detail.clear()
-        self._load_side_info()
+        self._after_first_paint(lambda: source is self.source and (self._load_side_info(), self._start_logs(source)))
         for note_text in source.info.notes:
             self.bus.warning(f"{source.info.display_name}: {note_text}")
         self.bus.info(f"Opened {location}")
         self.source_opened.emit(source)
+
+    def _after_first_paint(self, work: Callable[[], object]) -> None:
+        """Run ``work`` once the runs list has painted the new source's first page (or after
+        250 ms, if nothing paints): side reads (filter values, totals, the replay index, the logs
+        tables) would otherwise compete with that first paint for the interpreter."""
+        if self._sync:
+            work()
+            return
+        viewport = self.runs_view.viewport()
+        # Both belong to the window: if it goes first, they go with it and nothing runs.
+        fallback = QTimer(self)
+        fallback.setSingleShot(True)
+        fallback.setInterval(250)
+
+        def run_once() -> None:
+            if fallback.property("done"):
+                return
+            fallback.setProperty("done", True)
+            fallback.stop()
+            viewport.removeEventFilter(watcher)
+            watcher.deleteLater()
+            fallback.deleteLater()
+            work()
+
+        class _Watcher(QObject):
+            def eventFilter(self, _obj, event) -> bool:
+                if event.type() == QEvent.Type.Paint:
+                    fallback.start(0)  # right after this paint
+                return False
+
+        watcher = _Watcher(self)
+        viewport.installEventFilter(watcher)
+        fallback.timeout.connect(run_once)
+        fallback.start()
 
     @property
     def logs_panel(self) -> RunLogsPanel:
