@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
-import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +25,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from paintwatch import PaintWatch, median
 
 
 def rss_mb() -> float:
@@ -34,10 +36,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
 
 
 def pct(xs, p):
@@ -85,30 +83,6 @@ def biggest_run(path: Path) -> tuple[str, int]:
     return row[0], row[1]
 
 
-class PaintWatch:
-    """Records when a widget's viewport paints."""
-
-    def __init__(self, widget):
-        from PySide6.QtCore import QEvent, QObject
-
-        class _F(QObject):
-            def __init__(s):
-                super().__init__()
-                s.times = []
-
-            def eventFilter(s, obj, ev):
-                if ev.type() == QEvent.Type.Paint:
-                    s.times.append(time.perf_counter())
-                return False
-
-        self.filter = _F()
-        widget.installEventFilter(self.filter)
-
-    @property
-    def times(self):
-        return self.filter.times
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", type=Path, default=ROOT / "benchmarks" / "data" / "large.db")
@@ -128,8 +102,8 @@ def main() -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
-    from ui.qt.theme import apply_theme
     from ui.qt.main_window import MainWindow
+    from ui.qt.theme import apply_theme
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app)

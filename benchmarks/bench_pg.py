@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,13 +31,11 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import psycopg
 import sqlalchemy as sa
-
-
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
+from paintwatch import PaintWatch, median
 
 
 def ms(x: float) -> str:
@@ -131,30 +128,6 @@ def floor_stream(url: str, stmt: str, params: dict, out) -> tuple[float, int]:
 
 
 # -- the window ----------------------------------------------------------------------------------
-
-
-class PaintWatch:
-    """Records when a widget paints (as benchmarks/bench_gui.py)."""
-
-    def __init__(self, widget):
-        from PySide6.QtCore import QEvent, QObject
-
-        class _F(QObject):
-            def __init__(s):
-                super().__init__()
-                s.times = []
-
-            def eventFilter(s, obj, ev):
-                if ev.type() == QEvent.Type.Paint:
-                    s.times.append(time.perf_counter())
-                return False
-
-        self.filter = _F()
-        widget.installEventFilter(self.filter)
-
-    @property
-    def times(self):
-        return self.filter.times
 
 
 def main() -> int:
