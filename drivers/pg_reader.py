@@ -647,7 +647,15 @@ class PostgresTraceReader:
             finally:
                 result.close()
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 5.0) -> None:
+        """Close every connection. ``dispose()`` closes only the pooled ones; one still checked
+        out (a read another thread is finishing, e.g. after a cancel) would be left to the garbage
+        collector, so wait a little for it to come back first."""
+        import time
+
+        deadline = time.monotonic() + wait_s
+        while self.engine.pool.checkedout() and time.monotonic() < deadline:
+            time.sleep(0.02)
         self.engine.dispose()
 
 

@@ -29,3 +29,41 @@ def test_twenty_thousand_void_qt_calls_do_not_abort():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
+
+
+def test_a_result_that_arrives_after_cancel_is_released(qtbot):
+    """Work that finishes after its task was cancelled (a window closing while a source opens)
+    hands its result to on_discard instead of dropping it: no connection is left to the GC."""
+    import threading
+
+    from ui.qt.tasks import TaskRunner
+
+    runner = TaskRunner("test")
+    started, release = threading.Event(), threading.Event()
+    released: list[str] = []
+    delivered: list[str] = []
+
+    def work():
+        started.set()
+        release.wait(10)
+        return "an open source"
+
+    task = runner.submit(work, delivered.append, on_discard=released.append)
+    assert started.wait(10)
+    task.cancel()
+    release.set()
+    qtbot.waitUntil(lambda: released == ["an open source"], timeout=10000)
+    runner.shutdown()
+    assert delivered == []
+
+    # The same when the runner is shut down while the work runs.
+    runner = TaskRunner("test2")
+    started.clear()
+    release.clear()
+    runner.submit(work, delivered.append, on_discard=released.append)
+    assert started.wait(10)
+    runner.shutdown_async()
+    release.set()
+    qtbot.waitUntil(lambda: len(released) == 2, timeout=10000)
+    runner.shutdown()
+    assert delivered == []

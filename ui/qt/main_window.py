@@ -548,6 +548,7 @@ class MainWindow(QMainWindow):
             lambda result: self._install_source(result[0], location, result[1]),
             failed,
             label=f"Opening {Path(location).name}" if "://" not in location else f"Connecting to {location}",
+            on_discard=lambda result: result[0].close(),  # the window went away while it opened
         )
 
     def ask_password(self, location: str, reason: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-__all__ = ["Task", "TaskRunner", "Progress"]
+__all__ = ["Progress", "Task", "TaskRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,20 @@ class Task:
     on_done: Callable[[Any], None] | None
     on_error: Callable[[BaseException], None] | None
     on_progress: Callable[[int, int], None] | None = None
+    #: Called with the result of work that finished after it was cancelled (e.g. to close a
+    #: source opened for a window that has gone): results that own resources are never dropped.
+    on_discard: Callable[[Any], None] | None = None
     _cancelled: threading.Event = field(default_factory=threading.Event)
     done: bool = False
+    discarded: bool = False
+
+    def discard(self, result: Any) -> None:
+        if self.on_discard is not None and not self.discarded:
+            self.discarded = True
+            try:
+                self.on_discard(result)
+            except Exception:
+                log.exception("discarding the result of %s failed", self.label)
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -88,6 +100,8 @@ class _Job(QRunnable):
             ok = True
         except BaseException as exc:  # noqa: BLE001 - every failure is reported, none kills the worker
             result, ok = exc, False
+        if ok and self._task.cancelled:
+            self._task.discard(result)  # nobody will take it: release what it holds, here
         self._relay.finished.emit(self._task.id, ok, result)
 
 
@@ -109,6 +123,7 @@ class TaskRunner(QObject):
         self._relay.finished.connect(self._on_finished)
         self._relay.progressed.connect(self._on_progress)
         self._tasks: dict[int, Task] = {}
+        self._dropped: dict[int, Task] = {}  # cancelled by a shutdown, perhaps still running
         self._closed = False
 
     @property
@@ -123,9 +138,12 @@ class TaskRunner(QObject):
         *,
         label: str = "",
         on_progress: Callable[[int, int], None] | None = None,
+        on_discard: Callable[[Any], None] | None = None,
     ) -> Task:
-        """Run ``fn()`` (or ``fn(progress)`` when ``on_progress`` is given) off the GUI thread."""
-        task = Task(next(self._ids), label or getattr(fn, "__name__", "task"), on_done, on_error, on_progress)
+        """Run ``fn()`` (or ``fn(progress)`` when ``on_progress`` is given) off the GUI thread.
+        ``on_discard(result)`` releases a result that arrives after the task was cancelled."""
+        task = Task(next(self._ids), label or getattr(fn, "__name__", "task"), on_done, on_error, on_progress,
+                    on_discard)
         progress = Progress(self, task) if on_progress is not None else None
         if self._closed:
             task.cancel()
@@ -148,6 +166,9 @@ class TaskRunner(QObject):
     def _on_finished(self, task_id: int, ok: bool, result: object) -> None:
         task = self._tasks.pop(task_id, None)
         if task is None:
+            dropped = self._dropped.pop(task_id, None)
+            if dropped is not None and ok:
+                dropped.discard(result)
             return
         self._deliver(task, ok, result)
         if not self._tasks:
@@ -162,6 +183,8 @@ class TaskRunner(QObject):
     def _deliver(self, task: Task, ok: bool, result: Any) -> None:
         task.done = True
         if task.cancelled:
+            if ok:
+                task.discard(result)
             return
         if ok:
             if task.on_done is not None:
@@ -187,6 +210,7 @@ class TaskRunner(QObject):
         for task in list(self._tasks.values()):
             task.cancel()
         self._pool.clear()
+        self._dropped.update(self._tasks)
         self._tasks.clear()
         if last is not None and not self.sync:
             self._pool.start(_Job(self._relay, Task(next(self._ids), "closing", None, None), last, None))
@@ -202,4 +226,5 @@ class TaskRunner(QObject):
             task.cancel()
         self._pool.clear()
         self._pool.waitForDone(msecs)
+        self._dropped.update(self._tasks)
         self._tasks.clear()
