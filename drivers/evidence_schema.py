@@ -1,18 +1,22 @@
 """The AOS evidence tables (spec §3.7, migrations 082/084/085) and the ``runs`` table they
 reference (§3.6), as SQLAlchemy Core tables.
 
-Not yet part of ``create_schema``: the evidence reader and writers (issue 4) wire them in.
-``create_evidence_tables`` adds them to a database that already has the trace schema.
+One definition for both dialects: on Postgres the types are upstream's (``jsonb``, ``text[]``,
+``timestamptz``, ``now()``); on SQLite (our superset: a local ``traces.db`` may carry evidence) the
+same tables are made with JSON text for ``jsonb`` and arrays, ISO text for timestamps and
+``CURRENT_TIMESTAMP`` for ``now()``. ``create_evidence_tables`` adds them to a database that
+already has the trace schema (tables that exist are kept).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
-    ARRAY,
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
     Connection,
+    DateTime,
     Double,
     ForeignKey,
     Index,
@@ -22,9 +26,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    func,
     text,
+    true,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 #: Their own metadata: nothing that builds or drops the trace schema sees them until wired in.
 metadata = MetaData()
@@ -41,9 +48,16 @@ __all__ = [
     "runs",
 ]
 
-TSTZ = TIMESTAMP(timezone=True)
-_FALSE = text("false")
-_NOW = text("now()")
+#: ``timestamptz`` on Postgres, ISO text on SQLite.
+TSTZ = DateTime(timezone=True)
+#: ``jsonb`` on Postgres (a Python None stays SQL NULL), JSON text on SQLite.
+JSONB_ = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+#: ``text[]`` on Postgres, a JSON array on SQLite.
+TEXT_ARRAY = JSON().with_variant(ARRAY(Text), "postgresql")
+_FALSE = false()
+_TRUE = true()
+#: ``now()`` on Postgres, ``CURRENT_TIMESTAMP`` on SQLite.
+_NOW = func.now()
 
 
 def _common() -> list[Column]:
@@ -100,7 +114,7 @@ activity_evidence = Table(  # class B
     Column("completion_type", String(20)),
     Column("sensitivity_class", String(20)),
     Column("redaction_status", String(20)),
-    Column("provider_safety_flags", JSONB(none_as_null=True)),
+    Column("provider_safety_flags", JSONB_),
     Column("evidence_source", String(20), nullable=False, server_default=text("'execution'")),
     *_common(),
     UniqueConstraint("run_id", "step_index", name="uq_activity_evidence_run_step"),
@@ -120,13 +134,13 @@ policy_decisions = Table(  # class D
     Column("decision", String(20)),
     Column("decision_reason", Text),
     Column("decision_confidence", Double),
-    Column("policies_evaluated", ARRAY(Text)),
+    Column("policies_evaluated", TEXT_ARRAY),
     Column("policy_results", String(20)),
-    Column("evaluation_order", ARRAY(Text)),
-    Column("thresholds_used", JSONB(none_as_null=True)),
-    Column("customer_guardrail_result", JSONB(none_as_null=True)),
-    Column("provider_moderation_result", JSONB(none_as_null=True)),
-    Column("decision_reason_codes", ARRAY(Text)),
+    Column("evaluation_order", TEXT_ARRAY),
+    Column("thresholds_used", JSONB_),
+    Column("customer_guardrail_result", JSONB_),
+    Column("provider_moderation_result", JSONB_),
+    Column("decision_reason_codes", TEXT_ARRAY),
     Column("approval_request_id", Text),
     Column("required_approval_level", Integer),
     Column("current_approval_level", Integer),
@@ -159,7 +173,7 @@ provider_evidence = Table(  # class G
     Column("provider_http_status", Integer),
     Column("provider_error_code", String(50)),
     Column("provider_retry_count", Integer, server_default=text("0")),
-    Column("provider_safety_signals", JSONB(none_as_null=True)),
+    Column("provider_safety_signals", JSONB_),
     Column("requested_at", TSTZ, nullable=False),
     Column("responded_at", TSTZ),
     *_common(),
@@ -177,14 +191,14 @@ environment_evidence = Table(  # class H
     Column("sdk_mode", String(20), nullable=False),
     Column("sdk_version", String(20)),
     Column("environment", String(20)),
-    Column("telemetry_enabled", Boolean, server_default=text("true")),
+    Column("telemetry_enabled", Boolean, server_default=_TRUE),
     Column("telemetry_delivery_status", String(20)),
     Column("trace_sampling_rate", Double, server_default=text("1.0")),
-    Column("metrics_enabled", Boolean, server_default=text("true")),
+    Column("metrics_enabled", Boolean, server_default=_TRUE),
     Column("client_ip", String(45)),
     Column("client_user_agent", Text),
     Column("client_origin", String(255)),
-    Column("active_feature_flags", ARRAY(Text)),
+    Column("active_feature_flags", TEXT_ARRAY),
     Column("debug_mode", Boolean, server_default=_FALSE),
     Column("dry_run", Boolean, server_default=_FALSE),
     Column("capture_confidence_score", Double),
@@ -201,18 +215,18 @@ integrity_evidence = Table(  # class J
     metadata,
     Column("id", Text, primary_key=True),
     _run_fk(),
-    Column("expected_artifacts", ARRAY(Text), nullable=False),
-    Column("expected_artifact_schema", JSONB(none_as_null=True)),
-    Column("observed_artifacts", ARRAY(Text), nullable=False),
-    Column("missing_artifacts", ARRAY(Text)),
-    Column("missing_reasons", JSONB(none_as_null=True)),
+    Column("expected_artifacts", TEXT_ARRAY, nullable=False),
+    Column("expected_artifact_schema", JSONB_),
+    Column("observed_artifacts", TEXT_ARRAY, nullable=False),
+    Column("missing_artifacts", TEXT_ARRAY),
+    Column("missing_reasons", JSONB_),
     Column("integrity_score", Double, nullable=False),
     Column("integrity_status", String(20)),
     Column("verification_method", String(30)),
     Column("verification_timestamp", TSTZ),
     Column("divergence_details", Text),
     Column("recovery_action", Text),
-    Column("coverage_metrics", JSONB(none_as_null=True)),
+    Column("coverage_metrics", JSONB_),
     *_common(),
     UniqueConstraint("run_id", name="uq_integrity_evidence_run"),
     Index("idx_integrity_evidence_run_id", "run_id"),

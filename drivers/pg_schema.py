@@ -29,6 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 
+from drivers.evidence_schema import create_evidence_tables
+from drivers.evidence_schema import metadata as evidence_metadata
+
 __all__ = [
     "MIGRATION_LEVELS",
     "aos_trace_mismatches",
@@ -394,10 +397,12 @@ CREATE INDEX idx_aos_traces_incident ON aos_traces (incident_id) WHERE incident_
 _LOGS_TABLES = (audit_ledger, llm_run_records, system_records, log_exports, aos_trace_mismatches, policy_activation_audit)
 
 
-def create_schema(conn: Connection, *, level: str = "final", logs_tables: bool = True, triggers: bool = True) -> None:
+def create_schema(conn: Connection, *, level: str = "final", logs_tables: bool = True, triggers: bool = True,
+                  evidence_tables: bool | None = None) -> None:
     """Create the AOS tables in an empty database, as a database migrated up to ``level`` has them.
 
-    ``logs_tables=False`` leaves out everything but traces and steps (a trace-only database).
+    ``logs_tables=False`` leaves out everything but traces and steps (a trace-only database);
+    ``evidence_tables`` (default: as ``logs_tables``) adds ``runs`` and the evidence tables (§3.7).
     """
     if level not in MIGRATION_LEVELS:
         raise ValueError(f"unknown migration level {level!r}; one of {', '.join(MIGRATION_LEVELS)}")
@@ -405,6 +410,8 @@ def create_schema(conn: Connection, *, level: str = "final", logs_tables: bool =
     if logs_tables:
         tables += list(_LOGS_TABLES)
     metadata.create_all(conn, tables=tables)
+    if logs_tables if evidence_tables is None else evidence_tables:
+        create_evidence_tables(conn)
     for stmt in _PARTIAL_INDEXES.strip().splitlines():
         if not logs_tables and "aos_trace_mismatches" in stmt:
             continue
@@ -426,6 +433,7 @@ def create_schema(conn: Connection, *, level: str = "final", logs_tables: bool =
 
 def drop_schema(conn: Connection) -> None:
     """Drop every table and function :func:`create_schema` makes (test databases only)."""
+    evidence_metadata.drop_all(conn)
     metadata.drop_all(conn)
     for fn in ("reject_trace_update_lifecycle", "reject_trace_delete", "reject_trace_step_update_lifecycle",
                "reject_trace_step_delete", "reject_immutable_change"):

@@ -24,7 +24,7 @@ from inspector.integrity import (
     compute_integrity_v2,
     evaluate,
 )
-from tests.pgutil import TraceBuilder, sa_url
+from tests.pgutil import TraceBuilder, sa_url, with_database
 
 NOW = datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
 
@@ -96,7 +96,8 @@ def test_stored_verdicts_and_disagreement(engine, pg_url):
     assert stored["superseded"].grade is IntegrityGrade.PASS and ours.grade is IntegrityGrade.WARN
 
 
-def test_no_evidence_store_and_missing_tables(pg_url):
+def test_no_evidence_store_and_missing_tables(pg_server):
+    pg_url = with_database(pg_server.url, pg_server.create(template=pg_server.template(evidence_tables=False)))
     e = sa.create_engine(sa_url(pg_url), poolclass=sa.pool.NullPool)
     try:
         TraceBuilder(pg_url).trace("r1")
