@@ -1,138 +1,351 @@
-"""Reading the evidence of runs for integrity grading (spec §3.7, §4), read-only, on Postgres.
+"""Reading the evidence of runs (spec §3.7) and gathering upstream's integrity facts (§4),
+read-only, on Postgres and on SQLite (our superset: a local ``traces.db`` may carry the same
+evidence tables, made from ``drivers.evidence_schema``).
 
-The facts upstream's gatherer collects, collected with grouped counts: one statement per table
-for any number of runs (``WHERE run_id = ANY(:ids) GROUP BY run_id``), never one query per table
-per run. A table the database lacks counts 0, as upstream's gatherer treats an SQL error; a
-database with none of the evidence tables has no evidence store at all (``has_store`` False), and
-the UI says so rather than grading every run FAIL.
+Facts are gathered with grouped counts: one statement per table for a whole chunk of runs
+(``WHERE run_id = ANY(:ids) GROUP BY run_id`` on Postgres, ``IN (...)`` on SQLite), never one query
+per table per run. A table the database lacks counts 0, as upstream's gatherer treats an SQL
+error; a database with none of the evidence tables has no evidence store at all (``has_store``
+False), and the UI says so rather than grading every run FAIL.
+
+"Trace" and "trace steps" are upstream's ``aos_traces``/``aos_trace_steps`` on Postgres (steps
+joined through ``trace_id``: every trace of the run id counts) and ``traces``/``trace_steps`` on
+SQLite (keyed by ``run_id``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from drivers.pg_common import Canceller, iso, translate_errors
+from inspector.evidence import EvidenceRow, IndexAlignment, RunEvidence, StoredVerdict
 from inspector.integrity import (
     EXPECTED_TABLES,
-    GRADE_OF_STATUS,
     CaptureFailure,
     EvidenceClass,
     IntegrityFacts,
     IntegrityGrade,
+    IntegrityResult,
     assemble,
+    evaluate,
 )
 
-__all__ = ["PostgresEvidenceReader", "StoredVerdict"]
+__all__ = [
+    "EvidenceReader",
+    "PostgresEvidenceReader",
+    "StoredVerdict",
+    "gather_facts",
+    "grade_clause",
+    "present_tables",
+]
 
 #: The four evidence tables the gatherer counts by ``run_id`` (traces and steps are counted too).
 _EVIDENCE_COUNTED = (EvidenceClass.H_ENVIRONMENT, EvidenceClass.B_ACTIVITY, EvidenceClass.G_PROVIDER,
                      EvidenceClass.D_DECISION)
-_CHUNK = 5000
+_ALL_EVIDENCE = (*_EVIDENCE_COUNTED, EvidenceClass.J_INTEGRITY)
+FAILURES = "evidence_capture_failures"
+#: Columns holding JSON (stored as text on SQLite): decoded when rows are read.
+_JSON_COLUMNS = frozenset({
+    "provider_safety_flags", "policies_evaluated", "evaluation_order", "thresholds_used",
+    "customer_guardrail_result", "provider_moderation_result", "decision_reason_codes",
+    "provider_safety_signals", "active_feature_flags", "expected_artifacts", "expected_artifact_schema",
+    "observed_artifacts", "missing_artifacts", "missing_reasons", "coverage_metrics",
+})
+_ROW_ORDER = {
+    EvidenceClass.B_ACTIVITY: "step_index, id",
+    EvidenceClass.G_PROVIDER: "step_index, id",
+    EvidenceClass.D_DECISION: "evaluated_at, id",
+    EvidenceClass.H_ENVIRONMENT: "created_at, id",
+    EvidenceClass.J_INTEGRITY: "created_at, id",
+}
 
 
 @dataclass(frozen=True, slots=True)
-class StoredVerdict:
-    """The ``integrity_evidence`` row upstream stored for a run. Upstream keeps no grade: it is
-    derived from the legacy ``integrity_status`` (VALID → PASS, DEGRADED → WARN, FAILED → FAIL)."""
-
-    run_id: str
-    integrity_status: str | None
-    integrity_score: float | None
-    observed_artifacts: tuple[str, ...]
-    missing_artifacts: tuple[str, ...]
-    missing_reasons: Any
-    verification_method: str | None
-    verification_timestamp: str | None
-    id: str | None = None
-
-    @property
-    def grade(self) -> IntegrityGrade | None:
-        return GRADE_OF_STATUS.get(self.integrity_status or "")
+class _Dialect:
+    traces: str
+    steps: str
+    #: Postgres steps reach their run through ``trace_id``; SQLite steps carry ``run_id``.
+    steps_by_trace: bool
+    chunk: int
 
 
-class PostgresEvidenceReader:
-    def __init__(self, engine: sa.Engine, location: str, *, canceller: Canceller | None = None) -> None:
+_PG = _Dialect("aos_traces", "aos_trace_steps", True, 5000)
+#: SQLite caps host parameters (999 before 3.32): chunks stay well below it.
+_SQLITE = _Dialect("traces", "trace_steps", False, 500)
+
+
+def _dialect(conn_or_engine: sa.Connection | sa.Engine) -> _Dialect:
+    return _PG if conn_or_engine.dialect.name == "postgresql" else _SQLITE
+
+
+def present_tables(conn: sa.Connection) -> frozenset[str]:
+    """The evidence, failure and trace tables this database has and this session may read."""
+    d = _dialect(conn)
+    names = [c.value for c in _ALL_EVIDENCE] + [FAILURES, d.traces, d.steps]
+    if d is _PG:
+        rows = conn.execute(sa.text(
+            "SELECT name, CASE WHEN to_regclass(name) IS NULL THEN false "
+            "ELSE has_table_privilege(to_regclass(name), 'SELECT') END "
+            "FROM unnest(CAST(:names AS text[])) AS name"), {"names": names}).all()
+        return frozenset(name for name, ok in rows if ok)
+    have = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    return frozenset(n for n in names if n in have)
+
+
+def _ids_in(d: _Dialect, column: str) -> str:
+    return f"{column} = ANY(:ids)" if d is _PG else f"{column} IN :ids"
+
+
+def _stmt(d: _Dialect, sql: str) -> sa.TextClause:
+    stmt = sa.text(sql)
+    if d is _SQLITE and ":ids" in sql:
+        stmt = stmt.bindparams(sa.bindparam("ids", expanding=True))
+    return stmt
+
+
+def _count_statements(d: _Dialect, tables: frozenset[str]) -> list[tuple[EvidenceClass, str]]:
+    out = [(cls, f"SELECT run_id, count(*) FROM {cls.value} WHERE {_ids_in(d, 'run_id')} GROUP BY run_id")
+           for cls in _EVIDENCE_COUNTED if cls.value in tables]
+    if d.traces in tables:
+        out.append((EvidenceClass.TRACE,
+                    f"SELECT run_id, count(*) FROM {d.traces} WHERE {_ids_in(d, 'run_id')} GROUP BY run_id"))
+    if d.steps in tables:
+        if d.steps_by_trace and d.traces in tables:
+            out.append((EvidenceClass.TRACE_STEPS,
+                        (f"SELECT t.run_id, count(*) FROM {d.steps} s JOIN {d.traces} t ON s.trace_id = t.trace_id "
+                         f"WHERE {_ids_in(d, 't.run_id')} GROUP BY t.run_id")))
+        elif not d.steps_by_trace:
+            out.append((EvidenceClass.TRACE_STEPS,
+                        f"SELECT run_id, count(*) FROM {d.steps} WHERE {_ids_in(d, 'run_id')} GROUP BY run_id"))
+    return out
+
+
+def _gather_chunk(conn: sa.Connection, d: _Dialect, tables: frozenset[str],
+                  ids: list[str]) -> dict[str, IntegrityFacts]:
+    counts: dict[str, dict[EvidenceClass, int]] = {rid: {} for rid in ids}
+    for cls, sql in _count_statements(d, tables):
+        for rid, n in conn.execute(_stmt(d, sql), {"ids": ids}):
+            if rid in counts:
+                counts[rid][cls] = int(n)
+    failures: dict[str, list[CaptureFailure]] = {rid: [] for rid in ids}
+    if FAILURES in tables:
+        sql = (f"SELECT run_id, evidence_type, failure_reason, error_message, resolution, id FROM {FAILURES} "
+               f"WHERE {_ids_in(d, 'run_id')} ORDER BY run_id, created_at, id")
+        for rid, etype, reason, message, resolution, fid in conn.execute(_stmt(d, sql), {"ids": ids}):
+            if rid in failures:
+                failures[rid].append(CaptureFailure(etype, reason, message, stored_resolution=resolution, id=fid))
+    return {rid: assemble(rid, {c: counts[rid].get(c, 0) for c in EXPECTED_TABLES}, failures[rid]) for rid in ids}
+
+
+def gather_facts(conn: sa.Connection, run_ids: Sequence[str], *,
+                 tables: frozenset[str] | None = None) -> dict[str, IntegrityFacts]:
+    """Upstream's integrity facts for each run, on this connection (so evidence written earlier in
+    the caller's own transaction is seen: upstream's separate connection misses it, §11.15)."""
+    d = _dialect(conn)
+    tables = present_tables(conn) if tables is None else tables
+    ids = list(dict.fromkeys(run_ids))
+    out: dict[str, IntegrityFacts] = {}
+    for i in range(0, len(ids), d.chunk):
+        out.update(_gather_chunk(conn, d, tables, ids[i:i + d.chunk]))
+    return out
+
+
+def grade_clause(run_id: sa.ColumnElement[Any], dialect_name: str, tables: frozenset[str]) -> sa.ColumnElement[str]:
+    """Upstream's grade of the run ``run_id`` names, as one SQL expression (for filtering a runs list
+    whose rows are traces, so the trace itself is observed):
+
+    FAIL when environment evidence or steps are missing; else WARN when any capture failure exists;
+    else PASS when at least two of activity, provider and policy evidence exist (5–6 of 6); else WARN.
+    This is :func:`inspector.integrity.evaluate` restated for a database that has the trace row (the
+    permanent-failure and below-half branches cannot be reached then); tests hold the two together."""
+    d = _PG if dialect_name == "postgresql" else _SQLITE
+
+    def exists(table: str) -> sa.ColumnElement[bool]:
+        if table not in tables:
+            return sa.false()
+        t = sa.table(table, sa.column("run_id"))
+        return sa.exists().where(t.c.run_id == run_id)
+
+    if d.steps not in tables:
+        steps: sa.ColumnElement[bool] = sa.false()
+    elif d.steps_by_trace:
+        t2 = sa.table(d.traces, sa.column("run_id"), sa.column("trace_id")).alias("grade_t")
+        s = sa.table(d.steps, sa.column("trace_id")).alias("grade_s")
+        steps = sa.exists().where(s.c.trace_id == t2.c.trace_id, t2.c.run_id == run_id)
+    else:
+        steps = exists(d.steps)
+
+    def one(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.case((cond, 1), else_=0)
+
+    expected = one(exists(EvidenceClass.B_ACTIVITY.value)) + one(exists(EvidenceClass.G_PROVIDER.value)) + one(
+        exists(EvidenceClass.D_DECISION.value))
+    return sa.case(
+        (sa.or_(sa.not_(exists(EvidenceClass.H_ENVIRONMENT.value)), sa.not_(steps)), IntegrityGrade.FAIL.value),
+        (exists(FAILURES), IntegrityGrade.WARN.value),
+        (expected >= 2, IntegrityGrade.PASS.value),
+        else_=IntegrityGrade.WARN.value,
+    )
+
+
+def _plain(name: str, value: Any) -> Any:
+    """A column value as the panel and JSON show it: timestamps as ISO text, JSON decoded."""
+    if isinstance(value, datetime | date):
+        return iso(value) if isinstance(value, datetime) else value.isoformat()
+    if name in _JSON_COLUMNS and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class EvidenceReader:
+    """The evidence of a source's runs, read through the source's own connections.
+
+    ``reading(doing)`` is the source's context manager that checks out a connection and translates
+    database errors into the inspector's errors naming the source."""
+
+    def __init__(self, engine: sa.Engine, location: str, reading: Callable[[str], AbstractContextManager[sa.Connection]],
+                 *, row_limit: int = 2000) -> None:
         self.engine = engine
         self.location = location
-        self.canceller = canceller or Canceller()
-        names = [c.value for c in EvidenceClass] + ["evidence_capture_failures"]
+        self._reading = reading
+        self._d = _dialect(engine)
+        self.row_limit = row_limit
         with self._reading("looking for the evidence tables") as conn:
-            rows = conn.execute(sa.text(
-                "SELECT name, CASE WHEN to_regclass(name) IS NULL THEN false "
-                "ELSE has_table_privilege(to_regclass(name), 'SELECT') END "
-                "FROM unnest(CAST(:names AS text[])) AS name"), {"names": names}).all()
-        self.tables = frozenset(name for name, ok in rows if ok)
-
-    @contextlib.contextmanager
-    def _reading(self, doing: str) -> Iterator[sa.Connection]:
-        with translate_errors(self.location, doing), self.engine.connect() as conn, self.canceller.track(conn):
-            yield conn
+            self.tables = present_tables(conn)
 
     @property
     def has_store(self) -> bool:
         """Whether the database has any evidence table at all (else: "no evidence store")."""
         return any(c.value in self.tables for c in _EVIDENCE_COUNTED)
 
-    def _counts(self, conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, dict[EvidenceClass, int]]:
-        counts: dict[str, dict[EvidenceClass, int]] = {rid: {} for rid in run_ids}
-        statements = [
-            (cls, f"SELECT run_id, count(*) FROM {cls.value} WHERE run_id = ANY(:ids) GROUP BY run_id")
-            for cls in _EVIDENCE_COUNTED if cls.value in self.tables
-        ]
-        if "aos_traces" in self.tables:
-            statements.append((EvidenceClass.TRACE,
-                               "SELECT run_id, count(*) FROM aos_traces WHERE run_id = ANY(:ids) GROUP BY run_id"))
-        if "aos_traces" in self.tables and "aos_trace_steps" in self.tables:
-            statements.append((EvidenceClass.TRACE_STEPS,
-                               "SELECT t.run_id, count(*) FROM aos_trace_steps s JOIN aos_traces t "
-                               "ON s.trace_id = t.trace_id WHERE t.run_id = ANY(:ids) GROUP BY t.run_id"))
-        for cls, sql in statements:
-            for rid, n in conn.execute(sa.text(sql), {"ids": list(run_ids)}):
-                counts[rid][cls] = int(n)
-        return counts
-
-    def _failures(self, conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[CaptureFailure]]:
-        out: dict[str, list[CaptureFailure]] = {rid: [] for rid in run_ids}
-        if "evidence_capture_failures" not in self.tables:
-            return out
-        sql = ("SELECT run_id, evidence_type, failure_reason, error_message, resolution, id "
-               "FROM evidence_capture_failures WHERE run_id = ANY(:ids) ORDER BY run_id, created_at, id")
-        for rid, etype, reason, message, resolution, fid in conn.execute(sa.text(sql), {"ids": list(run_ids)}):
-            out[rid].append(CaptureFailure(etype, reason, message, stored_resolution=resolution, id=fid))
-        return out
+    @property
+    def classes(self) -> frozenset[EvidenceClass]:
+        """The evidence classes whose table exists."""
+        return frozenset(c for c in _ALL_EVIDENCE if c.value in self.tables)
 
     def facts_for_runs(self, run_ids: Sequence[str]) -> dict[str, IntegrityFacts]:
         """Upstream's facts for every run: grouped counts, a chunk of runs per statement."""
         ids = list(dict.fromkeys(run_ids))
         out: dict[str, IntegrityFacts] = {}
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i:i + _CHUNK]
+        for i in range(0, len(ids), self._d.chunk):
             with self._reading("counting evidence") as conn:
-                counts = self._counts(conn, chunk)
-                failures = self._failures(conn, chunk)
-            for rid in chunk:
-                out[rid] = assemble(rid, {c: counts[rid].get(c, 0) for c in EXPECTED_TABLES}, failures[rid])
+                out.update(_gather_chunk(conn, self._d, self.tables, ids[i:i + self._d.chunk]))
         return out
 
     def facts(self, run_id: str) -> IntegrityFacts:
         return self.facts_for_runs([run_id])[run_id]
 
+    def grade_runs(self, run_ids: Sequence[str], *, progress: Callable[[int, int], None] | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> dict[str, IntegrityResult]:
+        """Grade many runs, a chunk of grouped counts at a time, reporting ``progress(done, total)``
+        after each chunk and stopping early (with what is graded so far) when ``cancelled()``."""
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, IntegrityResult] = {}
+        for i in range(0, len(ids), self._d.chunk):
+            if cancelled is not None and cancelled():
+                break
+            for rid, facts in self.facts_for_runs(ids[i:i + self._d.chunk]).items():
+                out[rid] = evaluate(facts)
+            if progress is not None:
+                progress(min(i + self._d.chunk, len(ids)), len(ids))
+        return out
+
     def stored_verdicts(self, run_ids: Sequence[str]) -> dict[str, StoredVerdict]:
-        """The ``integrity_evidence`` rows upstream stored, by run id (at most one per run)."""
-        if "integrity_evidence" not in self.tables or not run_ids:
+        """The ``integrity_evidence`` rows upstream stored, by run id (the first per run)."""
+        if EvidenceClass.J_INTEGRITY.value not in self.tables or not run_ids:
             return {}
+        d = self._d
         sql = ("SELECT run_id, integrity_status, integrity_score, observed_artifacts, missing_artifacts, "
                "missing_reasons, verification_method, verification_timestamp, id "
-               "FROM integrity_evidence WHERE run_id = ANY(:ids)")
-        with self._reading("reading stored integrity verdicts") as conn:
-            rows = conn.execute(sa.text(sql), {"ids": list(dict.fromkeys(run_ids))}).all()
-        return {
-            r[0]: StoredVerdict(r[0], r[1], None if r[2] is None else float(r[2]), tuple(r[3] or ()), tuple(r[4] or ()),
-                                r[5], r[6], iso(r[7]), r[8])
-            for r in rows
-        }
+               f"FROM integrity_evidence WHERE {_ids_in(d, 'run_id')} ORDER BY run_id, created_at DESC, id")
+        ids = list(dict.fromkeys(run_ids))
+        out: dict[str, StoredVerdict] = {}
+        for i in range(0, len(ids), d.chunk):
+            with self._reading("reading stored integrity verdicts") as conn:
+                rows = conn.execute(_stmt(d, sql), {"ids": ids[i:i + d.chunk]}).all()
+            for r in rows:
+                score = None if r[2] is None else float(r[2])
+                observed, missing = _plain("observed_artifacts", r[3]), _plain("missing_artifacts", r[4])
+                out.setdefault(r[0], StoredVerdict(
+                    r[0], r[1], score, tuple(observed or ()), tuple(missing or ()),
+                    _plain("missing_reasons", r[5]), r[6], _plain("verification_timestamp", r[7]), r[8]))
+        return out
+
+    def _rows(self, conn: sa.Connection, cls: EvidenceClass, run_id: str) -> tuple[tuple[EvidenceRow, ...], bool]:
+        sql = f"SELECT * FROM {cls.value} WHERE run_id = :rid ORDER BY {_ROW_ORDER[cls]} LIMIT :lim"
+        result = conn.execute(sa.text(sql), {"rid": run_id, "lim": self.row_limit + 1})
+        names = list(result.keys())
+        rows = []
+        for raw in result.all()[: self.row_limit + 1]:
+            fields = tuple((n, _plain(n, v)) for n, v in zip(names, raw, strict=True))
+            values = dict(fields)
+            step = values.get("step_index")
+            rows.append(EvidenceRow(cls, values.get("id"), step if isinstance(step, int) else None, fields))
+        return tuple(rows[: self.row_limit]), len(rows) > self.row_limit
+
+    def _alignment(self, conn: sa.Connection, cls: EvidenceClass, run_id: str) -> IndexAlignment:
+        d = self._d
+        ev = conn.execute(sa.text(
+            f"SELECT count(step_index), min(step_index), max(step_index) FROM {cls.value} WHERE run_id = :rid"),
+            {"rid": run_id}).one()
+        if d.steps not in self.tables or (d.steps_by_trace and d.traces not in self.tables):
+            return IndexAlignment(cls, int(ev[0]), ev[1], ev[2], 0, None, None,
+                                  (), int(ev[0]))
+        if d.steps_by_trace:
+            steps_of_run = (f"FROM {d.steps} s JOIN {d.traces} t ON s.trace_id = t.trace_id "
+                            "WHERE t.run_id = :rid")
+        else:
+            steps_of_run = f"FROM {d.steps} s WHERE s.run_id = :rid"
+        tr = conn.execute(sa.text(f"SELECT count(*), min(s.step_index), max(s.step_index) {steps_of_run}"),
+                          {"rid": run_id}).one()
+        unmatched_sql = (f"SELECT e.step_index FROM {cls.value} e WHERE e.run_id = :rid AND e.step_index IS NOT NULL "
+                         f"AND NOT EXISTS (SELECT 1 {steps_of_run} AND s.step_index = e.step_index)")
+        n_unmatched = conn.execute(sa.text(f"SELECT count(*) FROM ({unmatched_sql}) u"), {"rid": run_id}).scalar_one()
+        first = conn.execute(sa.text(unmatched_sql + " ORDER BY e.step_index LIMIT 50"), {"rid": run_id}).scalars().all()
+        return IndexAlignment(cls, int(ev[0]), ev[1], ev[2], int(tr[0]), tr[1], tr[2], tuple(first), int(n_unmatched))
+
+    def run_evidence(self, run_id: str) -> RunEvidence:
+        """Everything the Evidence panel shows for one run: rows per class (up to ``row_limit``),
+        the facts, the stored verdict and how B and G step indexes line up with the trace's."""
+        facts = self.facts(run_id)
+        rows: dict[EvidenceClass, tuple[EvidenceRow, ...]] = {}
+        truncated = set()
+        alignment = []
+        with self._reading("reading the run's evidence") as conn:
+            for cls in _ALL_EVIDENCE:
+                if cls.value not in self.tables:
+                    continue
+                rows[cls], cut = self._rows(conn, cls, run_id)
+                if cut:
+                    truncated.add(cls)
+            for cls in (EvidenceClass.B_ACTIVITY, EvidenceClass.G_PROVIDER):
+                if cls.value in self.tables and facts.counts.get(cls, 0):
+                    alignment.append(self._alignment(conn, cls, run_id))
+        stored = self.stored_verdicts([run_id]).get(run_id)
+        return RunEvidence(run_id, facts, rows, frozenset(truncated), stored, tuple(alignment), self.classes)
+
+
+class PostgresEvidenceReader(EvidenceReader):
+    """An :class:`EvidenceReader` over a Postgres engine, with upstream's error translation and
+    statements cancellable through ``canceller``."""
+
+    def __init__(self, engine: sa.Engine, location: str, *, canceller: Canceller | None = None,
+                 row_limit: int = 2000) -> None:
+        self.canceller = canceller or Canceller()
+        super().__init__(engine, location, self._pg_reading, row_limit=row_limit)
+
+    @contextlib.contextmanager
+    def _pg_reading(self, doing: str) -> Iterator[sa.Connection]:
+        with translate_errors(self.location, doing), self.engine.connect() as conn, self.canceller.track(conn):
+            yield conn
