@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from drivers._sql import sql_list
+from drivers.evidence_reader import PostgresEvidenceReader, grade_clause
 from drivers.pg_common import (
     DEFAULT_STATEMENT_TIMEOUT_MS,
     Canceller,
@@ -153,6 +154,7 @@ class PostgresTraceReader:
         #: just counted instead of reading a 100k-step trace again before its first steps.
         self._agg_cache: dict[str, RunSummary] = {}
         self._logs = None
+        self._evidence = None
         try:
             self._inspect_schema()
         except BaseException:
@@ -254,6 +256,11 @@ class PostgresTraceReader:
                                      t.trace_id.like(escaped + "%", escape="\\")))
         if not flt.include_archived and "archived_at" in self._trace_cols:
             stmt = stmt.where(t.archived_at.is_(None))
+        if flt.grade is not None:
+            ev = self.evidence()
+            if not ev.has_store:
+                return stmt.where(sa.false())
+            stmt = stmt.where(grade_clause(t.run_id, "postgresql", ev.tables) == flt.grade)
         return stmt
 
     def _summary(self, m: Any) -> RunSummary:
@@ -597,6 +604,7 @@ class PostgresTraceReader:
     def refresh(self) -> None:
         with self._lock:
             self._replay_map = None
+            self._evidence = None
             self._sorted_keys.clear()
             self._anchors.clear()
             self._agg_cache.clear()
@@ -619,6 +627,24 @@ class PostgresTraceReader:
             if self._logs is None:
                 self._logs = logs
             return self._logs
+
+    def evidence(self) -> PostgresEvidenceReader:
+        """The evidence reader over the same connections (cancelled with this reader); its
+        ``has_store`` is False for a database without evidence tables."""
+        with self._lock:
+            if self._evidence is not None:
+                return self._evidence
+        ev = PostgresEvidenceReader(self.engine, self.location, canceller=self.canceller)
+        with self._lock:
+            if self._evidence is None:
+                self._evidence = ev
+            return self._evidence
+
+    def run_ids(self, flt: RunFilter) -> list[str]:
+        """The distinct run ids of the traces in the filter (what grading all runs grades)."""
+        stmt = self._apply_filter(sa.select(self._traces.c.run_id).select_from(self._traces), flt).distinct()
+        with self._connect("listing run ids") as conn:
+            return list(conn.execute(stmt).scalars())
 
     def ping(self) -> None:
         """One round trip to the server (the reconnect probe): cheap whatever the tables hold."""

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import column, select, table
 
 from drivers._sql import sql_list
+from drivers.evidence_reader import EvidenceReader, grade_clause
 from inspector.errors import (
     CorruptSource,
     InspectorError,
@@ -195,6 +196,7 @@ class SQLiteTraceReader:
         self._replay_map: dict[str, list[str]] | None = None
         self._orphans: list[RunSummary] | None = None
         self._sorted_keys: dict[tuple, list[str]] = {}
+        self._evidence: EvidenceReader | None = None
         try:
             self._inspect_schema()
         except BaseException:
@@ -323,6 +325,11 @@ class SQLiteTraceReader:
             # GLOB is case-sensitive like run ids, and can use the primary key's index.
             escaped = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in flt.run_id_prefix)
             stmt = stmt.where(t.run_id.op("GLOB")(escaped + "*"))
+        if flt.grade is not None:
+            ev = self.evidence()
+            if not ev.has_store:
+                return stmt.where(sa.false())
+            stmt = stmt.where(grade_clause(t.run_id, "sqlite", ev.tables) == flt.grade)
         return stmt
 
     def _summary(self, row: Any, metadata: Any = None) -> RunSummary:
@@ -567,6 +574,25 @@ class SQLiteTraceReader:
         with self._guard(f"listing {field} values"), self.engine.connect() as conn:
             return [_text(v) for (v,) in self._fetch(conn, stmt)]
 
+    @contextmanager
+    def _reading(self, doing: str):
+        with self._guard(doing), self.engine.connect() as conn:
+            yield conn
+
+    def evidence(self) -> EvidenceReader:
+        """The evidence reader over the same file (a local DB may carry the evidence tables); its
+        ``has_store`` is False for a plain upstream ``traces.db``."""
+        with self._lock:
+            if self._evidence is None:
+                self._evidence = EvidenceReader(self.engine, self.location, self._reading)
+            return self._evidence
+
+    def run_ids(self, flt: RunFilter) -> list[str]:
+        """The run ids in the filter (what grading all runs grades); orphan run ids are not runs."""
+        stmt = self._apply_filter(select(self._traces.c.run_id).select_from(self._traces), flt)
+        with self._guard("listing run ids"), self.engine.connect() as conn:
+            return [r[0] for r in self._fetch(conn, stmt)]
+
     def totals(self) -> SourceTotals:
         with self._guard("counting"), self.engine.connect() as conn:
             runs = conn.exec_driver_sql("SELECT COUNT(*) FROM traces").scalar_one()
@@ -579,6 +605,7 @@ class SQLiteTraceReader:
     def refresh(self) -> None:
         with self._lock:
             self._replay_map = None
+            self._evidence = None
             self._orphans = None
             self._sorted_keys.clear()
 

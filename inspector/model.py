@@ -362,10 +362,14 @@ class RunFilter:
     include_orphans: bool = True
     #: Postgres: also list soft-archived traces (``archived_at`` set), hidden by default (§2.6).
     include_archived: bool = False
+    #: Only runs of this integrity grade (``PASS``/``WARN``/``FAIL``, spec §4); a source without an
+    #: evidence store has no graded runs, so none match.
+    grade: str | None = None
 
     @property
     def is_empty(self) -> bool:
-        return not any((self.status, self.tenant_id, self.agent_id, self.since, self.until, self.run_id_prefix))
+        return not any((self.status, self.tenant_id, self.agent_id, self.since, self.until, self.run_id_prefix,
+                        self.grade))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from inspector.errors import RunNotFound
 from inspector.model import (
@@ -100,6 +100,17 @@ class TraceSource(Protocol):
 
     def totals(self) -> SourceTotals: ...
 
+    def run_ids(self, flt: RunFilter) -> list[str]:
+        """The distinct run ids in the filter (what grading all runs grades)."""
+        ...
+
+    def evidence(self) -> Any:
+        """The source's evidence reader (``drivers.evidence_reader.EvidenceReader``: ``has_store``,
+        ``facts_for_runs``, ``grade_runs``, ``stored_verdicts``, ``run_evidence``), or None for a
+        source that cannot hold evidence (a trace file). Either way without a store the UI says
+        "no evidence store" instead of grading."""
+        ...
+
     def prepare(self) -> None:
         """Build what makes later interactive reads fast (e.g. the replay index); the UI calls it
         in the background after opening. Never required for correctness."""
@@ -127,6 +138,8 @@ def summarise_steps(summary: RunSummary, rows: Sequence[StepRow]) -> RunSummary:
 def run_matches(summary: RunSummary, flt: RunFilter) -> bool:
     """Whether a run passes a filter, with the same semantics as the SQL drivers (string compare of
     ``started_at`` against the bounds, as upstream's ``search_traces`` does)."""
+    if flt.grade is not None:
+        return False  # a source without an evidence store has no graded runs
     if flt.status is not None and summary.status != flt.status:
         return False
     if flt.tenant_id is not None and summary.tenant_id != flt.tenant_id:
@@ -233,6 +246,12 @@ class MemorySource:
             steps=sum(len(s) for s in self._steps.values()),
             orphan_runs=len(self.orphan_runs()),
         )
+
+    def run_ids(self, flt: RunFilter) -> list[str]:
+        return sorted(s.run_id for s in self._runs(flt))
+
+    def evidence(self) -> None:
+        return None
 
     def prepare(self) -> None:
         pass
