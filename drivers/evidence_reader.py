@@ -44,6 +44,7 @@ __all__ = [
     "StoredVerdict",
     "gather_facts",
     "grade_clause",
+    "grade_rank_clause",
     "present_tables",
 ]
 
@@ -194,6 +195,18 @@ def grade_clause(run_id: sa.ColumnElement[Any], dialect_name: str, tables: froze
         (expected >= 2, IntegrityGrade.PASS.value),
         else_=IntegrityGrade.WARN.value,
     )
+
+
+#: Sort rank of each grade: ascending lists the worst first.
+GRADE_RANK = {IntegrityGrade.FAIL.value: 0, IntegrityGrade.WARN.value: 1, IntegrityGrade.PASS.value: 2}
+
+
+def grade_rank_clause(run_id: sa.ColumnElement[Any], dialect_name: str,
+                      tables: frozenset[str]) -> sa.ColumnElement[int]:
+    """The grade's sort rank (FAIL 0, WARN 1, PASS 2) as SQL; 0 for every run without a store."""
+    if not any(c.value in tables for c in _EVIDENCE_COUNTED):
+        return sa.literal(0)
+    return sa.case(GRADE_RANK, value=grade_clause(run_id, dialect_name, tables), else_=0)
 
 
 def _plain(name: str, value: Any) -> Any:

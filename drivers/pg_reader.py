@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from drivers._sql import sql_list
-from drivers.evidence_reader import PostgresEvidenceReader, grade_clause
+from drivers.evidence_reader import PostgresEvidenceReader, grade_clause, grade_rank_clause
 from drivers.pg_common import (
     DEFAULT_STATEMENT_TIMEOUT_MS,
     Canceller,
@@ -291,6 +291,8 @@ class PostgresTraceReader:
             return int(conn.execute(stmt).scalar_one())
 
     def _sort_expr(self, sort: RunSort):
+        if sort is RunSort.GRADE:
+            return grade_rank_clause(self._traces.c.run_id, "postgresql", self.evidence().tables)
         name = _SORT_COLUMNS[sort]
         if name not in self._trace_cols:
             return sa.literal("")

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import column, select, table
 
 from drivers._sql import sql_list
-from drivers.evidence_reader import EvidenceReader, grade_clause
+from drivers.evidence_reader import EvidenceReader, grade_clause, grade_rank_clause
 from inspector.errors import (
     CorruptSource,
     InspectorError,
@@ -386,7 +386,10 @@ class SQLiteTraceReader:
             by_id = {r.run_id: r for r in runs}
             ordered = [by_id[k] for k in keys if k in by_id]
             return self._with_aggregates(ordered) if with_aggregates else ordered
-        col = self._col(self._traces, _SORT_COLUMNS[sort], self._trace_cols)
+        if sort is RunSort.GRADE:
+            col = grade_rank_clause(self._traces.c.run_id, "sqlite", self.evidence().tables)
+        else:
+            col = self._col(self._traces, _SORT_COLUMNS[sort], self._trace_cols)
         order = [col.desc() if descending else col.asc()]
         if sort is not RunSort.RUN_ID:
             order.append(self._traces.c.run_id.desc() if descending else self._traces.c.run_id.asc())

@@ -342,6 +342,8 @@ class RunSort(enum.Enum):
     FAILURES = "failure_count"
     COST = "total_cost_cents"
     DURATION = "total_duration_ms"
+    #: Upstream's integrity grade (spec §4), worst first ascending: FAIL, WARN, PASS.
+    GRADE = "integrity_grade"
 
     @property
     def needs_aggregates(self) -> bool:

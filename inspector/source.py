@@ -159,7 +159,7 @@ def run_matches(summary: RunSummary, flt: RunFilter) -> bool:
 
 def _sort_key(sort: RunSort):
     def key(s: RunSummary):
-        value = getattr(s, sort.value)
+        value = getattr(s, sort.value, None)  # a memory source has no grades: run id order
         # None sorts first ascending (as SQLite does), then the run id keeps the order total.
         return (value is not None, value if value is not None else 0, s.run_id)
 
