@@ -208,8 +208,8 @@ def stored_differences(result: IntegrityResult, stored: StoredVerdict) -> list[s
     """How the stored verdict differs from the computed one, one phrase per field that differs."""
     out = []
     if stored.grade is not result.grade:
-        out.append(f"grade {stored.grade.value if stored.grade else stored.integrity_status!r} stored, "
-                   f"{result.grade.value} now")
+        was = stored.grade.value if stored.grade else repr(stored.integrity_status)
+        out.append(f"grade {was} stored, {result.grade.value} now")
     if stored.integrity_score is None or abs(stored.integrity_score - result.score) > 1e-9:
         out.append(f"score {_score_text(stored.integrity_score)} stored, {_score_text(result.score)} now")
     now_observed = [c.value for c in result.facts.observed]
