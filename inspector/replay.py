@@ -1,0 +1,236 @@
+"""Upstream's replay enforcement (spec §6.1, ``LOGS/L6_drivers/replay_driver.py``) over a cache
+port, and the offline replay check built on it.
+
+``enforce_step`` and ``enforce_trace`` behave as upstream's do, quirks included: a ``check`` step
+whose output is cached returns the cached output *without verifying it* (§11.23), a ``skip`` step
+without an idempotency key executes anyway, and ``enforce_trace`` stops at the first mismatch.
+``replay_check`` runs a recorded replay through them against its original's outputs, offline (the
+"executor" returns what the replay recorded), and reports every step — including the steps after
+upstream would have stopped, marked as such — with what made each outcome.
+
+Caches: :class:`MemoryReplayCache` (upstream's in-memory store, key ``"{tenant}:{key}"``); the
+Redis cache with upstream's layout lives in ``drivers/redis_store.py``. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from inspector.hashing import hash_output
+
+__all__ = [
+    "CheckOutcome",
+    "MemoryReplayCache",
+    "ReplayBehavior",
+    "ReplayCache",
+    "ReplayCheck",
+    "ReplayMismatchError",
+    "ReplayResult",
+    "StepCheck",
+    "enforce_step",
+    "enforce_trace",
+    "replay_check",
+]
+
+
+class ReplayBehavior(enum.StrEnum):
+    EXECUTE = "execute"
+    SKIP = "skip"
+    CHECK = "check"
+
+
+class ReplayMismatchError(Exception):
+    """Upstream's error for a ``check`` step whose output hash differs from the original's."""
+
+    def __init__(self, step_index: int, expected_hash: str, actual_hash: str) -> None:
+        self.step_index = step_index
+        self.expected_hash = expected_hash
+        self.actual_hash = actual_hash
+        super().__init__(f"Replay output mismatch: step {step_index}, expected {expected_hash}, got {actual_hash}")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """Upstream's ``ReplayResult``."""
+
+    executed: bool
+    skipped: bool
+    checked: bool
+    output_data: Any
+    output_hash: str | None
+    from_cache: bool
+
+
+class ReplayCache(Protocol):
+    """Where enforcement keeps outputs by idempotency key: ``{output_data, output_hash, step_index}``."""
+
+    def get(self, tenant_id: str, key: str) -> Mapping[str, Any] | None: ...
+
+    def set(self, tenant_id: str, key: str, value: Mapping[str, Any]) -> None: ...
+
+
+class MemoryReplayCache:
+    """Upstream's in-memory store: key ``"{tenant_id}:{key}"``, no expiry."""
+
+    def __init__(self) -> None:
+        self.data: MutableMapping[str, Mapping[str, Any]] = {}
+
+    def get(self, tenant_id: str, key: str) -> Mapping[str, Any] | None:
+        return self.data.get(f"{tenant_id}:{key}")
+
+    def set(self, tenant_id: str, key: str, value: Mapping[str, Any]) -> None:
+        self.data[f"{tenant_id}:{key}"] = dict(value)
+
+
+def _behavior(step: Mapping[str, Any]) -> str:
+    value = step.get("replay_behavior") or ReplayBehavior.EXECUTE.value
+    return value.value if isinstance(value, enum.Enum) else str(value)
+
+
+def enforce_step(step: Mapping[str, Any], execute: Callable[[Mapping[str, Any]], Any], tenant_id: str,
+                 cache: ReplayCache) -> ReplayResult:
+    """Upstream's ``enforce_step``: cache lookup by idempotency key, execute, store, check."""
+    behavior = _behavior(step)
+    key = step.get("idempotency_key")
+    step_index = step.get("step_index", 0)
+    original_hash = step.get("output_hash")
+    if key:
+        cached = cache.get(tenant_id, key)
+        if cached is not None:
+            if behavior == ReplayBehavior.SKIP:
+                return ReplayResult(False, True, False, cached.get("output_data"), cached.get("output_hash"), True)
+            if behavior == ReplayBehavior.CHECK:
+                # upstream returns the cached output as "checked" without comparing anything (§11.23)
+                return ReplayResult(False, False, True, cached.get("output_data"), cached.get("output_hash"), True)
+    output = execute(step)
+    output_hash = hash_output(output)
+    if key:
+        cache.set(tenant_id, key, {"output_data": output, "output_hash": output_hash, "step_index": step_index})
+    if behavior == ReplayBehavior.CHECK and original_hash and output_hash != original_hash:
+        raise ReplayMismatchError(step_index, original_hash, output_hash)
+    return ReplayResult(True, False, behavior == ReplayBehavior.CHECK, output, output_hash, False)
+
+
+def enforce_trace(trace: Mapping[str, Any], execute: Callable[[Mapping[str, Any]], Any], tenant_id: str,
+                  cache: ReplayCache) -> list[ReplayResult]:
+    """Upstream's ``enforce_trace``: steps in list order, stopping at the first exception (which
+    propagates); a cached result is attached to its step dict as ``_cached_output``."""
+    results = []
+    for step in trace.get("steps", []):
+        result = enforce_step(step, execute, tenant_id, cache)
+        if result.from_cache and isinstance(step, MutableMapping):
+            step["_cached_output"] = result.output_data
+        results.append(result)
+    return results
+
+
+class CheckOutcome(enum.StrEnum):
+    EXECUTED = "executed"
+    SKIPPED = "skipped from cache"
+    CHECKED = "checked"
+    CHECKED_UNVERIFIED = "checked (cache hit, not verified)"
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class StepCheck:
+    position: int
+    step_index: int
+    skill_name: str | None
+    behavior: str
+    idempotency_key: str | None
+    outcome: CheckOutcome
+    expected_hash: str | None
+    actual_hash: str | None
+    from_cache: bool
+    #: Upstream's ``enforce_trace`` would have stopped before this step (after an earlier mismatch).
+    after_stop: bool = False
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"position": self.position, "step_index": self.step_index, "skill_name": self.skill_name,
+                "behavior": self.behavior, "idempotency_key": self.idempotency_key, "outcome": self.outcome.value,
+                "expected_hash": self.expected_hash, "actual_hash": self.actual_hash, "from_cache": self.from_cache,
+                "after_upstream_stop": self.after_stop, "note": self.note}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCheck:
+    steps: tuple[StepCheck, ...]
+    #: Position of the step where upstream's ``enforce_trace`` raises, if any.
+    upstream_stop: int | None = None
+    cache_kind: str = "memory"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not any(s.outcome is CheckOutcome.MISMATCH for s in self.steps)
+
+    def counts(self) -> dict[str, int]:
+        out = {o.value: 0 for o in CheckOutcome}
+        for s in self.steps:
+            out[s.outcome.value] += 1
+        return out
+
+
+def replay_check(replay_steps: Sequence[Mapping[str, Any]], original_steps: Sequence[Mapping[str, Any]],
+                 tenant_id: str, cache: ReplayCache, *, seed_cache: bool = True,
+                 cache_kind: str = "memory") -> ReplayCheck:
+    """Run a recorded replay through upstream's enforcer against its original, offline.
+
+    Each replay step (a dict with ``step_index``, ``skill_name``, ``replay_behavior``,
+    ``idempotency_key``, ``outcome_data``) "executes" by returning what the replay recorded; the
+    expected hash of a ``check`` step is ``hash_output`` of the original step at the same
+    ``step_index`` (a stored ``output_hash`` in another convention would never match, §11.9).
+    With ``seed_cache`` the original's outputs are first cached under their idempotency keys, as
+    running the original through AOS would have left them."""
+    original_by_index = {s.get("step_index"): s for s in original_steps}
+    if seed_cache:
+        for s in original_steps:
+            key = s.get("idempotency_key")
+            if key and cache.get(tenant_id, key) is None:
+                out = s.get("outcome_data")
+                cache.set(tenant_id, key, {"output_data": out, "output_hash": hash_output(out),
+                                           "step_index": s.get("step_index", 0)})
+    checks: list[StepCheck] = []
+    stop: int | None = None
+    notes: list[str] = []
+    for pos, step in enumerate(replay_steps):
+        index = step.get("step_index", 0)
+        original = original_by_index.get(index)
+        expected = hash_output(original.get("outcome_data")) if original is not None else None
+        probe = dict(step, output_hash=expected)
+        behavior = _behavior(step)
+        note = ""
+        if original is None:
+            note = "no original step at this index: nothing to check against"
+        try:
+            result = enforce_step(probe, lambda s: s.get("outcome_data"), tenant_id, cache)
+        except ReplayMismatchError as exc:
+            if stop is None:
+                stop = pos
+            checks.append(StepCheck(pos, index, step.get("skill_name"), behavior, step.get("idempotency_key"),
+                                    CheckOutcome.MISMATCH, exc.expected_hash, exc.actual_hash, False,
+                                    after_stop=stop != pos, note=note))
+            continue
+        if result.skipped:
+            outcome = CheckOutcome.SKIPPED
+        elif result.checked and result.from_cache:
+            outcome = CheckOutcome.CHECKED_UNVERIFIED
+            note = note or "upstream returns a cached output for a check step without comparing it (§11.23)"
+        elif result.checked:
+            outcome = CheckOutcome.CHECKED
+        else:
+            outcome = CheckOutcome.EXECUTED
+            if behavior == ReplayBehavior.SKIP and not step.get("idempotency_key"):
+                note = note or "skip without an idempotency key: upstream executes it"
+        checks.append(StepCheck(pos, index, step.get("skill_name"), behavior, step.get("idempotency_key"), outcome,
+                                expected, result.output_hash, result.from_cache,
+                                after_stop=stop is not None, note=note))
+    if stop is not None:
+        notes.append(f"upstream's enforce_trace stops at position {stop}; later steps are shown as they would go on")
+    return ReplayCheck(tuple(checks), stop, cache_kind, tuple(notes))
+

@@ -1,0 +1,105 @@
+"""Upstream's replay enforcement (§6.1) on the in-memory cache, and the offline replay check."""
+
+from __future__ import annotations
+
+import pytest
+
+from inspector.hashing import hash_output
+from inspector.replay import (
+    CheckOutcome,
+    MemoryReplayCache,
+    ReplayMismatchError,
+    enforce_step,
+    enforce_trace,
+    replay_check,
+)
+
+
+def run(outputs):
+    calls = []
+
+    def execute(step):
+        calls.append(step["step_index"])
+        return outputs[step["step_index"]]
+
+    return execute, calls
+
+
+def test_execute_stores_under_the_key_and_skip_reads_the_cache():
+    cache = MemoryReplayCache()
+    execute, calls = run({0: {"b": 2}})
+    first = enforce_step({"step_index": 0, "idempotency_key": "k1"}, execute, "t1", cache)
+    assert (first.executed, first.skipped, first.checked, first.from_cache) == (True, False, False, False)
+    assert first.output_hash == hash_output({"b": 2}) == "c8fe83d1b9e9b561"
+    assert cache.data == {"t1:k1": {"output_data": {"b": 2}, "output_hash": "c8fe83d1b9e9b561", "step_index": 0}}
+    skipped = enforce_step({"step_index": 0, "idempotency_key": "k1", "replay_behavior": "skip"}, execute, "t1", cache)
+    assert (skipped.executed, skipped.skipped, skipped.from_cache, skipped.output_data) == (False, True, True, {"b": 2})
+    assert calls == [0]
+    # another tenant does not see it
+    other = enforce_step({"step_index": 0, "idempotency_key": "k1", "replay_behavior": "skip"}, execute, "t2", cache)
+    assert other.executed and calls == [0, 0]
+
+
+def test_skip_without_a_key_executes_and_execute_ignores_the_cache():
+    cache = MemoryReplayCache()
+    execute, calls = run({0: 1})
+    assert enforce_step({"step_index": 0, "replay_behavior": "skip"}, execute, "t", cache).executed
+    cache.set("t", "k", {"output_data": 5, "output_hash": "x", "step_index": 0})
+    got = enforce_step({"step_index": 0, "idempotency_key": "k"}, execute, "t", cache)
+    assert got.executed and got.output_data == 1 and calls == [0, 0]
+
+
+def test_check_verifies_executed_output_but_not_a_cache_hit():
+    cache = MemoryReplayCache()
+    execute, _ = run({0: {"transformed": True}})
+    ok = enforce_step({"step_index": 0, "replay_behavior": "check", "output_hash": "3bedc506aab8a6e7"}, execute, "t",
+                      cache)
+    assert ok.executed and ok.checked
+    with pytest.raises(ReplayMismatchError) as info:
+        enforce_step({"step_index": 0, "replay_behavior": "check", "output_hash": "0000", "idempotency_key": "k"},
+                     execute, "t", cache)
+    assert str(info.value) == "Replay output mismatch: step 0, expected 0000, got 3bedc506aab8a6e7"
+    assert cache.get("t", "k") is not None  # stored before the check raised, as upstream does
+    hit = enforce_step({"step_index": 0, "replay_behavior": "check", "output_hash": "0000", "idempotency_key": "k"},
+                       execute, "t", cache)
+    assert hit.checked and hit.from_cache and not hit.executed  # §11.23: not verified
+
+
+def test_enforce_trace_stops_at_the_first_mismatch_and_attaches_cached_outputs():
+    cache = MemoryReplayCache()
+    cache.set("t", "k0", {"output_data": "cached", "output_hash": "h", "step_index": 0})
+    execute, calls = run({0: "x", 1: "y", 2: "z"})
+    steps = [{"step_index": 0, "idempotency_key": "k0", "replay_behavior": "skip"},
+             {"step_index": 1, "replay_behavior": "check", "output_hash": "bad"},
+             {"step_index": 2}]
+    with pytest.raises(ReplayMismatchError):
+        enforce_trace({"steps": steps}, execute, "t", cache)
+    assert steps[0]["_cached_output"] == "cached" and calls == [1]
+
+
+def test_replay_check_reports_every_step_and_where_upstream_stops():
+    original = [{"step_index": i, "skill_name": "s", "outcome_data": {"v": i}, "idempotency_key": f"k{i}"}
+                for i in range(4)]
+    replay = [
+        {"step_index": 0, "skill_name": "s", "outcome_data": {"v": 0}, "replay_behavior": "skip", "idempotency_key": "k0"},
+        {"step_index": 1, "skill_name": "s", "outcome_data": {"v": 99}, "replay_behavior": "check"},
+        {"step_index": 2, "skill_name": "s", "outcome_data": {"v": 2}, "replay_behavior": "check"},
+        {"step_index": 3, "skill_name": "s", "outcome_data": {"v": 3}, "replay_behavior": "check", "idempotency_key": "k3"},
+        {"step_index": 4, "skill_name": "s", "outcome_data": {"v": 4}},
+    ]
+    got = replay_check(replay, original, "t", MemoryReplayCache())
+    assert [s.outcome for s in got.steps] == [CheckOutcome.SKIPPED, CheckOutcome.MISMATCH, CheckOutcome.CHECKED,
+                                              CheckOutcome.CHECKED_UNVERIFIED, CheckOutcome.EXECUTED]
+    assert got.upstream_stop == 1 and not got.ok
+    mismatch = got.steps[1]
+    assert (mismatch.expected_hash, mismatch.actual_hash) == (hash_output({"v": 1}), hash_output({"v": 99}))
+    assert [s.after_stop for s in got.steps] == [False, False, True, True, True]
+    assert "not verified" in got.steps[3].outcome.value and "§11.23" in got.steps[3].note
+    assert got.steps[4].expected_hash is None and "no original step" in got.steps[4].note
+    assert got.counts()["mismatch"] == 1
+
+
+def test_replay_check_of_an_identical_replay_is_ok():
+    original = [{"step_index": i, "outcome_data": [i], "replay_behavior": "check"} for i in range(3)]
+    got = replay_check(original, original, "t", MemoryReplayCache())
+    assert got.ok and {s.outcome for s in got.steps} == {CheckOutcome.CHECKED}
