@@ -2,16 +2,19 @@
 
 ``trace-inspector SOURCE`` (no subcommand) opens the desktop app on SOURCE; ``--demo`` opens it on
 the built-in demo database. Subcommands print for people or, with ``--json``, for scripts.
-Exit codes: 0 ok, 1 a finding (later subcommands), 2 bad usage or unreadable input (one line on
-stderr naming the input and the problem).
+Exit codes: 0 ok, 1 a finding (``grade``: a run graded FAIL), 2 bad usage or unreadable input, or
+a source that cannot do what was asked (``logs`` of a SQLite file, ``grade`` without an evidence
+store): one line on stderr naming the input and the problem.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
@@ -22,8 +25,10 @@ from inspector.serialize import run_record_to_json, run_summary_to_json, step_to
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
-SUBCOMMANDS = ("runs", "show", "audit", "logs", "demo")
+SUBCOMMANDS = ("runs", "show", "grade", "audit", "logs", "demo")
 PAGE = 500
+#: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
+GRADE_BLOCK = 5000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,22 +43,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="list runs", description="List the runs of a source, newest first.")
     runs.add_argument("source", metavar="SOURCE", help="traces.db, trace JSON file, or postgresql://user@host/db")
-    runs.add_argument("--status", help="run status as stored (e.g. completed, failed)")
-    runs.add_argument("--tenant", help="tenant_id")
-    runs.add_argument("--agent", help="agent_id")
-    runs.add_argument("--since", help="started at or after (ISO date or time; naive = UTC)")
-    runs.add_argument("--until", help="started at or before (a date includes the whole day)")
+    _add_run_filters(runs)
     runs.add_argument("--sort", choices=[s.value for s in RunSort], default=RunSort.STARTED_AT.value)
     runs.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
     runs.add_argument("--limit", type=int, default=None, metavar="N", help="at most N runs (default: all)")
-    runs.add_argument("--archived", action="store_true",
-                      help="Postgres: also list soft-archived traces (hidden by default)")
     runs.add_argument("--json", action="store_true", help="print JSON (see README)")
 
     show = sub.add_parser("show", help="show a run and all its steps")
     show.add_argument("source", metavar="SOURCE")
     show.add_argument("run_id", metavar="RUN_ID", help="a run id, or in Postgres a trace id (a run id picks its newest trace)")
     show.add_argument("--json", action="store_true", help="print JSON (see README)")
+
+    grade = sub.add_parser(
+        "grade", help="grade runs by their evidence (upstream's integrity rules)",
+        description="Upstream's integrity grade (PASS/WARN/FAIL), score and explanation of one run, or of every "
+                    "run in the filters (the same as runs'), computed now from the evidence tables, beside the "
+                    "verdict upstream stored. One run also gets the reasons behind its grade, including how "
+                    "evidence step indexes line up with the trace's (spec §11.6); many runs are graded with "
+                    "grouped counts and their reasons leave that check out. Exit 1 if any graded run is FAIL; "
+                    "2 if the source has no evidence store.")
+    grade.add_argument("source", metavar="SOURCE", help="traces.db with evidence tables, or postgresql://user@host/db")
+    grade.add_argument("run_id", metavar="RUN_ID", nargs="?",
+                       help="grade this run only (in Postgres a trace id names its run); default: every run "
+                            "in the filters")
+    _add_run_filters(grade)
+    grade.add_argument("--grade", type=str.upper, choices=[g.value for g in _grades()],
+                       help="only runs of this grade")
+    grade.add_argument("--json", action="store_true", help="print JSON (see README)")
 
     audit = sub.add_parser("audit", help="governance events of the audit ledger (Postgres)",
                            description="The audit ledger, newest first: every event of the source, or the "
@@ -87,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
                            "with the same runs plus audit ledger, policy activations, LLM, system, export and "
                            "mismatch records")
     return p
+
+
+def _grades():
+    from inspector.integrity import IntegrityGrade
+
+    return list(IntegrityGrade)
+
+
+def _add_run_filters(p: argparse.ArgumentParser) -> None:
+    """The run filters ``runs`` and ``grade`` share (see :func:`_filter`)."""
+    p.add_argument("--status", help="run status as stored (e.g. completed, failed)")
+    p.add_argument("--tenant", help="tenant_id")
+    p.add_argument("--agent", help="agent_id")
+    p.add_argument("--since", help="started at or after (ISO date or time; naive = UTC)")
+    p.add_argument("--until", help="started at or before (a date includes the whole day)")
+    p.add_argument("--archived", action="store_true",
+                   help="Postgres: also list soft-archived traces (hidden by default)")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -262,6 +295,147 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     finally:
         source.close()
+
+
+_FILTER_OPTIONS = (("status", "--status"), ("tenant", "--tenant"), ("agent", "--agent"), ("since", "--since"),
+                   ("until", "--until"), ("archived", "--archived"), ("grade", "--grade"))
+
+
+def _evidence_store(source):
+    """The source's evidence reader; a source without evidence tables (or a trace file, which
+    cannot hold evidence) has nothing to grade, which is not a FAIL (DESIGN: "no evidence store")."""
+    ev = source.evidence()
+    if ev is None or not ev.has_store:
+        raise UsageError("no evidence store (no evidence tables) — nothing to grade", location=source.info.location)
+    return ev
+
+
+def _grade_line(result, stored, width: int) -> str:
+    """``RUN_ID  GRADE  n/6  explanation`` and, when upstream's stored verdict disagrees with the
+    grade computed now, ``(stored: DEGRADED ≠ now)``."""
+    from inspector.evidence import stored_differences
+
+    line = f"{result.run_id:<{width}}  {result.grade.value:<4}  {len(result.facts.observed)}/6  {result.explanation}"
+    if stored is not None and stored_differences(result, stored):
+        line += f"  (stored: {stored.integrity_status or '—'} ≠ now)"
+    return line
+
+
+def _grade_summary(counts: dict[str, int], differ: int) -> str:
+    n = sum(counts.values())
+    text = f"{n:,} run{'' if n == 1 else 's'}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+    if differ:
+        text += f"; {differ:,} stored verdict{' differs' if differ == 1 else 's differ'} from the grade now"
+    return text + "\n"
+
+
+def cmd_grade(args: argparse.Namespace, out: TextIO) -> int:
+    flt = dataclasses.replace(_filter(args), grade=args.grade)
+    if args.run_id is not None:
+        given = [opt for name, opt in _FILTER_OPTIONS if getattr(args, name)]
+        if given:
+            raise UsageError(f"RUN_ID grades one run: {', '.join(given)} filter the runs graded without it")
+    source = _open(args.source)
+    try:
+        ev = _evidence_store(source)
+        if args.run_id is not None:
+            return _grade_one(source, ev, args.run_id, args.json, out)
+        return _grade_many(source, ev, flt, args.json, out)
+    finally:
+        source.close()
+
+
+def _grade_one(source, ev, key: str, as_json: bool, out: TextIO) -> int:
+    """One run, from its evidence rows: the reasons include the step-index alignment (§11.6) and
+    whether an integrity record was stored. A run id with evidence but no trace is graded (FAIL:
+    its trace is missing); one with neither is not found."""
+    from inspector.errors import RunNotFound
+    from inspector.evidence import grade_report, reasons
+    from inspector.integrity import EvidenceClass, IntegrityGrade, evaluate
+
+    run_id, found = key, True
+    try:
+        run_id = source.get_run(key, with_aggregates=False).summary.run_id or key
+    except RunNotFound:
+        found = False
+    if run_id != key:
+        sys.stderr.write(f"note: trace {key} is of run {run_id}; grading the run (all its traces)\n")
+    evidence = ev.run_evidence(run_id)
+    facts = evidence.facts
+    if not found and not (any(facts.counts.values()) or facts.failures or any(evidence.rows.values())):
+        raise RunNotFound(f"no run {run_id!r}: no trace, steps or evidence", location=source.info.location)
+    result = evaluate(facts)
+    j = EvidenceClass.J_INTEGRITY
+    has_j = bool(evidence.rows.get(j)) if j in evidence.tables else None
+    reason_list = reasons(result, stored=evidence.stored, has_j=has_j, alignment=evidence.alignment)
+    if as_json:
+        report = grade_report(result, stored=evidence.stored, reason_list=reason_list)
+        out.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    else:
+        out.write(_grade_line(result, evidence.stored, len(run_id)) + "\n")
+        for r in reason_list:
+            out.write(f"  {r.severity.value.upper():<4}  {r.message}\n")
+            out.write(textwrap.fill(r.meaning, width=100, initial_indent=" " * 8, subsequent_indent=" " * 8) + "\n")
+    return EXIT_FINDING if result.grade is IntegrityGrade.FAIL else EXIT_OK
+
+
+def _grade_many(source, ev, flt: RunFilter, as_json: bool, out: TextIO) -> int:
+    """Every run id in the filter, in run id order, a block of grouped counts at a time (printed as
+    each block is graded); reasons without the step-index alignment, which needs each run's rows."""
+    from inspector.evidence import grade_report, reasons, stored_differences
+    from inspector.integrity import EvidenceClass, IntegrityGrade
+
+    ids = sorted(source.run_ids(flt))
+    total = len(ids)
+    has_j_table = EvidenceClass.J_INTEGRITY.value in ev.tables
+    counts = {g.value: 0 for g in IntegrityGrade}
+    differ = [0]
+    shown = [0]
+    tty = sys.stderr.isatty()
+
+    def progress(done: int) -> None:
+        if tty:
+            text = f"\rgrading: {done:,} of {total:,} runs"
+            shown[0] = len(text)
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+    def clear_progress() -> None:
+        if shown[0]:
+            sys.stderr.write("\r" + " " * shown[0] + "\r")
+            sys.stderr.flush()
+            shown[0] = 0
+
+    def graded():
+        for start in range(0, total, GRADE_BLOCK):
+            block = ids[start:start + GRADE_BLOCK]
+            results = ev.grade_runs(block, progress=lambda done, _n, start=start: progress(start + done))
+            stored = ev.stored_verdicts(block)
+            clear_progress()
+            for rid in block:
+                result = results[rid]
+                # The filter graded in SQL; evidence written since then may have changed the grade.
+                if flt.grade is not None and result.grade.value != flt.grade:
+                    continue
+                verdict = stored.get(rid)
+                counts[result.grade.value] += 1
+                if verdict is not None and stored_differences(result, verdict):
+                    differ[0] += 1
+                yield result, verdict, (rid in stored) if has_j_table else None
+            out.flush()
+
+    if as_json:
+        items = (grade_report(result, stored=verdict,
+                              reason_list=reasons(result, stored=verdict, has_j=has_j))
+                 for result, verdict, has_j in graded())
+        _write_json_stream(out, {"source": _source_json(source)}, "runs", items,
+                           {"count": lambda n: n, "grades": lambda _n: counts})
+    else:
+        width = max(map(len, ids), default=0)
+        out.writelines(_grade_line(result, verdict, width) + "\n" for result, verdict, _ in graded())
+        out.write(_grade_summary(counts, differ[0]))
+    clear_progress()
+    return EXIT_FINDING if counts[IntegrityGrade.FAIL.value] else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -455,8 +629,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = build_parser().parse_args(argv)
-            handler = {"runs": cmd_runs, "show": cmd_show, "audit": cmd_audit, "logs": cmd_logs,
-                       "demo": cmd_demo}[args.command]
+            handler = {"runs": cmd_runs, "show": cmd_show, "grade": cmd_grade, "audit": cmd_audit,
+                       "logs": cmd_logs, "demo": cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):
             build_gui_parser().print_help(out)
