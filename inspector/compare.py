@@ -32,6 +32,7 @@ from typing import Any
 from inspector.hashing import (
     DETERMINISM_FIELDS,
     ParityResult,
+    TraceStatus,
     compare_traces,
     hash_output,
     step_determinism_hash,
@@ -47,9 +48,12 @@ __all__ = [
     "Comparison",
     "IgnoreRule",
     "RowKind",
+    "RunSide",
     "SideHashes",
     "StepDoc",
     "compare_runs",
+    "load_side",
+    "original_of",
     "step_doc",
 ]
 
@@ -357,8 +361,42 @@ def compare_runs(left: Iterable[StepDoc], right: Iterable[StepDoc], *,
     if not parity.is_parity and ours_equal:
         notes.append("equal under the rules in force, but upstream's signature differs (its hashes cover "
                      "fields the rules ignore or round)")
+    trace_statuses = {t.value for t in TraceStatus}
+    foreign = sorted({str(d.status) for d in (*lsteps, *rsteps)
+                      if d.status is not None and str(getattr(d.status, "value", d.status)) not in trace_statuses})
+    if foreign:
+        notes.append("statuses outside upstream's TraceStatus (" + ", ".join(foreign) + ") are compared as "
+                     "stored; upstream's Postgres get_trace reads every unknown status as success, so its own "
+                     "comparison would miss a step that failed (spec §11.4)")
     stored = [(a, b) for a, b in zip(lh, rh, strict=False) if a.stored_output and b.stored_output]
     if any(a.stored_output != a.output for a, _ in stored):
         notes.append("stored output hashes use the SDK's compact JSON convention; they never equal "
                      "replay hash_output values (spec §11.9)")
     return Comparison(lsteps, rsteps, parity, tuple(rows), lh, rh, tuple(rules), how, tuple(notes))
+
+
+@dataclass(frozen=True, slots=True)
+class RunSide:
+    """One side of a comparison: where the run came from, its summary and its steps."""
+
+    location: str
+    summary: Any  # inspector.model.RunSummary
+    steps: tuple[StepDoc, ...]
+
+
+def load_side(source: Any, run_ref: str) -> RunSide:
+    """A run's steps from a source (``TraceSource``): a run id, or on Postgres a trace id (a run id
+    picks its newest trace, as upstream's ``get_trace`` does). Streams the steps once."""
+    record = source.get_run(run_ref)
+    docs = tuple(step_doc(s) for s in source.iter_steps(record.summary.key))
+    return RunSide(source.info.location, record.summary, docs)
+
+
+def original_of(source: Any, summary: Any) -> str:
+    """The run id a replay names in ``metadata.replay_of``; UsageError when it names none."""
+    from inspector.errors import UsageError
+
+    if not getattr(summary, "replay_of", None):
+        raise UsageError(f"run {summary.run_id!r} is not a replay (its metadata has no replay_of); "
+                         "name the original run too")
+    return summary.replay_of

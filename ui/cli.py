@@ -25,7 +25,7 @@ from inspector.serialize import run_record_to_json, run_summary_to_json, step_to
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
-SUBCOMMANDS = ("runs", "show", "grade", "audit", "logs", "demo")
+SUBCOMMANDS = ("runs", "show", "grade", "diff", "audit", "logs", "demo")
 PAGE = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
 GRADE_BLOCK = 5000
@@ -70,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--grade", type=str.upper, choices=[g.value for g in _grades()],
                        help="only runs of this grade")
     grade.add_argument("--json", action="store_true", help="print JSON (see README)")
+
+    diff = sub.add_parser(
+        "diff", help="compare a run with its replay (exit 1 when parity is broken)",
+        description="Compare two runs offline: upstream's parity verdict (compare_traces), both step lists "
+                    "aligned, and the fields that differ. Forms: SOURCE REPLAY (the original is found through "
+                    "metadata.replay_of), SOURCE RUN_A RUN_B (one source), SOURCE_A RUN_A SOURCE_B RUN_B (two "
+                    "sources: databases, trace files, Postgres). Exit 1 when parity is broken: upstream's "
+                    "verdict fails or an aligned step differs under the rules in force; with --ignore rules "
+                    "only the aligned steps decide, since upstream's signature cannot ignore fields.")
+    diff.add_argument("operands", nargs="+", metavar="SOURCE_A RUN_A [SOURCE_B] RUN_B")
+    diff.add_argument("--ignore", action="append", default=[], metavar="POINTER",
+                      help="JSON pointer into a step to leave out, e.g. /outcome_data/request_id or "
+                           "/params/*/ts (* matches any key or index); repeatable")
+    diff.add_argument("--limit", type=int, default=50, metavar="N",
+                      help="differing rows to print (text output; default 50)")
+    diff.add_argument("--json", action="store_true", help="print JSON (see README)")
 
     audit = sub.add_parser("audit", help="governance events of the audit ledger (Postgres)",
                            description="The audit ledger, newest first: every event of the source, or the "
@@ -438,6 +454,103 @@ def _grade_many(source, ev, flt: RunFilter, as_json: bool, out: TextIO) -> int:
     return EXIT_FINDING if counts[IntegrityGrade.FAIL.value] else EXIT_OK
 
 
+def _short(value: Any, width: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _diff_row_text(cmp, row) -> list[str]:
+    from inspector.model import MISSING
+
+    def side(pos, docs):
+        return "—" if pos is None else f"step {docs[pos].step_index} {docs[pos].skill_name or '?'}"
+
+    lines = [f"  {row.kind.value:<10} {side(row.left, cmp.left)}  ↔  {side(row.right, cmp.right)}"]
+    for c in row.differences:
+        before = "(absent)" if c.before is MISSING else _short(c.before)
+        after = "(absent)" if c.after is MISSING else _short(c.after)
+        lines.append(f"      {c.pointer or '/'}: {before} → {after}")
+    if row.left is not None and row.right is not None and row.kind.value == "changed":
+        lh, rh = cmp.left_hashes[row.left], cmp.right_hashes[row.right]
+        lines.append(f"      determinism hash {lh.determinism} / {rh.determinism}; "
+                     f"output hash {lh.output} / {rh.output}")
+    for a in row.absorbed:
+        lines.append(f"      (equal by rule: {a.rule}: {a.change.pointer})")
+    return lines
+
+
+def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    from inspector.compare import IgnoreRule, compare_runs, load_side, original_of
+
+    ops = args.operands
+    if len(ops) not in (2, 3, 4):
+        raise UsageError("diff takes SOURCE REPLAY, SOURCE RUN_A RUN_B or SOURCE_A RUN_A SOURCE_B RUN_B")
+    try:
+        rules = [IgnoreRule(p) for p in args.ignore]
+    except ValueError as exc:
+        raise UsageError(f"--ignore: {exc} (a JSON pointer starts with '/')") from None
+    sources = []
+    try:
+        a = _open(ops[0])
+        sources.append(a)
+        if len(ops) == 4:
+            b = _open(ops[2])
+            sources.append(b)
+        else:
+            b = a
+        if len(ops) == 2:
+            right = load_side(a, ops[1])
+            left = load_side(a, original_of(a, right.summary))
+        else:
+            left = load_side(a, ops[1])
+            right = load_side(b, ops[-1])
+    finally:
+        for s in sources:
+            s.close()
+    cmp = compare_runs(left.steps, right.steps, rules=rules)
+    differs = any(r.kind.value != "equal" for r in cmp.rows)
+    broken = differs or (not rules and not cmp.parity.is_parity)
+    if args.json:
+        doc = cmp.as_json()
+        doc["left"] = {"source": left.location, "run_id": left.summary.run_id, "trace_id": left.summary.trace_id,
+                       "steps": len(left.steps)}
+        doc["right"] = {"source": right.location, "run_id": right.summary.run_id,
+                        "trace_id": right.summary.trace_id, "steps": len(right.steps)}
+        doc["parity_broken"] = broken
+        json.dump(doc, out, ensure_ascii=False)
+        out.write("\n")
+        return EXIT_FINDING if broken else EXIT_OK
+    p = cmp.parity
+    for name, side, sig in (("Original", left, p.original_signature), ("Replay", right, p.replay_signature)):
+        trace = f" (trace {side.summary.trace_id})" if side.summary.trace_id else ""
+        out.write(f"{name:<9} {side.summary.run_id}{trace} in {side.location}: {len(side.steps)} steps, "
+                  f"signature {sig}\n")
+    if p.is_parity:
+        out.write("Upstream verdict: parity\n")
+    else:
+        at = "" if p.divergence_step is None else f" at position {p.divergence_step}"
+        out.write(f"Upstream verdict: NO parity{at}: {p.divergence_reason}\n")
+    counts = cmp.counts()
+    out.write(f"Aligned by {cmp.aligned_by}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
+    out.writelines(f"Note: {note}\n" for note in cmp.notes)
+    out.write("Rules in force:\n" + "".join(f"  - {r}\n" for r in cmp.rules_in_force()))
+    shown = 0
+    first = cmp.first_divergence
+    if first is not None:
+        out.write(f"First divergence (row {first}):\n")
+    for row in cmp.rows[first or 0:] if first is not None else ():
+        if row.kind.value == "equal":
+            continue
+        if shown >= args.limit:
+            rest = sum(1 for r in cmp.rows if r.kind.value != "equal") - shown
+            out.write(f"  … and {rest} more differing row(s) (--limit, or --json for all)\n")
+            break
+        out.write("\n".join(_diff_row_text(cmp, row)) + "\n")
+        shown += 1
+    out.write("Parity broken\n" if broken else "Parity holds\n")
+    return EXIT_FINDING if broken else EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from pathlib import Path
 
@@ -629,7 +742,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = build_parser().parse_args(argv)
-            handler = {"runs": cmd_runs, "show": cmd_show, "grade": cmd_grade, "audit": cmd_audit,
+            handler = {"runs": cmd_runs, "show": cmd_show, "grade": cmd_grade, "diff": cmd_diff, "audit": cmd_audit,
                        "logs": cmd_logs, "demo": cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):
