@@ -30,6 +30,7 @@ first when none is open yet.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ __all__ = [
     "capture_activity_evidence",
     "capture_environment_evidence",
     "capture_integrity_evidence",
+    "capture_logger_name",
     "capture_policy_decision_evidence",
     "capture_provider_evidence",
     "hash_prompt",
@@ -73,6 +75,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+#: The logger's name: a caller can filter the warnings about failed captures it expects.
+capture_logger_name = logger.name
 
 #: Upstream truncates the stored error message to this many characters.
 ERROR_MESSAGE_LIMIT = 500
@@ -98,23 +102,49 @@ class CaptureStamps:
 _SYSTEM = CaptureStamps()
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT, which has the ``ON CONFLICT`` clauses."""
-    name = conn.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"evidence capture supports Postgres and SQLite, not {name}")
+#: Upstream's conflict handling per table: the unique key whose row is kept, or None for none.
+_KEEP_FIRST: dict[str, list[str] | None] = {
+    environment_evidence.name: ["run_id"],
+    provider_evidence.name: ["run_id", "step_index"],
+    integrity_evidence.name: ["run_id"],
+    evidence_capture_failures.name: [],  # ON CONFLICT DO NOTHING, whichever key conflicts
+    policy_decisions.name: None,  # a plain INSERT
+}
+_TABLES = {t.name: t for t in (environment_evidence, activity_evidence, provider_evidence, policy_decisions,
+                               integrity_evidence, evidence_capture_failures)}
+#: The columns the activity upsert merges: a later write fills them, a None never erases them.
+_MERGED = ("response_fingerprint", "response_token_length", "completion_type")
 
 
-def _execute_in_savepoint(conn: sa.Connection, stmt: Any) -> None:
+@functools.cache
+def _statement(dialect: str, table_name: str) -> Any:
+    """The dialect's INSERT for a table with upstream's ``ON CONFLICT`` clause, built once (the
+    values are bound at execution)."""
+    table = _TABLES[table_name]
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:
+        raise NotImplementedError(f"evidence capture supports Postgres and SQLite, not {dialect}")
+    if table is activity_evidence:
+        return stmt.on_conflict_do_update(
+            index_elements=["run_id", "step_index"],
+            set_={col: sa.func.coalesce(stmt.excluded[col], table.c[col]) for col in _MERGED})
+    keep = _KEEP_FIRST[table_name]
+    if keep is None:
+        return stmt
+    return stmt.on_conflict_do_nothing(index_elements=keep or None)
+
+
+def _insert_in_savepoint(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> None:
+    stmt = _statement(conn.dialect.name, table.name)
     # pysqlite begins only before DML; a SAVEPOINT it has not wrapped in BEGIN would be the
     # outermost one, and releasing it would commit the caller's work.
     if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
         conn.exec_driver_sql("BEGIN")
     with conn.begin_nested():
-        conn.execute(stmt)
+        conn.execute(stmt, values)
 
 
 def record_capture_failure(
@@ -138,31 +168,33 @@ def record_capture_failure(
     try:
         if resolution is None:
             resolution = resolution_for(failure_reason)
-        stmt = _insert(conn, evidence_capture_failures).values(
-            id=f"ecf-{run_id}-{evidence_type}-{stamps.token()}",
-            run_id=run_id,
-            evidence_type=evidence_type,
-            failure_reason=failure_reason,
-            error_message=error_message[:ERROR_MESSAGE_LIMIT] if error_message else None,
-            resolution=getattr(resolution, "value", resolution),
-            created_at=stamps.now(),
-        ).on_conflict_do_nothing()
-        _execute_in_savepoint(conn, stmt)
+        values = {
+            "id": f"ecf-{run_id}-{evidence_type}-{stamps.token()}",
+            "run_id": run_id,
+            "evidence_type": evidence_type,
+            "failure_reason": failure_reason,
+            "error_message": error_message[:ERROR_MESSAGE_LIMIT] if error_message else None,
+            "resolution": getattr(resolution, "value", resolution),
+            "created_at": stamps.now(),
+        }
+        _insert_in_savepoint(conn, evidence_capture_failures, values)
     except Exception as e:  # noqa: BLE001 - upstream: "Silent fail - this is best-effort tracking"
         logger.debug("Failed to record capture failure: %s", e)
 
 
-def _capture(conn: sa.Connection, stmt: Any, run_id: str, evidence_type: str, failure_type: str,
-             evidence_id: str, stamps: CaptureStamps, **log: Any) -> str | None:
+def _capture(conn: sa.Connection, table: sa.Table, values: dict[str, Any], stamps: CaptureStamps,
+             **log: Any) -> str | None:
+    """Insert one evidence row; on an SQL error log it, record a ``database_error`` failure whose
+    evidence type is the table's name, and answer None."""
+    run_id, evidence_id = values["run_id"], values["id"]
     try:
-        _execute_in_savepoint(conn, stmt)
+        _insert_in_savepoint(conn, table, values)
     except SQLAlchemyError as e:
-        logger.warning("%s capture failed for run %s: %s", evidence_type, run_id, e,
+        logger.warning("%s capture failed for run %s: %s", table.name, run_id, e,
                        extra={"run_id": run_id, "error": str(e), **log})
-        record_capture_failure(conn, run_id, failure_type, CaptureFailureReason.DATABASE_ERROR, str(e),
-                               stamps=stamps)
+        record_capture_failure(conn, run_id, table.name, CaptureFailureReason.DATABASE_ERROR, str(e), stamps=stamps)
         return None
-    logger.debug("%s captured: %s", evidence_type, evidence_id, extra={"run_id": run_id, **log})
+    logger.debug("%s captured: %s", table.name, evidence_id, extra={"run_id": run_id, **log})
     return evidence_id
 
 
@@ -187,22 +219,22 @@ def capture_environment_evidence(
     earlier row was kept), or None after an SQL error (recorded as a capture failure)."""
     ctx = require_context(ctx, "environment_evidence")
     evidence_id = f"ee-{ctx.run_id}"
-    stmt = _insert(conn, environment_evidence).values(
-        id=evidence_id,
-        run_id=ctx.run_id,
-        sdk_mode=sdk_mode,
-        sdk_version=sdk_version,
-        environment=execution_environment,
-        telemetry_enabled=telemetry_enabled,
-        telemetry_delivery_status=telemetry_delivery_status,
-        capture_confidence_score=capture_confidence_score,
-        debug_mode=debug_mode,
-        dry_run=dry_run,
-        is_synthetic=ctx.is_synthetic,
-        synthetic_scenario_id=ctx.synthetic_scenario_id,
-        created_at=stamps.now(),
-    ).on_conflict_do_nothing(index_elements=["run_id"])
-    return _capture(conn, stmt, ctx.run_id, "environment_evidence", "environment_evidence", evidence_id, stamps)
+    values = {
+        "id": evidence_id,
+        "run_id": ctx.run_id,
+        "sdk_mode": sdk_mode,
+        "sdk_version": sdk_version,
+        "environment": execution_environment,
+        "telemetry_enabled": telemetry_enabled,
+        "telemetry_delivery_status": telemetry_delivery_status,
+        "capture_confidence_score": capture_confidence_score,
+        "debug_mode": debug_mode,
+        "dry_run": dry_run,
+        "is_synthetic": ctx.is_synthetic,
+        "synthetic_scenario_id": ctx.synthetic_scenario_id,
+        "created_at": stamps.now(),
+    }
+    return _capture(conn, environment_evidence, values, stamps)
 
 
 # -- B: activity (per LLM / tool call; response fields merged in later) ---------------------------
@@ -231,34 +263,27 @@ def capture_activity_evidence(
     the first write."""
     ctx = require_context(ctx, "activity_evidence")
     evidence_id = f"ae-{ctx.run_id}-{ctx.step_index}"
-    t = activity_evidence
-    stmt = _insert(conn, t).values(
-        id=evidence_id,
-        run_id=ctx.run_id,
-        step_index=ctx.step_index,
-        skill_id=skill_id,
-        model_name=model_name,
-        prompt_fingerprint=prompt_fingerprint,
-        prompt_token_length=prompt_token_length,
-        prompt_template_id=prompt_template_id,
-        prompt_template_version=prompt_template_version,
-        response_fingerprint=response_fingerprint,
-        response_token_length=response_token_length,
-        completion_type=completion_type,
-        sensitivity_class=sensitivity_class,
-        redaction_status=redaction_status,
-        evidence_source=ctx.source.value,
-        is_synthetic=ctx.is_synthetic,
-        synthetic_scenario_id=ctx.synthetic_scenario_id,
-        created_at=stamps.now(),
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_id", "step_index"],
-        set_={col: sa.func.coalesce(stmt.excluded[col], t.c[col])
-              for col in ("response_fingerprint", "response_token_length", "completion_type")},
-    )
-    return _capture(conn, stmt, ctx.run_id, "activity_evidence", "activity_evidence", evidence_id, stamps,
-                    step_index=ctx.step_index)
+    values = {
+        "id": evidence_id,
+        "run_id": ctx.run_id,
+        "step_index": ctx.step_index,
+        "skill_id": skill_id,
+        "model_name": model_name,
+        "prompt_fingerprint": prompt_fingerprint,
+        "prompt_token_length": prompt_token_length,
+        "prompt_template_id": prompt_template_id,
+        "prompt_template_version": prompt_template_version,
+        "response_fingerprint": response_fingerprint,
+        "response_token_length": response_token_length,
+        "completion_type": completion_type,
+        "sensitivity_class": sensitivity_class,
+        "redaction_status": redaction_status,
+        "evidence_source": ctx.source.value,
+        "is_synthetic": ctx.is_synthetic,
+        "synthetic_scenario_id": ctx.synthetic_scenario_id,
+        "created_at": stamps.now(),
+    }
+    return _capture(conn, activity_evidence, values, stamps, step_index=ctx.step_index)
 
 
 # -- G: provider (after each provider response) ---------------------------------------------------
@@ -290,32 +315,31 @@ def capture_provider_evidence(
     ctx = require_context(ctx, "provider_evidence")
     evidence_id = f"pe-{ctx.run_id}-{ctx.step_index}"
     now = stamps.now()
-    stmt = _insert(conn, provider_evidence).values(
-        id=evidence_id,
-        run_id=ctx.run_id,
-        step_index=ctx.step_index,
-        provider_name=provider_name,
-        provider_request_id=provider_request_id,
-        model_name=model_name,
-        model_version=model_version,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=cache_read_tokens,
-        cache_creation_tokens=cache_creation_tokens,
-        total_tokens=total_tokens or ((input_tokens or 0) + (output_tokens or 0)),
-        api_version=api_version,
-        provider_latency_ms=provider_latency_ms,
-        provider_http_status=provider_http_status,
-        provider_error_code=provider_error_code,
-        provider_retry_count=provider_retry_count,
-        requested_at=now,
-        responded_at=now,
-        is_synthetic=ctx.is_synthetic,
-        synthetic_scenario_id=ctx.synthetic_scenario_id,
-        created_at=now,
-    ).on_conflict_do_nothing(index_elements=["run_id", "step_index"])
-    return _capture(conn, stmt, ctx.run_id, "provider_evidence", "provider_evidence", evidence_id, stamps,
-                    step_index=ctx.step_index)
+    values = {
+        "id": evidence_id,
+        "run_id": ctx.run_id,
+        "step_index": ctx.step_index,
+        "provider_name": provider_name,
+        "provider_request_id": provider_request_id,
+        "model_name": model_name,
+        "model_version": model_version,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_tokens": cache_read_tokens,
+        "cache_creation_tokens": cache_creation_tokens,
+        "total_tokens": total_tokens or ((input_tokens or 0) + (output_tokens or 0)),
+        "api_version": api_version,
+        "provider_latency_ms": provider_latency_ms,
+        "provider_http_status": provider_http_status,
+        "provider_error_code": provider_error_code,
+        "provider_retry_count": provider_retry_count,
+        "requested_at": now,
+        "responded_at": now,
+        "is_synthetic": ctx.is_synthetic,
+        "synthetic_scenario_id": ctx.synthetic_scenario_id,
+        "created_at": now,
+    }
+    return _capture(conn, provider_evidence, values, stamps, step_index=ctx.step_index)
 
 
 # -- D: policy decisions (every evaluation, one row each) -----------------------------------------
@@ -346,28 +370,27 @@ def capture_policy_decision_evidence(
     ctx = require_context(ctx, "policy_decision")
     evidence_id = f"pd-{ctx.run_id}-{policy_type}-{stamps.token()}"
     now = stamps.now()
-    stmt = _insert(conn, policy_decisions).values(
-        id=evidence_id,
-        run_id=ctx.run_id,
-        policy_type=policy_type,
-        policy_rule_id=policy_rule_id,
-        policy_version=policy_version,
-        decision=decision,
-        decision_reason=decision_reason,
-        decision_confidence=decision_confidence,
-        policies_evaluated=policies_evaluated,
-        policy_results=policy_results,
-        thresholds_used=thresholds_used,
-        customer_guardrail_result=customer_guardrail_result,
-        provider_moderation_result=provider_moderation_result,
-        decision_reason_codes=decision_reason_codes,
-        evaluated_at=now,
-        is_synthetic=ctx.is_synthetic,
-        synthetic_scenario_id=ctx.synthetic_scenario_id,
-        created_at=now,
-    )
-    return _capture(conn, stmt, ctx.run_id, "policy_decision", "policy_decisions", evidence_id, stamps,
-                    policy_type=policy_type)
+    values = {
+        "id": evidence_id,
+        "run_id": ctx.run_id,
+        "policy_type": policy_type,
+        "policy_rule_id": policy_rule_id,
+        "policy_version": policy_version,
+        "decision": decision,
+        "decision_reason": decision_reason,
+        "decision_confidence": decision_confidence,
+        "policies_evaluated": policies_evaluated,
+        "policy_results": policy_results,
+        "thresholds_used": thresholds_used,
+        "customer_guardrail_result": customer_guardrail_result,
+        "provider_moderation_result": provider_moderation_result,
+        "decision_reason_codes": decision_reason_codes,
+        "evaluated_at": now,
+        "is_synthetic": ctx.is_synthetic,
+        "synthetic_scenario_id": ctx.synthetic_scenario_id,
+        "created_at": now,
+    }
+    return _capture(conn, policy_decisions, values, stamps, policy_type=policy_type)
 
 
 # -- J: integrity (once, when the run is terminal) -----------------------------------------------
@@ -395,23 +418,23 @@ def capture_integrity_evidence(
     if payload["capture_failures"]:
         reasons["_capture_failures"] = payload["capture_failures"]
     now = stamps.now()
-    stmt = _insert(conn, integrity_evidence).values(
-        id=evidence_id,
-        run_id=run_id,
-        expected_artifacts=payload["expected_artifacts"],
-        observed_artifacts=payload["observed_artifacts"],
-        missing_artifacts=payload["missing_artifacts"],
-        missing_reasons=reasons,
-        integrity_score=payload["integrity_score"],
-        integrity_status=payload["integrity_status"],
-        verification_method="evidence_table_scan",
-        verification_timestamp=now,
-        is_synthetic=is_synthetic,
-        synthetic_scenario_id=synthetic_scenario_id,
-        created_at=now,
-    ).on_conflict_do_nothing(index_elements=["run_id"])
+    values = {
+        "id": evidence_id,
+        "run_id": run_id,
+        "expected_artifacts": payload["expected_artifacts"],
+        "observed_artifacts": payload["observed_artifacts"],
+        "missing_artifacts": payload["missing_artifacts"],
+        "missing_reasons": reasons,
+        "integrity_score": payload["integrity_score"],
+        "integrity_status": payload["integrity_status"],
+        "verification_method": "evidence_table_scan",
+        "verification_timestamp": now,
+        "is_synthetic": is_synthetic,
+        "synthetic_scenario_id": synthetic_scenario_id,
+        "created_at": now,
+    }
     try:
-        _execute_in_savepoint(conn, stmt)
+        _insert_in_savepoint(conn, integrity_evidence, values)
     except SQLAlchemyError as e:
         logger.warning("integrity_evidence capture failed for run %s: %s", run_id, e,
                        extra={"run_id": run_id, "error": str(e)})

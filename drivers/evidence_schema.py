@@ -52,8 +52,8 @@ __all__ = [
 TSTZ = DateTime(timezone=True)
 #: ``jsonb`` on Postgres (a Python None stays SQL NULL), JSON text on SQLite.
 JSONB_ = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-#: ``text[]`` on Postgres, a JSON array on SQLite.
-TEXT_ARRAY = JSON().with_variant(ARRAY(Text), "postgresql")
+#: ``text[]`` on Postgres, a JSON array on SQLite (a Python None stays SQL NULL, as on Postgres).
+TEXT_ARRAY = JSON(none_as_null=True).with_variant(ARRAY(Text), "postgresql")
 _FALSE = false()
 _TRUE = true()
 #: ``now()`` on Postgres, ``CURRENT_TIMESTAMP`` on SQLite.

@@ -250,6 +250,9 @@ def test_policy_decisions_one_row_per_evaluation(db):
         "decision_reason_codes": ["BUDGET_OK"], "evaluation_order": None, "evaluated_by": None}
     assert as_utc(first["evaluated_at"]) == as_utc(first["created_at"]) == T0 + timedelta(seconds=1)
     assert (second["decision"], second["policies_evaluated"], second["thresholds_used"]) == ("DENIED", None, None)
+    with db.engine.connect() as conn:  # SQL NULL on both dialects, not a JSON 'null' on SQLite
+        assert conn.execute(sa.text("SELECT count(*) FROM policy_decisions WHERE policies_evaluated IS NULL "
+                                    "AND thresholds_used IS NULL AND decision_reason_codes IS NULL")).scalar_one() == 1
 
 
 def test_policy_decision_ids_are_random_by_default(db):
