@@ -14,6 +14,10 @@ emoji, RTL and combining marks (stored as ``\\uXXXX`` escapes); payloads nested 
 over 1 MB; one very long run; steps left orphaned by ``delete_trace``; a run with no steps; and one
 ``params`` value that is not JSON, planted with raw SQL as a foreign writer's damage.
 
+Beside upstream's two tables (our superset, as a local ``traces.db`` may carry them): ``runs`` and
+the evidence tables, written through the capture writers, with runs of every integrity grade
+(:mod:`drivers.demo_evidence`). The recipe's version is stored as ``PRAGMA user_version``.
+
 The payload builders (:class:`PayloadFactory`) are shared with ``benchmarks/generate_large_db.py``.
 """
 
@@ -32,12 +36,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from drivers.demo_evidence import write_demo_evidence
+from drivers.evidence_schema import create_evidence_tables
 from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
 
 __all__ = [
     "AGENTS",
     "AGENT_SKILLS",
     "BASE_TIME",
+    "DEMO_RECIPE_VERSION",
     "DemoSummary",
     "INVALID_JSON_TEXT",
     "PERMANENT_ERRORS",
@@ -48,6 +55,7 @@ __all__ = [
     "TRANSIENT_ERRORS",
     "correlation_id_from",
     "default_demo_path",
+    "demo_recipe_version",
     "ensure_demo",
     "generate_demo",
     "json_depth",
@@ -161,6 +169,11 @@ _PLANS = ("free", "team", "business", "enterprise")
 _MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "gpt-4o-mini", "stub-model")
 
 _DEMO_APP = "aos-trace-inspector"
+
+#: The version of what :func:`generate_demo` writes, stored in the file (``PRAGMA user_version``):
+#: :func:`ensure_demo` regenerates a cached demo written by another version. Raise it whenever the
+#: recipe changes what a demo holds (2: runs rows and evidence of every integrity grade).
+DEMO_RECIPE_VERSION = 2
 
 
 # -- ids, sizes, clock --------------------------------------------------------------------------
@@ -502,6 +515,10 @@ class DemoSummary:
     deep_payloads: tuple[tuple[str, int, str, int], ...]
     """(run id, step index, column, depth) of the deeply nested payloads."""
     unicode_runs: int
+    evidence_scenarios: dict[str, tuple[str, ...]] = field(hash=False)
+    """Run ids by :class:`drivers.demo_evidence.Scenario` value: how each run's evidence was captured."""
+    integrity_records: int
+    """Runs with a stored integrity record (``integrity_evidence``)."""
 
 
 @dataclass
@@ -1209,12 +1226,20 @@ def generate_demo(
         with writer.bulk():
             for run in runs:
                 done = _write(writer, clock, run, done, total, progress)
+        # Our superset of upstream's file: the evidence tables, filled as the runs were captured
+        # (the integrity records see the traces; runs deleted below then keep a stale one).
+        with writer.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA synchronous=OFF")
+            create_evidence_tables(conn)
+            notes["evidence"] = write_demo_evidence(conn, runs, notes, seed)
+        with writer.bulk():
             for rid in notes["orphans"]:
                 writer.delete_trace(rid)
             bad_run, bad_index, bad_col = notes["invalid"]
             # A foreign writer's damage: upstream would never store this (its json.dumps cannot).
             writer.execute_raw(f"UPDATE trace_steps SET {bad_col} = ? WHERE run_id = ? AND step_index = ?",
                                (INVALID_JSON_TEXT, bad_run, bad_index))
+            writer.execute_raw(f"PRAGMA user_version = {DEMO_RECIPE_VERSION}")
         if clock.pending:
             raise RuntimeError(f"demo clock has {clock.pending} unused instants: a writer call was skipped")
         summary = _summarise(writer, path, seed, runs, notes)
@@ -1233,6 +1258,7 @@ def _summarise(writer: SQLiteTraceWriter, path: Path, seed: int, runs: list[_Run
         orphan_steps = q("SELECT COUNT(*) FROM trace_steps s WHERE NOT EXISTS "
                          "(SELECT 1 FROM traces t WHERE t.run_id = s.run_id)").scalar_one()
         big_steps = q("SELECT COUNT(*) FROM trace_steps WHERE run_id = ?", (notes["big"],)).scalar_one()
+        integrity_records = q("SELECT COUNT(*) FROM integrity_evidence").scalar_one()
         large = []
         for rid, idx, col in notes["large"]:
             size = q(f"SELECT length(CAST({col} AS BLOB)) FROM trace_steps WHERE run_id = ? AND step_index = ?",
@@ -1264,6 +1290,8 @@ def _summarise(writer: SQLiteTraceWriter, path: Path, seed: int, runs: list[_Run
         large_payloads=tuple(large),
         deep_payloads=tuple(notes["deep"]),
         unicode_runs=sum(1 for run in kept if run.unicode),
+        evidence_scenarios=dict(notes["evidence"]),
+        integrity_records=int(integrity_records),
     )
 
 
@@ -1277,6 +1305,21 @@ def default_demo_path(seed: int = 7) -> Path:
     return platformdirs.user_data_path(_DEMO_APP) / f"demo-traces-seed{seed}.db"
 
 
+def demo_recipe_version(path: str | os.PathLike[str]) -> int | None:
+    """The recipe version a demo file was written with (0 for demos older than the marker), or
+    None when the file cannot be read as SQLite."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return int(con.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+
+
 def ensure_demo(
     path: str | os.PathLike[str] | None = None,
     seed: int = 7,
@@ -1285,10 +1328,12 @@ def ensure_demo(
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Return the demo database at ``path`` (default :func:`default_demo_path`), generating it
-    only if missing (``progress`` as for :func:`generate_demo`; not called if it exists). It is written to a temporary file in the same folder, synced, then renamed,
-    so an interrupted generation never leaves a half-written demo under the final name."""
+    only if missing or written by another recipe version (:data:`DEMO_RECIPE_VERSION`; ``progress``
+    as for :func:`generate_demo`, not called when the file is kept). It is written to a temporary
+    file in the same folder, synced, then renamed over the old one, so an interrupted generation
+    never leaves a half-written demo under the final name."""
     target = Path(path) if path is not None else default_demo_path(seed)
-    if target.exists():
+    if target.exists() and demo_recipe_version(target) == DEMO_RECIPE_VERSION:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

@@ -7,6 +7,10 @@ trace ids are ``trace_{run_id}``; a re-recorded step index keeps its *first* wri
 demo deletes are soft-archived instead (the immutability triggers forbid deleting); the one
 invalid-JSON cell is left out (``jsonb`` cannot hold it); two runs get a second, SDK-posted trace
 (``store_trace``, with PII redaction); worker runs keep ``root_hash = 'pending'``.
+
+The evidence is the SQLite demo's (:mod:`drivers.demo_evidence`: ``runs`` rows and runs of every
+integrity grade), written on Postgres; since archived traces still count, the runs the SQLite demo
+deletes keep an integrity record that agrees with their grade here.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import json
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from drivers.demo import ScriptedClock, _DemoBuilder, _Run
+from drivers.demo_evidence import write_demo_evidence
+from drivers.evidence_schema import create_evidence_tables
 from drivers.pg_common import PgLocation, translate_errors
 from drivers.pg_schema import create_schema
 from drivers.pg_writer import (
@@ -53,6 +59,9 @@ class PgDemoSummary:
     system_records: int
     log_exports: int
     mismatches: int
+    evidence_scenarios: dict[str, tuple[str, ...]] = field(hash=False)
+    """Run ids by :class:`drivers.demo_evidence.Scenario` value."""
+    integrity_records: int
 
 
 class _At:
@@ -93,6 +102,7 @@ def generate_pg_demo(
                     if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM aos_traces)")).scalar():
                         raise UsageError("already holds AOS traces; give an empty database for the demo",
                                          location=location)
+                    create_evidence_tables(conn)  # a schema made without them gets them (kept if present)
                 else:
                     create_schema(conn)
             return _fill(engine, url, password, location, seed, big_run_steps, progress)
@@ -113,6 +123,8 @@ def _fill(engine: sa.Engine, url: str, password: str | None, location: str, seed
     with store.bulk():
         for run in runs:
             done = _write_run(store, clock, run, done, total, progress)
+    with engine.begin() as conn:
+        evidence = write_demo_evidence(conn, runs, notes, seed)
     # Later writes (archiving, SDK posts) happen at the demo's own instants too.
     at = _At()
     later = PostgresTraceStore(engine, clock=at)
@@ -127,8 +139,10 @@ def _fill(engine: sa.Engine, url: str, password: str | None, location: str, seed
     with engine.connect() as conn:
         traces = conn.execute(sa.text("SELECT count(*) FROM aos_traces")).scalar_one()
         steps = conn.execute(sa.text("SELECT count(*) FROM aos_trace_steps")).scalar_one()
+        integrity = conn.execute(sa.text("SELECT count(*) FROM integrity_evidence")).scalar_one()
     return PgDemoSummary(location=location, traces=int(traces), steps=int(steps), archived=archived,
-                         sdk_traces=tuple(sdk), big_run_id=notes["big"], **counts)
+                         sdk_traces=tuple(sdk), big_run_id=notes["big"], **counts, evidence_scenarios=evidence,
+                         integrity_records=int(integrity))
 
 
 def _write_run(store: PostgresTraceStore, clock: ScriptedClock, run: _Run, done: int, total: int,
@@ -355,4 +369,6 @@ def demo_summary_text(summary: PgDemoSummary) -> str:
             f"{len(summary.sdk_traces)} SDK-posted), {summary.steps:,} steps; largest run {summary.big_run_id}\n"
             f"{summary.audit_events} audit events, {summary.policy_activations} policy activations, "
             f"{summary.llm_records} LLM run records, {summary.system_records} system records, "
-            f"{summary.log_exports} log exports, {summary.mismatches} mismatches\n")
+            f"{summary.log_exports} log exports, {summary.mismatches} mismatches\n"
+            f"evidence for {sum(len(v) for k, v in summary.evidence_scenarios.items() if k != 'no_evidence')} runs, "
+            f"{summary.integrity_records} integrity records\n")

@@ -13,9 +13,11 @@ import pytest
 
 from drivers.demo import (
     BASE_TIME,
+    DEMO_RECIPE_VERSION,
     INVALID_JSON_TEXT,
     DemoSummary,
     default_demo_path,
+    demo_recipe_version,
     ensure_demo,
     generate_demo,
 )
@@ -23,6 +25,8 @@ from drivers.sqlite_reader import SQLiteTraceReader
 from inspector.model import StepStatus, normalise_status
 
 BIG = 2_000
+EVIDENCE_TABLES = ("runs", "environment_evidence", "activity_evidence", "provider_evidence", "policy_decisions",
+                   "integrity_evidence", "evidence_capture_failures")
 RUN_ID = re.compile(r"^run_[0-9a-f]{16}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -56,6 +60,9 @@ def table_dump(path: Path) -> dict[str, list[tuple]]:
             "traces": con.execute(f"SELECT {', '.join(trace_cols)} FROM traces ORDER BY run_id").fetchall(),
             "trace_steps": con.execute("SELECT * FROM trace_steps ORDER BY id").fetchall(),
             "sqlite_sequence": con.execute("SELECT * FROM sqlite_sequence ORDER BY name").fetchall(),
+            **{table: con.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+               for table in EVIDENCE_TABLES},
+            "user_version": con.execute("PRAGMA user_version").fetchall(),
         }
     finally:
         con.close()
@@ -95,6 +102,7 @@ def test_same_seed_gives_identical_content_and_another_seed_differs(demo_db, tmp
     third = table_dump(tmp_path / "other.db")
     assert third["schema"] == first["schema"]
     assert third["traces"] != first["traces"] and third["trace_steps"] != first["trace_steps"]
+    assert all(first[t] for t in EVIDENCE_TABLES) and third["runs"] != first["runs"]
     assert {r[0] for r in third["traces"]}.isdisjoint(r[0] for r in first["traces"])
     assert other.runs >= 300
 
@@ -110,6 +118,10 @@ def test_summary_matches_the_database(demo_db, db):
     assert summary.steps == db.execute("SELECT COUNT(*) FROM trace_steps").fetchone()[0]
     assert sum(summary.run_statuses.values()) == summary.runs
     assert sum(summary.step_statuses.values()) == summary.steps
+    # the runs table keeps the runs whose traces were deleted (their steps are the orphans)
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == summary.runs + len(summary.orphan_run_ids)
+    assert sum(len(v) for v in summary.evidence_scenarios.values()) == summary.runs + len(summary.orphan_run_ids)
+    assert summary.integrity_records == db.execute("SELECT COUNT(*) FROM integrity_evidence").fetchone()[0] > 250
     with pytest.raises(dataclasses.FrozenInstanceError):
         summary.runs = 0  # type: ignore[misc]
     calls = _PROGRESS["seed7"]
@@ -278,6 +290,28 @@ def test_ensure_demo_generates_once_and_atomically(tmp_path):
     after = target.stat()
     assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
     assert target.read_bytes() == content
+
+
+def test_ensure_demo_regenerates_a_demo_of_another_recipe_version(tmp_path):
+    """A demo cached by an older checkout (no or another version marker) is replaced, so the app
+    shows what the current recipe makes; a file that is not SQLite at all is replaced too."""
+    target = tmp_path / "demo.db"
+    ensure_demo(target, 3, big_run_steps=200)
+    assert demo_recipe_version(target) == DEMO_RECIPE_VERSION
+    con = sqlite3.connect(target)
+    con.execute(f"PRAGMA user_version = {DEMO_RECIPE_VERSION - 1}")
+    con.commit()
+    con.close()
+    before = target.stat().st_ino
+    calls: list[tuple[int, int]] = []
+    assert ensure_demo(target, 3, big_run_steps=200, progress=lambda d, t: calls.append((d, t))) == target
+    assert calls and target.stat().st_ino != before and demo_recipe_version(target) == DEMO_RECIPE_VERSION
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.db"]
+
+    target.write_bytes(b"not a database" * 100)
+    assert demo_recipe_version(target) is None
+    ensure_demo(target, 3, big_run_steps=200)
+    assert demo_recipe_version(target) == DEMO_RECIPE_VERSION
 
 
 def test_ensure_demo_leaves_nothing_when_generation_fails(tmp_path):
