@@ -25,7 +25,7 @@ from inspector.serialize import run_record_to_json, run_summary_to_json, step_to
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
-SUBCOMMANDS = ("runs", "show", "grade", "diff", "audit", "logs", "demo")
+SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "demo")
 PAGE = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
 GRADE_BLOCK = 5000
@@ -86,6 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--limit", type=int, default=50, metavar="N",
                       help="differing rows to print (text output; default 50)")
     diff.add_argument("--json", action="store_true", help="print JSON (see README)")
+
+    rc = sub.add_parser(
+        "replay-check", help="run a recorded replay through upstream's replay enforcer (exit 1 on a mismatch)",
+        description="Run a recorded replay through upstream's replay enforcer (execute / skip / check, outputs "
+                    "cached by idempotency key) against its original's outputs, offline, and show each step's "
+                    "outcome. The cache is in memory, seeded with the original's outputs; with --redis it is "
+                    "the team's Redis with upstream's layout (aos:idempotency:{tenant}:{key}, 24 h TTL), which "
+                    "the check reads and, as upstream's enforcer does, writes. An unreachable Redis falls back "
+                    "to memory and says so.")
+    rc.add_argument("source", metavar="SOURCE")
+    rc.add_argument("run_id", metavar="RUN_ID", help="the replay")
+    rc.add_argument("--original", metavar="RUN", help="the original run (default: the replay's replay_of)")
+    rc.add_argument("--original-source", metavar="SOURCE", help="where the original is (default: SOURCE)")
+    rc.add_argument("--redis", metavar="URL", help="redis://[:password@]host:port/db for a shared cache")
+    rc.add_argument("--seed-cache", action="store_true",
+                    help="with --redis, also cache the original's outputs under their keys (a memory cache, also after a fallback, always is)")
+    rc.add_argument("--json", action="store_true", help="print JSON (see README)")
 
     audit = sub.add_parser("audit", help="governance events of the audit ledger (Postgres)",
                            description="The audit ledger, newest first: every event of the source, or the "
@@ -551,6 +568,67 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_FINDING if broken else EXIT_OK
 
 
+def _enforcer_steps(side) -> list[dict[str, Any]]:
+    return [{"step_index": d.step_index, "skill_name": d.skill_name, "replay_behavior": d.replay_behavior,
+             "idempotency_key": d.idempotency_key, "outcome_data": d.outcome_data} for d in side.steps]
+
+
+def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
+    from drivers.redis_store import open_replay_cache
+    from inspector.compare import load_side, original_of
+    from inspector.replay import MemoryReplayCache, replay_check
+
+    sources = []
+    try:
+        a = _open(args.source)
+        sources.append(a)
+        b = a
+        if args.original_source:
+            b = _open(args.original_source)
+            sources.append(b)
+        replay = load_side(a, args.run_id)
+        original = load_side(b, args.original or original_of(a, replay.summary))
+    finally:
+        for s in sources:
+            s.close()
+    cache = open_replay_cache(args.redis)
+    try:
+        if getattr(cache, "fallback_reason", None):
+            sys.stderr.write(f"trace-inspector: {cache.kind}; the check uses an in-memory cache\n")
+        tenant = replay.summary.tenant_id or "default"
+        result = replay_check(_enforcer_steps(replay), _enforcer_steps(original), tenant, cache,
+                              seed_cache=args.seed_cache or isinstance(cache, MemoryReplayCache),
+                              cache_kind=cache.kind)
+    finally:
+        close = getattr(cache, "close", None)
+        if close is not None:
+            close()
+    if args.json:
+        json.dump({"replay": {"source": replay.location, "run_id": replay.summary.run_id,
+                              "trace_id": replay.summary.trace_id},
+                   "original": {"source": original.location, "run_id": original.summary.run_id,
+                                "trace_id": original.summary.trace_id},
+                   "tenant_id": tenant, "cache": result.cache_kind, "ok": result.ok,
+                   "upstream_stop": result.upstream_stop, "counts": result.counts(), "notes": list(result.notes),
+                   "steps": [s.as_json() for s in result.steps]}, out, ensure_ascii=False)
+        out.write("\n")
+        return EXIT_OK if result.ok else EXIT_FINDING
+    out.write(f"Replay {replay.summary.run_id} against original {original.summary.run_id} "
+              f"(tenant {tenant}, cache: {result.cache_kind})\n")
+    rows = [["POS", "STEP", "SKILL", "BEHAVIOR", "OUTCOME", "EXPECTED", "ACTUAL", "NOTE"]]
+    for st in result.steps:
+        rows.append([str(st.position), str(st.step_index), st.skill_name or "", st.behavior,
+                     st.outcome.value + (" *" if st.after_stop else ""), st.expected_hash or "—",
+                     st.actual_hash or "—", st.note])
+    _table(rows, out, right={0, 1})
+    out.writelines(f"Note: {n}\n" for n in result.notes)
+    if any(st.after_stop for st in result.steps):
+        out.write("* after the step where upstream's enforce_trace stops\n")
+    out.write(", ".join(f"{n} {k}" for k, n in result.counts().items() if n) + "\n")
+    out.write("Replay check passed\n" if result.ok else "Replay check FAILED: output mismatch\n")
+    return EXIT_OK if result.ok else EXIT_FINDING
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from pathlib import Path
 
@@ -742,7 +820,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = build_parser().parse_args(argv)
-            handler = {"runs": cmd_runs, "show": cmd_show, "grade": cmd_grade, "diff": cmd_diff, "audit": cmd_audit,
+            handler = {"runs": cmd_runs, "show": cmd_show, "grade": cmd_grade, "diff": cmd_diff,
+                       "replay-check": cmd_replay_check, "audit": cmd_audit,
                        "logs": cmd_logs, "demo": cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):
