@@ -288,7 +288,10 @@ def reasons(result: IntegrityResult, *, stored: StoredVerdict | None = None, has
                 f"{f.evidence_class.value}",
                 "Whether it is superseded depends on activity evidence, not on the class it meant.",
                 (_failure_ref(f),)))
-        if f.stored_resolution is not None and f.stored_resolution != f.resolution.value:
+        # The writer stores its default 'transient' and the gatherer upgrades it to 'superseded':
+        # nothing is ignored there. A stored 'permanent' or 'superseded' the gatherer overrides is.
+        if f.stored_resolution not in (None, FailureResolution.TRANSIENT.value) \
+                and f.stored_resolution != f.resolution.value:
             out.append(Reason(
                 "STORED_RESOLUTION_IGNORED", Severity.INFO,
                 f"Stored resolution '{f.stored_resolution}' ignored; upstream treats it as '{f.resolution.value}'",

@@ -135,3 +135,12 @@ def test_every_reason_is_complete_and_failures_always_explained(present, failure
     assert bool(fail_reasons) == any(c in result.facts.missing for c in (H, T, S))
     if result.grade is IntegrityGrade.FAIL:
         assert fail_reasons
+
+
+def test_the_writers_default_resolution_upgraded_to_superseded_is_not_called_ignored():
+    stored_default = CaptureFailure("activity_evidence", "database_error", None, stored_resolution="transient", id="e")
+    assert codes(reasons(graded({H, B, G, D, T, S}, [stored_default]))) == ["FAILURE_SUPERSEDED"]
+    stored_superseded = CaptureFailure("provider_evidence", "database_error", None, stored_resolution="superseded",
+                                       id="f")
+    rs = reasons(graded({H, B, D, T, S}, [stored_superseded]))
+    assert "STORED_RESOLUTION_IGNORED" in codes(rs)  # the table says superseded; no provider rows exist
