@@ -264,5 +264,6 @@ def test_reopening_does_not_pile_up_workers(qtbot, make_window, small_db):
         open_and_wait(qtbot, w, small_db)
         for runner in list(w._retired):
             runner.wait()
-    # each open retires the previous source's two workers; finished ones are dropped at the next
-    assert len(w._retired) <= 2
+    # each open retires the previous source's four workers (source, background, evidence,
+    # grading); finished ones are dropped at the next
+    assert len(w._retired) <= 4

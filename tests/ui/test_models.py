@@ -8,7 +8,7 @@ from drivers import open_source
 from inspector.model import RunFilter, RunSort
 from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS, ORIGINAL_RUN, ORPHAN_RUN, REPLAYS
 from ui.qt.json_model import PATH_ROLE, JsonTreeModel
-from ui.qt.runs_model import PAGE_SIZE, RUN_ROLE, RunsModel
+from ui.qt.runs_model import PAGE_SIZE, RUN_ROLE, RunsModel, column_of
 from ui.qt.steps_model import FETCH_CHUNK, FIRST_CHUNK, NODE_ROLE, STEP_ROLE, StepTreeModel
 from ui.qt.tasks import TaskRunner
 
@@ -53,7 +53,7 @@ def test_runs_model_counts_use_normalised_statuses(source, runner):
     # every tenth step is a worker's "failed": counted as a failure (upstream counts none, §11.4)
     assert run.total_steps == BIG_RUN_STEPS
     assert run.failure_count == len(range(0, BIG_RUN_STEPS, 10))
-    assert model.data(model.index(row, 4)) == f"{BIG_RUN_STEPS:,}"
+    assert model.data(model.index(row, column_of("total_steps"))) == f"{BIG_RUN_STEPS:,}"
 
 
 def test_runs_model_pages_lazily(tmp_path, runner):
@@ -87,7 +87,7 @@ def test_runs_model_filter_and_sort(source, runner):
     assert len(ids) == source.count_runs(RunFilter(status="failed"))  # no orphans under a filter
     from PySide6.QtCore import Qt
 
-    model.sort(4, Qt.SortOrder.DescendingOrder)  # by step count
+    model.sort(column_of("total_steps"), Qt.SortOrder.DescendingOrder)
     assert model.sort_key == (RunSort.TOTAL_STEPS, True)
     counts = [model.data(model.index(r, 0), RUN_ROLE).total_steps for r in range(model.rowCount())]
     assert counts == sorted(counts, reverse=True)
@@ -220,3 +220,47 @@ def test_step_tree_multidata_matches_data_cell_by_cell(source, runner):
     model.fetchMore(top)
     cells = [top] + [model.index(r, c, top) for r in range(model.rowCount(top)) for c in range(model.columnCount())]
     _assert_options_match_data(model, cells)
+
+
+def test_runs_model_with_grades_passes_model_tester(qtmodeltester, tmp_path, runner):
+    """Grades read per page into the Grade column, on a real SQLite file with evidence."""
+    from tests.ui.evidence_dbs import GRADES, build_evidence_db
+    from ui.qt.grades import GRADE_ROLE
+
+    src = open_source(build_evidence_db(tmp_path / "traces.db"))
+    try:
+        errors = []
+        model = RunsModel(lambda: runner, errors_to(errors), grades_runner_for=lambda: runner)
+        model.set_source(src)
+        col = column_of("grade")
+        row = model.row_of("ev-warn")
+        assert model.evidence_state == "unknown" and model.data(model.index(row, col)) == ""
+        model.set_evidence(src.evidence())
+        qtmodeltester.check(model)
+        assert errors == []
+        assert {model.data(model.index(model.row_of(r), col)) for r in GRADES} == {"PASS", "WARN", "FAIL"}
+        assert all(model.data(model.index(model.row_of(r), col), GRADE_ROLE) == g for r, g in GRADES.items())
+        model.set_evidence(src.evidence())  # found again (a refresh): read again
+        assert model.data(model.index(row, col)) == "WARN"
+        model.set_evidence(None)  # a source without a store
+        assert model.data(model.index(row, col)) == "—"
+        assert model.data(model.index(row, col), GRADE_ROLE) is None
+    finally:
+        src.close()
+
+
+def test_reasons_model_passes_model_tester(qtmodeltester, tmp_path):
+    from tests.ui.evidence_dbs import WARN_RUN, build_evidence_db
+    from ui.qt.evidence_panel import REASON_ROLE, ReasonsModel, load_run_evidence
+
+    src = open_source(build_evidence_db(tmp_path / "traces.db"))
+    try:
+        loaded = load_run_evidence(src.evidence(), WARN_RUN)
+    finally:
+        src.close()
+    model = ReasonsModel()
+    model.set_reasons(loaded.reasons)
+    qtmodeltester.check(model)
+    assert model.rowCount() == len(loaded.reasons) >= 5
+    assert model.data(model.index(0, 0), REASON_ROLE).severity.value == "warn"
+    assert model.data(model.index(0, 0)) == loaded.reasons[0].message

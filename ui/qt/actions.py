@@ -51,6 +51,13 @@ def install_actions(w: MainWindow) -> dict[str, QAction]:
     logs.setShortcut(QKeySequence("Ctrl+L"))
     view_menu.addAction(logs)
     actions["logs"] = logs
+    evidence = w.evidence_dock.toggleViewAction()
+    evidence.setText("&Evidence")
+    evidence.setObjectName("action_evidence")
+    evidence.setShortcut(QKeySequence("Ctrl+E"))
+    evidence.setStatusTip("The selected run's evidence and integrity grade")
+    view_menu.addAction(evidence)
+    actions["evidence"] = evidence
     ledger = make("ledger", "Audit &Ledger…", w.show_ledger, "Ctrl+Shift+L",
                   "The tenant-wide audit ledger of the open Postgres database")
     ledger.setEnabled(False)

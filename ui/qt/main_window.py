@@ -46,14 +46,16 @@ from inspector.source import CAP_ARCHIVE, TraceSource
 from ui.format import fmt_count
 from ui.qt.connect import ConnectDialog, PasswordPrompt, split_password
 from ui.qt.detail import DetailPanel, save_text
+from ui.qt.grades import GradeDelegate, GradingJob
 from ui.qt.messages import Level, MessageBus
 from ui.qt.reconnect import ReconnectController
-from ui.qt.runs_model import RUN_ROLE, RunsModel, read_first_page
+from ui.qt.runs_model import RUN_ROLE, RunsModel, column_of, read_first_page
 from ui.qt.steps_model import NODE_ROLE, STEP_ROLE, StepTreeModel
 from ui.qt.tasks import TaskRunner
 from ui.qt.theme import set_invalid, set_severity
 
 if TYPE_CHECKING:
+    from ui.qt.evidence_panel import EvidencePanel
     from ui.qt.logs_panels import LedgerWindow, RunLogsPanel
 
 __all__ = ["MainWindow"]
@@ -61,10 +63,17 @@ __all__ = ["MainWindow"]
 log = logging.getLogger(__name__)
 MAX_RECENT = 10
 _ANY = "(any)"
+_GRADES = ("PASS", "WARN", "FAIL")
+_GRADE_TIPS = {
+    True: "Only runs of this integrity grade (upstream's rules, spec §4)",
+    False: "This source has no evidence store: its runs have no integrity grade",
+    None: "Looking for the evidence tables…",
+}
 
 
 class FilterBar(QWidget):
-    """Status, tenant, agent, time range and run-id prefix. Emits the filter when it changes."""
+    """Status, tenant, agent, integrity grade, time range and run-id prefix. Emits the filter when
+    it changes. The grade choice is enabled only for a source with an evidence store."""
 
     changed = Signal(object)
     invalid = Signal(str)
@@ -74,6 +83,12 @@ class FilterBar(QWidget):
         self.status = self._combo("Status")
         self.tenant = self._combo("Tenant")
         self.agent = self._combo("Agent")
+        self.grade = QComboBox()
+        self.grade.setObjectName("filterGrade")
+        self.grade.addItem(_ANY)
+        self.grade.addItems(list(_GRADES))
+        self.grade.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.set_grades_available(None)
         self.since = QLineEdit()
         self.since.setPlaceholderText("since (e.g. 2026-10-01)")
         self.until = QLineEdit()
@@ -89,7 +104,8 @@ class FilterBar(QWidget):
         self.clear_button.setToolTip("Show every run")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
-        for label, w in (("Status", self.status), ("Tenant", self.tenant), ("Agent", self.agent)):
+        for label, w in (("Status", self.status), ("Tenant", self.tenant), ("Agent", self.agent),
+                         ("Grade", self.grade)):
             layout.addWidget(QLabel(label))
             layout.addWidget(w)
         layout.addWidget(QLabel("Started"))
@@ -99,7 +115,7 @@ class FilterBar(QWidget):
         layout.addWidget(self.search, 1)
         layout.addWidget(self.archived)
         layout.addWidget(self.clear_button)
-        for combo in (self.status, self.tenant, self.agent):
+        for combo in (self.status, self.tenant, self.agent, self.grade):
             combo.currentIndexChanged.connect(self._emit)
         for edit in (self.since, self.until, self.search):
             edit.editingFinished.connect(self._emit)
@@ -127,6 +143,14 @@ class FilterBar(QWidget):
         combo.setCurrentIndex(max(i, 0))
         combo.blockSignals(False)
 
+    def set_grades_available(self, available: bool | None, why: str | None = None) -> None:
+        """Enable the grade choice for a source with an evidence store (``None``: not known yet);
+        without one it goes back to "(any)" and says why in its tooltip."""
+        self.grade.setEnabled(bool(available))
+        self.grade.setToolTip(why or _GRADE_TIPS[available])
+        if not available and self.grade.currentIndex() != 0:
+            self.grade.setCurrentIndex(0)  # emits: the list drops its grade filter
+
     def reset(self) -> None:
         """Back to no filter without emitting (a new source starts unfiltered anyway)."""
         self.blockSignals(True)
@@ -135,7 +159,7 @@ class FilterBar(QWidget):
         self._last = RunFilter()
 
     def clear(self) -> None:
-        for combo in (self.status, self.tenant, self.agent):
+        for combo in (self.status, self.tenant, self.agent, self.grade):
             combo.blockSignals(True)
             combo.setCurrentIndex(0)
             combo.blockSignals(False)
@@ -162,6 +186,7 @@ class FilterBar(QWidget):
             until=until,
             run_id_prefix=self.search.text().strip() or None,
             include_archived=not self.archived.isHidden() and self.archived.isChecked(),
+            grade=pick(self.grade) if self.grade.isEnabled() else None,
         )
 
     def _emit(self) -> None:
@@ -250,27 +275,36 @@ class MainWindow(QMainWindow):
         self._retired: list[TaskRunner] = []
         self._busy_labels: dict[str, str] = {}
         self._detail_request = 0
+        # Evidence: the reader (made on a worker, it looks for the tables), the worker that reads
+        # grades and the selected run's evidence, and the one that grades a whole filter.
+        self.evidence_runner: TaskRunner | None = None
+        self.grading_runner: TaskRunner | None = None
+        self.evidence_reader = None  # the source's EvidenceReader, when it has an evidence store
+        self._evidence_error: str | None = None  # why looking for the evidence tables failed
 
         # Panels
         self.filters = FilterBar()
         self.banner = MessageBanner()
         self.runs_model = RunsModel(lambda: self.source_runner, self._report, self,
-                                    background_for=lambda: self.background_runner)
+                                    background_for=lambda: self.background_runner,
+                                    grades_runner_for=lambda: self.evidence_runner)
         self.runs_view = QTableView()
         self.runs_view.setObjectName("runsView")
         self.runs_view.setModel(self.runs_model)
         self.runs_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.runs_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.runs_view.setSortingEnabled(True)
-        self.runs_view.horizontalHeader().setSortIndicator(8, Qt.SortOrder.DescendingOrder)
+        self.runs_view.horizontalHeader().setSortIndicator(column_of("started_at"), Qt.SortOrder.DescendingOrder)
         self.runs_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.runs_view.horizontalHeader().setStretchLastSection(True)
         self.runs_view.verticalHeader().setVisible(False)
         self.runs_view.verticalHeader().setDefaultSectionSize(22)
         self.runs_view.setAlternatingRowColors(True)
         self.runs_view.setWordWrap(False)
-        for col, width in enumerate((160, 95, 110, 135, 50, 58, 68, 68, 145)):
+        for col, width in enumerate((160, 95, 58, 110, 135, 50, 58, 68, 68, 145)):
             self.runs_view.setColumnWidth(col, width)
+        self._grade_column = column_of("grade")
+        self.runs_view.setItemDelegateForColumn(self._grade_column, GradeDelegate(self.runs_view))
 
         self.steps_model = StepTreeModel(lambda: self.source_runner, self._report, self)
         self.steps_view = QTreeView()
@@ -303,6 +337,16 @@ class MainWindow(QMainWindow):
                                    | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.logs_dock)
         self.logs_dock.hide()
+
+        # The selected run's evidence and integrity: a dock beside Run logs (tabbed with it when
+        # both are shown), made on first use and shown by default for a source with a store.
+        self._evidence_panel: EvidencePanel | None = None
+        self.evidence_dock = QDockWidget("Evidence", self)
+        self.evidence_dock.setObjectName("evidenceDock")
+        self.evidence_dock.setFeatures(self.logs_dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.evidence_dock)
+        self.tabifyDockWidget(self.logs_dock, self.evidence_dock)
+        self.evidence_dock.hide()
 
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.steps_view)
@@ -345,8 +389,13 @@ class MainWindow(QMainWindow):
         self._cancel_timer.setSingleShot(True)
         self._cancel_timer.setInterval(400)
         self._cancel_timer.timeout.connect(self._offer_cancel)
+        # The integrity distribution of the current filter, graded in the background.
+        self.grading = GradingJob(lambda: self.grading_runner, self._report, self)
+        self.grading.finished.connect(lambda dist: self.runs_model.add_grades(dict(dist.grades)))
         sb = self.statusBar()
         sb.addWidget(self.source_label, 1)
+        for widget in self.grading.widgets:
+            sb.addPermanentWidget(widget)
         sb.addPermanentWidget(self.totals_label)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
@@ -368,6 +417,7 @@ class MainWindow(QMainWindow):
         # Wiring
         self.bus.posted.connect(self._on_message)
         self.filters.changed.connect(self.runs_model.set_filter)
+        self.filters.changed.connect(self._restart_grading)
         self.filters.invalid.connect(self.bus.warning)
         self.runs_view.selectionModel().currentRowChanged.connect(self._run_selected)
         self.steps_view.selectionModel().currentChanged.connect(self._step_selected)
@@ -382,6 +432,10 @@ class MainWindow(QMainWindow):
         # Once the user closes the Run logs dock it stays closed (View → Run Logs brings it back).
         self._logs_dock_closed = False
         self.logs_dock.visibilityChanged.connect(self._on_logs_dock_visibility)
+        # Likewise for the Evidence dock.
+        self._evidence_dock_closed = False
+        self._hiding_evidence = False
+        self.evidence_dock.visibilityChanged.connect(self._on_evidence_dock_visibility)
         self.resize(1500, 900)
 
     # -- messages and progress -----------------------------------------------------------------
@@ -412,16 +466,17 @@ class MainWindow(QMainWindow):
         else:
             self._busy_labels.pop(key, None)
         self._update_progress()
-        if runner is not None and runner in (self.source_runner, self.logs_runner):
+        waited_on = (self.source_runner, self.logs_runner, self.evidence_runner)
+        if runner is not None and runner in waited_on:
             if busy:
                 self._cancel_timer.start()
-            elif not any(r is not None and r.pending for r in (self.source_runner, self.logs_runner)):
+            elif not any(r is not None and r.pending for r in waited_on):
                 self._cancel_timer.stop()
                 self.cancel_button.hide()
 
     def _offer_cancel(self) -> None:
         """A read the user waits on has run for a while: offer to stop it (sources that can)."""
-        busy = any(r is not None and r.pending for r in (self.source_runner, self.logs_runner))
+        busy = any(r is not None and r.pending for r in (self.source_runner, self.logs_runner, self.evidence_runner))
         if busy and hasattr(self.source, "cancel"):
             self.cancel_button.show()
 
@@ -591,6 +646,10 @@ class MainWindow(QMainWindow):
         self.source_runner.busy_changed.connect(self._on_busy)
         self.background_runner = TaskRunner(f"background:{source.info.display_name}", sync=self._sync, parent=self)
         self.background_runner.busy_changed.connect(self._on_busy)
+        self.evidence_runner = TaskRunner(f"evidence:{source.info.display_name}", sync=self._sync, parent=self)
+        self.evidence_runner.busy_changed.connect(self._on_busy)
+        # Grading shows its own progress in the status bar: not part of the busy spinner.
+        self.grading_runner = TaskRunner(f"grading:{source.info.display_name}", sync=self._sync, parent=self)
         self._totals = None
         note = f" — {'; '.join(source.info.notes)}" if source.info.notes else ""
         self.source_label.setText(f"{source.info.kind}: {source.info.location}{note}")
@@ -601,7 +660,8 @@ class MainWindow(QMainWindow):
         self.runs_model.set_source(source, first_page)
         self.steps_model.set_source(source)
         self.detail.clear()
-        self._after_first_paint(lambda: source is self.source and (self._load_side_info(), self._start_logs(source)))
+        self._after_first_paint(lambda: source is self.source and (
+            self._load_side_info(), self._start_logs(source), self._start_evidence(source)))
         for note_text in source.info.notes:
             self.bus.warning(f"{source.info.display_name}: {note_text}")
         self.bus.info(f"Opened {location}")
@@ -737,6 +797,110 @@ class MainWindow(QMainWindow):
         self.ledger_window.raise_()
         self.ledger_window.activateWindow()
 
+    # -- evidence and integrity ---------------------------------------------------------------------
+
+    @property
+    def evidence_panel(self) -> EvidencePanel:
+        """The Evidence panel, made on first use."""
+        if self._evidence_panel is None:
+            from ui.qt.evidence_panel import EvidencePanel
+
+            self._evidence_panel = EvidencePanel(lambda: self.evidence_runner, lambda: self.evidence_reader,
+                                                 self._report)
+            state = self._evidence_state()
+            self._evidence_panel.set_store(state, self._evidence_error or "")
+            self.evidence_dock.setWidget(self._evidence_panel)
+        return self._evidence_panel
+
+    def _evidence_state(self) -> str:
+        if self.source is None or self.evidence_runner is None:
+            return "unknown"
+        if self.evidence_reader is not None:
+            return "store"
+        if self._evidence_error is not None:
+            return "error"
+        return self.runs_model.evidence_state
+
+    def _start_evidence(self, source: TraceSource) -> None:
+        """Find the source's evidence reader on the evidence worker (it looks for the tables),
+        then grade the list's pages and the filter, and show the Evidence dock if there is a store."""
+        runner = self.evidence_runner
+        if runner is None:
+            return
+
+        def ready(reader) -> None:
+            if source is not self.source:
+                return
+            has_store = reader is not None and bool(reader.has_store)
+            self.evidence_reader = reader if has_store else None
+            self.runs_model.set_evidence(self.evidence_reader)
+            self.filters.set_grades_available(has_store)
+            if has_store:
+                self.evidence_panel.set_store("store")
+                if not self.evidence_dock.isVisible() and not self._evidence_dock_closed:
+                    logs_shown = self.logs_dock.isVisible()
+                    self.evidence_dock.show()
+                    if not logs_shown:
+                        self.resizeDocks([self.evidence_dock], [330], Qt.Orientation.Vertical)
+                        half = max(self.right_splitter.height(), 200) // 2
+                        self.right_splitter.setSizes([half, half])
+                self._restart_grading()
+                self._show_run_evidence(self.current_run())
+            else:
+                self.grading.clear("Integrity: no evidence store",
+                                   "This source has no evidence tables: its runs are not graded")
+                if self._evidence_panel is not None:
+                    self._evidence_panel.set_store("none")
+                if self.evidence_dock.isVisible() and not self.evidence_dock.isFloating():
+                    self._hiding_evidence = True
+                    self.evidence_dock.hide()
+                    self._hiding_evidence = False
+
+        def failed(exc: BaseException) -> None:
+            if source is not self.source:
+                return
+            why = str(exc) if isinstance(exc, InspectorError) else f"internal error ({type(exc).__name__})"
+            self.runs_model.set_evidence(None)
+            self.filters.set_grades_available(False, f"Could not look for the evidence tables: {why}")
+            self.grading.clear("Integrity: unavailable", f"Could not look for the evidence tables: {why}")
+            self._evidence_error = why
+            if self._evidence_panel is not None:
+                self._evidence_panel.set_store("error", why)
+            self._report(exc, "look for the evidence tables")
+
+        runner.submit(source.evidence, ready, failed, label="Looking for evidence tables")
+
+    def _restart_grading(self, flt: RunFilter | None = None) -> None:
+        """Grade every run of the filter shown, in the background (a job running is cancelled)."""
+        source, reader = self.source, self.evidence_reader
+        if source is None or reader is None:
+            return
+        self.grading.start(source, reader, flt if flt is not None else self.runs_model.run_filter)
+
+    def _on_evidence_dock_visibility(self, visible: bool) -> None:
+        if visible:
+            self._evidence_dock_closed = False
+            panel = self.evidence_panel  # made now if the user opened the dock first
+            run = self.current_run()
+            if run is not None and panel.run_id != run.run_id:
+                self._show_run_evidence(run)
+        elif (not self._hiding_evidence and self.evidence_reader is not None
+              and not self.evidence_dock.toggleViewAction().isChecked()):
+            # Closed by the user (a tab of a dock group turning away leaves the action checked).
+            self._evidence_dock_closed = True
+
+    def _show_run_evidence(self, run: RunSummary | None) -> None:
+        """Read the selected run's evidence, only while the dock is shown."""
+        if run is None or self._evidence_panel is None:
+            return
+        panel = self._evidence_panel
+        if not self.evidence_dock.isVisible():
+            panel.clear()
+            return
+        if panel.run_id == run.run_id and (panel.pending or panel.showing_evidence):
+            return  # another trace of the same run: the same evidence
+        panel.show_run(run.run_id)
+
     def _load_side_info(self) -> None:
         source, runner = self.source, self.background_runner
         if source is None or runner is None:
@@ -767,20 +931,30 @@ class MainWindow(QMainWindow):
         self.filters.archived.hide()
         old_source, old_runner, old_background = self.source, self.source_runner, self.background_runner
         old_logs = self.logs_runner
+        old_evidence, old_grading = self.evidence_runner, self.grading_runner
         self.source = None
         self.source_runner = None
         self.background_runner = None
         self.logs_runner = None
         self.logs_source = None
+        self.evidence_runner = None
+        self.grading_runner = None
+        self.evidence_reader = None
+        self._evidence_error = None
+        self.grading.clear()
+        self.filters.set_grades_available(None)
+        if self._evidence_panel is not None:
+            self._evidence_panel.set_store("unknown")
         if self._logs_panel is not None:
             self._logs_panel.clear()
         if self._ledger_window is not None:
             self._ledger_window.hide()
-        if old_logs is not None:
-            # The logs reader shares the source's engine: the source is closed only once this
-            # worker is idle too (close_when_idle waits for it).
-            old_logs.shutdown_async(None)
-            self._retired.append(old_logs)
+        # The logs and evidence readers share the source's engine: the source is closed only once
+        # their workers are idle too (close_when_idle waits for them).
+        extra_runners = [r for r in (old_logs, old_evidence, old_grading) if r is not None]
+        for extra in extra_runners:
+            extra.shutdown_async(None)
+            self._retired.append(extra)
         if old_source is not None and hasattr(old_source, "cancel"):
             # Stop a slow statement now rather than wait for it (sent from a short-lived thread).
             import threading
@@ -799,8 +973,8 @@ class MainWindow(QMainWindow):
             def close_when_idle() -> None:
                 if background is not None:
                     background.wait(-1)
-                if old_logs is not None:
-                    old_logs.wait(-1)
+                for extra in extra_runners:
+                    extra.wait(-1)
                 if old_source is not None:
                     old_source.close()
 
@@ -828,6 +1002,9 @@ class MainWindow(QMainWindow):
             if source is self.source:
                 self.runs_model.reload(keep_rows=True)
                 self._load_side_info()
+                # Evidence (even its tables) may have been written since: the reader is found
+                # again, then the grades, the distribution and the Evidence panel are read again.
+                self._start_evidence(source)
                 self.bus.info("Refreshed")
 
         runner.submit(source.refresh, done, lambda e: self._report(e, "refresh"), label="Refreshing")
@@ -849,7 +1026,10 @@ class MainWindow(QMainWindow):
             return
         QTimer.singleShot(0, self._try_restore_selection)
 
-    def _page_arrived(self, *_args) -> None:
+    def _page_arrived(self, top_left=None, bottom_right=None, *_args) -> None:
+        if top_left is not None and bottom_right is not None and top_left.column() == bottom_right.column() \
+                == self._grade_column:
+            return  # grades arriving: no new rows to find the selected run in
         if self._pending_select:
             self._try_restore_selection()
 
@@ -887,6 +1067,7 @@ class MainWindow(QMainWindow):
             self.steps_view.expand(top)
         self._show_run_detail(run.key, run)
         self._show_run_logs(run)
+        self._show_run_evidence(run)
 
     def _show_run_detail(self, run_id: str, known: RunSummary | None = None) -> None:
         source, runner, background = self.source, self.source_runner, self.background_runner

@@ -4,6 +4,11 @@ The model knows the number of runs in the filter and holds only the pages a view
 (STYLE §7). Rows of a page not loaded yet show a placeholder while a worker reads them; step
 counters (a pass over the steps) arrive in a second read, so the first page paints without them.
 Orphan run ids (steps without a run row) are pinned above the runs when no filter excludes them.
+
+The Grade column shows upstream's integrity grade of each row's run id. Grades are read for the
+pages shown (one grouped count per evidence table for a page's run ids) once the window has told
+the model the source's evidence reader (``set_evidence``, after the first paint), and are kept by
+run id: the status bar's grading job fills the same cache (``add_grades``).
 """
 
 from __future__ import annotations
@@ -12,17 +17,26 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
+from inspector.integrity import evaluate
 from inspector.model import RunFilter, RunSort, RunSummary
 from inspector.source import TraceSource
-from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
 from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
+from ui.grading import GradeInfo, grade_info
+from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
+from ui.qt.grades import GRADE_ROLE, grade_color
 from ui.qt.icons import run_status_icon, warning_icon
 from ui.qt.tasks import TaskRunner
 
-__all__ = ["RunsModel", "RUN_ROLE", "COLUMNS", "read_first_page"]
+__all__ = ["COLUMNS", "GRADE_ROLE", "NO_STORE_TIP", "RUN_ROLE", "RunsModel", "column_of", "read_first_page"]
 
 RUN_ROLE = Qt.ItemDataRole.UserRole + 1
 PAGE_SIZE = 200
@@ -31,6 +45,7 @@ PAGE_SIZE = 200
 COLUMNS: list[tuple[str, RunSort | None, str]] = [
     ("Run ID", RunSort.RUN_ID, "run_id"),
     ("Status", RunSort.STATUS, "status"),
+    ("Grade", RunSort.GRADE, "grade"),
     ("Tenant", RunSort.TENANT, "tenant_id"),
     ("Agent", RunSort.AGENT, "agent_id"),
     ("Steps", RunSort.TOTAL_STEPS, "total_steps"),
@@ -44,6 +59,13 @@ _PLACEHOLDER = "…"
 
 _Index = QModelIndex | QPersistentModelIndex
 _FAILURE_COLOR = QColor("#c0392b")
+_MUTED_COLOR = QColor("#8a8a8a")
+NO_STORE_TIP = "no evidence store"
+
+
+def column_of(field: str) -> int:
+    """The column showing a :class:`RunSummary` field (or ``grade``)."""
+    return next(i for i, c in enumerate(COLUMNS) if c[2] == field)
 
 
 @lru_cache(maxsize=1)
@@ -54,6 +76,8 @@ def _italic_font() -> QFont:
 
 
 def _display(field: str, run: RunSummary) -> str:
+    if field == "grade":
+        return ""  # not a field of the run: from the model's grade cache
     value = getattr(run, field)
     if field in ("total_steps", "failure_count"):
         return fmt_count(value)
@@ -95,6 +119,8 @@ _RIGHT_ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _STATUS_COL = next(i for i, c in enumerate(COLUMNS) if c[2] == "status")
 _FAILURES_COL = next(i for i, c in enumerate(COLUMNS) if c[2] == "failure_count")
 _NUMERIC_COLS = frozenset(i for i, c in enumerate(COLUMNS) if c[2] in _NUMERIC)
+_GRADE_COL = column_of("grade")
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 
 class RunsModel(MultiDataMixin, QAbstractTableModel):
@@ -111,9 +137,11 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         parent=None,
         *,
         background_for: Callable[[], TaskRunner | None] | None = None,
+        grades_runner_for: Callable[[], TaskRunner | None] | None = None,
     ) -> None:
         """``runner_for`` gives the worker for what the user waits on (pages); ``background_for``
-        the one for slower extras (step counters, orphans), so those never delay a page."""
+        the one for slower extras (step counters, orphans), so those never delay a page;
+        ``grades_runner_for`` the one that reads the grades of the pages shown."""
         super().__init__(parent)
         self._runner_for = runner_for
         self._background_for = background_for or runner_for
@@ -128,6 +156,14 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         self._pending: set[int] = set()
         self._generation = 0
         self._loading = False
+        # Grades: "unknown" until the window has the source's evidence reader, then "none" (no
+        # evidence store: a dash) or "store" (graded, by run id).
+        self._grades_runner_for = grades_runner_for or self._background_for
+        self._evidence = None
+        self._evidence_state = "unknown"
+        self._evidence_generation = 0
+        self._grades: dict[str, GradeInfo] = {}
+        self._grades_pending: set[str] = set()
 
     # -- query state ---------------------------------------------------------------------------
 
@@ -149,6 +185,11 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         self._source = source
         self._filter = RunFilter()
         self._sort, self._descending = RunSort.STARTED_AT, True
+        self._evidence_generation += 1
+        self._evidence = None
+        self._evidence_state = "unknown"
+        self._grades = {}
+        self._grades_pending = set()
         self.reload(first_page)
 
     def set_filter(self, flt: RunFilter) -> None:
@@ -192,6 +233,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self.counts_changed.emit(self._count, len(self._orphans))
             if not sort.needs_aggregates:
                 self._load_aggregates(0, page)
+            self._load_grades(page)
             if flt.is_empty or flt.run_id_prefix:
                 self._load_orphans(generation, flt)
 
@@ -250,9 +292,103 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self._orphans = list(orphans)
             self.endInsertRows()
             self.counts_changed.emit(self._count, len(self._orphans))
+            self._load_grades(self._orphans)
 
         runner.submit(source.orphan_runs, done, lambda e: self._report_error(e, "look for orphan steps"),
                       label="Looking for orphan steps")
+
+    # -- grades ----------------------------------------------------------------------------------
+
+    @property
+    def evidence_state(self) -> str:
+        """``unknown`` (not looked yet), ``none`` (no evidence store) or ``store``."""
+        return self._evidence_state
+
+    def set_evidence(self, reader) -> None:
+        """The source's evidence reader (an ``EvidenceReader`` with a store), or None when the
+        source has no evidence store: then every grade cell shows a dash. Grades read before are
+        forgotten (a refresh finds the reader again) and those of the rows loaded are read at once."""
+        self._evidence_generation += 1
+        self._grades = {}
+        self._grades_pending = set()
+        has_store = reader is not None and getattr(reader, "has_store", False)
+        self._evidence = reader if has_store else None
+        self._evidence_state = "store" if has_store else "none"
+        self._grades_changed()
+        if has_store:
+            self._load_grades(self._orphans)
+            for page in list(self._pages.values()):
+                self._load_grades(page)
+
+    def add_grades(self, grades: dict[str, GradeInfo]) -> None:
+        """Grades read elsewhere (the status bar's grading job), by run id."""
+        if self._evidence_state != "store" or not grades:
+            return
+        self._grades.update(grades)
+        self._grades_changed()
+
+    def grade_of(self, run_id: str) -> GradeInfo | None:
+        return self._grades.get(run_id)
+
+    def _grades_changed(self) -> None:
+        rows = self.rowCount()
+        if rows:
+            self.dataChanged.emit(self.index(0, _GRADE_COL), self.index(rows - 1, _GRADE_COL))
+
+    def _load_grades(self, runs: list[RunSummary]) -> None:
+        """Read the grades of these runs (one grouped count per table for all of them) on the
+        grades worker; run ids graded or being read already are skipped."""
+        reader, runner = self._evidence, self._grades_runner_for()
+        if self._evidence_state != "store" or reader is None or runner is None or not runs:
+            return
+        ids = list(dict.fromkeys(r.run_id for r in runs if r.run_id not in self._grades
+                                 and r.run_id not in self._grades_pending))
+        if not ids:
+            return
+        generation = self._evidence_generation
+        self._grades_pending.update(ids)
+
+        def read() -> dict[str, GradeInfo]:
+            return {rid: grade_info(evaluate(facts)) for rid, facts in reader.facts_for_runs(ids).items()}
+
+        def done(grades: dict[str, GradeInfo]) -> None:
+            if generation != self._evidence_generation:
+                return
+            self._grades_pending.difference_update(ids)
+            self._grades.update(grades)
+            self._grades_changed()
+
+        def failed(exc: BaseException) -> None:
+            if generation == self._evidence_generation:
+                self._grades_pending.difference_update(ids)
+            self._report_error(exc, "read the integrity grades")
+
+        runner.submit(read, done, failed, label="Reading integrity grades")
+
+    def _grade_data(self, run: RunSummary, role: int):
+        """The Grade cell of a run, for every role the view asks."""
+        state = self._evidence_state
+        info = self._grades.get(run.run_id) if state == "store" else None
+        if role == _DISPLAY:
+            if state == "none":
+                return "—"
+            if info is not None:
+                return info.grade.value
+            return "…" if state == "store" else ""
+        if role == GRADE_ROLE:
+            return info.grade.value if info is not None else None
+        if role == _FOREGROUND:
+            return grade_color(info.grade) if info is not None else _MUTED_COLOR
+        if role == _TOOLTIP:
+            if state == "none":
+                return NO_STORE_TIP
+            if info is None:
+                return "Reading the grade…" if state == "store" else None
+            tip = info.tooltip
+            if run.trace_id is not None:
+                tip += f"\nThe grade of run {run.run_id}: every trace of the run shares it."
+            return tip
+        return None
 
     def _request_page(self, page_no: int) -> None:
         if page_no in self._pending or page_no in self._pages:
@@ -277,6 +413,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                 self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
             if not sort.needs_aggregates:
                 self._load_aggregates(page_no, page)
+            self._load_grades(page)
 
         def failed(exc):
             if generation == self._generation:
@@ -343,6 +480,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                     "Failures": "Steps whose status is a failure (failure, failed, error)",
                     "Cost": "Sum of the steps' cost_cents",
                     "Duration": "Sum of the steps' duration_ms",
+                    "Grade": "Upstream's integrity grade of the run id (spec §4): PASS, WARN or FAIL from "
+                             "the evidence recorded; — when the source has no evidence store",
                 }.get(COLUMNS[section][0])
         return None
 
@@ -352,6 +491,14 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         run = self.run_at(index.row()) if index.isValid() and 0 <= column < len(COLUMNS) else None
         if run is None:
             return super().multiData(index, roleDataSpan)
+        if column == _GRADE_COL:
+            for role_data in roleDataSpan:
+                value = self._grade_data(run, role_data.role()) if role_data.role() != _TOOLTIP else None
+                if value is None:
+                    role_data.clearData()
+                else:
+                    role_data.setData(value)
+            return
         texts = run_texts(run)
         for role_data in roleDataSpan:
             role = role_data.role()
@@ -375,6 +522,10 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         run = self.run_at(index.row())
         if run is None:
             return _PLACEHOLDER if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
+        if role == RUN_ROLE:
+            return run
+        if index.column() == _GRADE_COL:
+            return self._grade_data(run, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return run_texts(run)[index.column()]
         if role == RUN_ROLE:

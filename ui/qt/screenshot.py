@@ -5,6 +5,10 @@
 ``TRACE_INSPECTOR_STEP`` (default 1), saves the window as PNG and quits. On a Postgres source,
 ``TRACE_INSPECTOR_LOGS_TAB`` (audit, policy, llm, system, exports, window, mismatches) picks the
 Run logs tab shown, and ``TRACE_INSPECTOR_LEDGER=out2.png`` also saves the Audit ledger window.
+``TRACE_INSPECTOR_EVIDENCE=1`` raises the Evidence dock, waits for the run's evidence and for the
+status bar's grading, and activates reason ``TRACE_INSPECTOR_REASON`` (default: the first that
+names rows), so its rows are shown selected; ``TRACE_INSPECTOR_EVIDENCE_TAB`` (environment,
+activity, provider, policy, integrity, failures) then picks the card shown.
 """
 
 from __future__ import annotations
@@ -23,14 +27,21 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
     want_step = int(os.environ.get("TRACE_INSPECTOR_STEP", "1"))
     logs_tab = os.environ.get("TRACE_INSPECTOR_LOGS_TAB")
     ledger_path = os.environ.get("TRACE_INSPECTOR_LEDGER")
+    evidence = os.environ.get("TRACE_INSPECTOR_EVIDENCE") not in (None, "", "0")
+    want_reason = os.environ.get("TRACE_INSPECTOR_REASON")
+    evidence_tab = os.environ.get("TRACE_INSPECTOR_EVIDENCE_TAB")
 
     def idle() -> bool:
         runner = window.source_runner
         background = window.background_runner
         logs = window.logs_runner
+        ev = window.evidence_runner
+        panel = window._evidence_panel
         return (window.source is not None and runner is not None and runner.pending == 0
                 and background is not None and background.pending == 0 and not window.runs_model.loading
                 and (logs is None or logs.pending == 0)
+                and (ev is None or ev.pending == 0) and not window.grading.running
+                and (panel is None or not panel.pending)
                 and (window._ledger_window is None or not window._ledger_window.pending))
 
     def tick() -> None:
@@ -47,6 +58,13 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
             target = None
             if want_run:
                 target = want_run if window.select_run(want_run) else None
+                if target is None and not state.get("paged"):
+                    # not on a loaded page: read the first pages of the list and look again
+                    state["paged"] = True
+                    for row in range(model.orphan_rows, min(model.rowCount(), 20 * 200), 200):
+                        model.run_at(row)
+                    QTimer.singleShot(300, tick)
+                    return
                 if target is None and not state.get("searched"):
                     # not on a loaded page: narrow the list to it and try again
                     state["searched"] = True
@@ -70,6 +88,33 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
             if ix.isValid():
                 window.steps_view.setCurrentIndex(ix)
             state["phase"] = "step"
+        elif state["phase"] == "step" and evidence and window.evidence_reader is not None \
+                and not state.get("evidence"):
+            state["evidence"] = True
+            window.evidence_dock.show()
+            window.evidence_dock.raise_()
+            run = window.current_run()
+            if run is not None:
+                window._show_run_evidence(run)
+            QTimer.singleShot(300, tick)
+            return
+        elif state["phase"] == "step" and state.get("evidence") and not state.get("reason"):
+            state["reason"] = True
+            panel = window.evidence_panel
+            model = panel.reasons_model
+            if want_reason is not None:
+                row = int(want_reason)
+            else:
+                row = next((r for r in range(model.rowCount()) if model.reason_at(r).refs), -1)
+            if 0 <= row < model.rowCount():
+                panel.reasons_view.setCurrentIndex(model.index(row, 0))
+            if evidence_tab:
+                keys = {"environment": "environment_evidence", "activity": "activity_evidence",
+                        "provider": "provider_evidence", "policy": "policy_decisions",
+                        "integrity": "integrity_evidence", "failures": "evidence_capture_failures"}
+                panel.card_tabs.setCurrentWidget(panel.cards[keys[evidence_tab]])
+            QTimer.singleShot(300, tick)
+            return
         elif state["phase"] == "step":
             if logs_tab and window.logs_source is not None:
                 window.logs_panel.setCurrentIndex(window.logs_panel.tab_index(logs_tab))
