@@ -343,13 +343,15 @@ def _evidence_store(source):
     return ev
 
 
-def _grade_line(result, stored, width: int) -> str:
+def _grade_line(result, stored, width: int, differs: bool | None = None) -> str:
     """``RUN_ID  GRADE  n/6  explanation`` and, when upstream's stored verdict disagrees with the
-    grade computed now, ``(stored: DEGRADED ≠ now)``."""
+    grade computed now, ``(stored: DEGRADED ≠ now)`` (``differs``: already known)."""
     from inspector.evidence import stored_differences
 
     line = f"{result.run_id:<{width}}  {result.grade.value:<4}  {len(result.facts.observed)}/6  {result.explanation}"
-    if stored is not None and stored_differences(result, stored):
+    if differs is None:
+        differs = stored is not None and bool(stored_differences(result, stored))
+    if differs:
         line += f"  (stored: {stored.integrity_status or '—'} ≠ now)"
     return line
 
@@ -450,22 +452,21 @@ def _grade_many(source, ev, flt: RunFilter, as_json: bool, out: TextIO) -> int:
                 # The filter graded in SQL; evidence written since then may have changed the grade.
                 if flt.grade is not None and result.grade.value != flt.grade:
                     continue
-                verdict = stored.get(rid)
                 counts[result.grade.value] += 1
-                if verdict is not None and stored_differences(result, verdict):
-                    differ[0] += 1
-                yield result, verdict, (rid in stored) if has_j_table else None
+                yield result, stored.get(rid), (rid in stored) if has_j_table else None
             out.flush()
 
     if as_json:
-        items = (grade_report(result, stored=verdict,
-                              reason_list=reasons(result, stored=verdict, has_j=has_j))
+        items = (grade_report(result, stored=verdict, reason_list=reasons(result, stored=verdict, has_j=has_j))
                  for result, verdict, has_j in graded())
         _write_json_stream(out, {"source": _source_json(source)}, "runs", items,
                            {"count": lambda n: n, "grades": lambda _n: counts})
     else:
         width = max(map(len, ids), default=0)
-        out.writelines(_grade_line(result, verdict, width) + "\n" for result, verdict, _ in graded())
+        for result, verdict, _ in graded():
+            differs = verdict is not None and bool(stored_differences(result, verdict))
+            differ[0] += differs
+            out.write(_grade_line(result, verdict, width, differs) + "\n")
         out.write(_grade_summary(counts, differ[0]))
     clear_progress()
     return EXIT_FINDING if counts[IntegrityGrade.FAIL.value] else EXIT_OK
