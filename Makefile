@@ -26,10 +26,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	PYTHON=$(BIN)/python bash .ci/test
 
-# README screenshot of the demo database (needs xvfb-run).
+# README screenshots of the demo database (needs xvfb-run).
 screenshot: $(STAMP)
 	$(BIN)/trace-inspector demo --out /tmp/aos-demo.db --force
 	TRACE_INSPECTOR_SCREENSHOT=$(CURDIR)/resources/screenshot-main.png TRACE_INSPECTOR_STEP=2 \
+	  xvfb-run -a -s "-screen 0 1500x900x24" $(BIN)/trace-inspector /tmp/aos-demo.db
+	TRACE_INSPECTOR_SCREENSHOT=$(CURDIR)/resources/screenshot-evidence.png TRACE_INSPECTOR_EVIDENCE=1 \
+	  TRACE_INSPECTOR_RUN=run_44170bdce193357c \
 	  xvfb-run -a -s "-screen 0 1500x900x24" $(BIN)/trace-inspector /tmp/aos-demo.db
 
 clean:
