@@ -1,0 +1,397 @@
+"""The Redis setting: which Redis the replay check and the idempotency inspector use.
+
+The URL is kept in ``QSettings`` (``redis/url``) **without its password**: a password typed in the
+URL or in the password field is stripped before saving and kept in memory for this session only
+(like Postgres passwords, ``ui/qt/connect.py``). No URL means in-memory stores only.
+:class:`RedisSettings` also owns the one serial worker on which every Redis call of the UI runs,
+so a dead server (a connect timeout) never holds up the GUI thread or a source's reads.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from drivers.redis_store import display_url
+from inspector.errors import InspectorError, UsageError
+from ui.qt.tasks import Task, TaskRunner
+from ui.qt.theme import muted, set_invalid, set_severity
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "PREFIX_KEY",
+    "REDIS_SCHEMES",
+    "URL_KEY",
+    "RedisSettings",
+    "RedisSettingsDialog",
+    "check_redis_url",
+    "probe_redis",
+    "split_redis_password",
+    "with_redis_password",
+]
+
+URL_KEY = "redis/url"
+PREFIX_KEY = "redis/idempotency_prefix"
+#: Upstream's idempotency key prefix (``idem:{tenant}:{key}``, spec §6.2).
+DEFAULT_PREFIX = "idem"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+_EXPECTED = "expected redis://[user[:password]@]host[:port][/db], rediss://… or unix:///path"
+
+
+def check_redis_url(url: str) -> None:
+    """Raise :class:`UsageError` (naming the URL without its password) unless ``url`` looks like a
+    Redis URL redis-py can open."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise UsageError(f"not a valid Redis URL ({exc}); {_EXPECTED}", location=display_url(url)) from None
+    if parts.scheme not in REDIS_SCHEMES:
+        raise UsageError(f"not a Redis URL; {_EXPECTED}", location=display_url(url))
+    if parts.scheme != "unix" and not parts.hostname:
+        raise UsageError(f"no host in the Redis URL; {_EXPECTED}", location=display_url(url))
+
+
+def _join(scheme: str, netloc: str, path: str, query: str, fragment: str) -> str:
+    # Not urlunsplit: it drops the "//" of an empty host (unix:///path).
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
+
+
+def split_redis_password(url: str) -> tuple[str, str | None]:
+    """``(url without its password, the password or None)``: the password of the user-info part
+    (``redis://user:pw@host``) and a ``?password=`` parameter are both taken out; the password
+    comes back decoded (``%40`` → ``@``). Text that is no URL comes back unchanged."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if "://" not in url:
+        return url, None
+    password: str | None = None
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, hostport = netloc.rsplit("@", 1)
+        user, sep, pw = userinfo.partition(":")
+        if sep:
+            password = unquote(pw)
+            netloc = f"{user}@{hostport}" if user else hostport
+    query = parts.query
+    if query:
+        pairs = query.split("&")
+        kept = [p for p in pairs if p.split("=", 1)[0] != "password"]
+        if len(kept) != len(pairs):
+            if password is None:
+                found = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "password"]
+                password = found[-1] if found else None
+            query = "&".join(kept)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url, password
+    return _join(parts.scheme, netloc, parts.path, query, parts.fragment), password or None
+
+
+def with_redis_password(url: str, password: str | None) -> str:
+    """``url`` (without a password) with ``password`` put back: in the user-info part, or as a
+    ``?password=`` parameter for a ``unix://`` socket (which has no host to put it before)."""
+    if not password:
+        return url
+    parts = urlsplit(url)
+    encoded = quote(password, safe="")
+    if parts.scheme == "unix":
+        query = f"{parts.query}&password={encoded}" if parts.query else f"password={encoded}"
+        return _join(parts.scheme, parts.netloc, parts.path, query, parts.fragment)
+    user, _, hostport = parts.netloc.rpartition("@")
+    return _join(parts.scheme, f"{user}:{encoded}@{hostport}", parts.path, parts.query, parts.fragment)
+
+
+def probe_redis(url: str) -> float:
+    """Connect to ``url`` and ``PING`` (worker side): the round trip in seconds. Raises the
+    driver's errors: :class:`SourceUnavailable`, :class:`PasswordRequired`, :class:`UsageError`."""
+    from drivers.redis_store import RedisIdempotencyStore
+
+    started = time.perf_counter()
+    store = RedisIdempotencyStore(url)
+    try:
+        store.ping()
+    finally:
+        store.close()
+    return time.perf_counter() - started
+
+
+class RedisSettings(QObject):
+    """The Redis URL of the session (``url()``: with the session's password, or ``None`` for the
+    in-memory stores), the idempotency key prefix, and the Redis worker (``runner``).
+
+    One per application: the composition root builds it from the app's ``QSettings`` and calls
+    ``shutdown()`` at exit. ``changed`` fires when the URL, the password or the prefix changes."""
+
+    changed = Signal()
+
+    def __init__(self, settings: QSettings, *, sync: bool = False, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._sync = sync
+        self._password: str | None = None  # this session only: never in QSettings
+        self._runner: TaskRunner | None = None
+        stored = self.stored_url()
+        if stored:
+            bare, password = split_redis_password(stored)
+            if password is not None:
+                # A password saved by something else (an older version, a hand-edited file): use
+                # it this session, but take it out of the file.
+                self._settings.setValue(URL_KEY, bare)
+                self._settings.sync()
+                self._password = password
+
+    # -- the URL ---------------------------------------------------------------------------------
+
+    def stored_url(self) -> str | None:
+        """What the settings hold (never a password), or ``None``."""
+        value = self._settings.value(URL_KEY, "")
+        text = str(value).strip() if value else ""
+        return text or None
+
+    def url(self) -> str | None:
+        """The URL to connect with (the session's password put back), or ``None``: use memory."""
+        stored = self.stored_url()
+        if stored is None:
+            return None
+        return with_redis_password(stored, self._password)
+
+    @property
+    def has_session_password(self) -> bool:
+        return bool(self._password)
+
+    def location(self) -> str:
+        """The URL as messages show it, or ``"memory"``."""
+        stored = self.stored_url()
+        return display_url(stored) if stored else "memory"
+
+    def set_url(self, url: str | None, password: str | None = None) -> None:
+        """Use ``url`` from now on (``None`` or blank: none, in-memory stores). A password in the
+        URL or given as ``password`` is kept in memory for this session and never saved; giving
+        the same URL again without one keeps the session's password. Raises :class:`UsageError`
+        for text that is not a Redis URL (nothing is changed then)."""
+        text = (url or "").strip()
+        if not text:
+            changed = self.stored_url() is not None or self._password is not None
+            self._settings.remove(URL_KEY)
+            self._settings.sync()
+            self._password = None
+            if changed:
+                self.changed.emit()
+            return
+        check_redis_url(text)
+        bare, in_url = split_redis_password(text)
+        new_password = password or in_url
+        if new_password is None and bare == self.stored_url():
+            new_password = self._password
+        if (bare, new_password) == (self.stored_url(), self._password):
+            return
+        self._settings.setValue(URL_KEY, bare)
+        self._settings.sync()
+        self._password = new_password
+        self.changed.emit()
+
+    def forget_password(self) -> None:
+        if self._password is not None:
+            self._password = None
+            self.changed.emit()
+
+    # -- the idempotency prefix ------------------------------------------------------------------
+
+    def prefix(self) -> str:
+        value = self._settings.value(PREFIX_KEY, DEFAULT_PREFIX)
+        text = str(value).strip() if value else ""
+        return text or DEFAULT_PREFIX
+
+    def set_prefix(self, prefix: str) -> None:
+        text = prefix.strip() or DEFAULT_PREFIX
+        if text == self.prefix():
+            return
+        if text == DEFAULT_PREFIX:
+            self._settings.remove(PREFIX_KEY)
+        else:
+            self._settings.setValue(PREFIX_KEY, text)
+        self._settings.sync()
+        self.changed.emit()
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    @property
+    def runner(self) -> TaskRunner:
+        """The serial worker for Redis calls (and the replay check that uses the cache)."""
+        if self._runner is None:
+            self._runner = TaskRunner("redis", sync=self._sync, parent=self)
+        return self._runner
+
+    def shutdown(self, msecs: int = 30000) -> None:
+        """Cancel what has not started and wait for what has (at most one Redis timeout)."""
+        if self._runner is not None:
+            self._runner.shutdown(msecs)
+
+
+class RedisSettingsDialog(QDialog):
+    """Settings → Redis…: the URL, a password for this session, the idempotency prefix, and "Test
+    connection" (a ``PING`` on the Redis worker, with the round trip or the error shown)."""
+
+    #: Fires with the result text after each finished test (for tests and the status bar).
+    tested = Signal(bool, str)
+
+    def __init__(self, redis: RedisSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Redis")
+        self.setObjectName("redisSettingsDialog")
+        self.redis = redis
+        self._test: Task | None = None
+        self._seq = 0
+
+        intro = QLabel("The replay check keeps outputs in a Redis cache (aos:idempotency:{tenant}:{key}) and the "
+                       "idempotency inspector reads upstream's keys ({prefix}:{tenant}:{key}). Without a URL the "
+                       "replay check uses an in-memory cache and the inspector has nothing to read.")
+        intro.setWordWrap(True)
+        muted(intro)
+        self.url_edit = QLineEdit(redis.stored_url() or "")
+        self.url_edit.setObjectName("redisUrl")
+        self.url_edit.setPlaceholderText("redis://host:6379/0 — empty: in-memory only")
+        self.url_edit.setMinimumWidth(420)
+        self.password_edit = QLineEdit()
+        self.password_edit.setObjectName("redisPassword")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText("kept for this session (set)" if redis.has_session_password
+                                              else "optional")
+        password_note = QLabel("Kept in memory for this session only, never saved. A password typed in the URL "
+                               "is moved here.")
+        password_note.setWordWrap(True)
+        muted(password_note)
+        self.prefix_edit = QLineEdit(redis.prefix())
+        self.prefix_edit.setObjectName("redisPrefix")
+        self.prefix_edit.setPlaceholderText(DEFAULT_PREFIX)
+        self.prefix_edit.setToolTip("The idempotency store's key prefix (upstream's default: idem)")
+
+        form = QFormLayout()
+        form.addRow("URL", self.url_edit)
+        form.addRow("Password", self.password_edit)
+        form.addRow("", password_note)
+        form.addRow("Idempotency prefix", self.prefix_edit)
+
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setObjectName("redisTest")
+        self.result_label = QLabel()
+        self.result_label.setObjectName("redisTestResult")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.result_label.hide()
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addStretch(1)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addLayout(test_row)
+        layout.addWidget(self.result_label)
+        layout.addStretch(1)
+        layout.addWidget(buttons)
+
+        self.url_edit.editingFinished.connect(self._move_password)
+        self.url_edit.textChanged.connect(self._edited)
+        self.password_edit.textChanged.connect(self._edited)
+        self.test_button.clicked.connect(self.test_connection)
+        self._move_password()
+
+    def _move_password(self) -> None:
+        """A password typed in the URL goes to the password field, so it is never shown or saved."""
+        bare, password = split_redis_password(self.url_edit.text().strip())
+        if password is not None:
+            self.url_edit.setText(bare)
+            self.password_edit.setText(password)
+
+    def _edited(self) -> None:
+        set_invalid(self.url_edit, False)
+        self._seq += 1  # a test still running is about other values now
+        self.result_label.hide()
+        self.test_button.setEnabled(True)
+
+    def candidate_url(self) -> str | None:
+        """The URL the fields describe, with the typed (or the session's) password; raises
+        :class:`UsageError` for text that is not a Redis URL."""
+        text = self.url_edit.text().strip()
+        if not text:
+            return None
+        check_redis_url(text)
+        bare, in_url = split_redis_password(text)
+        password = self.password_edit.text() or in_url
+        if not password and bare == self.redis.stored_url():
+            return self.redis.url()
+        return with_redis_password(bare, password)
+
+    def _show_result(self, ok: bool, text: str, severity: str) -> None:
+        self.result_label.setText(text)
+        set_severity(self.result_label, severity)
+        self.result_label.show()
+        self.tested.emit(ok, text)
+
+    def test_connection(self) -> None:
+        try:
+            url = self.candidate_url()
+        except UsageError as exc:
+            set_invalid(self.url_edit, True)
+            self._show_result(False, str(exc), "payload-warning")
+            return
+        if url is None:
+            self._show_result(True, "No URL: the replay check will use an in-memory cache.", "payload-info")
+            return
+        self._seq += 1
+        seq = self._seq
+        where = display_url(url)
+        self.test_button.setEnabled(False)
+        self.result_label.setText(f"Connecting to {where}…")
+        set_severity(self.result_label, "payload-info")
+        self.result_label.show()
+
+        def done(seconds: float) -> None:
+            if seq == self._seq:
+                self.test_button.setEnabled(True)
+                self._show_result(True, f"Connected: {where} answered PING in {seconds * 1000:.0f} ms.",
+                                  "payload-info")
+
+        def failed(exc: BaseException) -> None:
+            if seq != self._seq:
+                return
+            self.test_button.setEnabled(True)
+            text = str(exc) if isinstance(exc, InspectorError) else f"{where}: {type(exc).__name__}: {exc}"
+            self._show_result(False, f"Cannot use this Redis — {text}", "payload-warning")
+
+        self._test = self.redis.runner.submit(lambda: probe_redis(url), done, failed, label="testing Redis")
+
+    def accept(self) -> None:
+        try:
+            self.redis.set_url(self.url_edit.text(), self.password_edit.text() or None)
+        except UsageError as exc:
+            set_invalid(self.url_edit, True)
+            self._show_result(False, str(exc), "payload-warning")
+            return
+        self.redis.set_prefix(self.prefix_edit.text())
+        super().accept()
+
+    def done(self, result: int) -> None:
+        if self._test is not None:
+            self._test.cancel()  # its result would reach a closed dialog
+        super().done(result)
