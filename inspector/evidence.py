@@ -42,6 +42,7 @@ __all__ = [
     "StoredVerdict",
     "grade_report",
     "reasons",
+    "resolution_overridden",
     "stored_differences",
 ]
 
@@ -223,6 +224,14 @@ def stored_differences(result: IntegrityResult, stored: StoredVerdict) -> list[s
     return out
 
 
+def resolution_overridden(f: CaptureFailure) -> bool:
+    """Whether upstream's gatherer overrides what the table says about this failure. The writer
+    stores its default 'transient' and the gatherer upgrades it to 'superseded' when the class was
+    observed: nothing is ignored there. A stored 'permanent' or 'superseded' it replaces is."""
+    return (f.stored_resolution not in (None, FailureResolution.TRANSIENT.value)
+            and f.stored_resolution != f.resolution.value)
+
+
 def _failure_ref(f: CaptureFailure) -> RowRef:
     return RowRef("evidence_capture_failures", f.id)
 
@@ -288,10 +297,7 @@ def reasons(result: IntegrityResult, *, stored: StoredVerdict | None = None, has
                 f"{f.evidence_class.value}",
                 "Whether it is superseded depends on activity evidence, not on the class it meant.",
                 (_failure_ref(f),)))
-        # The writer stores its default 'transient' and the gatherer upgrades it to 'superseded':
-        # nothing is ignored there. A stored 'permanent' or 'superseded' the gatherer overrides is.
-        if f.stored_resolution not in (None, FailureResolution.TRANSIENT.value) \
-                and f.stored_resolution != f.resolution.value:
+        if resolution_overridden(f):
             out.append(Reason(
                 "STORED_RESOLUTION_IGNORED", Severity.INFO,
                 f"Stored resolution '{f.stored_resolution}' ignored; upstream treats it as '{f.resolution.value}'",

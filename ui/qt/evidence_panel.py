@@ -70,6 +70,7 @@ from inspector.evidence import (
     RunEvidence,
     Severity,
     reasons,
+    resolution_overridden,
     stored_differences,
 )
 from inspector.integrity import (
@@ -1046,7 +1047,7 @@ class EvidencePanel(QWidget):
             items = ev.facts.failures
             failures.set_heading(len(items))
             failures.show_rows(items, loaded.texts.get(FAILURES_TABLE), "No capture failure was recorded for this run.")
-            ignored = sum(1 for f in items if f.stored_resolution and f.stored_resolution != f.resolution.value)
+            ignored = sum(1 for f in items if resolution_overridden(f))
             if ignored:
                 failures.set_note(f"{ignored} stored resolution{'s' if ignored != 1 else ''} ignored: upstream's "
                                   "gatherer never reads the column and assigns superseded or transient (§11.14).",
