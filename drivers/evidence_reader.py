@@ -60,6 +60,7 @@ _JSON_COLUMNS = frozenset({
     "provider_safety_signals", "active_feature_flags", "expected_artifacts", "expected_artifact_schema",
     "observed_artifacts", "missing_artifacts", "missing_reasons", "coverage_metrics",
 })
+_TIME_COLUMNS = frozenset({"created_at", "evaluated_at", "requested_at", "responded_at", "verification_timestamp"})
 _ROW_ORDER = {
     EvidenceClass.B_ACTIVITY: "step_index, id",
     EvidenceClass.G_PROVIDER: "step_index, id",
@@ -213,6 +214,12 @@ def _plain(name: str, value: Any) -> Any:
     """A column value as the panel and JSON show it: timestamps as ISO text, JSON decoded."""
     if isinstance(value, datetime | date):
         return iso(value) if isinstance(value, datetime) else value.isoformat()
+    if name in _TIME_COLUMNS and isinstance(value, str):
+        # SQLite keeps timestamps as SQLAlchemy's text ("2026-10-02 00:00:00.000000"): show ISO
+        try:
+            return iso(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     if name in _JSON_COLUMNS and isinstance(value, str):
         try:
             return json.loads(value)

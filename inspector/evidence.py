@@ -27,7 +27,7 @@ from inspector.integrity import (
     IntegrityFacts,
     IntegrityGrade,
     IntegrityResult,
-    compute_integrity_v2,
+    upstream_result,
 )
 
 __all__ = [
@@ -348,7 +348,7 @@ def grade_report(result: IntegrityResult, *, stored: StoredVerdict | None = None
     """One run's ``grade --json`` object: ``run_id``, upstream's ``compute_integrity_v2`` keys with
     upstream's values, then ours (``reasons``, and ``stored`` when upstream stored a verdict)."""
     out: dict[str, Any] = {"run_id": result.run_id}
-    out.update(compute_integrity_v2(result.facts))
+    out.update(upstream_result(result))
     out["reasons"] = [r.as_json() for r in reason_list]
     if stored is not None:
         out["stored"] = stored.as_json()

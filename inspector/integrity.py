@@ -33,6 +33,7 @@ __all__ = [
     "compute_integrity_v2",
     "evaluate",
     "run_proof_hash",
+    "upstream_result",
 ]
 
 
@@ -193,7 +194,12 @@ def missing_reasons(facts: IntegrityFacts) -> dict[str, Any]:
 
 def compute_integrity_v2(facts: IntegrityFacts) -> dict[str, Any]:
     """Upstream's ``compute_integrity_v2`` result: its keys, in its order, with its values."""
-    result = evaluate(facts)
+    return upstream_result(evaluate(facts))
+
+
+def upstream_result(result: IntegrityResult) -> dict[str, Any]:
+    """``compute_integrity_v2``'s dict for a result already evaluated."""
+    facts = result.facts
     return {
         "expected_artifacts": [c.value for c in EvidenceClass if c is not EvidenceClass.J_INTEGRITY],
         "observed_artifacts": [c.value for c in facts.observed],
