@@ -192,7 +192,8 @@ def test_a_runs_evidence_rows_stored_verdict_and_step_index_alignment(world):
         assert [r.step_index for r in b] == [1, 2, 3, 4] and b[0].id == "ae-run-1-1"
         assert b[0].get("provider_safety_flags") == {"ok": True}  # JSON decoded on both dialects
         assert ev.rows[EvidenceClass.H_ENVIRONMENT][0].get("active_feature_flags") == ["a", "b"]
-        assert isinstance(ev.rows[EvidenceClass.H_ENVIRONMENT][0].get("created_at"), str)
+        assert ev.rows[EvidenceClass.H_ENVIRONMENT][0].get("created_at").endswith("+00:00")  # ISO, both dialects
+        assert ev.stored.verification_timestamp == "2026-11-29T05:00:00+00:00"
         assert ev.stored is not None and ev.stored.grade is IntegrityGrade.WARN
         assert ev.stored.missing_reasons == {"x": "y"} and ev.stored.observed_artifacts[0] == "environment_evidence"
         (al,) = ev.alignment
