@@ -1,0 +1,1362 @@
+"""The Compare window: a run and its replay (or any two runs, from one source or two) side by side,
+row by row as ``inspector.compare`` aligns them, with upstream's verdict, the rules that decide
+what "equal" means, and the field-level diff of the selected row.
+
+Reading both runs runs on workers (a source the window was given is read through the runner it
+came with, and never closed here; a location typed in the window is opened, read and closed on a
+worker of the window's own); comparing runs on another worker, again whenever the ignore rules
+change. The GUI thread only shows results. ``trace-inspector diff`` shows the same comparison as
+text: both call ``load_side`` and ``compare_runs``.
+
+    python -m ui.qt.compare_view SOURCE REPLAY [ORIGINAL | SOURCE_B RUN_B] [--ignore P]… [--png OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import html
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from drivers import open_source
+from drivers.pg_common import is_postgres_url
+from inspector.compare import (
+    AUDIT_FIELDS,
+    COMPARED_FIELDS,
+    Comparison,
+    IgnoreRule,
+    RowKind,
+    RunSide,
+    compare_runs,
+    load_side,
+    original_of,
+)
+from inspector.errors import (
+    InspectorError,
+    PasswordRequired,
+    QueryCancelled,
+    RunNotFound,
+)
+from inspector.hashing import DETERMINISM_FIELDS
+from inspector.model import MISSING
+from ui.format import fmt_count
+from ui.qt.compare_model import (
+    KIND_COLORS,
+    KIND_MARKERS,
+    LEFT_COLUMNS,
+    MARKER_COLUMN,
+    RIGHT_COLUMNS,
+    RULE_COLOR,
+    RULE_MARKER,
+    CompareTableModel,
+    difference_rows,
+    kind_label,
+)
+from ui.qt.connect import PasswordPrompt, split_password
+from ui.qt.tasks import Task, TaskRunner
+from ui.qt.theme import muted, set_invalid, set_severity, title_font
+
+__all__ = ["CompareWindow", "SideSpec", "main", "open_compare", "verdict_texts"]
+
+log = logging.getLogger(__name__)
+
+#: Steps read between two progress reports (and cancellation checks) while loading a side.
+PROGRESS_EVERY = 2000
+#: Longest value text the detail pane shows (the rest is cut, with a note).
+VALUE_LIMIT = 2000
+_SIDES = ("left", "right")
+_NAMES = {"left": "original", "right": "replay"}
+
+# The verdict bar's colours: parity holds (upstream agrees), holds only under the rules, broken.
+_VERDICT_STYLES = {
+    "holds": "background: #e6f4ea; border: 1px solid #8cc9a0; border-radius: 4px;",
+    "ruled": "background: #fff6e0; border: 1px solid #e8c66d; border-radius: 4px;",
+    "broken": "background: #fdecea; border: 1px solid #e6a29a; border-radius: 4px;",
+}
+_HEADLINE_COLORS = {"holds": "#1e6b34", "ruled": "#7a5600", "broken": "#a52a1f"}
+
+
+@dataclass(frozen=True, slots=True)
+class SideSpec:
+    """One side as asked for: an open source (not ours to close) or a location to open, and a run
+    (a run id, or on Postgres a trace id). An empty ``run_ref`` on the left means "the original the
+    right run names in ``metadata.replay_of``"."""
+
+    source: Any | None
+    location: str
+    run_ref: str
+
+
+def verdict_texts(cmp: Comparison) -> dict[str, str]:
+    """The verdict bar's lines, worded as ``trace-inspector diff`` words them."""
+    p = cmp.parity
+    if p.is_parity:
+        upstream = "Upstream verdict: parity"
+    else:
+        at = "" if p.divergence_step is None else f" at position {p.divergence_step}"
+        upstream = f"Upstream verdict: NO parity{at}: {p.divergence_reason}"
+    counts = cmp.counts()
+    first = cmp.first_divergence
+    summary = f"Aligned by {cmp.aligned_by}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+    summary += "" if first is None else f" · first diverging row {first}"
+    differs = any(n for k, n in counts.items() if k != RowKind.EQUAL.value)
+    broken = differs or (not cmp.rules and not p.is_parity)
+    return {
+        "headline": "Parity broken" if broken else "Parity holds",
+        "upstream": upstream,
+        "signatures": f"Signatures: original {p.original_signature} · replay {p.replay_signature}",
+        "summary": summary,
+        "notes": "\n".join(f"Note: {n}" for n in cmp.notes),
+        "state": "broken" if broken else ("holds" if p.is_parity else "ruled"),
+    }
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+class _Watched:
+    """A source seen through ``load_side``: reports steps read and stops when the task is
+    cancelled. Everything else goes to the source itself."""
+
+    def __init__(self, source: Any, progress: Any) -> None:
+        self._source = source
+        self._progress = progress
+        self._total = 0
+        self.info = source.info
+
+    def get_run(self, run_ref: str, **kwargs: Any) -> Any:
+        record = self._source.get_run(run_ref, **kwargs)
+        self._total = record.summary.total_steps or 0
+        return record
+
+    def iter_steps(self, key: str) -> Iterator[Any]:
+        n = 0
+        for n, step in enumerate(self._source.iter_steps(key), 1):
+            if n % PROGRESS_EVERY == 0:
+                if self._progress.cancelled:
+                    raise QueryCancelled("loading was cancelled")
+                self._progress(n, self._total)
+            yield step
+        self._progress(n, self._total)
+
+
+class _OpenFailed(Exception):
+    """Opening a location failed (as opposed to reading a run from it)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(eq=False)
+class _Owned:
+    """A location the window opened: its worker and (touched on that worker only) its source."""
+
+    location: str
+    runner: TaskRunner
+    password: str | None = None
+    source: Any | None = None
+
+
+@dataclass(eq=False)
+class _Handle:
+    """Where one side is read from: a borrowed source and its runner, or an owned location."""
+
+    location: str
+    runner: TaskRunner
+    borrowed: Any | None = None
+    owned: _Owned | None = None
+
+    def same_as(self, other: _Handle) -> bool:
+        return (self.borrowed is not None and self.borrowed is other.borrowed) or (
+            self.owned is not None and self.owned is other.owned)
+
+
+@dataclass(eq=False)
+class _Load:
+    """One comparison being prepared: the sides read so far and the tasks still running."""
+
+    generation: int
+    handles: dict[str, _Handle]
+    refs: dict[str, str]
+    sides: dict[str, RunSide] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    progress: dict[str, tuple[int, int]] = field(default_factory=dict)
+    original_found: str | None = None
+
+
+def _norm_location(text: str) -> str:
+    """A location as a key: a Postgres URL without its password, a path made absolute (string
+    work only: the GUI thread does not touch the disk)."""
+    text = text.strip()
+    if is_postgres_url(text):
+        return split_password(text)[0]
+    if "://" in text:
+        return text
+    return os.path.normpath(os.path.abspath(os.path.expanduser(text)))
+
+
+def _error_text(exc: BaseException, doing: str) -> str:
+    """A failure in the user's words: a source's message naming it once, our bug briefly."""
+    if isinstance(exc, InspectorError):
+        named = exc.location is not None and exc.location in doing
+        return f"Could not {doing}: {exc.detail if named else exc}"
+    log.error("internal error while trying to %s", doing, exc_info=exc)
+    return f"Could not {doing}: internal error ({type(exc).__name__}: {exc}). Details are in the log."
+
+
+# -- detail pane ------------------------------------------------------------------------------
+
+
+def _value_text(value: Any) -> str:
+    if value is MISSING:
+        return "(absent)"
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    if len(text) > VALUE_LIMIT:
+        text = text[:VALUE_LIMIT] + f"… ({len(text) - VALUE_LIMIT:,} more characters)"
+    return text
+
+
+def _cell(text: str, *, mono: bool = False, bg: str | None = None, bold: bool = False) -> str:
+    style = []
+    if bg:
+        style.append(f"background-color:{bg}")
+    if bold:
+        style.append("font-weight:600")
+    body = html.escape(text)
+    if mono:
+        body = f"<code>{body}</code>"
+    attr = f' style="{";".join(style)}"' if style else ""
+    return f"<td{attr}>{body}</td>"
+
+
+def _table(headers: Sequence[str], rows: Sequence[str], widths: Sequence[int] = ()) -> str:
+    """An HTML table; ``widths`` in percent per column (Qt's rich text spreads columns evenly)."""
+    cells = []
+    for i, h in enumerate(headers):
+        width = f' width="{widths[i]}%"' if i < len(widths) else ""
+        cells.append(f'<th align="left" style="background-color:#eef0f3"{width}>{html.escape(h)}</th>')
+    head = "".join(cells)
+    return (f'<table cellspacing="0" cellpadding="3" border="0" width="100%"><tr>{head}</tr>'
+            + "".join(rows) + "</table>")
+
+
+_HASH_CONVENTIONS = (
+    ("step determinism hash", "determinism",
+     ", ".join(DETERMINISM_FIELDS) + " (floats rounded to 6 places)"),
+    ("replay hash_output", "output", "outcome_data (sorted keys, default separators)"),
+    ("SDK stored output_hash", "stored_output", "the outcome as the SDK stored it (compact JSON)"),
+)
+_CHANGED_BG = "#ffe9a8"
+
+
+def detail_html(cmp: Comparison, index: int) -> str:
+    """The selected row in full: differences by JSON pointer, what the rules absorbed, the hashes
+    of each side under every convention that applies, and the fields of both steps."""
+    row = cmp.rows[index]
+    ldoc = cmp.left[row.left] if row.left is not None else None
+    rdoc = cmp.right[row.right] if row.right is not None else None
+    lh = cmp.left_hashes[row.left] if row.left is not None else None
+    rh = cmp.right_hashes[row.right] if row.right is not None else None
+
+    def side(doc) -> str:
+        return "—" if doc is None else f"step {doc.step_index} · {doc.skill_name or '?'}"
+
+    ruled = row.kind is RowKind.EQUAL and bool(row.absorbed)
+    marker = RULE_MARKER if ruled else KIND_MARKERS[row.kind]
+    swatch = (RULE_COLOR if ruled else KIND_COLORS[row.kind][1]).name()
+    what = kind_label(row)
+    if ruled:
+        what = "equal by rule: " + "; ".join(row.equal_by)
+    parts = [(
+        f'<p><span style="background-color:{swatch}">&nbsp;{html.escape(marker)}&nbsp;</span> '
+        f"<b>Row {index}</b> · {html.escape(what)}<br>"
+        f"Original: {html.escape(side(ldoc))} &nbsp;↔&nbsp; Replay: {html.escape(side(rdoc))}</p>"
+    )]
+    if row.differences:
+        rows = [
+            "<tr>" + _cell(c.pointer or "/", mono=True) + _cell(c.op) + _cell(_value_text(c.before), mono=True)
+            + _cell(_value_text(c.after), mono=True) + "</tr>"
+            for c in row.differences
+        ]
+        parts.append("<h4>Differences</h4>" + _table(("Pointer", "Op", "Original", "Replay"), rows, (30, 10, 30, 30)))
+    if row.absorbed:
+        rows = [
+            "<tr>" + _cell(a.change.pointer or "/", mono=True) + _cell(_value_text(a.change.before), mono=True)
+            + _cell(_value_text(a.change.after), mono=True) + _cell(a.rule) + "</tr>"
+            for a in row.absorbed
+        ]
+        parts.append("<h4>Equal by rule</h4>" + _table(("Pointer", "Original", "Replay", "Rule"), rows, (25, 20, 20, 35)))
+    hash_rows = []
+    for name, attr, covers in _HASH_CONVENTIONS:
+        a = getattr(lh, attr) if lh is not None else None
+        b = getattr(rh, attr) if rh is not None else None
+        if attr == "stored_output" and not a and not b:
+            continue
+        differ = lh is not None and rh is not None and a != b
+        bg = _CHANGED_BG if differ else None
+        hash_rows.append("<tr>" + _cell(name) + _cell(covers) + _cell(a or "—", mono=True, bg=bg)
+                         + _cell(b or "—", mono=True, bg=bg) + "</tr>")
+    parts.append("<h4>Hashes</h4>" + _table(("Convention", "Covers", "Original", "Replay"), hash_rows, (20, 44, 18, 18)))
+    changed = {c.pointer.split("/")[1] for c in row.differences if c.pointer.count("/") >= 1}
+    field_rows = []
+    for name in ("step_index", *COMPARED_FIELDS, "params", "outcome_data", *AUDIT_FIELDS, "idempotency_key",
+                 "replay_behavior"):
+        a = "—" if ldoc is None else _value_text(getattr(ldoc, name))
+        b = "—" if rdoc is None else _value_text(getattr(rdoc, name))
+        label = name + (" (not compared)" if name in AUDIT_FIELDS else "")
+        bg = _CHANGED_BG if name in changed else None
+        field_rows.append("<tr>" + _cell(label) + _cell(a, mono=True, bg=bg) + _cell(b, mono=True, bg=bg) + "</tr>")
+    parts.append("<h4>Fields</h4>" + _table(("Field", "Original", "Replay"), field_rows, (20, 40, 40)))
+    return "".join(parts)
+
+
+# -- the window -------------------------------------------------------------------------------
+
+
+class _SideView(QTableView):
+    """One side's table. The selection model is shared, so the current index may sit in a column
+    this view hides (the other side's): keyboard moves start from this side's first column."""
+
+    def __init__(self, home_column: int) -> None:
+        super().__init__()
+        self.home_column = home_column
+
+    def moveCursor(self, action: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier) -> QModelIndex:
+        current = self.currentIndex()
+        if current.isValid() and self.isColumnHidden(current.column()):
+            self.selectionModel().setCurrentIndex(self.model().index(current.row(), self.home_column),
+                                                  QItemSelectionModel.SelectionFlag.NoUpdate)
+        return super().moveCursor(action, modifiers)
+
+
+def _side_view(model: CompareTableModel, name: str, shown: Sequence[int]) -> QTableView:
+    view = _SideView(shown[0])
+    view.setObjectName(name)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideRight)
+    view.setCornerButtonEnabled(False)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 6)
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    header.setStretchLastSection(False)
+    for col in range(model.columnCount()):
+        view.setColumnHidden(col, col not in shown)
+    fm = view.fontMetrics()
+    digit = fm.horizontalAdvance("0")
+    widths = {0: digit * 6 + 12, 2: digit * 8 + 12, 3: digit * 9 + 12, 4: digit * 10 + 16, 5: digit * 10 + 16}
+    for col in shown:
+        if col == MARKER_COLUMN:
+            view.setColumnWidth(col, digit * 3 + 6)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            continue
+        field_no = col if col < MARKER_COLUMN else col - MARKER_COLUMN - 1
+        if field_no == 1:
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        else:
+            view.setColumnWidth(col, max(widths[field_no], fm.horizontalAdvance(
+                str(model.headerData(col, Qt.Orientation.Horizontal))) + 20))
+    return view
+
+
+class CompareWindow(QMainWindow):
+    """One comparison. ``open_compare`` builds and starts it; ``start()`` compares what the form
+    names. ``comparison_shown`` fires with each :class:`Comparison` shown, ``failed`` with each
+    error text (tests and scripts wait on them)."""
+
+    comparison_shown = Signal(object)
+    failed = Signal(str)
+    state_changed = Signal(str)  # "idle", "loading", "comparing", "shown", "error"
+
+    def __init__(self, runner: TaskRunner | None = None, parent: QWidget | None = None, *,
+                 sources: Sequence[Any] = ()) -> None:
+        """``sources`` are open sources the caller owns (never closed here), read through
+        ``runner`` (the caller's worker for them) or, without one, through a worker of the window."""
+        super().__init__(parent)
+        if parent is not None:
+            self.setWindowFlag(Qt.WindowType.Window, True)
+        self.setObjectName("compareWindow")
+        self.setWindowTitle("Compare runs — AOS Trace Inspector")
+        self._borrowed: list[Any] = list(sources)
+        self._own_borrowed_runner = runner is None
+        self._borrowed_runner = runner or TaskRunner("compare:given-source", parent=self)
+        self._borrowed_runner.busy_changed.connect(self._check_dropped)
+        self._compute = TaskRunner("compare:compute", parent=self)
+        self._owned: dict[str, _Owned] = {}
+        self._load: _Load | None = None
+        self._generation = 0
+        self._compare_task: Task | None = None
+        self._rules: list[IgnoreRule] = []
+        self._sides: dict[str, RunSide] = {}
+        self._shown_runs: tuple[RunSide, RunSide] | None = None
+        self._state = "idle"
+        self._error = ""
+        self._closing = False
+        self.delete_when_idle = False
+        self._prompt: PasswordPrompt | None = None
+
+        self.model = CompareTableModel(self)
+        self._build()
+        self.resize(1280, 860)
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.setSpacing(6)
+
+        form = QGridLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setHorizontalSpacing(6)
+        form.setVerticalSpacing(4)
+        self.location_edits: dict[str, QLineEdit] = {}
+        self.run_edits: dict[str, QLineEdit] = {}
+        for r, side in enumerate(_SIDES):
+            label = QLabel("Original (left)" if side == "left" else "Replay (right)")
+            loc = QLineEdit()
+            loc.setObjectName(f"{side}Location")
+            loc.setPlaceholderText("same source as the replay" if side == "left"
+                                   else "traces.db, trace .json or postgresql://user@host/db")
+            loc.setClearButtonEnabled(True)
+            browse = QPushButton("Browse…")
+            browse.setObjectName(f"{side}Browse")
+            browse.clicked.connect(lambda _=False, s=side: self._browse(s))
+            run = QLineEdit()
+            run.setObjectName(f"{side}Run")
+            run.setPlaceholderText("found through the replay's replay_of" if side == "left" else "run id")
+            run.setClearButtonEnabled(True)
+            for edit in (loc, run):
+                edit.returnPressed.connect(self.start)
+                edit.textEdited.connect(lambda _t, e=edit: set_invalid(e, False))
+            self.location_edits[side], self.run_edits[side] = loc, run
+            form.addWidget(label, r, 0)
+            form.addWidget(loc, r, 1)
+            form.addWidget(browse, r, 2)
+            form.addWidget(QLabel("Run"), r, 3)
+            form.addWidget(run, r, 4)
+        form.setColumnStretch(1, 3)
+        form.setColumnStretch(4, 2)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setObjectName("compareButton")
+        self.compare_button.setDefault(True)
+        self.compare_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("compareCancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setEnabled(False)
+        form.addWidget(self.compare_button, 0, 5)
+        form.addWidget(self.cancel_button, 1, 5)
+        outer.addLayout(form)
+
+        # Loading strip: progress and what is being read.
+        self.loading = QWidget()
+        self.loading.setObjectName("compareLoading")
+        ll = QHBoxLayout(self.loading)
+        ll.setContentsMargins(0, 0, 0, 0)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("compareProgress")
+        self.progress.setMaximumWidth(260)
+        self.progress.setTextVisible(False)
+        self.loading_label = QLabel()
+        self.loading_label.setObjectName("compareLoadingLabel")
+        ll.addWidget(self.progress)
+        ll.addWidget(self.loading_label, 1)
+        self.loading.hide()
+        outer.addWidget(self.loading)
+
+        self.error_label = QLabel()
+        self.error_label.setObjectName("compareError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setContentsMargins(6, 4, 6, 4)
+        set_severity(self.error_label, "error")
+        self.error_label.hide()
+        outer.addWidget(self.error_label)
+
+        outer.addWidget(self._build_verdict())
+
+        # Both runs side by side: one model, two views, one selection.
+        self.left_view = _side_view(self.model, "compareLeftView", (*LEFT_COLUMNS, MARKER_COLUMN))
+        self.right_view = _side_view(self.model, "compareRightView", RIGHT_COLUMNS)
+        old = self.right_view.selectionModel()
+        self.right_view.setSelectionModel(self.left_view.selectionModel())
+        old.deleteLater()
+        self.left_view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        lbar, rbar = self.left_view.verticalScrollBar(), self.right_view.verticalScrollBar()
+        lbar.valueChanged.connect(rbar.setValue)
+        rbar.valueChanged.connect(lbar.setValue)
+        self.left_view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.side_labels: dict[str, QLabel] = {}
+        panes = QSplitter(Qt.Orientation.Horizontal)
+        panes.setObjectName("compareSides")
+        panes.setChildrenCollapsible(False)
+        for side, view in (("left", self.left_view), ("right", self.right_view)):
+            box = QWidget()
+            bl = QVBoxLayout(box)
+            bl.setContentsMargins(0, 0, 0, 0)
+            bl.setSpacing(2)
+            label = QLabel()
+            label.setObjectName(f"{side}SideLabel")
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.side_labels[side] = label
+            bl.addWidget(label)
+            bl.addWidget(view, 1)
+            panes.addWidget(box)
+        panes.setSizes([660, 600])
+
+        self.detail = QTextBrowser()
+        self.detail.setObjectName("compareDetail")
+        self.detail.setOpenLinks(False)
+        self.detail.setPlaceholderText("Select a row to see its differences, hashes and fields.")
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.setChildrenCollapsible(False)
+        bottom.addWidget(self.detail)
+        bottom.addWidget(self._build_rules())
+        bottom.setSizes([820, 440])
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setObjectName("compareSplit")
+        split.setChildrenCollapsible(False)
+        split.addWidget(panes)
+        split.addWidget(bottom)
+        split.setSizes([430, 300])
+        outer.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+    def _build_verdict(self) -> QFrame:
+        self.verdict = QFrame()
+        self.verdict.setObjectName("compareVerdict")
+        grid = QGridLayout(self.verdict)
+        grid.setContentsMargins(8, 6, 8, 6)
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(2)
+        self.headline = QLabel()
+        self.headline.setObjectName("verdictHeadline")
+        self.headline.setFont(title_font(self.headline.font()))
+        self.upstream_label = QLabel()
+        self.upstream_label.setObjectName("verdictUpstream")
+        self.signatures_label = QLabel()
+        self.signatures_label.setObjectName("verdictSignatures")
+        self.summary_label = QLabel()
+        self.summary_label.setObjectName("verdictSummary")
+        self.notes_label = QLabel()
+        self.notes_label.setObjectName("verdictNotes")
+        for label in (self.upstream_label, self.signatures_label, self.summary_label, self.notes_label):
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.first_button = QPushButton("Jump to first divergence")
+        self.first_button.setObjectName("jumpFirst")
+        self.first_button.setShortcut(QKeySequence("Ctrl+J"))
+        self.first_button.setToolTip("Select the first row that is not equal (Ctrl+J)")
+        self.first_button.clicked.connect(self.jump_to_first_divergence)
+        self.prev_button = QPushButton("◀ Previous")
+        self.prev_button.setObjectName("previousDifference")
+        self.prev_button.setShortcut(QKeySequence("Shift+F8"))
+        self.prev_button.setToolTip("The previous row that is not equal (Shift+F8)")
+        self.prev_button.clicked.connect(self.previous_difference)
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.setObjectName("nextDifference")
+        self.next_button.setShortcut(QKeySequence("F8"))
+        self.next_button.setToolTip("The next row that is not equal (F8)")
+        self.next_button.clicked.connect(self.next_difference)
+        self.position_label = QLabel()
+        self.position_label.setObjectName("comparePosition")
+        muted(self.position_label)
+        nav = QHBoxLayout()
+        nav.setSpacing(4)
+        nav.addWidget(self.position_label)
+        nav.addSpacing(6)
+        nav.addWidget(self.first_button)
+        nav.addWidget(self.prev_button)
+        nav.addWidget(self.next_button)
+        grid.addWidget(self.headline, 0, 0)
+        grid.addWidget(self.upstream_label, 0, 1)
+        grid.addLayout(nav, 0, 2, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.signatures_label, 1, 0, 1, 2)
+        self.legend = QLabel(" ".join(
+            f'<span style="background-color:{color}">&nbsp;{mark}&nbsp;</span>&nbsp;{html.escape(text)}&nbsp;'
+            for mark, color, text in (
+                ("=", KIND_COLORS[RowKind.EQUAL][1].name(), "equal"),
+                ("≈", RULE_COLOR.name(), "equal by a rule"),
+                ("≠", KIND_COLORS[RowKind.CHANGED][1].name(), "changed"),
+                ("−", KIND_COLORS[RowKind.ONLY_LEFT][1].name(), "only left"),
+                ("+", KIND_COLORS[RowKind.ONLY_RIGHT][1].name(), "only right"))))
+        self.legend.setObjectName("compareLegend")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        grid.addWidget(self.legend, 1, 2, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.summary_label, 2, 0, 1, 3)
+        grid.addWidget(self.notes_label, 3, 0, 1, 3)
+        grid.setColumnStretch(1, 1)
+        self.verdict.hide()
+        return self.verdict
+
+    def _build_rules(self) -> QWidget:
+        box = QWidget()
+        box.setObjectName("compareRules")
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        title = QLabel("<b>Rules in force</b>")
+        self.rules_label = QLabel()
+        self.rules_label.setObjectName("rulesInForce")
+        self.rules_label.setWordWrap(True)
+        self.rules_label.setTextFormat(Qt.TextFormat.RichText)
+        self.rules_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.rules_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.rules_label)
+        ignore_title = QLabel("<b>Ignore rules</b> (JSON pointers into the step; <code>*</code> matches any key)")
+        ignore_title.setWordWrap(True)
+        self.rules_list = QListWidget()
+        self.rules_list.setObjectName("ignoreRules")
+        self.rules_list.setMaximumHeight(self.rules_list.fontMetrics().height() * 3 + 12)
+        self.rules_list.itemChanged.connect(self._rule_edited)
+        self.rule_edit = QLineEdit()
+        self.rule_edit.setObjectName("ruleEdit")
+        self.rule_edit.setPlaceholderText("/outcome_data/request_id or /params/*/ts")
+        self.rule_edit.returnPressed.connect(self._add_rule_from_edit)
+        self.rule_edit.textEdited.connect(lambda _t: self._rule_error(""))
+        add = QPushButton("Add")
+        add.setObjectName("addRule")
+        add.clicked.connect(self._add_rule_from_edit)
+        remove = QPushButton("Remove")
+        remove.setObjectName("removeRule")
+        remove.clicked.connect(self._remove_selected_rule)
+        row = QHBoxLayout()
+        row.addWidget(self.rule_edit, 1)
+        row.addWidget(add)
+        row.addWidget(remove)
+        self.rule_error = QLabel()
+        self.rule_error.setObjectName("ruleError")
+        self.rule_error.setStyleSheet("color: #c0392b")
+        self.rule_error.setWordWrap(True)
+        self.rule_error.hide()
+        layout.addWidget(title)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(ignore_title)
+        layout.addWidget(self.rules_list)
+        layout.addLayout(row)
+        layout.addWidget(self.rule_error)
+        return box
+
+    # -- form ----------------------------------------------------------------------------------
+
+    def set_sides(self, left: SideSpec | None, right: SideSpec) -> None:
+        """Fill the form (left None: the original is found through the replay's replay_of)."""
+        for s in (left, right):
+            if s is not None and s.source is not None and all(s.source is not b for b in self._borrowed):
+                self._borrowed.append(s.source)
+        self.location_edits["right"].setText(right.location)
+        self.run_edits["right"].setText(right.run_ref)
+        self.location_edits["left"].setText(left.location if left is not None else right.location)
+        self.run_edits["left"].setText(left.run_ref if left is not None else "")
+
+    def _browse(self, side: str) -> None:
+        current = self.location_edits[side].text().strip()
+        start = os.path.dirname(current) if current and "://" not in current else os.path.expanduser("~")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open trace source", start, "Trace sources (*.db *.sqlite *.sqlite3 *.json);;All files (*)")
+        if path:
+            self.location_edits[side].setText(path)
+
+    def _handle_for(self, text: str) -> _Handle:
+        key = _norm_location(text)
+        for source in self._borrowed:
+            if _norm_location(source.info.location) == key:
+                return _Handle(source.info.location, self._borrowed_runner, borrowed=source)
+        owned = self._owned.get(key)
+        if owned is None:
+            url, password = split_password(text.strip()) if is_postgres_url(text.strip()) else (key, None)
+            owned = _Owned(url, TaskRunner(f"compare:{url}", parent=self), password)
+            self._owned[key] = owned
+        elif is_postgres_url(text.strip()) and split_password(text.strip())[1]:
+            owned.password = split_password(text.strip())[1]
+        return _Handle(owned.location, owned.runner, owned=owned)
+
+    def _read_form(self) -> tuple[dict[str, _Handle], dict[str, str]] | None:
+        loc = {s: self.location_edits[s].text().strip() for s in _SIDES}
+        refs = {s: self.run_edits[s].text().strip() for s in _SIDES}
+        missing = [(self.location_edits["right"], "Name the replay's source (a file or a postgresql:// URL)")
+                   if not loc["right"] else None,
+                   (self.run_edits["right"], "Name the replay's run id") if not refs["right"] else None]
+        missing = [m for m in missing if m is not None]
+        if missing:
+            for edit, _ in missing:
+                set_invalid(edit, True)
+            self._show_error(missing[0][1])
+            return None
+        right = self._handle_for(loc["right"])
+        left = self._handle_for(loc["left"]) if loc["left"] else right
+        return {"left": left, "right": right}, refs
+
+    # -- loading -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def error_text(self) -> str:
+        return self._error
+
+    @property
+    def comparison(self) -> Comparison | None:
+        return self.model.comparison
+
+    @property
+    def idle(self) -> bool:
+        """No worker of the window is reading or comparing (a given source's runner aside)."""
+        return all(r.idle for r in (self._compute, *(o.runner for o in self._owned.values())))
+
+    def open_locations(self) -> list[str]:
+        """The locations this window opened and holds open (closed when it closes)."""
+        return [o.location for o in self._owned.values() if o.source is not None]
+
+    @property
+    def sides(self) -> dict[str, RunSide]:
+        """The runs shown, by side (``left``, ``right``)."""
+        return dict(self._sides)
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        busy = state in ("loading", "comparing")
+        self.cancel_button.setEnabled(busy)
+        self.loading.setVisible(busy)
+        self.state_changed.emit(state)
+
+    def start(self) -> None:
+        """Read both runs the form names (on workers) and compare them."""
+        if self._closing:
+            return
+        self.cancel(quiet=True)
+        self.error_label.hide()
+        self._error = ""
+        for edit in (*self.location_edits.values(), *self.run_edits.values()):
+            set_invalid(edit, False)
+        read = self._read_form()
+        if read is None:
+            return
+        handles, refs = read
+        self._generation += 1
+        load = _Load(self._generation, handles, refs)
+        self._load = load
+        self._sides = {}
+        self.model.set_comparison(None)
+        self.verdict.hide()
+        self.detail.clear()
+        self._update_side_labels()
+        self._set_state("loading")
+        self.progress.setRange(0, 0)
+        self._submit_side(load, "right")
+        if refs["left"]:
+            self._submit_side(load, "left")
+        self._show_progress()
+
+    def _submit_side(self, load: _Load, side: str) -> None:
+        if load is not self._load:
+            return
+        handle, ref = load.handles[side], load.refs[side]
+        owned = handle.owned
+        borrowed = handle.borrowed
+        password = owned.password if owned is not None else None
+
+        def read(progress) -> RunSide:  # worker thread
+            source = borrowed
+            if owned is not None:
+                if owned.source is None:
+                    try:
+                        owned.source = open_source(owned.location, password=password)
+                    except BaseException as exc:
+                        raise _OpenFailed(exc) from exc
+                source = owned.source
+            return load_side(_Watched(source, progress), ref)
+
+        task = handle.runner.submit(
+            read,
+            lambda result: self._side_loaded(load, side, result),
+            lambda exc: self._side_failed(load, side, exc),
+            on_progress=lambda done, total: self._side_progress(load, side, done, total),
+            label=f"Reading run {ref}",
+        )
+        load.tasks[side] = task
+        if task.cancelled and not task.done:
+            # The runner has been shut down: the caller closed that source.
+            self._source_went_away(load, side)
+
+    def _check_dropped(self, busy: bool, _label: str = "") -> None:
+        """The given source's runner went idle: if it dropped our reads, its owner closed it."""
+        load = self._load
+        if busy or load is None:
+            return
+        for side, task in list(load.tasks.items()):
+            handle = load.handles[side]
+            if handle.borrowed is not None and task.cancelled and not task.done and side not in load.sides:
+                self._source_went_away(load, side)
+                return
+
+    def _source_went_away(self, load: _Load, side: str) -> None:
+        handle = load.handles[side]
+        self._borrowed = [b for b in self._borrowed if b is not handle.borrowed]
+        self._fail(load, f"Could not read run {load.refs[side]!r}: {handle.location} was closed in the main "
+                         "window; press Compare to open it here")
+
+    def _side_progress(self, load: _Load, side: str, done: int, total: int) -> None:
+        if load is self._load:
+            load.progress[side] = (done, total)
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        load = self._load
+        if load is None:
+            return
+        parts, done_sum, total_sum, known = [], 0, 0, True
+        for side in _SIDES:
+            ref = load.refs[side] or load.original_found
+            if side in load.sides:
+                parts.append(f"{_NAMES[side]} {ref}: {fmt_count(len(load.sides[side].steps))} steps read")
+                n = len(load.sides[side].steps)
+                done_sum, total_sum = done_sum + n, total_sum + n
+                continue
+            if not ref:
+                parts.append(f"{_NAMES[side]}: waiting for the replay's replay_of")
+                known = False
+                continue
+            done, total = load.progress.get(side, (0, 0))
+            known = known and total > 0
+            done_sum, total_sum = done_sum + done, total_sum + max(total, done)
+            of = f" of {fmt_count(total)}" if total else ""
+            parts.append(f"{_NAMES[side]} {ref}: {fmt_count(done)}{of} steps")
+        self.loading_label.setText("Loading… " + "; ".join(parts))
+        if known and total_sum:
+            self.progress.setRange(0, total_sum)
+            self.progress.setValue(done_sum)
+        else:
+            self.progress.setRange(0, 0)
+
+    def _side_loaded(self, load: _Load, side: str, result: RunSide) -> None:
+        if load is not self._load:
+            return
+        load.sides[side] = result
+        load.tasks.pop(side, None)
+        if side == "right" and not load.refs["left"]:
+            try:
+                load.original_found = original_of(None, result.summary)
+            except InspectorError as exc:
+                self._fail(load, _error_text(exc, "find the original"))
+                set_invalid(self.run_edits["left"], True)
+                return
+            load.refs["left"] = load.original_found
+            self._submit_side(load, "left")
+        self._show_progress()
+        if all(s in load.sides for s in _SIDES):
+            self._sides = dict(load.sides)
+            self._update_side_labels()
+            self._run_compare()
+
+    def _side_failed(self, load: _Load, side: str, exc: BaseException) -> None:
+        if load is not self._load:
+            return
+        handle, ref = load.handles[side], load.refs[side]
+        if isinstance(exc, _OpenFailed):
+            inner = exc.error
+            if isinstance(inner, PasswordRequired) and handle.owned is not None:
+                self._fail(load, _error_text(inner, f"open {handle.location}"))
+                self._ask_password(handle.owned, inner.detail)
+                return
+            self._fail(load, _error_text(inner, f"open {handle.location}"))
+            set_invalid(self._location_edit_of(load, side), True)
+            return
+        if isinstance(exc, RunNotFound):
+            set_invalid(self.run_edits[side], True)
+        what = "the original " if side == "left" and load.original_found else ""
+        self._fail(load, _error_text(exc, f"read {what}run {ref!r} from {handle.location}"))
+
+    def _location_edit_of(self, load: _Load, side: str) -> QLineEdit:
+        """The edit that named this side's source (the left one may be empty: the replay's)."""
+        if side == "left" and not self.location_edits["left"].text().strip():
+            return self.location_edits["right"]
+        return self.location_edits[side]
+
+    def _ask_password(self, owned: _Owned, reason: str) -> None:
+        if self._prompt is not None:
+            self._prompt.deleteLater()
+        self._prompt = PasswordPrompt(owned.location, reason, self)
+
+        def submitted(_url: str, password: str) -> None:
+            owned.password = password
+            self.start()
+
+        self._prompt.submitted.connect(submitted)
+        self._prompt.open()
+
+    def _fail(self, load: _Load | None, text: str) -> None:
+        if load is not None and load is not self._load:
+            return
+        for task in (load.tasks.values() if load is not None else ()):
+            task.cancel()
+        self._load = None
+        self._show_error(text)
+
+    def _show_error(self, text: str) -> None:
+        self._error = text
+        self.error_label.setText(text)
+        self.error_label.show()
+        self._set_state("error")
+        self.failed.emit(text)
+
+    def cancel(self, *, quiet: bool = False) -> None:
+        """Stop reading and comparing; what was shown before stays."""
+        load, self._load = self._load, None
+        busy = load is not None or self._compare_task is not None
+        if load is not None:
+            for task in load.tasks.values():
+                task.cancel()
+            for handle in load.handles.values():
+                source = handle.owned.source if handle.owned is not None else None
+                if source is not None and hasattr(source, "cancel"):
+                    # Stop a slow statement of our own connection (from a short-lived thread).
+                    threading.Thread(target=source.cancel, name="compare-cancel", daemon=True).start()
+        recompare = self._compare_task is not None and self.model.comparison is not None
+        if self._compare_task is not None:
+            self._compare_task.cancel()
+            self._compare_task = None
+        if busy and not quiet:
+            self.loading_label.setText("")
+            if recompare:
+                # The rows stay, compared under the rules they were compared under.
+                self._set_state("shown")
+                self.error_label.setText("Comparing under the changed ignore rules was cancelled: the rows "
+                                         "shown follow the rules listed under Rules in force")
+                self.error_label.show()
+            else:
+                self._show_error("Comparison cancelled")
+
+    # -- comparing -----------------------------------------------------------------------------
+
+    def _run_compare(self) -> None:
+        left, right = self._sides.get("left"), self._sides.get("right")
+        if left is None or right is None or self._closing:
+            return
+        if self._compare_task is not None:
+            self._compare_task.cancel()
+        rules = tuple(self._rules)
+        self._load = None
+        self._set_state("comparing")
+        self.progress.setRange(0, 0)
+        self.loading_label.setText(f"Comparing {fmt_count(len(left.steps))} and {fmt_count(len(right.steps))} "
+                                   "steps…")
+        ldocs, rdocs = left.steps, right.steps
+
+        def work() -> tuple[Comparison, list[int]]:  # worker thread
+            cmp = compare_runs(ldocs, rdocs, rules=rules)
+            return cmp, difference_rows(cmp)
+
+        task: Task | None = None
+
+        def done(result: tuple[Comparison, list[int]]) -> None:
+            if task is not self._compare_task:
+                return
+            self._compare_task = None
+            self._show_comparison(*result, runs=(left, right))
+
+        def failed(exc: BaseException) -> None:
+            if task is not self._compare_task:
+                return
+            self._compare_task = None
+            self._show_error(_error_text(exc, "compare the runs"))
+
+        task = self._compute.submit(work, done, failed, label="Comparing runs")
+        self._compare_task = task
+        if task.done:  # a synchronous runner delivered already
+            self._compare_task = None
+
+    def _show_comparison(self, cmp: Comparison, diffs: list[int], *, runs: tuple[RunSide, RunSide]) -> None:
+        # The same runs under other rules keep their alignment: the selected row stays put.
+        same_rows = (self.model.comparison is not None and self._shown_runs is not None
+                     and all(a is b for a, b in zip(self._shown_runs, runs, strict=True)))
+        self._shown_runs = runs
+        current = self.left_view.currentIndex().row() if same_rows else -1
+        scroll = self.right_view.verticalScrollBar().value()
+        self.model.set_comparison(cmp, diffs)
+        self._update_verdict(cmp)
+        self._update_rules(cmp)
+        self.error_label.hide()
+        self._error = ""
+        self._set_state("shown")
+        if same_rows and current >= 0:
+            self.select_row(current, scroll=False)
+            self.right_view.verticalScrollBar().setValue(scroll)
+        elif cmp.first_divergence is not None:
+            self.jump_to_first_divergence()
+        elif cmp.rows:
+            self.select_row(0)
+        self._update_position()
+        self.comparison_shown.emit(cmp)
+
+    def _update_side_labels(self) -> None:
+        for side in _SIDES:
+            rs = self._sides.get(side)
+            label = self.side_labels[side]
+            name = _NAMES[side].capitalize()
+            if rs is None:
+                label.setText(f"<b>{name}</b>")
+                label.setToolTip("")
+                continue
+            s = rs.summary
+            trace = f" · trace {html.escape(s.trace_id)}" if s.trace_id else ""
+            found = ""
+            if side == "left" and not self.run_edits["left"].text().strip():
+                found = " (found through replay_of)"
+            label.setText(f"<b>{name}</b> {html.escape(s.run_id)}{found}{trace} · {fmt_count(len(rs.steps))} steps "
+                          f"· <span style='color:#707070'>{html.escape(rs.location)}</span>")
+            label.setToolTip(rs.location)
+        left, right = self._sides.get("left"), self._sides.get("right")
+        if left is not None and right is not None:
+            self.setWindowTitle(f"Compare {left.summary.run_id} ↔ {right.summary.run_id} — AOS Trace Inspector")
+
+    def _update_verdict(self, cmp: Comparison) -> None:
+        t = verdict_texts(cmp)
+        self.verdict.setStyleSheet(f"QFrame#compareVerdict {{ {_VERDICT_STYLES[t['state']]} }}")
+        self.verdict.setProperty("verdict", t["state"])
+        self.headline.setText(t["headline"])
+        self.headline.setStyleSheet(f"color: {_HEADLINE_COLORS[t['state']]}")
+        self.upstream_label.setText(t["upstream"])
+        self.signatures_label.setText(t["signatures"])
+        self.summary_label.setText(t["summary"])
+        self.notes_label.setText(t["notes"])
+        self.notes_label.setVisible(bool(t["notes"]))
+        has_diffs = bool(self.model.differences)
+        for b in (self.first_button, self.prev_button, self.next_button):
+            b.setEnabled(has_diffs)
+        self.verdict.show()
+
+    def _update_rules(self, cmp: Comparison) -> None:
+        items = "".join(f"<li>{html.escape(r)}</li>" for r in cmp.rules_in_force())
+        self.rules_label.setText(f"<ul style='margin-left:-20px'>{items}</ul>")
+
+    # -- ignore rules --------------------------------------------------------------------------
+
+    @property
+    def rules(self) -> list[str]:
+        return [r.pointer for r in self._rules]
+
+    def set_rules(self, pointers: Sequence[str]) -> None:
+        """Replace the ignore rules (ValueError for a malformed pointer) and compare again."""
+        rules = [IgnoreRule(p) for p in pointers]
+        self._rules = rules
+        self._fill_rules_list()
+        self._rules_changed()
+
+    def add_rule(self, pointer: str) -> bool:
+        """Add an ignore rule; a malformed pointer is shown inline and not added."""
+        pointer = pointer.strip()
+        try:
+            rule = IgnoreRule(pointer)
+        except ValueError as exc:
+            self._rule_error(f"{exc} (a JSON pointer starts with '/', e.g. /outcome_data/request_id)")
+            set_invalid(self.rule_edit, True)
+            return False
+        if rule in self._rules:
+            self._rule_error(f"{pointer} is already a rule")
+            return False
+        self._rules.append(rule)
+        self._fill_rules_list()
+        self._rule_error("")
+        self._rules_changed()
+        return True
+
+    def remove_rule(self, pointer: str) -> None:
+        self._rules = [r for r in self._rules if r.pointer != pointer]
+        self._fill_rules_list()
+        self._rules_changed()
+
+    def _add_rule_from_edit(self) -> None:
+        if self.add_rule(self.rule_edit.text()):
+            self.rule_edit.clear()
+            set_invalid(self.rule_edit, False)
+
+    def _remove_selected_rule(self) -> None:
+        item = self.rules_list.currentItem()
+        if item is not None:
+            self.remove_rule(item.data(Qt.ItemDataRole.UserRole))
+
+    def _rule_edited(self, item: QListWidgetItem) -> None:
+        old = item.data(Qt.ItemDataRole.UserRole)
+        new = item.text().strip()
+        if new == old:
+            return
+        try:
+            rule = IgnoreRule(new)
+        except ValueError as exc:
+            self._rule_error(f"{exc}: rule {old} kept (a JSON pointer starts with '/')")
+            self._fill_rules_list()
+            return
+        self._rules = [rule if r.pointer == old else r for r in self._rules]
+        self._rules = list(dict.fromkeys(self._rules))
+        self._rule_error("")
+        self._fill_rules_list()
+        self._rules_changed()
+
+    def _fill_rules_list(self) -> None:
+        self.rules_list.blockSignals(True)
+        self.rules_list.clear()
+        for r in self._rules:
+            item = QListWidgetItem(r.pointer)
+            item.setData(Qt.ItemDataRole.UserRole, r.pointer)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            self.rules_list.addItem(item)
+        self.rules_list.blockSignals(False)
+
+    def _rule_error(self, text: str) -> None:
+        self.rule_error.setText(text)
+        self.rule_error.setVisible(bool(text))
+        if not text:
+            set_invalid(self.rule_edit, False)
+
+    def _rules_changed(self) -> None:
+        if self._sides.get("left") is not None and self._sides.get("right") is not None and self._load is None:
+            self._run_compare()
+
+    # -- navigation ----------------------------------------------------------------------------
+
+    def select_row(self, row: int, *, scroll: bool = True) -> None:
+        """Select an aligned row on both sides and scroll both to it."""
+        if not 0 <= row < self.model.rowCount():
+            return
+        left = self.model.index(row, LEFT_COLUMNS[0])
+        self.left_view.selectionModel().setCurrentIndex(
+            left, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        if scroll:
+            hint = QAbstractItemView.ScrollHint.PositionAtCenter
+            self.left_view.scrollTo(left, hint)
+            self.right_view.scrollTo(self.model.index(row, RIGHT_COLUMNS[0]), hint)
+
+    def current_row(self) -> int:
+        return self.left_view.currentIndex().row()
+
+    def jump_to_first_divergence(self) -> None:
+        cmp = self.model.comparison
+        if cmp is not None and cmp.first_divergence is not None:
+            self.select_row(cmp.first_divergence)
+
+    def next_difference(self) -> None:
+        row = self.model.next_difference(self.current_row())
+        if row is not None:
+            self.select_row(row)
+
+    def previous_difference(self) -> None:
+        row = self.model.previous_difference(max(self.current_row(), 0))
+        if row is not None:
+            self.select_row(row)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        cmp = self.model.comparison
+        if cmp is None or not current.isValid():
+            self.detail.clear()
+        else:
+            self.detail.setHtml(detail_html(cmp, current.row()))
+        self._update_position()
+
+    def _update_position(self) -> None:
+        cmp = self.model.comparison
+        if cmp is None:
+            self.position_label.clear()
+            return
+        row = self.current_row()
+        diffs = self.model.differences
+        text = f"row {fmt_count(row)} of {fmt_count(len(cmp.rows))}" if row >= 0 else f"{fmt_count(len(cmp.rows))} rows"
+        if diffs:
+            i = bisect.bisect_left(diffs, row)
+            at = f"difference {i + 1} of {fmt_count(len(diffs))}" if i < len(diffs) and diffs[i] == row else \
+                f"{fmt_count(len(diffs))} differences"
+            text += f" · {at}"
+        self.position_label.setText(text)
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown(wait=False)
+        super().closeEvent(event)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop the workers and close the sources this window opened (never one it was given).
+        ``wait=False`` returns at once; the workers finish on their own and, with
+        ``delete_when_idle``, the window is deleted after them."""
+        if self._prompt is not None:
+            self._prompt.reject()
+        self.cancel(quiet=True)
+        runners = []
+        if not self._closing:
+            self._closing = True
+            for owned in self._owned.values():
+                owned.runner.shutdown_async(lambda o=owned: _close_owned(o))
+                runners.append(owned.runner)
+            self._compute.shutdown_async(None)
+            runners.append(self._compute)
+            if self._own_borrowed_runner:
+                self._borrowed_runner.shutdown_async(None)  # the source itself is not ours
+                runners.append(self._borrowed_runner)
+            self._runners_closing = runners
+        runners = getattr(self, "_runners_closing", [])
+        if wait:
+            for r in runners:
+                r.wait()  # the queued close runs (shutdown() alone would drop it)
+                r.shutdown()
+            return
+        self._reap()
+
+    def _reap(self) -> None:
+        runners = getattr(self, "_runners_closing", [])
+        if all(r.idle for r in runners):
+            for r in runners:
+                r.shutdown()
+            if self.delete_when_idle:
+                self.deleteLater()
+            return
+        QTimer.singleShot(100, self, self._reap)
+
+
+def _close_owned(owned: _Owned) -> None:  # on the owned source's worker
+    source, owned.source = owned.source, None
+    if source is not None:
+        source.close()
+
+
+def _spec(value: tuple[Any, str]) -> SideSpec:
+    where, ref = value
+    if isinstance(where, (str, os.PathLike)):
+        return SideSpec(None, os.fspath(where), str(ref))
+    return SideSpec(where, where.info.location, str(ref))
+
+
+def open_compare(parent: QWidget | None, runner: TaskRunner | None, left: tuple[Any, str],
+                 right: tuple[Any, str] | None = None, *, rules: Sequence[str] = (),
+                 show: bool = True) -> CompareWindow:
+    """Open a Compare window and start comparing.
+
+    ``left`` and ``right`` are ``(source, run_ref)``: ``source`` an open ``TraceSource`` (read
+    through ``runner``, never closed by the window) or a location to open (a SQLite file, a trace
+    JSON file, a ``postgresql://`` URL). With ``right=None``, ``left`` names a replay: its original
+    is found through ``metadata.replay_of`` and shown on the left, the replay on the right.
+    ``runner`` is the worker the given source(s) are read on (the main window's for that source);
+    None gives the window a worker of its own. ``rules`` are ignore-rule JSON pointers.
+    """
+    lspec = _spec(left)
+    rspec = _spec(right) if right is not None else None
+    sources = [s.source for s in (lspec, rspec) if s is not None and s.source is not None]
+    window = CompareWindow(runner, parent, sources=sources)
+    window.delete_when_idle = parent is not None
+    if rspec is None:
+        window.set_sides(None, lspec)
+    else:
+        window.set_sides(lspec, rspec)
+    if rules:
+        window.set_rules(rules)
+    if show:
+        window.show()
+    window.start()
+    return window
+
+
+# -- screenshots ------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the window on a source and run(s); with ``--png`` save it once shown and quit."""
+    parser = argparse.ArgumentParser(prog="python -m ui.qt.compare_view", description=main.__doc__)
+    parser.add_argument("operands", nargs="+", help="SOURCE REPLAY | SOURCE RUN_A RUN_B | SOURCE_A RUN_A SOURCE_B RUN_B")
+    parser.add_argument("--ignore", action="append", default=[], metavar="POINTER")
+    parser.add_argument("--png", help="save the window as this PNG and quit")
+    parser.add_argument("--row", type=int, help="select this row (default: the first divergence)")
+    parser.add_argument("--size", default="1280x860", help="window size, WxH")
+    args = parser.parse_args(argv)
+    ops = args.operands
+    if len(ops) not in (2, 3, 4):
+        parser.error("give SOURCE REPLAY, SOURCE RUN_A RUN_B or SOURCE_A RUN_A SOURCE_B RUN_B")
+    from PySide6.QtWidgets import QApplication
+
+    from ui.qt.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app)
+    if len(ops) == 2:
+        left, right = (ops[0], ops[1]), None
+    elif len(ops) == 3:
+        left, right = (ops[0], ops[1]), (ops[0], ops[2])
+    else:
+        left, right = (ops[0], ops[1]), (ops[2], ops[3])
+    window = open_compare(None, None, left, right, rules=args.ignore, show=False)
+    w, h = (int(x) for x in args.size.lower().split("x"))
+    window.resize(w, h)
+    window.show()
+    code = {"value": 0}
+
+    def finish(ok: bool) -> None:
+        if args.png:
+            app.processEvents()
+            window.grab().save(args.png)
+            print(args.png)
+        code["value"] = 0 if ok else 1
+        if args.png:
+            window.shutdown()
+            app.quit()
+
+    def shown(_cmp: Comparison) -> None:
+        if args.row is not None:
+            window.select_row(args.row)
+        QTimer.singleShot(300, lambda: finish(True))
+
+    window.comparison_shown.connect(shown)
+    window.failed.connect(lambda text: (print(text, file=sys.stderr), QTimer.singleShot(300, lambda: finish(False))))
+    app.exec()
+    window.shutdown()
+    return code["value"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
