@@ -390,3 +390,24 @@ def test_synchronous_window_grades_and_shows_evidence(qtbot, make_window, eviden
     panel = w.evidence_panel
     assert not panel.pending and panel.badge.text() == "WARN"
     assert panel.reveal(0) and panel.card_tabs.currentWidget() is panel.cards["evidence_capture_failures"]
+
+
+def test_refresh_reads_evidence_written_since(qtbot, make_window, evidence_db):
+    """Environment evidence captured after opening supersedes ev-fail's capture failure: FAIL → WARN
+    in the column, the status bar and the panel once refreshed."""
+    w = make_window()
+    w.show()
+    open_graded(qtbot, w, evidence_db)
+    panel = show_evidence(qtbot, w, FAIL_RUN)
+    assert panel.badge.text() == "FAIL" and grade_cell(w, FAIL_RUN) == "FAIL"
+    with sqlite3.connect(evidence_db) as conn:
+        conn.execute("INSERT INTO environment_evidence (id, run_id, sdk_mode, is_synthetic) "
+                     "VALUES ('ee-late', ?, 'async', 0)", (FAIL_RUN,))
+    w.refresh()
+    qtbot.waitUntil(lambda: grade_cell(w, FAIL_RUN) == "WARN", timeout=WAIT)
+    qtbot.waitUntil(lambda: w.grading.text == "Integrity: 2 PASS · 2 WARN · 6 FAIL", timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.current is not None and panel.badge.text() == "WARN" and not panel.pending,
+                    timeout=WAIT)
+    assert w.current_run().run_id == FAIL_RUN
+    codes = [panel.reasons_model.reason_at(r).code for r in range(panel.reasons_model.rowCount())]
+    assert "FAILURE_SUPERSEDED" in codes and "REQUIRED_MISSING" not in codes

@@ -832,6 +832,7 @@ class MainWindow(QMainWindow):
             if source is not self.source:
                 return
             has_store = reader is not None and bool(reader.has_store)
+            known_without = self.runs_model.evidence_state == "none"  # a refresh of such a source
             self.evidence_reader = reader if has_store else None
             self.runs_model.set_evidence(self.evidence_reader)
             self.filters.set_grades_available(has_store)
@@ -851,7 +852,8 @@ class MainWindow(QMainWindow):
                                    "This source has no evidence tables: its runs are not graded")
                 if self._evidence_panel is not None:
                     self._evidence_panel.set_store("none")
-                if self.evidence_dock.isVisible() and not self.evidence_dock.isFloating():
+                if self.evidence_dock.isVisible() and not self.evidence_dock.isFloating() and not known_without:
+                    # Not by default; View → Evidence still opens it, to say "no evidence store".
                     self._hiding_evidence = True
                     self.evidence_dock.hide()
                     self._hiding_evidence = False
@@ -1056,6 +1058,7 @@ class MainWindow(QMainWindow):
             return
         same = self.steps_model.current_run is not None and self.steps_model.current_run.key == run.key
         if same and not run.orphan and not self._reload_selected:
+            self._show_run_evidence(run)  # read again if a refresh found the evidence reader again
             return
         self._reload_selected = False
         self.steps_model.set_run(run)
