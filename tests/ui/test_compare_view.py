@@ -349,6 +349,33 @@ def test_a_window_of_its_own_closes_what_it_opened(qtbot, db):
     assert w.open_locations() == []
 
 
+def test_a_window_opened_from_a_parent_is_deleted_after_closing_once_idle(qtbot, db, tmp_path):
+    import shutil
+
+    from PySide6.QtWidgets import QWidget
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    src = open_source(db)
+    other = tmp_path / "other.db"
+    shutil.copy(db, other)
+    try:
+        # the given source's own location is read through it, not opened again
+        w = open_compare(parent, None, (src, "orig"), (str(db), "noisy"))
+        wait_done(qtbot, w)
+        assert w.state == "shown" and w.open_locations() == []
+        w.close()
+        w = open_compare(parent, None, (src, "noisy"), (str(other), "orig"))
+        assert w.isWindow() and w.parent() is parent
+        wait_done(qtbot, w)
+        assert w.state == "shown" and w.open_locations() == [str(other)]
+        with qtbot.waitSignal(w.destroyed, timeout=WAIT):
+            w.close()
+        assert src.count_steps("noisy") == 3  # the given source is still open
+    finally:
+        src.close()
+
+
 def test_the_given_sources_runner_shut_down_is_an_error_not_a_hang(opened, qtbot, db):
     src = open_source(db)
     runner = TaskRunner("closing-source")
