@@ -63,6 +63,20 @@ def install_actions(w: MainWindow) -> dict[str, QAction]:
     ledger.setEnabled(False)
     view_menu.addAction(ledger)
 
+    run_menu = bar.addMenu("&Run")
+    run_menu.addAction(make("compare_original", "Compare With &Original", w.compare_with_original, "Ctrl+D",
+                            "The selected replay beside its original (found through replay_of)"))
+    run_menu.addAction(make("compare_with", "Compare &With…", w.compare_with, "Ctrl+Shift+D",
+                            "The selected run beside another run, of this source or another"))
+    run_menu.addSeparator()
+    run_menu.addAction(make("replay_check", "&Replay Check", w.replay_check, "Ctrl+Shift+R",
+                            "Run the selected replay through upstream's replay enforcer against its original"))
+    run_menu.addAction(make("idempotency", "&Idempotency Keys", w.show_idempotency, "Ctrl+Shift+I",
+                            "The Redis state of the selected run's idempotency keys"))
+    run_menu.addSeparator()
+    run_menu.addAction(make("redis", "Redis &Settings…", w.show_redis_settings, None,
+                            "The Redis the replay check and the idempotency view use"))
+
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(make("about", "&About", lambda: w.bus.info(
         "AOS Trace Inspector — reads AOS trace databases read-only; see README for formats."), None))

@@ -281,6 +281,10 @@ class MainWindow(QMainWindow):
         self.grading_runner: TaskRunner | None = None
         self.evidence_reader = None  # the source's EvidenceReader, when it has an evidence store
         self._evidence_error: str | None = None  # why looking for the evidence tables failed
+        # Replay checks and idempotency views of the open source (closed with it), and the Redis
+        # setting they share (its own worker: a slow Redis never delays a database read).
+        self._run_views: list[QWidget] = []
+        self._redis = None
 
         # Panels
         self.filters = FilterBar()
@@ -945,6 +949,9 @@ class MainWindow(QMainWindow):
         self._evidence_error = None
         self.grading.clear()
         self.filters.set_grades_available(None)
+        for view in self._run_views:
+            view.close()  # they read the source being closed
+        self._run_views.clear()
         if self._evidence_panel is not None:
             self._evidence_panel.set_store("unknown")
         if self._logs_panel is not None:
@@ -1010,6 +1017,85 @@ class MainWindow(QMainWindow):
                 self.bus.info("Refreshed")
 
         runner.submit(source.refresh, done, lambda e: self._report(e, "refresh"), label="Refreshing")
+
+    # -- replays: compare, replay check, idempotency keys (issue 5) ----------------------------
+
+    @property
+    def redis(self):
+        """The Redis setting (URL without password in QSettings; the password for this session)."""
+        if self._redis is None:
+            from ui.qt.redis_settings import RedisSettings
+
+            self._redis = RedisSettings(self.settings, sync=self._sync, parent=self)
+        return self._redis
+
+    def show_redis_settings(self) -> None:
+        from ui.qt.redis_settings import RedisSettingsDialog
+
+        RedisSettingsDialog(self.redis, self).exec()
+
+    def _selected_run(self, doing: str) -> RunSummary | None:
+        run = self.current_run()
+        if self.source is None or run is None:
+            self.bus.info(f"Select a run first to {doing}.")
+            return None
+        return run
+
+    def compare_with_original(self) -> None:
+        """The selected replay beside its original (found through ``metadata.replay_of``)."""
+        run = self._selected_run("compare it with its original")
+        if run is None:
+            return
+        if not run.replay_of:
+            self.bus.warning(f"Run {run.run_id} is not a replay (its metadata has no replay_of): "
+                             "use Run → Compare With… to name the other run.")
+            return
+        from ui.qt.compare_view import open_compare
+
+        open_compare(self, self.background_runner, (self.source, run.key))
+
+    def compare_with(self) -> None:
+        """The selected run beside another run of this source (the window can switch sources)."""
+        run = self._selected_run("compare it")
+        if run is None:
+            return
+        from PySide6.QtWidgets import QInputDialog
+
+        other, ok = QInputDialog.getText(self, "Compare With", f"Compare {run.run_id} (left) with run id:",
+                                         text=run.replay_of or "")
+        if not ok or not other.strip():
+            return
+        from ui.qt.compare_view import open_compare
+
+        open_compare(self, self.background_runner, (self.source, run.key), (self.source, other.strip()))
+
+    def _open_run_view(self, view: QWidget) -> None:
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        view.setWindowFlag(Qt.WindowType.Window)
+        self._run_views.append(view)
+        view.destroyed.connect(lambda *_: self._run_views.remove(view) if view in self._run_views else None)
+        view.show()
+        view.start()
+
+    def replay_check(self) -> None:
+        """The selected replay through upstream's replay enforcer against its original."""
+        run = self._selected_run("check its replay")
+        if run is None:
+            return
+        from ui.qt.replay_view import ReplayCheckView
+
+        self._open_run_view(ReplayCheckView(self.source, run.key, runner_for=lambda: self.background_runner,
+                                            redis=self.redis, parent=self))
+
+    def show_idempotency(self) -> None:
+        """The Redis state of the selected run's idempotency keys."""
+        run = self._selected_run("see its idempotency keys")
+        if run is None:
+            return
+        from ui.qt.idempotency_view import IdempotencyView
+
+        self._open_run_view(IdempotencyView(self.source, run.key, runner_for=lambda: self.background_runner,
+                                            redis=self.redis, parent=self))
 
     # -- selection -----------------------------------------------------------------------------
 
@@ -1247,6 +1333,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every worker and close the source; called on close and by tests."""
         self.close_source()
+        if self._redis is not None:
+            self._redis.shutdown()
         self.disk.shutdown()
         for runner in self._retired:
             runner.shutdown()

@@ -1,0 +1,99 @@
+"""The Run menu of the main window (issue 5): compare a replay with its original, compare with a
+named run, the replay check and the idempotency keys, on a real SQLite file with real workers."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QApplication, QInputDialog
+
+from inspector.compare import compare_runs, load_side
+from tests.ui.dbs import ORIGINAL_RUN, REPLAYS
+from tests.ui.test_main_window import WAIT, idle, open_and_wait
+from ui.qt.compare_view import CompareWindow
+from ui.qt.idempotency_view import IdempotencyView
+from ui.qt.replay_view import ReplayCheckView
+
+pytestmark = pytest.mark.gui
+
+
+def top_levels(kind):
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+
+
+@pytest.fixture
+def window(qtbot, make_window, small_db):
+    w = make_window()
+    open_and_wait(qtbot, w, small_db)
+    return w
+
+
+def select(qtbot, window, run_id):
+    qtbot.waitUntil(lambda: window.runs_model.row_of(run_id) is not None, timeout=WAIT)
+    assert window.select_run(run_id)
+    idle(qtbot, window)
+
+
+def test_compare_with_original_opens_the_pair_and_its_verdict(qtbot, window, small_db):
+    before = set(top_levels(CompareWindow))
+    select(qtbot, window, REPLAYS[0])
+    window.actions_by_name["compare_original"].trigger()
+    qtbot.waitUntil(lambda: bool(set(top_levels(CompareWindow)) - before), timeout=WAIT)
+    (cw,) = set(top_levels(CompareWindow)) - before
+    qtbot.waitUntil(lambda: cw.comparison is not None, timeout=WAIT)
+    from drivers.sqlite_reader import SQLiteTraceReader
+
+    reader = SQLiteTraceReader(small_db)
+    try:
+        expected = compare_runs(load_side(reader, ORIGINAL_RUN).steps, load_side(reader, REPLAYS[0]).steps)
+    finally:
+        reader.close()
+    assert cw.comparison.parity == expected.parity
+    cw.close()
+    # the main window's source is still usable
+    select(qtbot, window, ORIGINAL_RUN)
+
+
+def test_compare_with_original_of_a_run_that_is_not_a_replay_says_so(qtbot, window):
+    messages = []
+    window.bus.posted.connect(lambda level, text: messages.append(text))
+    before = set(top_levels(CompareWindow))
+    select(qtbot, window, ORIGINAL_RUN)
+    window.actions_by_name["compare_original"].trigger()
+    assert any("is not a replay" in m for m in messages)
+    assert set(top_levels(CompareWindow)) == before
+
+
+def test_compare_with_a_named_run(qtbot, window, monkeypatch):
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: (REPLAYS[1], True)))
+    before = set(top_levels(CompareWindow))
+    select(qtbot, window, ORIGINAL_RUN)
+    window.actions_by_name["compare_with"].trigger()
+    qtbot.waitUntil(lambda: bool(set(top_levels(CompareWindow)) - before), timeout=WAIT)
+    (cw,) = set(top_levels(CompareWindow)) - before
+    qtbot.waitUntil(lambda: cw.comparison is not None, timeout=WAIT)
+    assert len(cw.comparison.left) > 0
+    cw.close()
+
+
+def test_replay_check_and_idempotency_views_open_and_close_with_the_source(qtbot, window):
+    select(qtbot, window, REPLAYS[0])
+    window.actions_by_name["replay_check"].trigger()
+    (rv,) = top_levels(ReplayCheckView)
+    done = []
+    rv.checked.connect(done.append)
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT)
+    window.actions_by_name["idempotency"].trigger()
+    assert len(top_levels(IdempotencyView)) == 1
+    assert len(window._run_views) == 2
+    window.close_source()
+    qtbot.waitUntil(lambda: not top_levels(ReplayCheckView) and not top_levels(IdempotencyView), timeout=WAIT)
+    assert window._run_views == []
+
+
+def test_run_actions_without_a_selection_say_what_to_do(qtbot, make_window):
+    w = make_window()
+    messages = []
+    w.bus.posted.connect(lambda level, text: messages.append(text))
+    for name in ("compare_original", "compare_with", "replay_check", "idempotency"):
+        w.actions_by_name[name].trigger()
+    assert len(messages) == 4 and all(m.startswith("Select a run first") for m in messages)
