@@ -981,13 +981,7 @@ class EvidencePanel(QWidget):
     def _show_stored(self, loaded: LoadedEvidence) -> None:
         stored, result = loaded.evidence.stored, loaded.result
         if stored is None:
-            if EvidenceClass.J_INTEGRITY in loaded.evidence.tables:
-                self.stored_banner.setText("No integrity record was stored for this run: the grade is computed now "
-                                           "from the evidence tables.")
-                set_severity(self.stored_banner, "payload-info")
-                self.stored_banner.show()
-            else:
-                self.stored_banner.hide()
+            self.stored_banner.hide()  # a reason says so (NO_INTEGRITY_RECORD) when the table exists
             return
         score = "—" if stored.integrity_score is None else f"{stored.integrity_score:.3f}".rstrip("0").rstrip(".")
         when = f" on {fmt_timestamp(stored.verification_timestamp)}" if stored.verification_timestamp else ""
