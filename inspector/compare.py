@@ -197,6 +197,21 @@ class Comparison:
             out[r.kind.value] += 1
         return out
 
+    def with_rules(self, rules: Sequence[IgnoreRule]) -> Comparison:
+        """The same comparison under other ignore rules: hashes, upstream's verdict and the
+        alignment are kept (rules cannot change them); only the paired rows are compared again."""
+        rows = []
+        for r in self.rows:
+            if r.left is None or r.right is None:
+                rows.append(r)
+            else:
+                rows.append(_pair(self.left[r.left], self.right[r.right], self.left_hashes[r.left],
+                                  self.right_hashes[r.right], rules, r.left, r.right))
+        rows_t = tuple(rows)
+        notes = _notes(self.parity, rows_t, self.left, self.right, self.left_hashes, self.right_hashes)
+        return Comparison(self.left, self.right, self.parity, rows_t, self.left_hashes, self.right_hashes,
+                          tuple(rules), self.aligned_by, notes)
+
     def rules_in_force(self) -> list[str]:
         """What "equal" means here, for the view and ``--json``."""
         out = [
@@ -335,6 +350,30 @@ def _align(left: Sequence[StepDoc], right: Sequence[StepDoc]) -> tuple[list[tupl
     return pairs, how
 
 
+def _notes(parity: ParityResult, rows: Sequence[AlignedRow], lsteps: Sequence[StepDoc], rsteps: Sequence[StepDoc],
+           lh: Sequence[SideHashes], rh: Sequence[SideHashes]) -> tuple[str, ...]:
+    """What the view and ``--json`` say beside the verdict (some depend on the rules in force)."""
+    notes: list[str] = []
+    ours_equal = all(r.kind is RowKind.EQUAL for r in rows)
+    if parity.is_parity and not ours_equal:
+        notes.append("upstream's signature says parity: it does not cover outcome_data, which differs")
+    if not parity.is_parity and ours_equal:
+        notes.append("equal under the rules in force, but upstream's signature differs (its hashes cover "
+                     "fields the rules ignore or round)")
+    trace_statuses = {t.value for t in TraceStatus}
+    foreign = sorted({str(d.status) for d in (*lsteps, *rsteps)
+                      if d.status is not None and str(getattr(d.status, "value", d.status)) not in trace_statuses})
+    if foreign:
+        notes.append("statuses outside upstream's TraceStatus (" + ", ".join(foreign) + ") are compared as "
+                     "stored; upstream's Postgres get_trace reads every unknown status as success, so its own "
+                     "comparison would miss a step that failed (spec §11.4)")
+    stored = [(a, b) for a, b in zip(lh, rh, strict=False) if a.stored_output and b.stored_output]
+    if any(a.stored_output != a.output for a, _ in stored):
+        notes.append("stored output hashes use the SDK's compact JSON convention; they never equal "
+                     "replay hash_output values (spec §11.9)")
+    return tuple(notes)
+
+
 def compare_runs(left: Iterable[StepDoc], right: Iterable[StepDoc], *,
                  rules: Sequence[IgnoreRule] = (), python: tuple[int, int] = (3, 11)) -> Comparison:
     """Compare two runs' steps (each in ``step_index`` order)."""
@@ -354,25 +393,8 @@ def compare_runs(left: Iterable[StepDoc], right: Iterable[StepDoc], *,
             rows.append(AlignedRow(RowKind.ONLY_LEFT, i, None))
         else:
             rows.append(_pair(lsteps[i], rsteps[j], lh[i], rh[j], rules, i, j))
-    notes = []
-    ours_equal = all(r.kind is RowKind.EQUAL for r in rows)
-    if parity.is_parity and not ours_equal:
-        notes.append("upstream's signature says parity: it does not cover outcome_data, which differs")
-    if not parity.is_parity and ours_equal:
-        notes.append("equal under the rules in force, but upstream's signature differs (its hashes cover "
-                     "fields the rules ignore or round)")
-    trace_statuses = {t.value for t in TraceStatus}
-    foreign = sorted({str(d.status) for d in (*lsteps, *rsteps)
-                      if d.status is not None and str(getattr(d.status, "value", d.status)) not in trace_statuses})
-    if foreign:
-        notes.append("statuses outside upstream's TraceStatus (" + ", ".join(foreign) + ") are compared as "
-                     "stored; upstream's Postgres get_trace reads every unknown status as success, so its own "
-                     "comparison would miss a step that failed (spec §11.4)")
-    stored = [(a, b) for a, b in zip(lh, rh, strict=False) if a.stored_output and b.stored_output]
-    if any(a.stored_output != a.output for a, _ in stored):
-        notes.append("stored output hashes use the SDK's compact JSON convention; they never equal "
-                     "replay hash_output values (spec §11.9)")
-    return Comparison(lsteps, rsteps, parity, tuple(rows), lh, rh, tuple(rules), how, tuple(notes))
+    notes = _notes(parity, tuple(rows), lsteps, rsteps, lh, rh)
+    return Comparison(lsteps, rsteps, parity, tuple(rows), lh, rh, tuple(rules), how, notes)
 
 
 @dataclass(frozen=True, slots=True)

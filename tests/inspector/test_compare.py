@@ -159,3 +159,14 @@ def test_alignment_covers_each_step_once_in_order_and_the_verdict_is_symmetric(a
     assert ab.parity.is_parity == ba.parity.is_parity
     assert ab.parity.divergence_step == ba.parity.divergence_step
     assert (ab.first_divergence is None) == (ba.first_divergence is None)
+
+
+@settings(max_examples=40)
+@given(docs, docs, st.lists(st.sampled_from(["/outcome_data/r", "/params/*", "/status", "/outcome_data"]),
+                            max_size=2))
+def test_changing_only_the_rules_equals_comparing_again(a, b, pointers):
+    rules = [IgnoreRule(p) for p in pointers]
+    again = compare_runs(a, b, rules=rules)
+    reused = compare_runs(a, b).with_rules(rules)
+    assert reused.rows == again.rows and reused.notes == again.notes and reused.parity == again.parity
+    assert reused.rules == again.rules

@@ -991,9 +991,16 @@ class CompareWindow(QMainWindow):
         self.loading_label.setText(f"Comparing {fmt_count(len(left.steps))} and {fmt_count(len(right.steps))} "
                                    "steps…")
         ldocs, rdocs = left.steps, right.steps
+        shown = self.model.comparison
+        # Only the rules changed: keep the hashes, verdict and alignment, compare the pairs again.
+        reuse = (shown is not None and self._shown_runs is not None
+                 and all(a is b for a, b in zip(self._shown_runs, (left, right), strict=True)))
 
         def work() -> tuple[Comparison, list[int]]:  # worker thread
-            cmp = compare_runs(ldocs, rdocs, rules=rules)
+            if reuse:
+                cmp = shown.with_rules(rules)
+            else:
+                cmp = compare_runs(ldocs, rdocs, rules=rules)
             return cmp, difference_rows(cmp)
 
         task: Task | None = None
