@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from drivers.evidence_schema import EVIDENCE_TABLES
 from drivers.pg_common import Canceller, iso, translate_errors
 from inspector.evidence import EvidenceRow, IndexAlignment, RunEvidence, StoredVerdict
 from inspector.integrity import (
@@ -60,6 +61,8 @@ _JSON_COLUMNS = frozenset({
     "provider_safety_signals", "active_feature_flags", "expected_artifacts", "expected_artifact_schema",
     "observed_artifacts", "missing_artifacts", "missing_reasons", "coverage_metrics",
 })
+#: Boolean columns of the evidence tables (SQLite returns them as 0/1).
+_BOOL_COLUMNS = frozenset(c.name for t in EVIDENCE_TABLES for c in t.columns if isinstance(c.type, sa.Boolean))
 _TIME_COLUMNS = frozenset({"created_at", "evaluated_at", "requested_at", "responded_at", "verification_timestamp"})
 _ROW_ORDER = {
     EvidenceClass.B_ACTIVITY: "step_index, id",
@@ -220,6 +223,8 @@ def _plain(name: str, value: Any) -> Any:
             return iso(datetime.fromisoformat(value))
         except ValueError:
             return value
+    if name in _BOOL_COLUMNS and isinstance(value, int) and not isinstance(value, bool):
+        return bool(value)  # SQLite keeps booleans as 0/1
     if name in _JSON_COLUMNS and isinstance(value, str):
         try:
             return json.loads(value)

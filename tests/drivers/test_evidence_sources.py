@@ -192,6 +192,8 @@ def test_a_runs_evidence_rows_stored_verdict_and_step_index_alignment(world):
         assert [r.step_index for r in b] == [1, 2, 3, 4] and b[0].id == "ae-run-1-1"
         assert b[0].get("provider_safety_flags") == {"ok": True}  # JSON decoded on both dialects
         assert ev.rows[EvidenceClass.H_ENVIRONMENT][0].get("active_feature_flags") == ["a", "b"]
+        h = ev.rows[EvidenceClass.H_ENVIRONMENT][0]
+        assert (h.get("telemetry_enabled"), h.get("dry_run"), h.get("is_synthetic")) == (True, False, False)
         assert ev.rows[EvidenceClass.H_ENVIRONMENT][0].get("created_at").endswith("+00:00")  # ISO, both dialects
         assert ev.stored.verification_timestamp == "2026-11-29T05:00:00+00:00"
         assert ev.stored is not None and ev.stored.grade is IntegrityGrade.WARN
