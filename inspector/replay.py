@@ -32,6 +32,7 @@ __all__ = [
     "StepCheck",
     "enforce_step",
     "enforce_trace",
+    "enforcer_steps",
     "replay_check",
 ]
 
@@ -174,6 +175,12 @@ class ReplayCheck:
         for s in self.steps:
             out[s.outcome.value] += 1
         return out
+
+
+def enforcer_steps(docs: Sequence[Any]) -> list[dict[str, Any]]:
+    """A run's steps (``inspector.compare.StepDoc``) as the dicts upstream's enforcer reads."""
+    return [{"step_index": d.step_index, "skill_name": d.skill_name, "replay_behavior": d.replay_behavior,
+             "idempotency_key": d.idempotency_key, "outcome_data": d.outcome_data} for d in docs]
 
 
 def replay_check(replay_steps: Sequence[Mapping[str, Any]], original_steps: Sequence[Mapping[str, Any]],

@@ -569,15 +569,10 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_FINDING if broken else EXIT_OK
 
 
-def _enforcer_steps(side) -> list[dict[str, Any]]:
-    return [{"step_index": d.step_index, "skill_name": d.skill_name, "replay_behavior": d.replay_behavior,
-             "idempotency_key": d.idempotency_key, "outcome_data": d.outcome_data} for d in side.steps]
-
-
 def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.redis_store import open_replay_cache
     from inspector.compare import load_side, original_of
-    from inspector.replay import MemoryReplayCache, replay_check
+    from inspector.replay import MemoryReplayCache, enforcer_steps, replay_check
 
     sources = []
     try:
@@ -597,7 +592,7 @@ def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
         if getattr(cache, "fallback_reason", None):
             sys.stderr.write(f"trace-inspector: {cache.kind}; the check uses an in-memory cache\n")
         tenant = replay.summary.tenant_id or "default"
-        result = replay_check(_enforcer_steps(replay), _enforcer_steps(original), tenant, cache,
+        result = replay_check(enforcer_steps(replay.steps), enforcer_steps(original.steps), tenant, cache,
                               seed_cache=args.seed_cache or isinstance(cache, MemoryReplayCache),
                               cache_kind=cache.kind)
     finally:

@@ -13,6 +13,7 @@ import pytest
 from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
 from inspector.hashing import hash_output
 from tests.pgutil import TraceBuilder
+from tests.ui.replay_dbs import insert_run
 from ui.cli import main
 
 
@@ -109,38 +110,15 @@ def test_postgres_replay_against_its_original(pg_url):
     assert any("§11.4" in n for n in doc["notes"])  # upstream would read 'failed' as success
 
 
-def _pg_run(pg_url, run_id, tenant, steps, metadata=None):
-    """A trace whose steps carry replay behaviours and idempotency keys (Postgres v1.1 columns)."""
-    import sqlalchemy as sa
-
-    from drivers.pg_schema import aos_trace_steps, aos_traces
-    from tests.pgutil import sa_url
-
-    engine = sa.create_engine(sa_url(pg_url), poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            conn.execute(aos_traces.insert(), [{
-                "trace_id": f"trace_{run_id}", "run_id": run_id, "correlation_id": run_id, "tenant_id": tenant,
-                "agent_id": "a", "root_hash": "pending", "schema_version": "1.0", "plan": [], "trace": {"steps": []},
-                "status": "completed", "metadata": metadata}])
-            conn.execute(aos_trace_steps.insert(), [{
-                "trace_id": f"trace_{run_id}", "step_index": i, "skill_id": "s", "skill_name": "http_call", "params": {},
-                "status": "succeeded", "outcome_category": "execution", "outcome_code": "ok", "outcome_data": out,
-                "cost_cents": 0.0, "duration_ms": 1.0, "retry_count": 0, "replay_behavior": behavior, "idempotency_key": key}
-                for i, (behavior, key, out) in enumerate(steps)])
-    finally:
-        engine.dispose()
-
-
 def test_replay_check_in_memory_and_on_redis(pg_url, redis_url):
     import uuid
 
     import redis as redis_py
 
     tenant = f"t-{uuid.uuid4().hex[:8]}"
-    _pg_run(pg_url, "rc-orig", tenant, [("execute", "k0", {"v": 0}), ("execute", "k1", {"v": 1}),
+    insert_run(pg_url, "rc-orig", tenant, [("execute", "k0", {"v": 0}), ("execute", "k1", {"v": 1}),
                                         ("execute", None, {"v": 2})])
-    _pg_run(pg_url, "rc-replay", tenant, [("skip", "k0", {"v": 0}), ("check", None, {"v": 99}),
+    insert_run(pg_url, "rc-replay", tenant, [("skip", "k0", {"v": 0}), ("check", None, {"v": 99}),
                                           ("check", None, {"v": 2})], metadata={"replay_of": "rc-orig"})
     code, text = run_cli("replay-check", pg_url, "rc-replay", "--json")
     assert code == 1
@@ -161,8 +139,8 @@ def test_replay_check_in_memory_and_on_redis(pg_url, redis_url):
 
 
 def test_replay_check_says_when_redis_is_unreachable(pg_url, capsys):
-    _pg_run(pg_url, "rc2-orig", "t", [("execute", "k", {"v": 0})])
-    _pg_run(pg_url, "rc2", "t", [("check", "k", {"v": 0})], metadata={"replay_of": "rc2-orig"})
+    insert_run(pg_url, "rc2-orig", "t", [("execute", "k", {"v": 0})])
+    insert_run(pg_url, "rc2", "t", [("check", "k", {"v": 0})], metadata={"replay_of": "rc2-orig"})
     code, text = run_cli("replay-check", pg_url, "rc2", "--redis", "redis://127.0.0.1:1/0")
     assert code == 0 and "Redis unreachable" in text and "checked (cache hit, not verified)" in text
     assert "Redis unreachable" in capsys.readouterr().err

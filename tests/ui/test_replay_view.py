@@ -14,10 +14,15 @@ from PySide6.QtCore import Qt
 from drivers import open_source
 from inspector.compare import load_side
 from inspector.hashing import hash_output
-from inspector.replay import CheckOutcome, MemoryReplayCache, replay_check
+from inspector.replay import (
+    CheckOutcome,
+    MemoryReplayCache,
+    enforcer_steps,
+    replay_check,
+)
 from tests.ui.replay_dbs import insert_run, new_tenant, redis_client
 from ui.qt.redis_settings import RedisSettings
-from ui.qt.replay_view import REPLAY_COLUMNS, ReplayCheckView, enforcer_steps
+from ui.qt.replay_view import REPLAY_COLUMNS, ReplayCheckView
 from ui.qt.tasks import TaskRunner
 
 pytestmark = pytest.mark.gui
@@ -102,7 +107,7 @@ def test_in_memory_the_rows_are_replay_check_and_the_cli(make_view, source, pg_u
     view.start()
     assert view.state == "done"
     # what replay_check says on its own, from the same runs
-    expected = replay_check(enforcer_steps(load_side(source, "rep")), enforcer_steps(load_side(source, "orig")),
+    expected = replay_check(enforcer_steps(load_side(source, "rep").steps), enforcer_steps(load_side(source, "orig").steps),
                             tenant, MemoryReplayCache())
     assert view.model.records == list(expected.steps)
     assert outcomes(view) == MEMORY_OUTCOMES

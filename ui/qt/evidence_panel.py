@@ -46,7 +46,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListView,
     QScrollArea,
@@ -84,7 +83,7 @@ from inspector.integrity import (
 )
 from ui.format import fmt_count, fmt_timestamp, shorten
 from ui.qt.grades import GRADE_COLORS, badge_style
-from ui.qt.logs_models import Column, RecordTableModel, texts_for
+from ui.qt.logs_models import Column, RecordTableModel, record_table_view, texts_for
 from ui.qt.tasks import Task, TaskRunner
 from ui.qt.theme import muted, set_severity, title_font
 
@@ -513,31 +512,6 @@ def letter_icon(letter: str, color: str) -> QIcon:
     return QIcon(pm)
 
 
-def _evidence_table(model: RecordTableModel, name: str) -> QTableView:
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.setTextElideMode(Qt.TextElideMode.ElideRight)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    view.verticalHeader().setDefaultSectionSize(22)
-    header = view.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setStretchLastSection(True)
-    header.setHighlightSections(False)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    fm = view.fontMetrics()
-    digit = fm.horizontalAdvance("0")
-    for i, col in enumerate(model.columns):
-        view.setColumnWidth(i, max(fm.horizontalAdvance(col.header) + 20, digit * col.chars + 14))
-    return view
-
-
-#: Boolean columns of the H and J tables (SQLite keeps them as 0/1).
 _BOOLEAN_FIELDS = frozenset({"telemetry_enabled", "metrics_enabled", "debug_mode", "dry_run",
                              "firewall_proxy_detected", "is_synthetic"})
 
@@ -597,7 +571,7 @@ class EvidenceCard(QWidget):
         self.form: QLabel | None = None
         if columns is not None:
             self.model = RecordTableModel(columns, self, styler=styler)
-            self.view = _evidence_table(self.model, f"{key}View")
+            self.view = record_table_view(self.model, f"{key}View", extended=True)
             self.stack.addWidget(self.view)
         else:
             self.form = QLabel()

@@ -31,9 +31,15 @@ from PySide6.QtWidgets import (
 
 from inspector.hashing import hash_request
 from inspector.idempotency import IdempotencyResult, IdempotencyState
-from ui.qt.logs_models import RECORD_ROLE, Column, RecordTableModel, texts_for
+from ui.qt.logs_models import (
+    RECORD_ROLE,
+    Column,
+    RecordTableModel,
+    record_table_view,
+    texts_for,
+)
 from ui.qt.redis_settings import RedisSettings
-from ui.qt.replay_view import error_text, field_table, make_table_view
+from ui.qt.replay_view import error_text, field_table
 from ui.qt.tasks import Progress, Task, TaskRunner
 from ui.qt.theme import muted, set_severity, title_font
 
@@ -338,7 +344,7 @@ class IdempotencyView(QWidget):
         head.addWidget(self.refresh_button)
 
         self.model = RecordTableModel(IDEMPOTENCY_COLUMNS, self, styler=idempotency_styler)
-        self.table = make_table_view(self.model, "idempotencyTable")
+        self.table = record_table_view(self.model, "idempotencyTable")
         self.empty = QLabel()
         self.empty.setObjectName("idempotencyEmpty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -59,6 +59,7 @@ __all__ = [
     "RecordTableModel",
     "StateDiffModel",
     "fmt_time_ms",
+    "record_table_view",
     "source_icon",
     "texts_for",
 ]
@@ -574,3 +575,33 @@ class StateDiffModel(RecordTableModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(DIFF_COLUMNS, parent, styler=diff_styler)
+
+
+def record_table_view(model: RecordTableModel, name: str, *, extended: bool = False):
+    """A read-only table over a :class:`RecordTableModel`: whole rows selected (one, or several
+    with ``extended``), no wrapping, fixed row height, columns sized from their character hints.
+    The one factory for the logs, ledger, evidence, replay-check and idempotency tables."""
+    from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+    view = QTableView()
+    view.setObjectName(name)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if extended
+                          else QAbstractItemView.SelectionMode.SingleSelection)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideRight)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.verticalHeader().setDefaultSectionSize(22)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    header.setHighlightSections(False)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    fm = view.fontMetrics()
+    digit = fm.horizontalAdvance("0")
+    for i, col in enumerate(model.columns):
+        view.setColumnWidth(i, max(fm.horizontalAdvance(col.header) + 24, digit * col.chars + 16))
+    return view

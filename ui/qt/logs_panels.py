@@ -15,7 +15,6 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -65,6 +63,7 @@ from ui.qt.logs_models import (
     fmt_time_ms,
     llm_styler,
     mismatch_styler,
+    record_table_view,
     system_styler,
     texts_for,
     window_styler,
@@ -114,36 +113,6 @@ _TABS = (
 TAB_KEYS = tuple(t.key for t in _TABS)
 
 
-def _table_view(model: RecordTableModel, name: str) -> QTableView:
-    """A read-only, row-selecting table with widths from the columns' character hints."""
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.setTextElideMode(Qt.TextElideMode.ElideRight)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    view.verticalHeader().setDefaultSectionSize(22)
-    header = view.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setStretchLastSection(True)
-    header.setHighlightSections(False)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    _size_columns(view, model.columns)
-    return view
-
-
-def _size_columns(view: QTableView, columns: Sequence[Column]) -> None:
-    fm = view.fontMetrics()
-    digit = fm.horizontalAdvance("0")
-    for i, col in enumerate(columns):
-        header_width = fm.horizontalAdvance(col.header) + 24
-        view.setColumnWidth(i, max(header_width, digit * col.chars + 16))
-
-
 def _placeholder() -> QLabel:
     label = QLabel()
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -170,7 +139,7 @@ class RecordTab(QWidget):
         self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.note.hide()
         self.model = RecordTableModel(columns, self, styler=styler)
-        self.view = _table_view(self.model, f"{name}View")
+        self.view = record_table_view(self.model, f"{name}View")
         self.placeholder = _placeholder()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.view)
@@ -246,7 +215,7 @@ class AuditEventView(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         muted(self.summary)
         self.diff_model = StateDiffModel(self)
-        self.diff_view = _table_view(self.diff_model, "stateDiffView")
+        self.diff_view = record_table_view(self.diff_model, "stateDiffView")
         # Before and after share what the pointer and change columns leave: no sideways scrolling.
         diff_header = self.diff_view.horizontalHeader()
         diff_header.setStretchLastSection(False)  # with Stretch sections, it overshoots the viewport
@@ -928,7 +897,7 @@ class LedgerWindow(QWidget):
 
         self.filters = _LedgerFilterBar()
         self.model = LedgerModel(runner_getter, logs_getter, report, self)
-        self.view = _table_view(self.model, "ledgerView")
+        self.view = record_table_view(self.model, "ledgerView")
         self.status = QLabel()
         self.status.setObjectName("ledgerStatus")
         muted(self.status)

@@ -19,15 +19,12 @@ from typing import Any
 from PySide6.QtCore import QItemSelection, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -37,9 +34,15 @@ from inspector.compare import RunSide, StepDoc
 from inspector.errors import InspectorError, PasswordRequired
 from inspector.hashing import hash_output
 from inspector.model import Payload
-from inspector.replay import CheckOutcome, ReplayCheck, StepCheck
+from inspector.replay import CheckOutcome, ReplayCheck, StepCheck, enforcer_steps
 from ui.qt.detail import PayloadView
-from ui.qt.logs_models import RECORD_ROLE, Column, RecordTableModel, texts_for
+from ui.qt.logs_models import (
+    RECORD_ROLE,
+    Column,
+    RecordTableModel,
+    record_table_view,
+    texts_for,
+)
 from ui.qt.redis_settings import RedisSettings
 from ui.qt.tasks import Task, TaskRunner
 from ui.qt.theme import muted, set_severity, title_font
@@ -50,11 +53,9 @@ __all__ = [
     "CheckedReplay",
     "LoadedReplay",
     "ReplayCheckView",
-    "enforcer_steps",
     "error_text",
     "field_table",
     "load_replay",
-    "make_table_view",
     "replay_styler",
     "run_replay_check",
 ]
@@ -84,12 +85,6 @@ class CheckedReplay:
     seeded: bool
 
 
-def enforcer_steps(side: RunSide) -> list[dict[str, Any]]:
-    """A run's steps as upstream's enforcer reads them (the same dicts as the CLI's)."""
-    return [{"step_index": d.step_index, "skill_name": d.skill_name, "replay_behavior": d.replay_behavior,
-             "idempotency_key": d.idempotency_key, "outcome_data": d.outcome_data} for d in side.steps]
-
-
 def load_replay(source: Any, run_ref: str, original_source: Any = None, original_ref: str | None = None
                 ) -> LoadedReplay:
     """Read the replay and its original (``original_ref``, or the run its ``metadata.replay_of``
@@ -113,7 +108,7 @@ def run_replay_check(loaded: LoadedReplay, redis_url: str | None, *, seed_redis:
     try:
         in_memory = isinstance(cache, MemoryReplayCache)
         tenant = loaded.replay.summary.tenant_id or "default"
-        result = replay_check(enforcer_steps(loaded.replay), enforcer_steps(loaded.original), tenant, cache,
+        result = replay_check(enforcer_steps(loaded.replay.steps), enforcer_steps(loaded.original.steps), tenant, cache,
                               seed_cache=seed_redis or in_memory, cache_kind=cache.kind)
     finally:
         cache.close()
@@ -212,31 +207,6 @@ def replay_styler(s: StepCheck, column: str, role: int) -> Any:
     return None
 
 
-def make_table_view(model: RecordTableModel, name: str) -> QTableView:
-    """A read-only, row-selecting table, columns sized from their character hints."""
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.setTextElideMode(Qt.TextElideMode.ElideRight)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    view.verticalHeader().setDefaultSectionSize(22)
-    header = view.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setStretchLastSection(True)
-    header.setHighlightSections(False)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    fm = view.fontMetrics()
-    digit = fm.horizontalAdvance("0")
-    for i, col in enumerate(model.columns):
-        view.setColumnWidth(i, max(fm.horizontalAdvance(col.header) + 24, digit * col.chars + 16))
-    return view
-
-
 def field_table(rows: Sequence[tuple[str, Any]]) -> str:
     """Label/value rows as a small HTML table (values escaped; empty ones shown as a dash)."""
     cells = []
@@ -320,7 +290,7 @@ class ReplayCheckView(QWidget):
         bar.addWidget(self.run_button)
 
         self.model = RecordTableModel(REPLAY_COLUMNS, self, styler=replay_styler)
-        self.table = make_table_view(self.model, "replayTable")
+        self.table = record_table_view(self.model, "replayTable")
         self.placeholder = QLabel()
         self.placeholder.setObjectName("replayPlaceholder")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
