@@ -177,6 +177,23 @@ class ReplayCheck:
         return out
 
 
+class _AfterStop:
+    """The cache as steps after upstream's stop see it: reads go through to the real cache, writes
+    stay here. Upstream's ``enforce_trace`` raised before reaching them, so it never wrote their
+    outputs; a check showing how they would go on must not leave them in a shared Redis either."""
+
+    def __init__(self, cache: ReplayCache) -> None:
+        self.cache = cache
+        self.written = MemoryReplayCache()
+
+    def get(self, tenant_id: str, key: str) -> Mapping[str, Any] | None:
+        value = self.written.get(tenant_id, key)
+        return value if value is not None else self.cache.get(tenant_id, key)
+
+    def set(self, tenant_id: str, key: str, value: Mapping[str, Any]) -> None:
+        self.written.set(tenant_id, key, value)
+
+
 def enforcer_steps(docs: Sequence[Any]) -> list[dict[str, Any]]:
     """A run's steps (``inspector.compare.StepDoc``) as the dicts upstream's enforcer reads."""
     return [{"step_index": d.step_index, "skill_name": d.skill_name, "replay_behavior": d.replay_behavior,
@@ -193,7 +210,8 @@ def replay_check(replay_steps: Sequence[Mapping[str, Any]], original_steps: Sequ
     expected hash of a ``check`` step is ``hash_output`` of the original step at the same
     ``step_index`` (a stored ``output_hash`` in another convention would never match, §11.9).
     With ``seed_cache`` the original's outputs are first cached under their idempotency keys, as
-    running the original through AOS would have left them."""
+    running the original through AOS would have left them. Steps after the one where upstream's
+    ``enforce_trace`` stops read the cache but write nothing to it (upstream never reaches them)."""
     original_by_index = {s.get("step_index"): s for s in original_steps}
     if seed_cache:
         for s in original_steps:
@@ -205,6 +223,7 @@ def replay_check(replay_steps: Sequence[Mapping[str, Any]], original_steps: Sequ
     checks: list[StepCheck] = []
     stop: int | None = None
     notes: list[str] = []
+    after_stop = _AfterStop(cache)
     for pos, step in enumerate(replay_steps):
         index = step.get("step_index", 0)
         original = original_by_index.get(index)
@@ -215,7 +234,8 @@ def replay_check(replay_steps: Sequence[Mapping[str, Any]], original_steps: Sequ
         if original is None:
             note = "no original step at this index: nothing to check against"
         try:
-            result = enforce_step(probe, lambda s: s.get("outcome_data"), tenant_id, cache)
+            result = enforce_step(probe, lambda s: s.get("outcome_data"), tenant_id,
+                                  cache if stop is None else after_stop)
         except ReplayMismatchError as exc:
             if stop is None:
                 stop = pos

@@ -523,3 +523,18 @@ def test_enforcement_and_replay_check_run_the_same_on_redis_and_memory(redis_url
         first = enforce_step(step, lambda s: {"out": 7}, tenant, cache)
         second = enforce_step(step, lambda s: {"out": "other"}, tenant, cache)
         assert first.executed and second.skipped and second.from_cache and second.output_data == {"out": 7}
+
+
+def test_a_replay_check_on_redis_writes_nothing_after_upstreams_stop(redis_url, raw, tenant):
+    original = [{"step_index": i, "skill_name": "s", "outcome_data": {"v": i}} for i in range(3)]
+    replay = [{"step_index": 0, "skill_name": "s", "replay_behavior": "check", "idempotency_key": "k0",
+               "outcome_data": {"v": 9}},
+              {"step_index": 1, "skill_name": "s", "idempotency_key": "k1", "outcome_data": {"v": 1}},
+              {"step_index": 2, "skill_name": "s", "replay_behavior": "check", "idempotency_key": "k2",
+               "outcome_data": {"v": 2}}]
+    with RedisReplayCache(redis_url) as cache:
+        got = replay_check(replay, original, tenant, cache, seed_cache=False, cache_kind=cache.kind)
+    assert got.upstream_stop == 0
+    # upstream's enforcer stores the mismatching step's output, then raises: nothing after it
+    assert {k.decode() for k in raw.scan_iter(match=f"aos:idempotency:{tenant}:*")} == {
+        f"aos:idempotency:{tenant}:k0"}

@@ -103,3 +103,21 @@ def test_replay_check_of_an_identical_replay_is_ok():
     original = [{"step_index": i, "outcome_data": [i], "replay_behavior": "check"} for i in range(3)]
     got = replay_check(original, original, "t", MemoryReplayCache())
     assert got.ok and {s.outcome for s in got.steps} == {CheckOutcome.CHECKED}
+
+
+def test_steps_after_upstreams_stop_leave_nothing_in_the_cache():
+    # enforce_trace raises at the mismatch and never reaches later steps: the check shows how they
+    # would go on, but must not write what upstream's enforcer never would (a shared Redis cache).
+    original = [{"step_index": i, "skill_name": "s", "outcome_data": {"v": i}} for i in range(3)]
+    replay = [
+        {"step_index": 0, "skill_name": "s", "outcome_data": {"v": 9}, "replay_behavior": "check", "idempotency_key": "a"},
+        {"step_index": 1, "skill_name": "s", "outcome_data": {"v": 1}, "idempotency_key": "b"},
+        {"step_index": 2, "skill_name": "s", "outcome_data": {"v": 2}, "replay_behavior": "skip", "idempotency_key": "b"},
+    ]
+    cache = MemoryReplayCache()
+    got = replay_check(replay, original, "t", cache, seed_cache=False)
+    assert got.upstream_stop == 0
+    assert set(cache.data) == {"t:a"}  # the mismatching step stored its output before raising, as upstream does
+    # later steps still see each other's (hypothetical) outputs
+    assert [s.outcome for s in got.steps] == [CheckOutcome.MISMATCH, CheckOutcome.EXECUTED, CheckOutcome.SKIPPED]
+    assert [s.after_stop for s in got.steps] == [False, True, True]
