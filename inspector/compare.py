@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from inspector.hashing import (
     hash_output,
     step_determinism_hash,
 )
-from inspector.ledger import StateChange, split_pointer, state_diff
+from inspector.ledger import StateChange, json_pointer, split_pointer, state_diff
 from inspector.model import MISSING
 
 __all__ = [
@@ -271,12 +272,35 @@ def _change_json(c: StateChange) -> dict[str, Any]:
 
 
 def _rounds_equal(a: Any, b: Any) -> bool:
-    numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b))
-    if not numbers or not (isinstance(a, float) or isinstance(b, float)):
+    """Two floats upstream's determinism rounding makes equal. Only floats: rounding leaves an
+    int an int, so 1 and 1.0000001 still hash differently (``1`` vs ``1.0``)."""
+    if not (isinstance(a, float) and isinstance(b, float)):
         return False
-    if any(isinstance(x, float) and not math.isfinite(x) for x in (a, b)):
+    if not (math.isfinite(a) and math.isfinite(b)):
         return False
-    return round(float(a), 6) == round(float(b), 6)
+    return round(a, 6) == round(b, 6)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _spelling_changes(a: Any, b: Any) -> list[StateChange]:
+    """Numbers JSON calls equal that ``json.dumps`` writes differently (``1`` and ``1.0``,
+    ``1e20`` and ``10**20``, ``-0.0`` and ``0.0``): ``state_diff`` reports none of them, every
+    upstream hash sees them. Walks the parts of both documents that have the same shape."""
+    out: list[StateChange] = []
+    stack: list[tuple[Any, Any, tuple[str | int, ...]]] = [(a, b, ())]
+    while stack:
+        x, y, path = stack.pop()
+        if isinstance(x, dict) and isinstance(y, dict):
+            stack.extend((x[k], y[k], (*path, k)) for k in reversed(list(x)) if k in y)
+        elif isinstance(x, list) and isinstance(y, list):
+            stack.extend((x[i], y[i], (*path, i)) for i in reversed(range(min(len(x), len(y)))))
+        elif (_is_number(x) and _is_number(y) and x == y
+              and json.dumps(x) != json.dumps(y)):
+            out.append(StateChange(json_pointer(path), "changed", x, y))
+    return out
 
 
 def _hashes(d: StepDoc) -> SideHashes:
@@ -294,7 +318,8 @@ def _pair(a: StepDoc, b: StepDoc, ha: SideHashes, hb: SideHashes, rules: Sequenc
         # only when aligned by skill names; the step determinism hash covers the index, the row does not
         absorbed.append(Absorbed(StateChange("/step_index", "changed", a.step_index, b.step_index),
                                  "aligned by skill names: step indexes differ"))
-    for change in state_diff(a.document(), b.document()):
+    da, db = a.document(), b.document()
+    for change in (*state_diff(da, db), *_spelling_changes(da, db)):
         rule = next((r for r in rules if r.matches(change.pointer)), None)
         if rule is not None:
             absorbed.append(Absorbed(change, f"ignored by user rule {rule.pointer}"))

@@ -124,6 +124,24 @@ def test_an_added_step_is_only_right_and_the_json_names_it():
     assert out["counts"] == {"equal": 3, "changed": 0, "only-left": 0, "only-right": 1}
 
 
+def test_an_int_and_a_float_of_the_same_value_are_a_change_as_in_every_upstream_hash():
+    # json.dumps writes 1 and 1.0 differently: upstream's determinism hash (params) and hash_output
+    # (outcome_data) both differ, so the row cannot be "equal" without a rule saying why.
+    left = [doc(0, params={"n": 1}, out={"v": 2}), doc(1, params={"n": 1}, out={"v": 2})]
+    right = [doc(0, params={"n": 1.0}, out={"v": 2}), doc(1, params={"n": 1}, out={"v": 2.0})]
+    c = compare_runs(left, right)
+    assert (c.parity.divergence_step, c.parity.divergence_reason) == (0, "params differ")
+    assert kinds(c) == ["changed", "changed"] and c.first_divergence == 0
+    assert [(d.pointer, d.before, d.after) for d in c.rows[0].differences] == [("/params/n", 1, 1.0)]
+    assert [(d.pointer, d.before, d.after) for d in c.rows[1].differences] == [("/outcome_data/v", 2, 2.0)]
+    # 6-place rounding is upstream's for floats; it never makes an int equal to a float
+    near = compare_runs([doc(0, params={"n": 1})], [doc(0, params={"n": 1.0000001})])
+    assert not near.parity.is_parity and kinds(near) == ["changed"] and near.rows[0].absorbed == ()
+    # a rule can still ignore it, and says so
+    ruled = compare_runs(left, right, rules=[IgnoreRule("/params/n"), IgnoreRule("/outcome_data/v")])
+    assert kinds(ruled) == ["equal", "equal"] and ruled.rows[0].equal_by == ("ignored by user rule /params/n",)
+
+
 def test_step_doc_from_a_source_step():
     row = StepRow(7, "r1", 3, "http_call", "succeeded", "execution", "ok", 1.0, 2.0, 0, "t")
     s = step_doc(Step(row, Payload.from_text(None), Payload.from_text("{bad"), idempotency_key="k",
@@ -159,6 +177,27 @@ def test_alignment_covers_each_step_once_in_order_and_the_verdict_is_symmetric(a
     assert ab.parity.is_parity == ba.parity.is_parity
     assert ab.parity.divergence_step == ba.parity.divergence_step
     assert (ab.first_divergence is None) == (ba.first_divergence is None)
+
+
+# pairs of numbers JSON calls equal or nearly so, written differently by json.dumps or not
+number_pairs = st.sampled_from([(1, 1), (1, 1.0), (1.0, 1.0), (0, -0.0), (0.0, -0.0), (2.5, 2.5000001),
+                                (2.5, 2.5), (10**20, 1e20), (True, 1), (2, 3)])
+pair_docs = st.lists(st.tuples(st.dictionaries(st.sampled_from(["x", "y"]), number_pairs, max_size=2),
+                               st.lists(number_pairs, max_size=2)), max_size=4)
+
+
+@settings(max_examples=100)
+@given(pair_docs)
+def test_an_equal_row_without_a_reason_has_equal_hashes(steps):
+    # "the view always says which rules made two steps equal": an equal row with nothing absorbed
+    # is one every upstream hash also calls equal.
+    left = [doc(i, params={k: a for k, (a, _) in p.items()}, out=[a for a, _ in o]) for i, (p, o) in enumerate(steps)]
+    right = [doc(i, params={k: b for k, (_, b) in p.items()}, out=[b for _, b in o]) for i, (p, o) in enumerate(steps)]
+    c = compare_runs(left, right)
+    for r in c.rows:
+        if r.kind is RowKind.EQUAL and not r.absorbed:
+            assert c.left_hashes[r.left].determinism == c.right_hashes[r.right].determinism
+            assert c.left_hashes[r.left].output == c.right_hashes[r.right].output
 
 
 @settings(max_examples=40)
