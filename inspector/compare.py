@@ -82,6 +82,10 @@ class IgnoreRule:
     pointer: str
 
     def __post_init__(self) -> None:
+        if self.pointer == "":
+            # RFC 6901's pointer to the whole document: every pair would be equal (and an unset
+            # variable in `--ignore "$RULE"` would make a broken replay pass).
+            raise ValueError("an empty pointer names the whole step: it would make every pair equal")
         split_pointer(self.pointer)  # raises ValueError for a malformed pointer
 
     def matches(self, pointer: str) -> bool:

@@ -82,6 +82,8 @@ def test_user_rules_ignore_fields_and_say_so():
     assert "ignored by user rule: /outcome_data/items/*/id" in c.rules_in_force()
     with pytest.raises(ValueError):
         IgnoreRule("outcome_data")
+    with pytest.raises(ValueError, match="whole step"):
+        IgnoreRule("")  # the whole document: every pair would be equal
 
 
 def test_status_change_keeps_upstreams_reason_and_our_field_diff():

@@ -95,6 +95,14 @@ def test_usage_errors(db, capsys):
     assert run_cli("diff", str(db), "orig", "nope")[0] == 2
 
 
+def test_an_empty_ignore_pointer_is_refused_not_a_rule_that_ignores_everything(db, capsys):
+    # "" points at the whole step: every pair would be equal and a broken replay would pass
+    # (an unset shell variable, `--ignore "$RULE"`, writes exactly this).
+    capsys.readouterr()
+    assert run_cli("diff", str(db), "orig", "dropped", "--ignore", "")[0] == 2
+    assert "--ignore" in capsys.readouterr().err
+
+
 def test_postgres_replay_against_its_original(pg_url):
     b = TraceBuilder(pg_url)
     try:

@@ -277,6 +277,10 @@ def test_an_invalid_pointer_is_an_inline_error_and_changes_nothing(opened, qtbot
     assert w.rule_error.isVisible() and "not a JSON pointer" in w.rule_error.text()
     assert w.rule_edit.property("invalid") is True
     assert w.rules == [] and w.comparison is shown and w.state == "shown"
+    # Add with an empty edit is not a rule on the whole step (it would make every row equal)
+    w.rule_edit.clear()
+    w.rule_edit.returnPressed.emit()
+    assert w.rules == [] and w.rule_error.isVisible() and w.comparison is shown
     # editing a listed rule into a malformed pointer keeps the old rule
     assert w.add_rule("/outcome_data/request_id")
     qtbot.waitUntil(lambda: bool(w.comparison.rules), timeout=WAIT)
