@@ -378,7 +378,8 @@ class RedisReplayCache(_RedisClient):
         return f"{REPLAY_KEY_PREFIX}:{tenant_id}:{key}"
 
     def get(self, tenant_id: str, key: str) -> Mapping[str, Any] | None:
-        """The cached record, or ``None`` when absent (or empty, as upstream's ``if data`` reads it)."""
+        """The cached record, or ``None`` when absent (or empty, as upstream's ``if data`` reads it,
+        or JSON ``null``, which upstream's ``cached is not None`` reads as a miss)."""
         name = self.make_key(tenant_id, key)
         with self._errors(f"reading replay cache key {name!r}"):
             data = self.client.get(name)
@@ -389,6 +390,8 @@ class RedisReplayCache(_RedisClient):
         except ValueError as exc:
             raise SourceError(f"replay cache key {name!r} does not hold JSON text: {exc}",
                               location=self.location) from None
+        if value is None:
+            return None  # JSON null: upstream's json.loads gives None, which its `cached is not None` skips
         if not isinstance(value, dict):
             raise SourceError(f"replay cache key {name!r} holds JSON {type(value).__name__}, not an object",
                               location=self.location)

@@ -477,6 +477,8 @@ def test_the_replay_cache_reads_what_upstream_writes(redis_url, raw, tenant):
         assert cache.get(tenant, "absent") is None
         raw.set(f"aos:idempotency:{tenant}:empty", "")
         assert cache.get(tenant, "empty") is None  # upstream's `if data`
+        raw.set(f"aos:idempotency:{tenant}:null", "null")
+        assert cache.get(tenant, "null") is None  # json.loads gives None: upstream's `cached is not None` misses
 
 
 def test_upstream_reads_what_the_replay_cache_writes(redis_url, raw, tenant):
