@@ -233,6 +233,29 @@ def _plain(name: str, value: Any) -> Any:
     return value
 
 
+def _stored_score(value: Any) -> float | None:
+    """A stored ``integrity_score`` as a float; None when absent or not a number (SQLite keeps
+    whatever a foreign writer put in a REAL column, text included)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _stored_artifacts(name: str, value: Any) -> tuple[str, ...] | None:
+    """A stored artifact list (``text[]``; JSON text on SQLite) as a tuple of names: () when NULL,
+    None when it is not a list of names (broken JSON, a number, an object): unreadable, not a
+    list of its characters."""
+    value = _plain(name, value)
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
 class EvidenceReader:
     """The evidence of a source's runs, read through the source's own connections.
 
@@ -300,10 +323,9 @@ class EvidenceReader:
             with self._reading("reading stored integrity verdicts") as conn:
                 rows = conn.execute(_stmt(d, sql), {"ids": ids[i:i + d.chunk]}).all()
             for r in rows:
-                score = None if r[2] is None else float(r[2])
-                observed, missing = _plain("observed_artifacts", r[3]), _plain("missing_artifacts", r[4])
                 out.setdefault(r[0], StoredVerdict(
-                    r[0], r[1], score, tuple(observed or ()), tuple(missing or ()),
+                    r[0], r[1], _stored_score(r[2]), _stored_artifacts("observed_artifacts", r[3]),
+                    _stored_artifacts("missing_artifacts", r[4]),
                     _plain("missing_reasons", r[5]), r[6], _plain("verification_timestamp", r[7]), r[8]))
         return out
 

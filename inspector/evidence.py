@@ -129,8 +129,9 @@ class StoredVerdict:
     run_id: str
     integrity_status: str | None
     integrity_score: float | None
-    observed_artifacts: tuple[str, ...]
-    missing_artifacts: tuple[str, ...]
+    #: None when the stored value is not a list of names (a foreign or damaged writer): unreadable.
+    observed_artifacts: tuple[str, ...] | None
+    missing_artifacts: tuple[str, ...] | None
     missing_reasons: Any
     verification_method: str | None
     verification_timestamp: str | None
@@ -143,8 +144,10 @@ class StoredVerdict:
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "integrity_status": self.integrity_status,
                 "integrity_grade": self.grade.value if self.grade else None,
-                "integrity_score": self.integrity_score, "observed_artifacts": list(self.observed_artifacts),
-                "missing_artifacts": list(self.missing_artifacts), "missing_reasons": self.missing_reasons,
+                "integrity_score": self.integrity_score,
+                "observed_artifacts": None if self.observed_artifacts is None else list(self.observed_artifacts),
+                "missing_artifacts": None if self.missing_artifacts is None else list(self.missing_artifacts),
+                "missing_reasons": self.missing_reasons,
                 "verification_method": self.verification_method,
                 "verification_timestamp": self.verification_timestamp}
 
@@ -211,10 +214,12 @@ def stored_differences(result: IntegrityResult, stored: StoredVerdict) -> list[s
     if stored.grade is not result.grade:
         was = stored.grade.value if stored.grade else repr(stored.integrity_status)
         out.append(f"grade {was} stored, {result.grade.value} now")
-    if stored.integrity_score is None or abs(stored.integrity_score - result.score) > 1e-9:
+    if stored.integrity_score is None or not abs(stored.integrity_score - result.score) <= 1e-9:  # NaN differs
         out.append(f"score {_score_text(stored.integrity_score)} stored, {_score_text(result.score)} now")
     now_observed = [c.value for c in result.facts.observed]
-    if sorted(stored.observed_artifacts) != sorted(now_observed):
+    if stored.observed_artifacts is None:
+        out.append("stored observed_artifacts unreadable")
+    elif sorted(stored.observed_artifacts) != sorted(now_observed):
         gained = sorted(set(now_observed) - set(stored.observed_artifacts))
         lost = sorted(set(stored.observed_artifacts) - set(now_observed))
         if gained:

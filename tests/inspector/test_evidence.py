@@ -98,6 +98,13 @@ def test_stored_verdict_that_disagrees_says_how():
     assert r.message.startswith("Upstream stored DEGRADED (score 0.667) on 2026-11-29T05:00:00+00:00; computed now: VALID")
 
 
+def test_a_stored_score_that_is_not_a_number_or_unreadable_artifacts_never_agree():
+    result = graded({H, B, G, D, T, S})
+    assert stored_differences(result, stored(score=float("nan"))) == ["score nan stored, 1 now"]
+    unreadable = StoredVerdict("run-1", "VALID", 1.0, None, None, {}, None, None, "ie-run-1")
+    assert stored_differences(result, unreadable) == ["stored observed_artifacts unreadable"]
+    assert unreadable.as_json()["observed_artifacts"] is None
+
 def test_step_index_alignment_reason_names_the_unmatched_rows():
     result = graded({H, B, G, D, T, S})
     al = IndexAlignment(B, evidence_count=4, evidence_min=1, evidence_max=4, trace_count=3, trace_min=0,
