@@ -591,10 +591,12 @@ class SQLiteTraceReader:
             return self._evidence
 
     def run_ids(self, flt: RunFilter) -> list[str]:
-        """The run ids in the filter (what grading all runs grades); orphan run ids are not runs."""
+        """The run ids in the filter (what grading all runs grades); orphan run ids are not runs.
+        Named as the runs list names them: SQLite lets ``traces.run_id`` be NULL (read as "") or a
+        BLOB (read as text with replacements), and the grades are looked up by those names."""
         stmt = self._apply_filter(select(self._traces.c.run_id).select_from(self._traces), flt)
         with self._guard("listing run ids"), self.engine.connect() as conn:
-            return [r[0] for r in self._fetch(conn, stmt)]
+            return list(dict.fromkeys(_text(r[0]) or "" for r in self._fetch(conn, stmt)))
 
     def totals(self) -> SourceTotals:
         with self._guard("counting"), self.engine.connect() as conn:
