@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "cached by idempotency key) against its original's outputs, offline, and show each step's "
                     "outcome. The cache is in memory, seeded with the original's outputs; with --redis it is "
                     "the team's Redis with upstream's layout (aos:idempotency:{tenant}:{key}, 24 h TTL), which "
-                    "the check reads and, as upstream's enforcer does, writes. An unreachable Redis falls back "
-                    "to memory and says so.")
+                    "the check reads and, as upstream's enforcer does, writes (up to its first mismatch). An "
+                    "unreachable Redis falls back to memory and says so.")
     rc.add_argument("source", metavar="SOURCE")
     rc.add_argument("run_id", metavar="RUN_ID", help="the replay")
     rc.add_argument("--original", metavar="RUN", help="the original run (default: the replay's replay_of)")

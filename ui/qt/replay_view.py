@@ -100,7 +100,7 @@ def run_replay_check(loaded: LoadedReplay, redis_url: str | None, *, seed_redis:
     """``replay_check`` on the cache ``trace-inspector replay-check --redis URL [--seed-cache]``
     would use: memory (always seeded with the original's outputs) without a URL or when Redis is
     unreachable; otherwise Redis, seeded only with ``seed_redis``. On Redis the check writes the
-    outputs of executed steps that have a key, as upstream's enforcer does."""
+    outputs of executed steps that have a key, as upstream's enforcer does (none after its stop)."""
     from drivers.redis_store import display_url, open_replay_cache
     from inspector.replay import MemoryReplayCache, replay_check
 
@@ -450,7 +450,8 @@ class ReplayCheckView(QWidget):
         notes = [n for n in result.notes if result.upstream_stop is None or "enforce_trace stops" not in n]
         if checked.cache_location != "memory":
             notes.append("On Redis the check leaves the outputs of executed steps that have a key in the cache "
-                         "(SETEX 24 h), as upstream's enforcer does: checking again finds them there.")
+                         "(SETEX 24 h), as upstream's enforcer does, up to the step where it stops: checking "
+                         "again finds them there.")
         self.notes.setText("\n".join(notes))
         self.notes.setVisible(bool(notes))
         self.model.set_rows(result.steps, checked.texts)
