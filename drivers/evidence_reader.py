@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -47,6 +47,7 @@ __all__ = [
     "grade_clause",
     "grade_rank_clause",
     "present_tables",
+    "scan_tables",
 ]
 
 #: The four evidence tables the gatherer counts by ``run_id`` (traces and steps are counted too).
@@ -65,11 +66,11 @@ _JSON_COLUMNS = frozenset({
 _BOOL_COLUMNS = frozenset(c.name for t in EVIDENCE_TABLES for c in t.columns if isinstance(c.type, sa.Boolean))
 _TIME_COLUMNS = frozenset({"created_at", "evaluated_at", "requested_at", "responded_at", "verification_timestamp"})
 _ROW_ORDER = {
-    EvidenceClass.B_ACTIVITY: "step_index, id",
-    EvidenceClass.G_PROVIDER: "step_index, id",
-    EvidenceClass.D_DECISION: "evaluated_at, id",
-    EvidenceClass.H_ENVIRONMENT: "created_at, id",
-    EvidenceClass.J_INTEGRITY: "created_at, id",
+    EvidenceClass.B_ACTIVITY: ("step_index", "id"),
+    EvidenceClass.G_PROVIDER: ("step_index", "id"),
+    EvidenceClass.D_DECISION: ("evaluated_at", "id"),
+    EvidenceClass.H_ENVIRONMENT: ("created_at", "id"),
+    EvidenceClass.J_INTEGRITY: ("created_at", "id"),
 }
 
 
@@ -91,18 +92,73 @@ def _dialect(conn_or_engine: sa.Connection | sa.Engine) -> _Dialect:
     return _PG if conn_or_engine.dialect.name == "postgresql" else _SQLITE
 
 
-def present_tables(conn: sa.Connection) -> frozenset[str]:
-    """The evidence, failure and trace tables this database has and this session may read."""
+#: The columns upstream's gatherer queries in each table (§4). A table without them is one its SQL
+#: fails on, which it counts as empty; so does this reader, saying why (``unusable``). Other columns
+#: (ordering, our own ``resolution`` and ``id`` of a failure, the stored verdict's) are read when
+#: present and read as NULL when not.
+_NEEDED = {**{c.value: ("run_id",) for c in _ALL_EVIDENCE},
+           FAILURES: ("run_id", "evidence_type", "failure_reason", "error_message")}
+
+
+@dataclass(frozen=True, slots=True)
+class TableScan:
+    """What the database holds of the tables the reader reads: the usable ones with their columns,
+    and the ones that exist but cannot be read (no SELECT for this role, or not upstream's shape),
+    each with why."""
+
+    columns: Mapping[str, frozenset[str]]
+    unusable: Mapping[str, str]
+
+
+def scan_tables(conn: sa.Connection) -> TableScan:
+    """The evidence, failure and trace tables this database has, which this session may read and
+    which have the columns upstream queries."""
     d = _dialect(conn)
     names = [c.value for c in _ALL_EVIDENCE] + [FAILURES, d.traces, d.steps]
+    found: dict[str, frozenset[str]] = {}
+    unusable: dict[str, str] = {}
     if d is _PG:
         rows = conn.execute(sa.text(
-            "SELECT name, CASE WHEN to_regclass(name) IS NULL THEN false "
-            "ELSE has_table_privilege(to_regclass(name), 'SELECT') END "
+            "SELECT name, to_regclass(name) IS NOT NULL, CASE WHEN to_regclass(name) IS NULL THEN false "
+            "ELSE has_table_privilege(to_regclass(name), 'SELECT') END, "
+            "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = to_regclass(name) "
+            "AND a.attnum > 0 AND NOT a.attisdropped) "
             "FROM unnest(CAST(:names AS text[])) AS name"), {"names": names}).all()
-        return frozenset(name for name, ok in rows if ok)
-    have = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
-    return frozenset(n for n in names if n in have)
+        for name, exists, readable, cols in rows:
+            if exists and not readable:
+                unusable[name] = "the connecting role has no SELECT privilege on it"
+            elif exists:
+                found[name] = frozenset(cols)
+    else:
+        have = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        for name in names:
+            if name in have:
+                try:
+                    found[name] = frozenset(r[1] for r in conn.exec_driver_sql(f'PRAGMA table_info("{name}")'))
+                except sa.exc.DBAPIError as exc:  # a view over something gone
+                    unusable[name] = str(getattr(exc, "orig", exc)).strip()
+    for name, cols in list(found.items()):
+        lacking = [c for c in _NEEDED.get(name, ()) if c not in cols]
+        if lacking:
+            del found[name]
+            unusable[name] = f"it has no column {', '.join(lacking)} (not upstream's table)"
+    return TableScan(found, unusable)
+
+
+def present_tables(conn: sa.Connection) -> frozenset[str]:
+    """The evidence, failure and trace tables this database has and this session can read."""
+    return frozenset(scan_tables(conn).columns)
+
+
+def _has(tables: Mapping[str, frozenset[str]] | frozenset[str], table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` (a bare set of table names: upstream's full tables)."""
+    if isinstance(tables, Mapping):
+        return column in tables.get(table, ())
+    return table in tables
+
+
+def _or_null(tables: Mapping[str, frozenset[str]] | frozenset[str], table: str, column: str) -> str:
+    return column if _has(tables, table, column) else "NULL"
 
 
 def _ids_in(d: _Dialect, column: str) -> str:
@@ -116,7 +172,8 @@ def _stmt(d: _Dialect, sql: str) -> sa.TextClause:
     return stmt
 
 
-def _count_statements(d: _Dialect, tables: frozenset[str]) -> list[tuple[EvidenceClass, str]]:
+def _count_statements(d: _Dialect, tables: Mapping[str, frozenset[str]] | frozenset[str]
+                      ) -> list[tuple[EvidenceClass, str]]:
     out = [(cls, f"SELECT run_id, count(*) FROM {cls.value} WHERE {_ids_in(d, 'run_id')} GROUP BY run_id")
            for cls in _EVIDENCE_COUNTED if cls.value in tables]
     if d.traces in tables:
@@ -133,7 +190,7 @@ def _count_statements(d: _Dialect, tables: frozenset[str]) -> list[tuple[Evidenc
     return out
 
 
-def _gather_chunk(conn: sa.Connection, d: _Dialect, tables: frozenset[str],
+def _gather_chunk(conn: sa.Connection, d: _Dialect, tables: Mapping[str, frozenset[str]] | frozenset[str],
                   ids: list[str]) -> dict[str, IntegrityFacts]:
     counts: dict[str, dict[EvidenceClass, int]] = {rid: {} for rid in ids}
     for cls, sql in _count_statements(d, tables):
@@ -142,8 +199,10 @@ def _gather_chunk(conn: sa.Connection, d: _Dialect, tables: frozenset[str],
                 counts[rid][cls] = int(n)
     failures: dict[str, list[CaptureFailure]] = {rid: [] for rid in ids}
     if FAILURES in tables:
-        sql = (f"SELECT run_id, evidence_type, failure_reason, error_message, resolution, id FROM {FAILURES} "
-               f"WHERE {_ids_in(d, 'run_id')} ORDER BY run_id, created_at, id")
+        order = ", ".join(["run_id"] + [c for c in ("created_at", "id") if _has(tables, FAILURES, c)])
+        sql = (f"SELECT run_id, evidence_type, failure_reason, error_message, "
+               f"{_or_null(tables, FAILURES, 'resolution')}, {_or_null(tables, FAILURES, 'id')} FROM {FAILURES} "
+               f"WHERE {_ids_in(d, 'run_id')} ORDER BY {order}")
         for rid, etype, reason, message, resolution, fid in conn.execute(_stmt(d, sql), {"ids": ids}):
             if rid in failures:
                 failures[rid].append(CaptureFailure(etype, reason, message, stored_resolution=resolution, id=fid))
@@ -151,11 +210,13 @@ def _gather_chunk(conn: sa.Connection, d: _Dialect, tables: frozenset[str],
 
 
 def gather_facts(conn: sa.Connection, run_ids: Sequence[str], *,
-                 tables: frozenset[str] | None = None) -> dict[str, IntegrityFacts]:
+                 tables: Mapping[str, frozenset[str]] | frozenset[str] | None = None) -> dict[str, IntegrityFacts]:
     """Upstream's integrity facts for each run, on this connection (so evidence written earlier in
-    the caller's own transaction is seen: upstream's separate connection misses it, §11.15)."""
+    the caller's own transaction is seen: upstream's separate connection misses it, §11.15).
+    ``tables``: the usable tables with their columns (:func:`scan_tables`), or a set of names of
+    tables with all of upstream's columns."""
     d = _dialect(conn)
-    tables = present_tables(conn) if tables is None else tables
+    tables = scan_tables(conn).columns if tables is None else tables
     ids = list(dict.fromkeys(run_ids))
     out: dict[str, IntegrityFacts] = {}
     for i in range(0, len(ids), d.chunk):
@@ -270,12 +331,19 @@ class EvidenceReader:
         self._d = _dialect(engine)
         self.row_limit = row_limit
         with self._reading("looking for the evidence tables") as conn:
-            self.tables = present_tables(conn)
+            scan = scan_tables(conn)
+        #: The usable tables and their columns.
+        self.columns: Mapping[str, frozenset[str]] = scan.columns
+        self.tables = frozenset(scan.columns)
+        #: Tables that exist but cannot be read, with why: counted as empty, as upstream's gatherer
+        #: counts a table its SQL fails on (§4).
+        self.unusable: Mapping[str, str] = scan.unusable
 
     @property
     def has_store(self) -> bool:
-        """Whether the database has any evidence table at all (else: "no evidence store")."""
-        return any(c.value in self.tables for c in _EVIDENCE_COUNTED)
+        """Whether the database has any evidence table at all, readable or not (else: "no
+        evidence store")."""
+        return any(c.value in self.tables or c.value in self.unusable for c in _EVIDENCE_COUNTED)
 
     @property
     def classes(self) -> frozenset[EvidenceClass]:
@@ -288,7 +356,7 @@ class EvidenceReader:
         out: dict[str, IntegrityFacts] = {}
         for i in range(0, len(ids), self._d.chunk):
             with self._reading("counting evidence") as conn:
-                out.update(_gather_chunk(conn, self._d, self.tables, ids[i:i + self._d.chunk]))
+                out.update(_gather_chunk(conn, self._d, self.columns, ids[i:i + self._d.chunk]))
         return out
 
     def facts(self, run_id: str) -> IntegrityFacts:
@@ -314,9 +382,13 @@ class EvidenceReader:
         if EvidenceClass.J_INTEGRITY.value not in self.tables or not run_ids:
             return {}
         d = self._d
-        sql = ("SELECT run_id, integrity_status, integrity_score, observed_artifacts, missing_artifacts, "
-               "missing_reasons, verification_method, verification_timestamp, id "
-               f"FROM integrity_evidence WHERE {_ids_in(d, 'run_id')} ORDER BY run_id, created_at DESC, id")
+        j = EvidenceClass.J_INTEGRITY.value
+        picked = ", ".join(_or_null(self.columns, j, c) for c in (
+            "integrity_status", "integrity_score", "observed_artifacts", "missing_artifacts", "missing_reasons",
+            "verification_method", "verification_timestamp", "id"))
+        order = ", ".join(["run_id"] + [f"{c}{' DESC' if c == 'created_at' else ''}" for c in ("created_at", "id")
+                                        if _has(self.columns, j, c)])
+        sql = f"SELECT run_id, {picked} FROM {j} WHERE {_ids_in(d, 'run_id')} ORDER BY {order}"
         ids = list(dict.fromkeys(run_ids))
         out: dict[str, StoredVerdict] = {}
         for i in range(0, len(ids), d.chunk):
@@ -330,7 +402,8 @@ class EvidenceReader:
         return out
 
     def _rows(self, conn: sa.Connection, cls: EvidenceClass, run_id: str) -> tuple[tuple[EvidenceRow, ...], bool]:
-        sql = f"SELECT * FROM {cls.value} WHERE run_id = :rid ORDER BY {_ROW_ORDER[cls]} LIMIT :lim"
+        order = ", ".join(c for c in _ROW_ORDER[cls] if _has(self.columns, cls.value, c))
+        sql = f"SELECT * FROM {cls.value} WHERE run_id = :rid {'ORDER BY ' + order if order else ''} LIMIT :lim"
         result = conn.execute(sa.text(sql), {"rid": run_id, "lim": self.row_limit + 1})
         names = list(result.keys())
         rows = []
@@ -377,10 +450,11 @@ class EvidenceReader:
                 if cut:
                     truncated.add(cls)
             for cls in (EvidenceClass.B_ACTIVITY, EvidenceClass.G_PROVIDER):
-                if cls.value in self.tables and facts.counts.get(cls, 0):
+                if _has(self.columns, cls.value, "step_index") and facts.counts.get(cls, 0):
                     alignment.append(self._alignment(conn, cls, run_id))
         stored = self.stored_verdicts([run_id]).get(run_id)
-        return RunEvidence(run_id, facts, rows, frozenset(truncated), stored, tuple(alignment), self.classes)
+        return RunEvidence(run_id, facts, rows, frozenset(truncated), stored, tuple(alignment), self.classes,
+                           dict(self.unusable))
 
 
 class PostgresEvidenceReader(EvidenceReader):

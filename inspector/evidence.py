@@ -197,6 +197,8 @@ class RunEvidence:
     alignment: tuple[IndexAlignment, ...] = ()
     #: Evidence tables the source has (a class whose table is absent reads "no table", not "none").
     tables: frozenset[EvidenceClass] = frozenset()
+    #: Tables that exist but cannot be read (no SELECT, not upstream's shape), by name, with why.
+    unusable: Mapping[str, str] = field(default_factory=dict)
 
     def count(self, cls: EvidenceClass) -> int:
         if cls is EvidenceClass.J_INTEGRITY:
@@ -249,19 +251,39 @@ def _failure_text(f: CaptureFailure) -> str:
     return text
 
 
+def _unusable_means(table: str) -> str:
+    what = {
+        EvidenceClass.J_INTEGRITY.value: "no stored verdict can be compared with the grade computed now.",
+        "evidence_capture_failures": "any capture failures recorded for the run are not seen, so the grade may "
+                                     "be better than upstream's own.",
+    }.get(table, "the grade treats that class as missing although its evidence may well exist.")
+    return ("Upstream's gatherer counts a table its query fails on as empty, and so does this grade: "
+            f"{what} Ask for SELECT on the table, or check the schema, before relying on this grade.")
+
+
 def reasons(result: IntegrityResult, *, stored: StoredVerdict | None = None, has_j: bool | None = None,
-            alignment: Sequence[IndexAlignment] = ()) -> list[Reason]:
+            alignment: Sequence[IndexAlignment] = (), unusable: Mapping[str, str] | None = None) -> list[Reason]:
     """Our reason codes for a graded run, most severe first within upstream's evaluation order.
 
-    ``has_j``: whether an ``integrity_evidence`` row exists (None: unknown, e.g. table absent)."""
+    ``has_j``: whether an ``integrity_evidence`` row exists (None: unknown, e.g. table absent).
+    ``unusable``: tables that exist but could not be read, with why (counted as empty, §4)."""
     facts = result.facts
+    unusable = unusable or {}
     out: list[Reason] = []
     failures_of = {c: [f for f in facts.failures if f.evidence_class is c] for c in EXPECTED_TABLES}
+    for table, why in unusable.items():
+        out.append(Reason("TABLE_UNREADABLE", Severity.WARN, f"Table {table} exists but cannot be read: {why}",
+                          _unusable_means(table)))
     for cls in facts.missing:
         required = cls in REQUIRED_EVIDENCE
         refs = tuple(_failure_ref(f) for f in failures_of.get(cls, ()))
         why = failures_of.get(cls)
-        cause = f"; capture failed: {why[0].failure_reason}" if why else "; no records found"
+        if why:
+            cause = f"; capture failed: {why[0].failure_reason}"
+        elif cls.value in unusable:
+            cause = "; its table cannot be read, so it counts as empty"
+        else:
+            cause = "; no records found"
         if required:
             out.append(Reason("REQUIRED_MISSING", Severity.FAIL,
                               f"Required {CLASS_TITLE[cls].lower()} evidence is missing ({cls.value}){cause}",

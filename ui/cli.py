@@ -402,7 +402,8 @@ def _grade_one(source, ev, key: str, as_json: bool, out: TextIO) -> int:
     result = evaluate(facts)
     j = EvidenceClass.J_INTEGRITY
     has_j = bool(evidence.rows.get(j)) if j in evidence.tables else None
-    reason_list = reasons(result, stored=evidence.stored, has_j=has_j, alignment=evidence.alignment)
+    reason_list = reasons(result, stored=evidence.stored, has_j=has_j, alignment=evidence.alignment,
+                          unusable=evidence.unusable)
     if as_json:
         report = grade_report(result, stored=evidence.stored, reason_list=reason_list)
         out.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
@@ -422,6 +423,9 @@ def _grade_many(source, ev, flt: RunFilter, as_json: bool, out: TextIO) -> int:
 
     ids = sorted(source.run_ids(flt))
     total = len(ids)
+    for table, why in ev.unusable.items():
+        sys.stderr.write(f"note: table {table} exists but cannot be read ({why}); it counts as empty, as upstream "
+                         "counts a table it cannot query\n")
     has_j_table = EvidenceClass.J_INTEGRITY.value in ev.tables
     counts = {g.value: 0 for g in IntegrityGrade}
     differ = [0]
@@ -457,7 +461,8 @@ def _grade_many(source, ev, flt: RunFilter, as_json: bool, out: TextIO) -> int:
             out.flush()
 
     if as_json:
-        items = (grade_report(result, stored=verdict, reason_list=reasons(result, stored=verdict, has_j=has_j))
+        items = (grade_report(result, stored=verdict,
+                              reason_list=reasons(result, stored=verdict, has_j=has_j, unusable=ev.unusable))
                  for result, verdict, has_j in graded())
         _write_json_stream(out, {"source": _source_json(source)}, "runs", items,
                            {"count": lambda n: n, "grades": lambda _n: counts})

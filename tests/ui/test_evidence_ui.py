@@ -338,6 +338,25 @@ def test_absent_table_truncated_rows_and_a_failed_read(qtbot, make_window, evide
     assert "Traceback" not in w.banner.label.text()
 
 
+def test_a_table_of_another_shape_is_unreadable_not_a_failed_source(qtbot, make_window, evidence_db):
+    """Upstream counts a table its query fails on as empty (§4): the list, the filter and the
+    panel grade on, and the card and the reasons say which table and why."""
+    with sqlite3.connect(evidence_db) as conn:
+        conn.execute("DROP TABLE provider_evidence")
+        conn.execute("CREATE TABLE provider_evidence (provider TEXT, tokens INTEGER)")
+    w = make_window()
+    w.show()
+    open_graded(qtbot, w, evidence_db)
+    assert w.grading.text == "Integrity: 1 PASS · 2 WARN · 7 FAIL"  # ev-pass5 lost G: 4/6, WARN
+    panel = show_evidence(qtbot, w, PASS_RUN)
+    g = panel.cards["provider_evidence"]
+    assert g.absent and g.unreadable and "table unreadable" in g.heading.text()
+    assert panel.card_tabs.tabText(panel.card_tabs.indexOf(g)) == "Provider (table unreadable)"
+    assert g.placeholder.text().startswith("The provider_evidence table cannot be read: it has no column run_id")
+    assert "TABLE_UNREADABLE" in [r.code for r in panel.current.reasons]
+    assert not w.banner.isVisibleTo(w)
+
+
 # -- Postgres ------------------------------------------------------------------------------------------
 
 

@@ -324,12 +324,20 @@ def load_run_evidence(reader: Any, run_id: str) -> LoadedEvidence:
     ev = reader.run_evidence(run_id)
     result = evaluate(ev.facts)
     has_j = bool(ev.rows.get(EvidenceClass.J_INTEGRITY)) if EvidenceClass.J_INTEGRITY in ev.tables else None
-    found = reasons(result, stored=ev.stored, has_j=has_j, alignment=ev.alignment)
+    found = reasons(result, stored=ev.stored, has_j=has_j, alignment=ev.alignment, unusable=ev.unusable)
     diffs = stored_differences(result, ev.stored) if ev.stored is not None else []
     texts = {cls.value: texts_for(_TABLE_CARDS[cls][0], ev.rows.get(cls, ())) for cls in _TABLE_CARDS}
     texts[FAILURES_TABLE] = texts_for(FAILURE_COLUMNS, ev.facts.failures)
     return LoadedEvidence(ev, result, tuple(found), tuple(diffs), FAILURES_TABLE in getattr(reader, "tables", ()),
                           int(getattr(reader, "row_limit", 0)), texts)
+
+
+def _absent_text(ev: RunEvidence, table: str) -> str:
+    """What a card without its table says: absent, or there but unreadable (and why)."""
+    why = ev.unusable.get(table)
+    if why is None:
+        return f"This database has no {table} table."
+    return f"The {table} table cannot be read: {why}. It counts as empty, as upstream counts a table it cannot query."
 
 
 # -- reasons --------------------------------------------------------------------------------------
@@ -596,13 +604,15 @@ class EvidenceCard(QWidget):
         layout.addWidget(self.stack, 1)
         self.count: int | None = None
         self.absent = False
+        #: The table exists but cannot be read (an ``absent`` card that says so).
+        self.unreadable = False
         self.rows: list[Any] = []
 
     def set_heading(self, count: int | None, extra: str = "") -> None:
         self.count = count
         letter = f"<b>{self.letter}</b> · " if self.letter else ""
         if self.absent:
-            what = "<span style='color:#8a8a8a'>table absent</span>"
+            what = f"<span style='color:#8a8a8a'>table {'unreadable' if self.unreadable else 'absent'}</span>"
         elif count is None:
             what = ""
         else:
@@ -981,12 +991,13 @@ class EvidencePanel(QWidget):
         for cls in CARD_ORDER:
             card = self.cards[cls.value]
             card.absent = cls not in ev.tables
+            card.unreadable = cls.value in ev.unusable
             rows = ev.rows.get(cls, ())
             count = ev.count(cls)
             card.set_note(None)
             if card.absent:
                 card.set_heading(None)
-                card.show_message(f"This database has no {cls.value} table.")
+                card.show_message(_absent_text(ev, cls.value))
             else:
                 extra = ""
                 if cls in ev.truncated:
@@ -1007,10 +1018,11 @@ class EvidencePanel(QWidget):
             self._set_tab(card, cls)
         failures = self.cards[FAILURES_TABLE]
         failures.absent = not loaded.has_failures_table
+        failures.unreadable = FAILURES_TABLE in ev.unusable
         failures.set_note(None)
         if failures.absent:
             failures.set_heading(None)
-            failures.show_message(f"This database has no {FAILURES_TABLE} table.")
+            failures.show_message(_absent_text(ev, FAILURES_TABLE))
         else:
             items = ev.facts.failures
             failures.set_heading(len(items))
@@ -1027,7 +1039,7 @@ class EvidencePanel(QWidget):
         count = card.count
         title = _TAB_TITLE[card.key]
         if card.absent:
-            text = f"{title} (table absent)"
+            text = f"{title} (table {'unreadable' if card.unreadable else 'absent'})"
         else:
             text = f"{title} ({count:,})" if count is not None else title
         self.card_tabs.setTabText(i, text)
