@@ -43,6 +43,7 @@ __all__ = [
     "EvidenceReader",
     "PostgresEvidenceReader",
     "StoredVerdict",
+    "TableScan",
     "gather_facts",
     "grade_clause",
     "grade_rank_clause",

@@ -10,7 +10,12 @@ import sqlite3
 
 import sqlalchemy as sa
 
-from drivers.evidence_schema import create_evidence_tables, environment_evidence, integrity_evidence, runs
+from drivers.evidence_schema import (
+    create_evidence_tables,
+    environment_evidence,
+    integrity_evidence,
+    runs,
+)
 from drivers.sqlite_writer import SQLiteTraceWriter
 from ui.cli import main
 
