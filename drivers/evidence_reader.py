@@ -173,6 +173,30 @@ def _stmt(d: _Dialect, sql: str) -> sa.TextClause:
     return stmt
 
 
+def _fetch(conn: sa.Connection, stmt: sa.TextClause, params: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+    """The column names and every row of ``stmt``. On SQLite a TEXT value that is not UTF-8 (a
+    foreign writer, a damaged page) fails the whole statement; it is then run again reading such
+    text with replacement characters, as the trace reader does, so one bad cell spoils one field,
+    not the grades of every run in the chunk."""
+
+    def run() -> tuple[list[str], list[Any]]:
+        result = conn.execute(stmt, params)
+        return list(result.keys()), result.all()
+
+    try:
+        return run()
+    except sa.exc.OperationalError as exc:
+        if conn.dialect.name != "sqlite" or "could not decode to utf-8" not in str(exc.orig).lower():
+            raise
+    dbapi = conn.connection.dbapi_connection
+    previous = dbapi.text_factory
+    dbapi.text_factory = lambda data: data.decode("utf-8", "replace")
+    try:
+        return run()
+    finally:
+        dbapi.text_factory = previous
+
+
 def _count_statements(d: _Dialect, tables: Mapping[str, frozenset[str]] | frozenset[str]
                       ) -> list[tuple[EvidenceClass, str]]:
     out = [(cls, f"SELECT run_id, count(*) FROM {cls.value} WHERE {_ids_in(d, 'run_id')} GROUP BY run_id")
@@ -204,7 +228,7 @@ def _gather_chunk(conn: sa.Connection, d: _Dialect, tables: Mapping[str, frozens
         sql = (f"SELECT run_id, evidence_type, failure_reason, error_message, "
                f"{_or_null(tables, FAILURES, 'resolution')}, {_or_null(tables, FAILURES, 'id')} FROM {FAILURES} "
                f"WHERE {_ids_in(d, 'run_id')} ORDER BY {order}")
-        for rid, etype, reason, message, resolution, fid in conn.execute(_stmt(d, sql), {"ids": ids}):
+        for rid, etype, reason, message, resolution, fid in _fetch(conn, _stmt(d, sql), {"ids": ids})[1]:
             if rid in failures:
                 failures[rid].append(CaptureFailure(etype, reason, message, stored_resolution=resolution, id=fid))
     return {rid: assemble(rid, {c: counts[rid].get(c, 0) for c in EXPECTED_TABLES}, failures[rid]) for rid in ids}
@@ -394,7 +418,7 @@ class EvidenceReader:
         out: dict[str, StoredVerdict] = {}
         for i in range(0, len(ids), d.chunk):
             with self._reading("reading stored integrity verdicts") as conn:
-                rows = conn.execute(_stmt(d, sql), {"ids": ids[i:i + d.chunk]}).all()
+                rows = _fetch(conn, _stmt(d, sql), {"ids": ids[i:i + d.chunk]})[1]
             for r in rows:
                 out.setdefault(r[0], StoredVerdict(
                     r[0], r[1], _stored_score(r[2]), _stored_artifacts("observed_artifacts", r[3]),
@@ -405,10 +429,9 @@ class EvidenceReader:
     def _rows(self, conn: sa.Connection, cls: EvidenceClass, run_id: str) -> tuple[tuple[EvidenceRow, ...], bool]:
         order = ", ".join(c for c in _ROW_ORDER[cls] if _has(self.columns, cls.value, c))
         sql = f"SELECT * FROM {cls.value} WHERE run_id = :rid {'ORDER BY ' + order if order else ''} LIMIT :lim"
-        result = conn.execute(sa.text(sql), {"rid": run_id, "lim": self.row_limit + 1})
-        names = list(result.keys())
+        names, raws = _fetch(conn, sa.text(sql), {"rid": run_id, "lim": self.row_limit + 1})
         rows = []
-        for raw in result.all()[: self.row_limit + 1]:
+        for raw in raws[: self.row_limit + 1]:
             fields = tuple((n, _plain(n, v)) for n, v in zip(names, raw, strict=True))
             values = dict(fields)
             step = values.get("step_index")

@@ -163,3 +163,40 @@ def test_postgres_table_the_role_may_not_read_counts_as_empty_and_says_why(pg_ur
             conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
             conn.exec_driver_sql(f'DROP ROLE "{role}"')
         admin.dispose()
+
+
+def test_text_that_is_not_utf8_spoils_one_field_not_the_grades(tmp_path):
+    """A foreign writer's bytes in a TEXT column (a failure's message, an evidence field, a stored
+    status) are read with replacement characters, as the trace reader reads them: sqlite3 would
+    otherwise fail the statement, and with it the grades of every run in its chunk."""
+    path = tmp_path / "traces.db"
+    _sqlite_traces(path, ("r1", "r2"))
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        create_evidence_tables(conn)
+        conn.execute(runs.insert(), [{"id": "r1"}, {"id": "r2"}])
+        conn.execute(environment_evidence.insert(), [{"id": f"ee-{r}", "run_id": r, "sdk_mode": "inline"}
+                                                     for r in ("r1", "r2")])
+        conn.execute(activity_evidence.insert(), [{"id": "ae-r1-1", "run_id": "r1", "step_index": 1}])
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO evidence_capture_failures (id, run_id, evidence_type, failure_reason, "
+                     "error_message, resolution) VALUES ('ecf-1', 'r1', 'provider_evidence', 'database_error', "
+                     "CAST(x'6f6b20ff' AS TEXT), 'transient')")
+        conn.execute("UPDATE activity_evidence SET skill_id = CAST(x'ff' AS TEXT)")
+        conn.execute("INSERT INTO integrity_evidence (id, run_id, expected_artifacts, observed_artifacts, "
+                     "integrity_score, integrity_status) VALUES ('ie-r1', 'r1', '[]', '[]', 0.5, CAST(x'ff' AS TEXT))")
+    source = SQLiteTraceReader(path)
+    try:
+        ev = source.evidence()
+        graded = ev.grade_runs(["r1", "r2"])
+        assert graded["r1"].grade is IntegrityGrade.WARN and graded["r2"].grade is IntegrityGrade.WARN
+        (failure,) = graded["r1"].facts.failures
+        assert failure.error_message == "ok \ufffd"
+        got = ev.run_evidence("r1")
+        assert got.rows[EvidenceClass.B_ACTIVITY][0].get("skill_id") == "\ufffd"
+        assert got.stored is not None and got.stored.integrity_status == "\ufffd"
+    finally:
+        source.close()
+    code, text = run_cli("grade", str(path), "--json")
+    assert code == 0 and json.loads(text)["runs"][0]["capture_failures"][0]["error_message"] == "ok \ufffd"
