@@ -44,6 +44,7 @@ from inspector.model import MISSING
 __all__ = [
     "AUDIT_FIELDS",
     "COMPARED_FIELDS",
+    "USER_RULE",
     "Absorbed",
     "AlignedRow",
     "Comparison",
@@ -62,6 +63,8 @@ __all__ = [
 COMPARED_FIELDS = ("skill_name", "status", "outcome_category", "outcome_code", "retry_count")
 #: Audit fields: shown, never compared (no upstream hash covers them).
 AUDIT_FIELDS = ("cost_cents", "duration_ms", "timestamp")
+#: How an :class:`Absorbed` change ignored by a user's :class:`IgnoreRule` starts its ``rule``.
+USER_RULE = "ignored by user rule"
 #: Beyond this many steps in the differing middle, skill-name alignment falls back to position.
 _MAX_ALIGN_MIDDLE = 20_000
 
@@ -202,6 +205,19 @@ class Comparison:
             out[r.kind.value] += 1
         return out
 
+    @property
+    def parity_broken(self) -> bool:
+        """``diff``'s exit 1 and the Compare window's headline: an aligned row differs, or upstream's
+        verdict fails and no user rule absorbed a difference in a field its signature hashes (a
+        rule that did — a timestamp in params — leaves the aligned rows to decide, since upstream's
+        signature cannot ignore fields; one that only ignored outputs explains nothing of it)."""
+        if any(r.kind is not RowKind.EQUAL for r in self.rows):
+            return True
+        if self.parity.is_parity:
+            return False
+        return not any(a.rule.startswith(USER_RULE) and split_pointer(a.change.pointer)[:1] != ("outcome_data",)
+                       for r in self.rows for a in r.absorbed)
+
     def with_rules(self, rules: Sequence[IgnoreRule]) -> Comparison:
         """The same comparison under other ignore rules: hashes, upstream's verdict and the
         alignment are kept (rules cannot change them); only the paired rows are compared again."""
@@ -331,7 +347,7 @@ def _pair(a: StepDoc, b: StepDoc, ha: SideHashes, hb: SideHashes, rules: Sequenc
     for change in (*state_diff(da, db), *_spelling_changes(da, db)):
         rule = next((r for r in rules if r.matches(change.pointer)), None)
         if rule is not None:
-            absorbed.append(Absorbed(change, f"ignored by user rule {rule.pointer}"))
+            absorbed.append(Absorbed(change, f"{USER_RULE} {rule.pointer}"))
         elif change.op == "changed" and _rounds_equal(change.before, change.after):
             absorbed.append(Absorbed(change, "floats equal to 6 decimal places"))
         else:

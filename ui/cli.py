@@ -77,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "aligned, and the fields that differ. Forms: SOURCE REPLAY (the original is found through "
                     "metadata.replay_of), SOURCE RUN_A RUN_B (one source), SOURCE_A RUN_A SOURCE_B RUN_B (two "
                     "sources: databases, trace files, Postgres). Exit 1 when parity is broken: upstream's "
-                    "verdict fails or an aligned step differs under the rules in force; with --ignore rules "
-                    "only the aligned steps decide, since upstream's signature cannot ignore fields.")
+                    "verdict fails or an aligned step differs under the rules in force; once --ignore rules "
+                    "absorb a difference in a field upstream hashes, only the aligned steps decide, since "
+                    "upstream's signature cannot ignore fields.")
     diff.add_argument("operands", nargs="+", metavar="SOURCE_A RUN_A [SOURCE_B] RUN_B")
     diff.add_argument("--ignore", action="append", default=[], metavar="POINTER",
                       help="JSON pointer into a step to leave out, e.g. /outcome_data/request_id or "
@@ -531,8 +532,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         for s in sources:
             s.close()
     cmp = compare_runs(left.steps, right.steps, rules=rules)
-    differs = any(r.kind.value != "equal" for r in cmp.rows)
-    broken = differs or (not rules and not cmp.parity.is_parity)
+    broken = cmp.parity_broken
     if args.json:
         doc = cmp.as_json()
         doc["left"] = {"source": left.location, "run_id": left.summary.run_id, "trace_id": left.summary.trace_id,

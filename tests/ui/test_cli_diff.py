@@ -65,6 +65,30 @@ def test_a_changed_output_breaks_parity_unless_ignored(db):
     assert "ignored by user rule: /outcome_data/request_id" in doc["rules"]
 
 
+def test_a_rule_that_absorbs_nothing_upstream_counts_does_not_overrule_its_verdict(db):
+    # Replays that numbered their steps from 1: upstream's signature differs (step_index is hashed)
+    # while the steps align by skill name; "ts" also has a timestamp in its params.
+    with SQLiteTraceWriter(db) as w:
+        for run, extra in (("shifted", {}), ("shifted-ts", {"ts": 123})):
+            w.start_trace(run, f"corr-{run}", "tenant-a", "agent-1", [{"skill": "s"}])
+            w.record_steps(StepInput(run_id=run, step_index=i + 1, skill_name="json_transform",
+                                     params={"i": i, **extra}, status="success", outcome_category="SUCCESS",
+                                     outcome_code=None, outcome_data=out, cost_cents=1.0, duration_ms=0.0)
+                           for i, out in enumerate([{"v": 0}, {"v": 1, "request_id": "z"}, {"v": 2}]))
+            w.complete_trace(run, "completed", {"replay_of": "orig"})
+    code, text = run_cli("diff", str(db), "shifted")
+    assert code == 1 and "Upstream verdict: NO parity at position 0" in text
+    # a rule about outputs explains none of upstream's verdict: it still stands
+    code, text = run_cli("diff", str(db), "shifted", "--ignore", "/outcome_data/request_id")
+    assert code == 1 and "Parity broken" in text
+    # a rule on a field upstream hashes can explain its verdict: then the aligned steps decide
+    code, text = run_cli("diff", str(db), "shifted-ts", "--ignore", "/outcome_data/request_id", "--ignore",
+                         "/params/ts", "--json")
+    doc = json.loads(text)
+    assert doc["is_parity"] is False and doc["counts"]["equal"] == 3
+    assert code == 0 and doc["parity_broken"] is False
+
+
 def test_json_has_upstreams_parity_keys_and_our_alignment(db):
     code, text = run_cli("diff", str(db), "orig", "dropped", "--json")
     assert code == 1

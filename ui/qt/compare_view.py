@@ -130,8 +130,7 @@ def verdict_texts(cmp: Comparison) -> dict[str, str]:
     first = cmp.first_divergence
     summary = f"Aligned by {cmp.aligned_by}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
     summary += "" if first is None else f" · first diverging row {first}"
-    differs = any(n for k, n in counts.items() if k != RowKind.EQUAL.value)
-    broken = differs or (not cmp.rules and not p.is_parity)
+    broken = cmp.parity_broken
     return {
         "headline": "Parity broken" if broken else "Parity holds",
         "upstream": upstream,
