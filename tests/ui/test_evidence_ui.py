@@ -430,3 +430,17 @@ def test_refresh_reads_evidence_written_since(qtbot, make_window, evidence_db):
     assert w.current_run().run_id == FAIL_RUN
     codes = [panel.reasons_model.reason_at(r).code for r in range(panel.reasons_model.rowCount())]
     assert "FAILURE_SUPERSEDED" in codes and "REQUIRED_MISSING" not in codes
+
+
+def test_a_grade_read_that_fails_marks_its_cells_instead_of_waiting_forever(qtbot, make_window, evidence_db):
+    w = make_window()
+    open_graded(qtbot, w, evidence_db)
+    assert grade_cell(w, WARN_RUN) == "WARN"
+    with sqlite3.connect(evidence_db) as conn:
+        conn.execute("DROP TABLE activity_evidence")  # gone under the reader, which knew it
+    w.runs_model.set_evidence(w.evidence_reader)  # forget the grades: the rows are read again
+    qtbot.waitUntil(lambda: grade_cell(w, WARN_RUN) == "?", timeout=WAIT)
+    tip = grade_cell(w, WARN_RUN, Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("The grade could not be read: ") and "activity_evidence" in tip
+    qtbot.waitUntil(lambda: w.evidence_runner.pending == 0, timeout=WAIT)
+    assert grade_cell(w, WARN_RUN) == "?"  # not asked again and again

@@ -164,6 +164,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         self._evidence_generation = 0
         self._grades: dict[str, GradeInfo] = {}
         self._grades_pending: set[str] = set()
+        #: Why a run's grade could not be read (its cell says so instead of waiting forever).
+        self._grade_errors: dict[str, str] = {}
 
     # -- query state ---------------------------------------------------------------------------
 
@@ -190,6 +192,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         self._evidence_state = "unknown"
         self._grades = {}
         self._grades_pending = set()
+        self._grade_errors = {}
         self.reload(first_page)
 
     def set_filter(self, flt: RunFilter) -> None:
@@ -311,6 +314,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         self._evidence_generation += 1
         self._grades = {}
         self._grades_pending = set()
+        self._grade_errors = {}
         has_store = reader is not None and getattr(reader, "has_store", False)
         self._evidence = reader if has_store else None
         self._evidence_state = "store" if has_store else "none"
@@ -342,7 +346,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         if self._evidence_state != "store" or reader is None or runner is None or not runs:
             return
         ids = list(dict.fromkeys(r.run_id for r in runs if r.run_id not in self._grades
-                                 and r.run_id not in self._grades_pending))
+                                 and r.run_id not in self._grades_pending and r.run_id not in self._grade_errors))
         if not ids:
             return
         generation = self._evidence_generation
@@ -361,6 +365,9 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         def failed(exc: BaseException) -> None:
             if generation == self._evidence_generation:
                 self._grades_pending.difference_update(ids)
+                why = str(exc) or type(exc).__name__
+                self._grade_errors.update(dict.fromkeys(ids, why))
+                self._grades_changed()
             self._report_error(exc, "read the integrity grades")
 
         runner.submit(read, done, failed, label="Reading integrity grades")
@@ -374,6 +381,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                 return "—"
             if info is not None:
                 return info.grade.value
+            if state == "store" and run.run_id in self._grade_errors:
+                return "?"
             return "…" if state == "store" else ""
         if role == GRADE_ROLE:
             return info.grade.value if info is not None else None
@@ -383,6 +392,9 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             if state == "none":
                 return NO_STORE_TIP
             if info is None:
+                if state == "store" and run.run_id in self._grade_errors:
+                    return (f"The grade could not be read: {self._grade_errors[run.run_id]}\n"
+                            "File → Refresh reads it again.")
                 return "Reading the grade…" if state == "store" else None
             tip = info.tooltip
             if run.trace_id is not None:
