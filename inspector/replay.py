@@ -87,13 +87,19 @@ class MemoryReplayCache:
 
 
 def _behavior(step: Mapping[str, Any]) -> str:
-    value = step.get("replay_behavior") or ReplayBehavior.EXECUTE.value
-    return value.value if isinstance(value, enum.Enum) else str(value)
+    """Upstream's ``ReplayBehavior(step.get("replay_behavior", "execute"))``: a value it does not
+    know raises its ValueError. ``None`` is the default (our sources cannot tell an absent
+    behavior from a NULL one)."""
+    value = step.get("replay_behavior")
+    if value is None:
+        return ReplayBehavior.EXECUTE.value
+    return ReplayBehavior(value.value if isinstance(value, enum.Enum) else value).value
 
 
 def enforce_step(step: Mapping[str, Any], execute: Callable[[Mapping[str, Any]], Any], tenant_id: str,
                  cache: ReplayCache) -> ReplayResult:
-    """Upstream's ``enforce_step``: cache lookup by idempotency key, execute, store, check."""
+    """Upstream's ``enforce_step``: cache lookup by idempotency key, execute, store, check. A
+    ``replay_behavior`` upstream does not know raises ValueError before anything else."""
     behavior = _behavior(step)
     key = step.get("idempotency_key")
     step_index = step.get("step_index", 0)
@@ -134,6 +140,8 @@ class CheckOutcome(enum.StrEnum):
     CHECKED = "checked"
     CHECKED_UNVERIFIED = "checked (cache hit, not verified)"
     MISMATCH = "mismatch"
+    #: A ``replay_behavior`` upstream's enum rejects: its enforce_step raises ValueError.
+    INVALID = "invalid behavior"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +176,7 @@ class ReplayCheck:
 
     @property
     def ok(self) -> bool:
-        return not any(s.outcome is CheckOutcome.MISMATCH for s in self.steps)
+        return not any(s.outcome in (CheckOutcome.MISMATCH, CheckOutcome.INVALID) for s in self.steps)
 
     def counts(self) -> dict[str, int]:
         out = {o.value: 0 for o in CheckOutcome}
@@ -229,10 +237,18 @@ def replay_check(replay_steps: Sequence[Mapping[str, Any]], original_steps: Sequ
         original = original_by_index.get(index)
         expected = hash_output(original.get("outcome_data")) if original is not None else None
         probe = dict(step, output_hash=expected)
-        behavior = _behavior(step)
         note = ""
         if original is None:
             note = "no original step at this index: nothing to check against"
+        try:
+            behavior = _behavior(step)
+        except ValueError as exc:
+            if stop is None:
+                stop = pos
+            checks.append(StepCheck(pos, index, step.get("skill_name"), str(step.get("replay_behavior")),
+                                    step.get("idempotency_key"), CheckOutcome.INVALID, expected, None, False,
+                                    after_stop=stop != pos, note=f"upstream's enforce_step raises ValueError: {exc}"))
+            continue
         try:
             result = enforce_step(probe, lambda s: s.get("outcome_data"), tenant_id,
                                   cache if stop is None else after_stop)

@@ -577,7 +577,12 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.redis_store import open_replay_cache
     from inspector.compare import load_side, original_of
-    from inspector.replay import MemoryReplayCache, enforcer_steps, replay_check
+    from inspector.replay import (
+        CheckOutcome,
+        MemoryReplayCache,
+        enforcer_steps,
+        replay_check,
+    )
 
     sources = []
     try:
@@ -626,7 +631,10 @@ def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
     if any(st.after_stop for st in result.steps):
         out.write("* after the step where upstream's enforce_trace stops\n")
     out.write(", ".join(f"{n} {k}" for k, n in result.counts().items() if n) + "\n")
-    out.write("Replay check passed\n" if result.ok else "Replay check FAILED: output mismatch\n")
+    failed = [why for outcome, why in ((CheckOutcome.MISMATCH, "output mismatch"),
+                                       (CheckOutcome.INVALID, "a replay_behavior upstream rejects"))
+              if any(st.outcome is outcome for st in result.steps)]
+    out.write("Replay check passed\n" if result.ok else f"Replay check FAILED: {'; '.join(failed)}\n")
     return EXIT_OK if result.ok else EXIT_FINDING
 
 

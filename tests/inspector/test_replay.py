@@ -121,3 +121,28 @@ def test_steps_after_upstreams_stop_leave_nothing_in_the_cache():
     # later steps still see each other's (hypothetical) outputs
     assert [s.outcome for s in got.steps] == [CheckOutcome.MISMATCH, CheckOutcome.EXECUTED, CheckOutcome.SKIPPED]
     assert [s.after_stop for s in got.steps] == [False, True, True]
+
+
+def test_a_behavior_upstream_does_not_know_raises_as_upstreams_enum_does():
+    # upstream: ReplayBehavior(step.get("replay_behavior", "execute")) is enforce_step's first line
+    cache = MemoryReplayCache()
+    execute, calls = run({0: 1})
+    with pytest.raises(ValueError, match="'SKIP' is not a valid ReplayBehavior"):
+        enforce_step({"step_index": 0, "replay_behavior": "SKIP", "idempotency_key": "k"}, execute, "t", cache)
+    assert calls == [] and cache.data == {}
+    # our sources cannot tell an absent behavior from a NULL one: both read as the default
+    assert enforce_step({"step_index": 0, "replay_behavior": None}, execute, "t", cache).executed
+
+
+def test_replay_check_stops_where_upstream_rejects_a_behavior():
+    original = [{"step_index": i, "outcome_data": {"v": i}} for i in range(3)]
+    replay = [{"step_index": 0, "outcome_data": {"v": 0}, "replay_behavior": "check"},
+              {"step_index": 1, "outcome_data": {"v": 1}, "replay_behavior": "verify", "idempotency_key": "k1"},
+              {"step_index": 2, "outcome_data": {"v": 2}, "replay_behavior": "check", "idempotency_key": "k2"}]
+    cache = MemoryReplayCache()
+    got = replay_check(replay, original, "t", cache)
+    assert [s.outcome for s in got.steps] == [CheckOutcome.CHECKED, CheckOutcome.INVALID, CheckOutcome.CHECKED]
+    assert got.upstream_stop == 1 and not got.ok
+    assert got.steps[1].behavior == "verify" and "not a valid ReplayBehavior" in got.steps[1].note
+    assert [s.after_stop for s in got.steps] == [False, False, True]
+    assert cache.data == {}  # nothing after the stop is written

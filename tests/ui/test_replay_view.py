@@ -156,6 +156,25 @@ def test_outcomes_are_coloured(make_view):
     assert "WITHOUT comparing" in cell(view, 1, "Outcome", Qt.ItemDataRole.ToolTipRole)
 
 
+def test_a_behavior_upstream_rejects_stops_the_check(make_view, pg_url, tenant):
+    # upstream's ReplayBehavior("verify") raises ValueError: enforce_trace stops there
+    insert_run(pg_url, "odd", tenant, [("execute", None, {"v": 0}), ("verify", "k1", {"v": 1}),
+                                       ("execute", None, {"v": 2})], metadata={"replay_of": "orig"})
+    view = make_view("odd")
+    view.start()
+    assert outcomes(view) == [CheckOutcome.EXECUTED, CheckOutcome.INVALID, CheckOutcome.EXECUTED]
+    verdict = view.verdict.text()
+    assert "Replay check FAILED: 1 replay_behavior upstream rejects." in verdict and "mismatch" not in verdict
+    assert "stops at position 1 (step 1, skill_1) with ValueError" in verdict
+    assert cell(view, 1, "Skill", Qt.ItemDataRole.BackgroundRole).color().name() == "#fdecea"
+    assert "ValueError" in cell(view, 1, "Outcome", Qt.ItemDataRole.ToolTipRole)
+    from ui.cli import main
+
+    out = io.StringIO()
+    assert main(["replay-check", pg_url, "odd"], out=out) == 1
+    assert "Replay check FAILED: a replay_behavior upstream rejects" in out.getvalue()
+
+
 def test_selecting_an_unverified_check_says_what_comparing_would_have_found(make_view):
     view = make_view()
     view.start()

@@ -157,6 +157,7 @@ REPLAY_COLUMNS: list[Column] = [
 #: (foreground, background) of an outcome; the whole row of a mismatch is tinted.
 OUTCOME_COLORS: dict[CheckOutcome, tuple[QColor | None, QColor | None]] = {
     CheckOutcome.MISMATCH: (QColor("#a93226"), QColor("#fdecea")),
+    CheckOutcome.INVALID: (QColor("#a93226"), QColor("#fdecea")),
     CheckOutcome.CHECKED_UNVERIFIED: (QColor("#8a5a00"), QColor("#fff3cd")),
     CheckOutcome.SKIPPED: (QColor("#707070"), None),
     CheckOutcome.CHECKED: (QColor("#1e7b34"), None),
@@ -171,6 +172,8 @@ _OUTCOME_TIPS = {
                                      "WITHOUT comparing anything (§11.23)",
     CheckOutcome.MISMATCH: "check: the output hash differs from the original's; upstream raises "
                            "ReplayMismatchError",
+    CheckOutcome.INVALID: "a replay_behavior that is not execute, skip or check: upstream's ReplayBehavior "
+                          "raises ValueError before anything runs",
 }
 
 
@@ -186,7 +189,7 @@ def replay_styler(s: StepCheck, column: str, role: int) -> Any:
     steps after upstream's stop greyed and in italics."""
     fg, bg = OUTCOME_COLORS[s.outcome]
     if role == Qt.ItemDataRole.BackgroundRole:
-        if s.outcome is CheckOutcome.MISMATCH or (column == "Outcome" and bg is not None):
+        if s.outcome in (CheckOutcome.MISMATCH, CheckOutcome.INVALID) or (column == "Outcome" and bg is not None):
             return bg
         return None
     if role == Qt.ItemDataRole.ForegroundRole:
@@ -538,11 +541,15 @@ class ReplayCheckView(QWidget):
             self.verdict.setProperty("severity", "ok")
         else:
             stop = result.steps[result.upstream_stop] if result.upstream_stop is not None else None
-            text = f"✘ Replay check FAILED: {mismatches:,} mismatch{'es' if mismatches != 1 else ''}."
+            invalid = sum(1 for s in result.steps if s.outcome is CheckOutcome.INVALID)
+            failures = ([f"{mismatches:,} mismatch{'es' if mismatches != 1 else ''}"] if mismatches else []) + (
+                [f"{invalid:,} replay_behavior upstream rejects"] if invalid else [])
+            text = f"✘ Replay check FAILED: {', '.join(failures)}."
             if stop is not None:
                 after = len(result.steps) - stop.position - 1
+                error = "ValueError" if stop.outcome is CheckOutcome.INVALID else "ReplayMismatchError"
                 text += (f" Upstream's enforce_trace stops at position {stop.position} (step {stop.step_index}"
-                         + (f", {stop.skill_name}" if stop.skill_name else "") + ") with ReplayMismatchError"
+                         + (f", {stop.skill_name}" if stop.skill_name else "") + f") with {error}"
                          + (f"; the {after:,} step(s) after it are shown as they would go on." if after else "."))
             self.verdict.setStyleSheet("QLabel { background: #fdecea; color: #8e2b20; padding: 6px 8px; "
                                        "border-radius: 3px; font-weight: bold; }")
