@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -824,6 +825,9 @@ def _demo_postgres(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    # The drivers log what they fall back on (an unreachable Redis); the commands say it themselves,
+    # once, in their own words: without a handler Python would print it a second time.
+    logging.getLogger("drivers").addHandler(logging.NullHandler())
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
     try:

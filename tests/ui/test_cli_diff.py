@@ -176,3 +176,10 @@ def test_replay_check_says_when_redis_is_unreachable(pg_url, capsys):
     code, text = run_cli("replay-check", pg_url, "rc2", "--redis", "redis://127.0.0.1:1/0")
     assert code == 0 and "Redis unreachable" in text and "checked (cache hit, not verified)" in text
     assert "Redis unreachable" in capsys.readouterr().err
+    # In a real process (pytest captures logging itself) it is said once, not again by the driver's log.
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "ui.cli", "replay-check", pg_url, "rc2", "--redis",
+                           "redis://127.0.0.1:1/0"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stderr.count("Redis unreachable") == 1, proc.stderr
