@@ -85,7 +85,7 @@ from ui.format import fmt_count, fmt_timestamp, shorten
 from ui.qt.grades import GRADE_COLORS, badge_style
 from ui.qt.logs_models import Column, RecordTableModel, record_table_view, texts_for
 from ui.qt.tasks import Task, TaskRunner
-from ui.qt.theme import muted, set_severity, title_font
+from ui.qt.theme import muted, placeholder_label, set_severity, title_font
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -569,10 +569,7 @@ class EvidenceCard(QWidget):
         self.note.setWordWrap(True)
         self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.note.hide()
-        self.placeholder = QLabel()
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setWordWrap(True)
-        muted(self.placeholder)
+        self.placeholder = placeholder_label()
         self.stack = QStackedWidget()
         self.model: RecordTableModel | None = None
         self.view: QTableView | None = None

@@ -41,7 +41,7 @@ from ui.qt.logs_models import (
 from ui.qt.redis_settings import RedisSettings
 from ui.qt.replay_view import error_text, field_table
 from ui.qt.tasks import Progress, Task, TaskRunner
-from ui.qt.theme import muted, set_severity, title_font
+from ui.qt.theme import muted, placeholder_label, set_severity, title_font
 
 __all__ = [
     "CHUNK",
@@ -345,11 +345,7 @@ class IdempotencyView(QWidget):
 
         self.model = RecordTableModel(IDEMPOTENCY_COLUMNS, self, styler=idempotency_styler)
         self.table = record_table_view(self.model, "idempotencyTable")
-        self.empty = QLabel()
-        self.empty.setObjectName("idempotencyEmpty")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        muted(self.empty)
+        self.empty = placeholder_label("idempotencyEmpty")
         self.table_stack = QStackedWidget()
         self.table_stack.addWidget(self.table)
         self.table_stack.addWidget(self.empty)

@@ -69,7 +69,7 @@ from ui.qt.logs_models import (
     window_styler,
 )
 from ui.qt.tasks import Task, TaskRunner
-from ui.qt.theme import muted, set_invalid, set_severity, title_font
+from ui.qt.theme import muted, placeholder_label, set_invalid, set_severity, title_font
 
 __all__ = [
     "NO_LOGS_TEXT",
@@ -113,14 +113,6 @@ _TABS = (
 TAB_KEYS = tuple(t.key for t in _TABS)
 
 
-def _placeholder() -> QLabel:
-    label = QLabel()
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setWordWrap(True)
-    muted(label)
-    return label
-
-
 class RecordTab(QWidget):
     """One tab: optional controls, a note line, and a table that gives way to a placeholder when
     it is loading, empty or failed."""
@@ -140,7 +132,7 @@ class RecordTab(QWidget):
         self.note.hide()
         self.model = RecordTableModel(columns, self, styler=styler)
         self.view = record_table_view(self.model, f"{name}View")
-        self.placeholder = _placeholder()
+        self.placeholder = placeholder_label()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.placeholder)
@@ -221,7 +213,7 @@ class AuditEventView(QWidget):
         diff_header.setStretchLastSection(False)  # with Stretch sections, it overshoots the viewport
         for col in (2, 3):
             diff_header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
-        self.diff_placeholder = _placeholder()
+        self.diff_placeholder = placeholder_label()
         self.diff_stack = QStackedWidget()
         self.diff_stack.addWidget(self.diff_view)
         self.diff_stack.addWidget(self.diff_placeholder)
@@ -909,7 +901,7 @@ class LedgerWindow(QWidget):
         split.addWidget(self.detail)
         split.setSizes([480, 320])
 
-        self.placeholder = _placeholder()
+        self.placeholder = placeholder_label()
         self.placeholder.setFont(title_font(self.placeholder.font()))
         self.stack = QStackedWidget()
         page = QWidget()

@@ -45,7 +45,7 @@ from ui.qt.logs_models import (
 )
 from ui.qt.redis_settings import RedisSettings
 from ui.qt.tasks import Task, TaskRunner
-from ui.qt.theme import muted, set_severity, title_font
+from ui.qt.theme import muted, placeholder_label, set_severity, title_font
 
 __all__ = [
     "OUTCOME_COLORS",
@@ -294,11 +294,7 @@ class ReplayCheckView(QWidget):
 
         self.model = RecordTableModel(REPLAY_COLUMNS, self, styler=replay_styler)
         self.table = record_table_view(self.model, "replayTable")
-        self.placeholder = QLabel()
-        self.placeholder.setObjectName("replayPlaceholder")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setWordWrap(True)
-        muted(self.placeholder)
+        self.placeholder = placeholder_label("replayPlaceholder")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.placeholder)

@@ -5,10 +5,11 @@ small style sheet."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
-__all__ = ["apply_theme", "muted", "set_severity", "set_invalid", "title_font"]
+__all__ = ["apply_theme", "muted", "placeholder_label", "set_invalid", "set_severity", "title_font"]
 
 _SEVERITY = {
     "error": "background: #fdecea; border-bottom: 1px solid #e6a29a;",
@@ -50,3 +51,14 @@ def muted(label: QLabel) -> None:
     pal = label.palette()
     pal.setColor(QPalette.ColorRole.WindowText, QColor("#707070"))
     label.setPalette(pal)
+
+
+def placeholder_label(name: str = "") -> QLabel:
+    """The muted, centred, wrapping text shown where a table has nothing to show yet."""
+    label = QLabel()
+    if name:
+        label.setObjectName(name)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    muted(label)
+    return label
