@@ -46,3 +46,23 @@ def make_window(qtbot, settings):
     yield make
     for w in made:
         w.shutdown()
+
+
+@pytest.fixture
+def runner(qtbot):
+    """A synchronous TaskRunner: work runs at submit, so model and panel tests need no waiting."""
+    from ui.qt.tasks import TaskRunner
+
+    r = TaskRunner("test", sync=True)
+    yield r
+    r.shutdown()
+
+
+@pytest.fixture
+def redis_settings(settings, qtbot):
+    """The Redis setting on the test's own QSettings file, with a synchronous worker."""
+    from ui.qt.redis_settings import RedisSettings
+
+    rs = RedisSettings(settings, sync=True)
+    yield rs
+    rs.shutdown()

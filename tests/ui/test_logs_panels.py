@@ -62,13 +62,6 @@ def reader(filled, pg_url):
 
 
 @pytest.fixture
-def runner(qtbot):
-    r = TaskRunner("logs-test", sync=True)
-    yield r
-    r.shutdown()
-
-
-@pytest.fixture
 def async_runner(qtbot):
     r = TaskRunner("logs-test-async")
     yield r
@@ -376,7 +369,6 @@ class ThreadTracer:
     def reset(self) -> None:
         self.threads.clear()
         self.statements = 0
-
 
 
 def test_real_worker_thread_fills_the_tabs_and_drops_the_older_run(qtbot, async_runner, filled, pg_url, errors):

@@ -9,8 +9,13 @@ from inspector.model import RunFilter, RunSort
 from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS, ORIGINAL_RUN, ORPHAN_RUN, REPLAYS
 from ui.qt.json_model import PATH_ROLE, JsonTreeModel
 from ui.qt.runs_model import PAGE_SIZE, RUN_ROLE, RunsModel, column_of
-from ui.qt.steps_model import FETCH_CHUNK, FIRST_CHUNK, NODE_ROLE, STEP_ROLE, StepTreeModel
-from ui.qt.tasks import TaskRunner
+from ui.qt.steps_model import (
+    FETCH_CHUNK,
+    FIRST_CHUNK,
+    NODE_ROLE,
+    STEP_ROLE,
+    StepTreeModel,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -20,13 +25,6 @@ def source(small_db):
     s = open_source(small_db)
     yield s
     s.close()
-
-
-@pytest.fixture
-def runner(qtbot):
-    r = TaskRunner("test", sync=True)
-    yield r
-    r.shutdown()
 
 
 def errors_to(bucket):
@@ -57,8 +55,8 @@ def test_runs_model_counts_use_normalised_statuses(source, runner):
 
 
 def test_runs_model_pages_lazily(tmp_path, runner):
-    from tests.ui.dbs import StepClock
     from drivers.sqlite_writer import SQLiteTraceWriter
+    from tests.ui.dbs import StepClock
 
     path = tmp_path / "many.db"
     with SQLiteTraceWriter(path, clock=StepClock()) as w, w.bulk():

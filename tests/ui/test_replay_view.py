@@ -57,20 +57,6 @@ def source(pg_url, tenant):
 
 
 @pytest.fixture
-def runner(qtbot):
-    r = TaskRunner("replay-test", sync=True)
-    yield r
-    r.shutdown()
-
-
-@pytest.fixture
-def redis_settings(settings, qtbot):
-    rs = RedisSettings(settings, sync=True)
-    yield rs
-    rs.shutdown()
-
-
-@pytest.fixture
 def make_view(qtbot, source, runner, redis_settings):
     made = []
 
