@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -106,11 +108,29 @@ def restart_server(stop_seconds: float = 0.0) -> None:
                        capture_output=True)
 
 
-class TraceBuilder:
-    """Writes AOS-shaped traces and steps into a test database with plain Core inserts."""
+#: Where a :class:`TraceBuilder`'s own clock starts: after every time the tests pin (2026-11-29 …),
+#: as the server's ``now()`` was when the tests were written, but fixed, so no outcome depends on
+#: the day the tests run (a trace pinned to 2026-11-30 beside one stamped ``now()`` turned CI red
+#: on every run from 2026-12-01 on).
+BUILDER_EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
 
-    def __init__(self, url: str) -> None:
+
+def ticking_clock(start: datetime = BUILDER_EPOCH, step: timedelta = timedelta(seconds=1)) -> Callable[[], datetime]:
+    """A clock that gives ``start``, then one ``step`` later at each call: later writes are newer."""
+    ticks = itertools.count()
+    return lambda: start + step * next(ticks)
+
+
+class TraceBuilder:
+    """Writes AOS-shaped traces and steps into a test database with plain Core inserts.
+
+    Times are never the server's ``now()``: ``created_at`` defaults to ``started_at`` (a trace is
+    stored when its run starts), and a trace given neither takes both from ``clock`` (by default
+    :func:`ticking_clock`), so traces written later are newer, whatever the date."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
         self.engine = sa.create_engine(sa_url(url), poolclass=sa.pool.NullPool)
+        self.clock = clock or ticking_clock()
 
     def trace(self, run_id: str, *, trace_id: str | None = None, tenant_id: str = "tenant-a",
               agent_id: str | None = "agent-1", status: str = "completed", started_at=None,
@@ -123,6 +143,10 @@ class TraceBuilder:
                    agent_id=agent_id, root_hash=root_hash, schema_version="1.0",
                    plan=plan if plan is not None else [{"skill": "json_transform"}], trace={"steps": []},
                    status=status, metadata=metadata)
+        if started_at is None:
+            started_at = created_at if created_at is not None else self.clock()
+        if created_at is None:
+            created_at = started_at
         for key, value in (("started_at", started_at), ("created_at", created_at), ("archived_at", archived_at)):
             if value is not None:
                 row[key] = value
