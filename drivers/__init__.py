@@ -8,24 +8,10 @@ import os
 from pathlib import Path
 
 from inspector.errors import NotATraceSource, SourceNotFound
+from inspector.locations import is_postgres_url, redact_url
 from inspector.source import TraceSource
 
-__all__ = ["open_source", "redact_url"]
-
-
-def redact_url(url: str) -> str:
-    """A URL fit for messages and logs: any password replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.hostname or ""
-        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return url.split("://", 1)[0] + "://***"
+__all__ = ["open_source"]
 
 
 def open_source(
@@ -39,8 +25,6 @@ def open_source(
     :class:`inspector.errors.PasswordRequired` when the server wants a password.
     """
     text = os.fspath(location)
-    from drivers.pg_common import is_postgres_url
-
     if is_postgres_url(text):
         from drivers.pg_reader import PostgresTraceReader
 

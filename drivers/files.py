@@ -10,7 +10,7 @@ from pathlib import Path
 from inspector.errors import NotATraceSource, SourceNotFound
 from inspector.model import SourceInfo
 from inspector.records import detect_shape, sdk_trace_from_dict, trace_record_from_dict
-from inspector.source import CAP_RUNS, CAP_STEPS, MemorySource
+from inspector.source import Capability, MemorySource
 
 __all__ = ["open_json_trace"]
 
@@ -65,7 +65,7 @@ def open_json_trace(path: str | os.PathLike[str]) -> MemorySource:
         location=location,
         kind=kind,
         display_name=path.name,
-        capabilities=frozenset({CAP_RUNS, CAP_STEPS}),
+        capabilities=frozenset({Capability.RUNS, Capability.STEPS}),
         notes=("SDK traces carry hashes, not payloads",) if shape == "sdk_trace" else (),
     )
     return MemorySource(info, [record], {record.summary.run_id: steps})

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import sqlalchemy as sa
 
+from inspector import locations
 from inspector.errors import (
     NotATraceSource,
     PasswordRequired,
@@ -30,7 +30,6 @@ __all__ = [
     "DEFAULT_STATEMENT_TIMEOUT_MS",
     "Canceller",
     "PgLocation",
-    "is_postgres_url",
     "iso",
     "make_engine",
     "translate_errors",
@@ -39,7 +38,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
-SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 
 def iso(value: Any) -> str | None:
@@ -54,55 +52,9 @@ def iso(value: Any) -> str | None:
     return str(value)
 
 
-def is_postgres_url(text: str) -> bool:
-    return text.split("://", 1)[0].lower() in SCHEMES if "://" in text else False
-
-
-class PgLocation:
-    """A Postgres URL split into what is shown (never a password) and what connects.
-
-    Follows libpq's URI rules: percent-escapes are decoded; a missing host, port, user or
-    database is left to libpq's defaults (``PGHOST``, the local socket, ``PGPORT``, …); a
-    ``password`` query parameter is taken as the password and never shown. A malformed URL is
-    :class:`NotATraceSource`, named without its password.
-    """
-
-    def __init__(self, url: str, password: str | None = None) -> None:
-        from drivers import redact_url
-
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise NotATraceSource(f"not a valid Postgres URL: {exc}", location=redact_url(url)) from None
-        query_password = None
-        self.connect_query: dict[str, str] = {}
-        shown: list[tuple[str, str]] = []
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            if key == "password":
-                query_password = value
-                continue
-            self.connect_query[key] = value
-            if key != "passfile":
-                shown.append((key, value))
-        self.user = unquote(parts.username) if parts.username else None
-        self.host = unquote(parts.hostname) if parts.hostname else None
-        self.port = port
-        self.database = unquote(parts.path.lstrip("/")) or None
-        if password is not None:
-            self.password = password
-        elif parts.password is not None:
-            self.password = unquote(parts.password)
-        else:
-            self.password = query_password
-        netloc = (quote(self.user, safe="") + "@" if self.user else "") + (self.host or "") + (
-            f":{self.port}" if self.port else "")
-        #: What messages, the title bar and the recent list show: never the password.
-        query = urlencode(shown)
-        self.display = f"postgresql://{netloc}/{quote(self.database or '', safe='')}" + (f"?{query}" if query else "")
-        #: A short name: "db on host:port" (or on the local socket).
-        where = f"{self.host or 'local socket'}" + (f":{self.port}" if self.port else "")
-        self.short = f"{self.database or self.user or 'postgres'} on {where}"
+class PgLocation(locations.PgLocation):
+    """A Postgres URL (:class:`inspector.locations.PgLocation`: what is shown, never a password)
+    and the SQLAlchemy URL that connects."""
 
     def sa_url(self) -> sa.URL:
         return sa.URL.create(

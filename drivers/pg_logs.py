@@ -41,8 +41,10 @@ from inspector.ledger import (
     window_bounds,
 )
 from inspector.logs import (
+    AUDIT_CAP,
     GOVERNANCE_ENTITY_TYPES,
     LOGS_CAPABILITIES,
+    MAX_PAGE,
     POLICY_WINDOW_ENTITY_TYPES,
     AuditEvent,
     LedgerFilter,
@@ -60,7 +62,6 @@ from inspector.model import Payload, normalise_time_bound, parse_timestamp
 
 __all__ = [
     "LEDGER_VALUE_FIELDS",
-    "MAX_PAGE",
     "PostgresLogsReader",
     "Tracer",
 ]
@@ -71,13 +72,9 @@ Tracer = Callable[[str, Mapping[str, Any]], None]
 #: Ledger columns :meth:`PostgresLogsReader.ledger_values` lists the values of.
 LEDGER_VALUE_FIELDS = ("event_type", "entity_type", "actor_type", "actor_id", "tenant_id")
 
-#: The most rows one call returns, whatever ``limit`` asks (STYLE §5).
-MAX_PAGE = 5000
 #: Rows per source the replay window and the run's logs read at most (a busy system can log a
 #: lot in a minute); more are reported in the notes.
 WINDOW_CAP = 2000
-#: Ledger events a run's audit list holds at most (upstream's read had 100, then filtered).
-AUDIT_CAP = 1000
 
 _JSON_TYPES = ("json", "jsonb")
 

@@ -60,12 +60,10 @@ from inspector.model import (
     raw_statuses,
 )
 from inspector.records import replay_of
-from inspector.source import CAP_ARCHIVE, CAP_REFRESH, CAP_RUNS, CAP_STEPS, SourceTotals
+from inspector.source import Capability, SourceTotals
 
-__all__ = ["CAP_ARCHIVE", "CAP_TRACES_PER_RUN", "PENDING_ROOT_HASH", "PostgresTraceReader"]
+__all__ = ["PENDING_ROOT_HASH", "PostgresTraceReader"]
 
-#: Capabilities beyond the common ones.
-CAP_TRACES_PER_RUN = "traces_per_run"
 PENDING_ROOT_HASH = "pending"
 
 SUMMARY_COLUMNS = ("trace_id", "run_id", "correlation_id", "tenant_id", "agent_id", "status", "started_at",
@@ -206,9 +204,9 @@ class PostgresTraceReader:
         notes = []
         if absent:
             notes.append(f"older schema: columns {', '.join(absent)} are absent and shown empty")
-        caps = {CAP_RUNS, CAP_STEPS, CAP_REFRESH, CAP_TRACES_PER_RUN}
+        caps = {Capability.RUNS, Capability.STEPS, Capability.REFRESH, Capability.TRACES_PER_RUN}
         if "archived_at" in self._trace_cols:
-            caps.add(CAP_ARCHIVE)
+            caps.add(Capability.ARCHIVE)
         self.info = SourceInfo(
             location=self.location,
             kind="postgres",

@@ -43,6 +43,7 @@ from inspector.idempotency import (
     effective_ttl,
     response_hash,
 )
+from inspector.locations import redis_display_url
 from inspector.replay import MemoryReplayCache
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "MemoryFallbackReplayCache",
     "RedisIdempotencyStore",
     "RedisReplayCache",
-    "display_url",
     "open_idempotency_store",
     "open_replay_cache",
     "translate_error",
@@ -94,27 +94,6 @@ if stored_hash == request_hash then
 end
 return {'conflict', stored_hash, stored_trace_id}
 """
-
-
-def display_url(url: str) -> str:
-    """The URL as messages show it: no password, neither in the user-info nor as ``?password=``."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            host = parts.hostname or ""
-            if ":" in host:
-                host = f"[{host}]"
-            netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        query = "&".join("password=***" if piece.split("=", 1)[0] == "password" else piece
-                         for piece in parts.query.split("&")) if parts.query else ""
-        if (netloc, query) == (parts.netloc, parts.query):
-            return url
-        # Not urlunsplit: it drops the "//" of an empty host (unix:///path).
-        return (f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-                + (f"#{parts.fragment}" if parts.fragment else ""))
-    except ValueError:
-        return url.split("://", 1)[0] + "://***"
 
 
 def _secrets(url: str) -> list[str]:
@@ -187,7 +166,7 @@ class _RedisClient:
     def __init__(self, url: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
                  socket_timeout: float = DEFAULT_SOCKET_TIMEOUT, client: redis.Redis | None = None) -> None:
         self.url = url
-        self.location = display_url(url)
+        self.location = redis_display_url(url)
         self.socket_timeout = socket_timeout
         self._secrets = _secrets(url)
         if client is None:
@@ -421,9 +400,6 @@ class MemoryFallbackReplayCache(MemoryReplayCache):
     @property
     def kind(self) -> str:
         return f"memory (Redis unreachable: {self.fallback_reason})" if self.fallback_reason else "memory"
-
-    def close(self) -> None:
-        """Nothing to close (the same call as the Redis cache's)."""
 
     def __enter__(self) -> Self:
         return self

@@ -48,7 +48,7 @@ from inspector.model import (
     raw_statuses,
 )
 from inspector.records import replay_of
-from inspector.source import CAP_ORPHANS, CAP_REFRESH, CAP_RUNS, CAP_STEPS, SourceTotals
+from inspector.source import Capability, SourceTotals
 
 __all__ = ["SQLITE_HEADER", "SQLiteTraceReader", "check_sqlite_file"]
 
@@ -238,7 +238,7 @@ class SQLiteTraceReader:
             kind="sqlite",
             display_name=self.path.name,
             read_only=True,
-            capabilities=frozenset({CAP_RUNS, CAP_STEPS, CAP_ORPHANS, CAP_REFRESH}),
+            capabilities=frozenset({Capability.RUNS, Capability.STEPS, Capability.ORPHANS, Capability.REFRESH}),
             notes=tuple(notes),
         )
 

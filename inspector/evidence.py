@@ -13,9 +13,9 @@ Pure: no database, no Qt.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from inspector.integrity import (
     EXPECTED_TABLES,
@@ -33,6 +33,7 @@ from inspector.integrity import (
 __all__ = [
     "CLASS_LETTER",
     "CLASS_TITLE",
+    "EvidenceReader",
     "EvidenceRow",
     "IndexAlignment",
     "Reason",
@@ -381,3 +382,41 @@ def grade_report(result: IntegrityResult, *, stored: StoredVerdict | None = None
         out["stored"] = stored.as_json()
         out["stored_agrees"] = not stored_differences(result, stored)
     return out
+
+
+@runtime_checkable
+class EvidenceReader(Protocol):
+    """The evidence tables of a source (the port ``TraceSource.evidence()`` returns): what grading,
+    the Evidence panel and ``grade`` read. Every method may raise
+    :class:`inspector.errors.SourceError`; a table that exists but cannot be read counts as empty
+    (``unusable`` says why), as upstream's gatherer counts a table its query fails on."""
+
+    #: The evidence tables that can be read (by table name).
+    tables: frozenset[str]
+    #: Tables that exist but cannot be read, by name, with why.
+    unusable: Mapping[str, str]
+    #: Rows per class ``run_evidence`` reads at most (a card says when its rows were cut).
+    row_limit: int
+
+    @property
+    def has_store(self) -> bool:
+        """Whether the source has any evidence table at all (else: "no evidence store", which is
+        not a FAIL)."""
+        ...
+
+    def facts_for_runs(self, run_ids: Sequence[str]) -> dict[str, IntegrityFacts]:
+        """Upstream's facts for every run, from grouped counts."""
+        ...
+
+    def grade_runs(self, run_ids: Sequence[str], *, progress: Callable[[int, int], None] | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> dict[str, IntegrityResult]:
+        """Grade many runs a chunk at a time; stops between chunks once ``cancelled()``."""
+        ...
+
+    def stored_verdicts(self, run_ids: Sequence[str]) -> dict[str, StoredVerdict]:
+        """The verdicts upstream stored in ``integrity_evidence``, by run id."""
+        ...
+
+    def run_evidence(self, run_id: str) -> RunEvidence:
+        """One run's rows per class, facts, stored verdict and step-index alignment."""
+        ...

@@ -36,6 +36,7 @@ __all__ = [
     "as_check_request",
     "effective_ttl",
     "response_hash",
+    "upstream_verdict",
 ]
 
 #: Upstream's default TTL of a check (24 h).
@@ -177,6 +178,16 @@ class IdempotencyStore(Protocol):
     def iter_keys(self, tenant_id: str | None = None) -> Iterator[tuple[str, str]]: ...
 
     def close(self) -> None: ...
+
+
+def upstream_verdict(state: IdempotencyState | None, request_hash: str) -> IdempotencyResult:
+    """The answer of upstream's Lua check for ``request_hash`` against what a key holds (§6.2),
+    without asking it (the check writes the key when absent): no key → ``new``; the stored
+    ``hash`` field (``""`` when the key has none) equal to ours → ``duplicate``; else ``conflict``."""
+    if state is None:
+        return IdempotencyResult.NEW
+    stored = state.request_hash or ""
+    return IdempotencyResult.DUPLICATE if stored == request_hash else IdempotencyResult.CONFLICT
 
 
 def as_check_request(item: CheckRequest | tuple | Mapping[str, Any]) -> CheckRequest:

@@ -16,6 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 from inspector.model import Payload
 
 __all__ = [
+    "AUDIT_CAP",
+    "MAX_PAGE",
     "ActorType",
     "AuditEvent",
     "GOVERNANCE_ENTITY_TYPES",
@@ -43,6 +45,11 @@ GOVERNANCE_ENTITY_TYPES = ("POLICY_RULE", "LIMIT", "POLICY_PROPOSAL", "INCIDENT"
 
 #: Entity types of ledger rows merged into the replay window as ``policy`` entries (§3.5).
 POLICY_WINDOW_ENTITY_TYPES = ("POLICY_RULE", "LIMIT")
+
+#: The most rows one call of a logs source returns, whatever ``limit`` asks (STYLE §5).
+MAX_PAGE = 5000
+#: Ledger events a run's audit list holds at most (upstream's read had 100, then filtered).
+AUDIT_CAP = 1000
 
 #: Capability names a logs source declares, one per table family it found.
 LOGS_CAPABILITIES = ("audit", "policy_activations", "llm_runs", "system_records", "log_exports", "mismatches")
@@ -249,8 +256,13 @@ class LogsSource(Protocol):
     results. Every method may raise :class:`inspector.errors.SourceError`."""
 
     logs_capabilities: frozenset[str]
+    #: What is missing, in words (a table or column absent or unreadable, and what the user loses).
+    missing_notes: tuple[str, ...]
 
-    def audit_for_run(self, run_id: str, tenant_id: str | None = None) -> list[AuditEvent]: ...
+    def audit_for_run(self, run_id: str, tenant_id: str | None = None, *, limit: int = AUDIT_CAP) -> list[AuditEvent]:
+        """The governance events whose before/after state names the run, newest first (at most
+        ``limit``, itself at most :data:`MAX_PAGE`)."""
+        ...
 
     def list_ledger(self, flt: LedgerFilter, cursor: tuple[str, str] | None = None, limit: int = 200) -> LedgerPage: ...
 

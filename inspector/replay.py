@@ -24,6 +24,7 @@ from inspector.hashing import hash_output
 __all__ = [
     "CheckOutcome",
     "MemoryReplayCache",
+    "OpenedReplayCache",
     "ReplayBehavior",
     "ReplayCache",
     "ReplayCheck",
@@ -73,11 +74,38 @@ class ReplayCache(Protocol):
     def set(self, tenant_id: str, key: str, value: Mapping[str, Any]) -> None: ...
 
 
+class OpenedReplayCache(ReplayCache, Protocol):
+    """A cache a check was given to run on (memory, or the shared Redis): what it is, where, why it
+    is memory when Redis was asked for, and how to let it go."""
+
+    @property
+    def kind(self) -> str:
+        """What the check's result says it ran on (``memory``, ``redis``, or memory and why)."""
+        ...
+
+    #: Where, as messages show it (never a password): ``memory`` or the Redis URL.
+    location: str
+
+    @property
+    def fallback_reason(self) -> str | None:
+        """Why a Redis asked for could not be used (the check then ran in memory)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class MemoryReplayCache:
     """Upstream's in-memory store: key ``"{tenant_id}:{key}"``, no expiry."""
 
+    kind = "memory"
+    location = "memory"
+    fallback_reason: str | None = None
+
     def __init__(self) -> None:
         self.data: MutableMapping[str, Mapping[str, Any]] = {}
+
+    def close(self) -> None:
+        """Nothing to close (the same call as a Redis cache's)."""
 
     def get(self, tenant_id: str, key: str) -> Mapping[str, Any] | None:
         return self.data.get(f"{tenant_id}:{key}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from inspector.errors import RunNotFound
+from inspector.evidence import EvidenceReader
+from inspector.logs import LogsSource
 from inspector.model import (
     Payload,
     RunFilter,
@@ -19,15 +22,33 @@ from inspector.model import (
     StepStatus,
 )
 
-__all__ = ["MemorySource", "SourceTotals", "TraceSource", "run_matches", "summarise_steps"]
+__all__ = [
+    "Cancellable",
+    "Capability",
+    "HasLogs",
+    "MemorySource",
+    "Pingable",
+    "SourceTotals",
+    "StreamsRuns",
+    "TraceSource",
+    "TracesPerRun",
+    "run_matches",
+    "summarise_steps",
+]
 
-#: Capabilities a source may declare in ``SourceInfo.capabilities``.
-CAP_RUNS = "runs"
-CAP_STEPS = "steps"
-CAP_ORPHANS = "orphan_steps"
-CAP_REFRESH = "refresh"
-#: Soft-archived runs exist and are hidden unless ``RunFilter.include_archived`` (Postgres).
-CAP_ARCHIVE = "archive"
+
+class Capability(enum.StrEnum):
+    """What a source declares in ``SourceInfo.capabilities``: facts about its data. What it can
+    *do* beyond :class:`TraceSource` is answered by the protocols below (``isinstance``)."""
+
+    RUNS = "runs"
+    STEPS = "steps"
+    ORPHANS = "orphan_steps"
+    REFRESH = "refresh"
+    #: Soft-archived runs exist and are hidden unless ``RunFilter.include_archived`` (Postgres).
+    ARCHIVE = "archive"
+    #: A run id may have several traces (Postgres, §11.1): see :class:`TracesPerRun`.
+    TRACES_PER_RUN = "traces_per_run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +125,10 @@ class TraceSource(Protocol):
         """The distinct run ids in the filter (what grading all runs grades)."""
         ...
 
-    def evidence(self) -> Any:
-        """The source's evidence reader (``drivers.evidence_reader.EvidenceReader``: ``has_store``,
-        ``facts_for_runs``, ``grade_runs``, ``stored_verdicts``, ``run_evidence``), or None for a
-        source that cannot hold evidence (a trace file). Either way without a store the UI says
-        "no evidence store" instead of grading."""
+    def evidence(self) -> EvidenceReader | None:
+        """The source's evidence reader, or None for a source that cannot hold evidence (a trace
+        file). Either way without a store (``has_store``) the UI says "no evidence store" instead
+        of grading. May read the catalogue: call it on a worker."""
         ...
 
     def prepare(self) -> None:
@@ -121,6 +141,48 @@ class TraceSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Cancellable(Protocol):
+    """A source whose running statements can be stopped (Postgres): ``cancel`` may be called from
+    any thread, while a worker waits on the statement, and returns how many it asked to stop."""
+
+    def cancel(self) -> int: ...
+
+
+@runtime_checkable
+class Pingable(Protocol):
+    """A source that can say cheaply whether its server answers (a reconnect's probe)."""
+
+    def ping(self) -> None: ...
+
+
+@runtime_checkable
+class TracesPerRun(Protocol):
+    """A source where a run id may have several traces (Postgres, §11.1)."""
+
+    def traces_of(self, run_id: str) -> list[RunSummary]:
+        """Every trace of the run, newest first."""
+        ...
+
+
+@runtime_checkable
+class HasLogs(Protocol):
+    """A source that may hold the logs tables (audit ledger, LLM and system records, …)."""
+
+    def logs(self) -> LogsSource:
+        """The logs reader; it reads the catalogue, so build it on a worker."""
+        ...
+
+
+@runtime_checkable
+class StreamsRuns(Protocol):
+    """A source that lists a filter's runs in one sorted, streamed scan (paging would sort the
+    table once per page)."""
+
+    def iter_runs(self, flt: RunFilter, sort: RunSort = RunSort.STARTED_AT,
+                  descending: bool = True) -> Iterator[RunSummary]: ...
 
 
 def summarise_steps(summary: RunSummary, rows: Sequence[StepRow]) -> RunSummary:

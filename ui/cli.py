@@ -20,8 +20,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from inspector.errors import InspectorError, UsageError
+from inspector.evidence import EvidenceReader
+from inspector.logs import LogsSource
 from inspector.model import RunFilter, RunSort, RunSummary, normalise_time_bound
 from inspector.serialize import run_record_to_json, run_summary_to_json, step_to_json
+from inspector.source import HasLogs, StreamsRuns, TraceSource, TracesPerRun
 
 __all__ = ["build_parser", "main"]
 
@@ -182,7 +185,7 @@ def _open(location: str):
             raise
         import getpass
 
-        from drivers import redact_url
+        from inspector.locations import redact_url
 
         password = getpass.getpass(f"Password for {redact_url(location)}: ")
         return open_source(location, password=password)
@@ -199,11 +202,11 @@ def _filter(args: argparse.Namespace) -> RunFilter:
     )
 
 
-def _iter_runs(source, flt: RunFilter, sort: RunSort, descending: bool, limit: int | None) -> Iterable[RunSummary]:
-    stream = getattr(source, "iter_runs", None)
-    if stream is not None:
+def _iter_runs(source: TraceSource, flt: RunFilter, sort: RunSort, descending: bool,
+               limit: int | None) -> Iterable[RunSummary]:
+    if isinstance(source, StreamsRuns):
         # One sorted scan, streamed (Postgres): paging would sort the table once per page.
-        for n, run in enumerate(stream(flt, sort, descending)):
+        for n, run in enumerate(source.iter_runs(flt, sort, descending)):
             if limit is not None and n >= limit:
                 return
             yield run
@@ -291,7 +294,8 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         record = source.get_run(args.run_id)
         key = record.summary.key
         steps = source.iter_steps(key)
-        others = [t for t in getattr(source, "traces_of", lambda _r: [])(record.summary.run_id) if t.key != key]
+        others = ([t for t in source.traces_of(record.summary.run_id) if t.key != key]
+                  if isinstance(source, TracesPerRun) else [])
         if others:
             sys.stderr.write(f"note: run {record.summary.run_id} has {len(others) + 1} traces; showing "
                              f"{key}; the others: {', '.join(t.key for t in others)}\n")
@@ -336,7 +340,7 @@ _FILTER_OPTIONS = (("status", "--status"), ("tenant", "--tenant"), ("agent", "--
                    ("until", "--until"), ("archived", "--archived"), ("grade", "--grade"))
 
 
-def _evidence_store(source):
+def _evidence_store(source: TraceSource) -> EvidenceReader:
     """The source's evidence reader; a source without evidence tables (or a trace file, which
     cannot hold evidence) has nothing to grade, which is not a FAIL (DESIGN: "no evidence store")."""
     ev = source.evidence()
@@ -345,14 +349,10 @@ def _evidence_store(source):
     return ev
 
 
-def _grade_line(result, stored, width: int, differs: bool | None = None) -> str:
+def _grade_line(result, stored, width: int, differs: bool) -> str:
     """``RUN_ID  GRADE  n/6  explanation`` and, when upstream's stored verdict disagrees with the
-    grade computed now, ``(stored: DEGRADED ≠ now)`` (``differs``: already known)."""
-    from inspector.evidence import stored_differences
-
+    grade computed now, ``(stored: DEGRADED ≠ now)``."""
     line = f"{result.run_id:<{width}}  {result.grade.value:<4}  {len(result.facts.observed)}/6  {result.explanation}"
-    if differs is None:
-        differs = stored is not None and bool(stored_differences(result, stored))
     if differs:
         line += f"  (stored: {stored.integrity_status or '—'} ≠ now)"
     return line
@@ -382,60 +382,42 @@ def cmd_grade(args: argparse.Namespace, out: TextIO) -> int:
         source.close()
 
 
-def _grade_one(source, ev, key: str, as_json: bool, out: TextIO) -> int:
-    """One run, from its evidence rows: the reasons include the step-index alignment (§11.6) and
-    whether an integrity record was stored. A run id with evidence but no trace is graded (FAIL:
-    its trace is missing); one with neither is not found."""
-    from inspector.errors import RunNotFound
-    from inspector.evidence import grade_report, reasons
-    from inspector.integrity import EvidenceClass, IntegrityGrade, evaluate
+def _grade_one(source: TraceSource, ev: EvidenceReader, key: str, as_json: bool, out: TextIO) -> int:
+    """One run, from its evidence rows (``inspector.services.grading.grade_one``)."""
+    from inspector.integrity import IntegrityGrade
+    from inspector.services.grading import grade_one
 
-    run_id, found = key, True
-    try:
-        run_id = source.get_run(key, with_aggregates=False).summary.run_id or key
-    except RunNotFound:
-        found = False
-    if run_id != key:
-        sys.stderr.write(f"note: trace {key} is of run {run_id}; grading the run (all its traces)\n")
-    evidence = ev.run_evidence(run_id)
-    facts = evidence.facts
-    if not found and not (any(facts.counts.values()) or facts.failures or any(evidence.rows.values())):
-        raise RunNotFound(f"no run {run_id!r}: no trace, steps or evidence", location=source.info.location)
-    result = evaluate(facts)
-    j = EvidenceClass.J_INTEGRITY
-    has_j = bool(evidence.rows.get(j)) if j in evidence.tables else None
-    reason_list = reasons(result, stored=evidence.stored, has_j=has_j, alignment=evidence.alignment,
-                          unusable=evidence.unusable)
+    graded = grade_one(source, ev, key)
+    if graded.run_id != key:
+        sys.stderr.write(f"note: trace {key} is of run {graded.run_id}; grading the run (all its traces)\n")
     if as_json:
-        report = grade_report(result, stored=evidence.stored, reason_list=reason_list)
-        out.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+        out.write(json.dumps(graded.report(), ensure_ascii=False, indent=1) + "\n")
     else:
-        out.write(_grade_line(result, evidence.stored, len(run_id)) + "\n")
-        for r in reason_list:
+        out.write(_grade_line(graded.result, graded.stored, len(graded.run_id), bool(graded.differences)) + "\n")
+        for r in graded.reasons:
             out.write(f"  {r.severity.value.upper():<4}  {r.message}\n")
             out.write(textwrap.fill(r.meaning, width=100, initial_indent=" " * 8, subsequent_indent=" " * 8) + "\n")
-    return EXIT_FINDING if result.grade is IntegrityGrade.FAIL else EXIT_OK
+    return EXIT_FINDING if graded.result.grade is IntegrityGrade.FAIL else EXIT_OK
 
 
-def _grade_many(source, ev, flt: RunFilter, as_json: bool, out: TextIO) -> int:
+def _grade_many(source: TraceSource, ev: EvidenceReader, flt: RunFilter, as_json: bool, out: TextIO) -> int:
     """Every run id in the filter, in run id order, a block of grouped counts at a time (printed as
-    each block is graded); reasons without the step-index alignment, which needs each run's rows."""
-    from inspector.evidence import grade_report, reasons, stored_differences
-    from inspector.integrity import EvidenceClass, IntegrityGrade
+    each block is graded; ``inspector.services.grading.FilterGrading``)."""
+    from inspector.integrity import IntegrityGrade
+    from inspector.services.grading import FilterGrading
 
-    ids = sorted(source.run_ids(flt))
-    total = len(ids)
+    grading = FilterGrading.of(source, ev, flt)
+    total = grading.total
     for table, why in ev.unusable.items():
         sys.stderr.write(f"note: table {table} exists but cannot be read ({why}); it counts as empty, as upstream "
                          "counts a table it cannot query\n")
-    has_j_table = EvidenceClass.J_INTEGRITY.value in ev.tables
     counts = {g.value: 0 for g in IntegrityGrade}
     differ = [0]
     shown = [0]
     tty = sys.stderr.isatty()
 
-    def progress(done: int) -> None:
-        if tty:
+    def progress(done: int, _total: int) -> None:
+        if tty and done:
             text = f"\rgrading: {done:,} of {total:,} runs"
             shown[0] = len(text)
             sys.stderr.write(text)
@@ -448,32 +430,22 @@ def _grade_many(source, ev, flt: RunFilter, as_json: bool, out: TextIO) -> int:
             shown[0] = 0
 
     def graded():
-        for start in range(0, total, GRADE_BLOCK):
-            block = ids[start:start + GRADE_BLOCK]
-            results = ev.grade_runs(block, progress=lambda done, _n, start=start: progress(start + done))
-            stored = ev.stored_verdicts(block)
+        for block in grading.blocks(GRADE_BLOCK, with_stored=True, progress=progress):
             clear_progress()
-            for rid in block:
-                result = results[rid]
-                # The filter graded in SQL; evidence written since then may have changed the grade.
-                if flt.grade is not None and result.grade.value != flt.grade:
-                    continue
-                counts[result.grade.value] += 1
-                yield result, stored.get(rid), (rid in stored) if has_j_table else None
+            for g in block:
+                counts[g.result.grade.value] += 1
+                yield g
             out.flush()
 
     if as_json:
-        items = (grade_report(result, stored=verdict,
-                              reason_list=reasons(result, stored=verdict, has_j=has_j, unusable=ev.unusable))
-                 for result, verdict, has_j in graded())
-        _write_json_stream(out, {"source": _source_json(source)}, "runs", items,
+        _write_json_stream(out, {"source": _source_json(source)}, "runs", (grading.report(g) for g in graded()),
                            {"count": lambda n: n, "grades": lambda _n: counts})
     else:
-        width = max(map(len, ids), default=0)
-        for result, verdict, _ in graded():
-            differs = verdict is not None and bool(stored_differences(result, verdict))
+        width = max(map(len, grading.run_ids), default=0)
+        for g in graded():
+            differs = g.stored_differs
             differ[0] += differs
-            out.write(_grade_line(result, verdict, width, differs) + "\n")
+            out.write(_grade_line(g.result, g.stored, width, differs) + "\n")
         out.write(_grade_summary(counts, differ[0]))
     clear_progress()
     return EXIT_FINDING if counts[IntegrityGrade.FAIL.value] else EXIT_OK
@@ -577,39 +549,29 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.redis_store import open_replay_cache
-    from inspector.compare import load_side, original_of
-    from inspector.replay import (
-        CheckOutcome,
-        MemoryReplayCache,
-        enforcer_steps,
-        replay_check,
-    )
+    from inspector.replay import CheckOutcome
+    from inspector.services.replay_check import check_replay, load_replay
 
     sources = []
     try:
         a = _open(args.source)
         sources.append(a)
-        b = a
+        b = None
         if args.original_source:
             b = _open(args.original_source)
             sources.append(b)
-        replay = load_side(a, args.run_id)
-        original = load_side(b, args.original or original_of(a, replay.summary))
+        loaded = load_replay(a, args.run_id, b, args.original)
     finally:
         for s in sources:
             s.close()
     cache = open_replay_cache(args.redis)
     try:
-        if getattr(cache, "fallback_reason", None):
+        if cache.fallback_reason:
             sys.stderr.write(f"trace-inspector: {cache.kind}; the check uses an in-memory cache\n")
-        tenant = replay.summary.tenant_id or "default"
-        result = replay_check(enforcer_steps(replay.steps), enforcer_steps(original.steps), tenant, cache,
-                              seed_cache=args.seed_cache or isinstance(cache, MemoryReplayCache),
-                              cache_kind=cache.kind)
+        checked = check_replay(loaded, cache, seed_shared=args.seed_cache)
     finally:
-        close = getattr(cache, "close", None)
-        if close is not None:
-            close()
+        cache.close()
+    replay, original, result, tenant = loaded.replay, loaded.original, checked.result, checked.tenant_id
     if args.json:
         json.dump({"replay": {"source": replay.location, "run_id": replay.summary.run_id,
                               "trace_id": replay.summary.trace_id},
@@ -673,17 +635,16 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _logs_reader(source):
-    logs = getattr(source, "logs", None)
-    if logs is None:
+def _logs_reader(source: TraceSource) -> LogsSource:
+    if not isinstance(source, HasLogs):
         raise UsageError(f"{source.info.location}: the logs tables (audit ledger, LLM and system records, "
                          "exports, mismatches) live in the AOS Postgres database; this is a "
                          f"{source.info.kind} source")
-    return logs()
+    return source.logs()
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
-    from inspector.logs import LedgerFilter
+    from inspector.logs import MAX_PAGE, LedgerFilter
     from inspector.serialize import audit_event_to_json
 
     if args.limit is not None and args.limit < 0:
@@ -697,8 +658,6 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         def events():
             if args.run:
                 n = 0
-                from drivers.pg_logs import MAX_PAGE
-
                 found = reader.audit_for_run(args.run, args.tenant, limit=MAX_PAGE)
                 if len(found) >= MAX_PAGE:
                     sys.stderr.write(f"note: only the newest {MAX_PAGE:,} events naming {args.run} are read\n")
@@ -742,7 +701,7 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         if len(rows) > 1:
             _table(rows, out)
         out.write(f"{len(rows) - 1} event(s)\n")
-        for note in getattr(reader, "missing_notes", ()):
+        for note in reader.missing_notes:
             sys.stderr.write(f"note: {note}\n")
         return EXIT_OK
     finally:
@@ -795,8 +754,8 @@ def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
 
 def _demo_postgres(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.demo_pg import demo_summary_text, generate_pg_demo
-    from drivers.pg_common import PgLocation
     from inspector.errors import PasswordRequired
+    from inspector.locations import PgLocation
 
     shown = PgLocation(args.postgres).display
     last = [-1]

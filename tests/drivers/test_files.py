@@ -10,7 +10,7 @@ import pytest
 from drivers import open_source
 from drivers.files import open_json_trace
 from inspector.model import MISSING, RunFilter, StepStatus
-from inspector.source import CAP_ORPHANS, CAP_RUNS, CAP_STEPS
+from inspector.source import Capability
 
 
 def sdk_doc():
@@ -31,8 +31,8 @@ def test_golden_trace_opens_as_a_one_run_source(tmp_path, fixtures_dir):
         assert source.info.kind == "trace record JSON"
         assert source.info.location == str(path.resolve())
         assert source.info.display_name == "golden_trace.json"
-        assert source.info.capabilities == frozenset({CAP_RUNS, CAP_STEPS})
-        assert CAP_ORPHANS not in source.info.capabilities
+        assert source.info.capabilities == frozenset({Capability.RUNS, Capability.STEPS})
+        assert Capability.ORPHANS not in source.info.capabilities
         (run,) = source.list_runs(RunFilter())
         assert (run.run_id, run.total_steps, run.success_count, run.failure_count) == ("frozen-trace-001", 2, 2, 0)
         assert [s.outcome_data.value for s in source.iter_steps(run.run_id)] == [

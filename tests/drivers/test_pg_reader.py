@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from drivers import open_source
-from drivers.pg_reader import CAP_ARCHIVE, PostgresTraceReader
+from drivers.pg_reader import PostgresTraceReader
+from inspector.source import Capability
 from inspector.errors import (
     NotATraceSource,
     PasswordRequired,
@@ -56,7 +57,7 @@ def test_opens_and_describes_itself(pg_url, builder):
     with contextlib.closing(open_source(pg_url)) as src:
         assert isinstance(src, PostgresTraceReader)
         assert src.info.kind == "postgres"
-        assert CAP_ARCHIVE in src.info.capabilities
+        assert Capability.ARCHIVE in src.info.capabilities
         assert src.info.read_only
         assert src.count_runs(RunFilter()) == 1
 
@@ -302,7 +303,7 @@ def test_older_schemas_open(pg_server, level):
         src = open_source(url)
         try:
             assert any("older schema" in n for n in src.info.notes) or level == "final"
-            assert (CAP_ARCHIVE in src.info.capabilities) == (level >= "080")
+            assert (Capability.ARCHIVE in src.info.capabilities) == (level >= "080")
             runs = src.list_runs(RunFilter())
             assert [r.run_id for r in runs] == ["a"] and runs[0].total_steps == 1
             assert src.get_run("a").extra.get("incident_id") is None

@@ -12,30 +12,12 @@ from ui.qt.redis_settings import (
     URL_KEY,
     RedisSettings,
     RedisSettingsDialog,
-    split_redis_password,
-    with_redis_password,
-)
+    )
+from inspector.locations import split_redis_password
 
 pytestmark = pytest.mark.gui
 WAIT = 15000
 SECRET = "s3cr3t-Pa55"
-
-
-@pytest.mark.parametrize(("url", "bare", "password"), [
-    ("redis://:s3cret@127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", "s3cret"),
-    ("redis://alice:s3cret@cache.example:6380/2", "redis://alice@cache.example:6380/2", "s3cret"),
-    ("rediss://:p%40ss%3Aw@[::1]:6379/0", "rediss://[::1]:6379/0", "p@ss:w"),
-    ("redis://cache.example:6379/0?password=s3cret&socket_timeout=3", "redis://cache.example:6379/0?socket_timeout=3",
-     "s3cret"),
-    ("unix:///run/redis.sock?db=1&password=s3cret", "unix:///run/redis.sock?db=1", "s3cret"),
-    ("redis://alice@cache.example/0", "redis://alice@cache.example/0", None),
-    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", None),
-])
-def test_split_and_put_back_the_password(url, bare, password):
-    assert split_redis_password(url) == (bare, password)
-    if password is not None:
-        again = with_redis_password(bare, password)
-        assert split_redis_password(again) == (bare, password)
 
 
 def test_the_password_is_never_saved(settings, tmp_path):

@@ -50,7 +50,6 @@ from PySide6.QtWidgets import (
 )
 
 from drivers import open_source
-from drivers.pg_common import is_postgres_url
 from inspector.compare import (
     AUDIT_FIELDS,
     COMPARED_FIELDS,
@@ -69,6 +68,7 @@ from inspector.errors import (
     RunNotFound,
 )
 from inspector.hashing import DETERMINISM_FIELDS
+from inspector.locations import is_postgres_url
 from inspector.model import MISSING
 from ui.format import fmt_count
 from ui.qt.compare_model import (

@@ -19,23 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drivers.pg_common import PgLocation, is_postgres_url
-from inspector.errors import InspectorError
+from inspector.locations import is_postgres_url, split_pg_password
 
 __all__ = ["ConnectDialog", "PasswordPrompt", "split_password"]
 
 
 def split_password(url: str) -> tuple[str, str | None]:
     """``(url without password, password or None)`` for a Postgres URL; other text unchanged."""
-    if not is_postgres_url(url):
-        return url, None
-    try:
-        loc = PgLocation(url)
-    except InspectorError:
-        from drivers import redact_url
-
-        return redact_url(url), None  # opening it will say what is wrong; never show a password
-    return loc.display, loc.password
+    return split_pg_password(url)
 
 
 class ConnectDialog(QDialog):

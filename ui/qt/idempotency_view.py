@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.hashing import hash_request
-from inspector.idempotency import IdempotencyResult, IdempotencyState
+from inspector.idempotency import IdempotencyResult, IdempotencyState, upstream_verdict
 from ui.qt.logs_models import (
     RECORD_ROLE,
     Column,
@@ -57,7 +57,6 @@ __all__ = [
     "idempotency_styler",
     "load_run_keys",
     "read_idempotency_states",
-    "upstream_verdict",
 ]
 
 NO_REDIS_TEXT = "No Redis configured — set one in Settings."
@@ -116,15 +115,6 @@ class IdempotencyRead:
     read_at: float
 
 
-def upstream_verdict(state: IdempotencyState | None, request_hash: str) -> IdempotencyResult:
-    """The answer of upstream's Lua check for ``request_hash`` against what a key holds (§6.2):
-    the stored ``hash`` field (``""`` when the key has none) compared with ours."""
-    if state is None:
-        return IdempotencyResult.NEW
-    stored = state.request_hash or ""
-    return IdempotencyResult.DUPLICATE if stored == request_hash else IdempotencyResult.CONFLICT
-
-
 def load_run_keys(source: Any, run_ref: str) -> RunKeys:
     """The run's steps that have an idempotency key, with our request hash of each (source worker)."""
     from inspector.compare import step_doc
@@ -146,7 +136,8 @@ def read_idempotency_states(keys: RunKeys, url: str, prefix: str, progress: Prog
                             *, chunk: int = CHUNK) -> IdempotencyRead:
     """Each keyed step's state, ``chunk`` keys per pipelined ``states`` call (Redis worker). No
     fallback: an unreachable Redis raises (an empty memory store would say "new" for everything)."""
-    from drivers.redis_store import display_url, open_idempotency_store
+    from drivers.redis_store import open_idempotency_store
+    from inspector.locations import redis_display_url as display_url
 
     store = open_idempotency_store(url, prefix, fallback=False)
     states: list[IdempotencyState | None] = []

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from inspector.errors import InspectorError
 from inspector.ledger import state_diff
 from inspector.logs import (
+    AUDIT_CAP,
     AuditEvent,
     LedgerFilter,
     LogsSource,
@@ -575,8 +576,6 @@ class RunLogsPanel(QTabWidget):
         def apply(result):
             events, texts = result
             self._rows("audit", events, texts)
-            from drivers.pg_logs import AUDIT_CAP
-
             self.audit.set_note(f"Showing the newest {AUDIT_CAP:,} events that name this run (there are more)."
                                 if len(events) >= AUDIT_CAP else None, "payload-warning")
             self.audit_detail.show_event(None, empty_text="Select an event to see what it changed" if events else "")

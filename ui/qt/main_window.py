@@ -42,7 +42,7 @@ from inspector.errors import (
     SourceUnavailable,
 )
 from inspector.model import RunFilter, RunSummary, normalise_time_bound
-from inspector.source import CAP_ARCHIVE, TraceSource
+from inspector.source import Capability, TraceSource
 from ui.format import fmt_count
 from ui.qt.connect import ConnectDialog, PasswordPrompt, split_password
 from ui.qt.detail import DetailPanel, save_text
@@ -645,7 +645,7 @@ class MainWindow(QMainWindow):
     def _install_source(self, source: TraceSource, location: str, first_page=None) -> None:
         self.close_source()
         self.source = source
-        self.filters.archived.setVisible(CAP_ARCHIVE in source.info.capabilities)
+        self.filters.archived.setVisible(Capability.ARCHIVE in source.info.capabilities)
         self.source_runner = TaskRunner(f"source:{source.info.display_name}", sync=self._sync, parent=self)
         self.source_runner.busy_changed.connect(self._on_busy)
         self.background_runner = TaskRunner(f"background:{source.info.display_name}", sync=self._sync, parent=self)

@@ -10,7 +10,6 @@ so a dead server (a connect timeout) never holds up the GUI thread or a source's
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,8 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drivers.redis_store import display_url
 from inspector.errors import InspectorError, UsageError
+from inspector.locations import (
+    REDIS_SCHEMES,
+    check_redis_url,
+    split_redis_password,
+    with_redis_password,
+)
+from inspector.locations import redis_display_url as display_url
 from ui.qt.tasks import Task, TaskRunner
 from ui.qt.theme import muted, set_invalid, set_severity
 
@@ -47,75 +52,6 @@ URL_KEY = "redis/url"
 PREFIX_KEY = "redis/idempotency_prefix"
 #: Upstream's idempotency key prefix (``idem:{tenant}:{key}``, spec §6.2).
 DEFAULT_PREFIX = "idem"
-REDIS_SCHEMES = ("redis", "rediss", "unix")
-_EXPECTED = "expected redis://[user[:password]@]host[:port][/db], rediss://… or unix:///path"
-
-
-def check_redis_url(url: str) -> None:
-    """Raise :class:`UsageError` (naming the URL without its password) unless ``url`` looks like a
-    Redis URL redis-py can open."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError as exc:
-        raise UsageError(f"not a valid Redis URL ({exc}); {_EXPECTED}", location=display_url(url)) from None
-    if parts.scheme not in REDIS_SCHEMES:
-        raise UsageError(f"not a Redis URL; {_EXPECTED}", location=display_url(url))
-    if parts.scheme != "unix" and not parts.hostname:
-        raise UsageError(f"no host in the Redis URL; {_EXPECTED}", location=display_url(url))
-
-
-def _join(scheme: str, netloc: str, path: str, query: str, fragment: str) -> str:
-    # Not urlunsplit: it drops the "//" of an empty host (unix:///path).
-    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
-
-
-def split_redis_password(url: str) -> tuple[str, str | None]:
-    """``(url without its password, the password or None)``: the password of the user-info part
-    (``redis://user:pw@host``) and a ``?password=`` parameter are both taken out; the password
-    comes back decoded (``%40`` → ``@``). Text that is no URL comes back unchanged."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url, None
-    if "://" not in url:
-        return url, None
-    password: str | None = None
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hostport = netloc.rsplit("@", 1)
-        user, sep, pw = userinfo.partition(":")
-        if sep:
-            password = unquote(pw)
-            netloc = f"{user}@{hostport}" if user else hostport
-    query = parts.query
-    if query:
-        pairs = query.split("&")
-        kept = [p for p in pairs if p.split("=", 1)[0] != "password"]
-        if len(kept) != len(pairs):
-            if password is None:
-                found = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "password"]
-                password = found[-1] if found else None
-            query = "&".join(kept)
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url, password
-    return _join(parts.scheme, netloc, parts.path, query, parts.fragment), password or None
-
-
-def with_redis_password(url: str, password: str | None) -> str:
-    """``url`` (without a password) with ``password`` put back: in the user-info part, or as a
-    ``?password=`` parameter for a ``unix://`` socket (which has no host to put it before)."""
-    if not password:
-        return url
-    parts = urlsplit(url)
-    encoded = quote(password, safe="")
-    if parts.scheme == "unix":
-        query = f"{parts.query}&password={encoded}" if parts.query else f"password={encoded}"
-        return _join(parts.scheme, parts.netloc, parts.path, query, parts.fragment)
-    user, _, hostport = parts.netloc.rpartition("@")
-    return _join(parts.scheme, f"{user}:{encoded}@{hostport}", parts.path, parts.query, parts.fragment)
-
-
 def probe_redis(url: str) -> float:
     """Connect to ``url`` and ``PING`` (worker side): the round trip in seconds. Raises the
     driver's errors: :class:`SourceUnavailable`, :class:`PasswordRequired`, :class:`UsageError`."""

@@ -101,7 +101,8 @@ def run_replay_check(loaded: LoadedReplay, redis_url: str | None, *, seed_redis:
     would use: memory (always seeded with the original's outputs) without a URL or when Redis is
     unreachable; otherwise Redis, seeded only with ``seed_redis``. On Redis the check writes the
     outputs of executed steps that have a key, as upstream's enforcer does (none after its stop)."""
-    from drivers.redis_store import display_url, open_replay_cache
+    from drivers.redis_store import open_replay_cache
+    from inspector.locations import redis_display_url as display_url
     from inspector.replay import MemoryReplayCache, replay_check
 
     cache = open_replay_cache(redis_url)
