@@ -100,13 +100,12 @@ def main() -> int:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate_large_db.py"), "--out", str(db), *size], check=True)
 
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+    from PySide6.QtWidgets import QLabel, QMainWindow
 
-    from ui.qt.main_window import MainWindow
-    from ui.qt.theme import apply_theme
+    from ui.qt.app import create_window, make_application
+    from ui.qt.session.session import Worker
 
-    app = QApplication.instance() or QApplication([])
-    apply_theme(app)
+    app = make_application()
     settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-settings.ini"), QSettings.Format.IniFormat)
     size_gb = db.stat().st_size / 1e9
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -139,7 +138,7 @@ def main() -> int:
         app.processEvents()
 
         t0 = time.perf_counter()
-        w = MainWindow(settings=settings)
+        w = create_window(settings)
         w.resize(1400, 860)
         watch = PaintWatch(w.runs_view.viewport())
         w.open_location(str(db))  # as ui.qt.app.run_gui does: start reading, then show
@@ -159,10 +158,10 @@ def main() -> int:
 
     # 2. click the largest run → first painted page of steps
     run_id, count = biggest_run(db)
-    wait_until(lambda: w.source_runner.pending == 0 and w.background_runner.pending == 0 and not w.runs_model.loading, timeout=120)
+    wait_until(lambda: w.session.pending(Worker.INTERACTIVE, Worker.BACKGROUND) == 0 and not w.runs_model.loading, timeout=120)
     w.filters.search.setText(run_id)
     w.filters.search.editingFinished.emit()
-    wait_until(lambda: w.runs_model.row_of(run_id) is not None and w.source_runner.pending == 0, timeout=60)
+    wait_until(lambda: w.runs_model.row_of(run_id) is not None and w.session.pending(Worker.INTERACTIVE) == 0, timeout=60)
     steps_floor = [floor_first_steps(db, run_id, 500) for _ in range(args.repeats)]
     clicks = []
     for _ in range(args.repeats):
@@ -182,7 +181,7 @@ def main() -> int:
     print(f"2. click {run_id} ({count:,} steps) to painted first steps: ours {median(clicks) * 1000:.1f} ms "
           f"(max {max(clicks) * 1000:.1f}); floor sqlite3 first 500 steps {median(steps_floor) * 1000:.1f} ms "
           f"(target ≤ 100 ms)")
-    wait_until(lambda: w.source_runner.pending == 0, timeout=60)
+    wait_until(lambda: w.session.pending(Worker.INTERACTIVE) == 0, timeout=60)
     print(f"   RSS with the run open: {rss_mb():.0f} MB")
 
     # 3. scroll through the whole run a page at a time
@@ -197,7 +196,7 @@ def main() -> int:
         if bar.value() >= bar.maximum():
             if loaded >= count:
                 break
-            wait_until(lambda: w.source_runner.pending == 0 and w.steps_model.rowCount(top) > loaded or
+            wait_until(lambda: w.session.pending(Worker.INTERACTIVE) == 0 and w.steps_model.rowCount(top) > loaded or
                        w.steps_model.rowCount(top) >= count, timeout=60)
             fetch_waits += 1
             app.processEvents()

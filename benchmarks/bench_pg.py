@@ -142,7 +142,7 @@ def main() -> int:
     parts = set(args.only or ["a", "b", "c"])
 
     from drivers.pg_reader import PostgresTraceReader
-    from ui.qt.runs_model import read_first_page
+    from ui.qt.models.runs import read_first_page
 
     with psycopg.connect(args.url) as conn:
         n_traces, n_steps, version, size = conn.execute(
@@ -173,13 +173,12 @@ def main() -> int:
     app = w = None
     if parts & {"a", "b"}:
         from PySide6.QtCore import QSettings
-        from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+        from PySide6.QtWidgets import QLabel, QMainWindow
 
-        from ui.qt.app import create_window
-        from ui.qt.theme import apply_theme
+        from ui.qt.app import create_window, make_application
+        from ui.qt.session.session import Worker
 
-        app = QApplication.instance() or QApplication([])
-        apply_theme(app)
+        app = make_application()
         settings_dir = tempfile.mkdtemp(prefix="bench-pg-")
         settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
 
@@ -192,8 +191,8 @@ def main() -> int:
                 time.sleep(0.0005)
 
         def idle(win) -> bool:
-            return (win.source_runner is not None and win.source_runner.pending == 0
-                    and win.background_runner.pending == 0 and not win.runs_model.loading)
+            return (win.session.source is not None
+                    and win.session.pending(Worker.INTERACTIVE, Worker.BACKGROUND) == 0 and not win.runs_model.loading)
 
         # a. open → painted first page of the runs list
         floors, empties, ours, settle, alone = [], [], [], [], []

@@ -2,7 +2,7 @@
 
 Everything goes through :class:`drivers.sqlite_writer.SQLiteTraceWriter` (one transaction per
 batch of runs, ``synchronous=OFF``), so the file is what upstream's ``SQLiteTraceStore`` writes,
-only bigger. Payloads come from the demo's :class:`drivers.demo.PayloadFactory`, with skewed sizes
+only bigger. Payloads come from the demo's :class:`drivers.demo.recipe.PayloadFactory`, with skewed sizes
 (most small, a long tail): ``params`` about 200 B–2 KB, ``outcome_data`` about 100 B–4 KB, both
 times ``--payload-scale``. One run has ``--big-run-steps`` steps (included in ``--steps``).
 
@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from drivers.demo import (
+from drivers.demo.recipe import (
     AGENT_SKILLS,
     AGENTS,
     BASE_TIME,

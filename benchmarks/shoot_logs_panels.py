@@ -131,8 +131,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     name, db_url = (None, args.reuse) if args.reuse else build(args.url, args.rows)
-    from PySide6.QtWidgets import QApplication
-
+    from drivers import open_source
     from drivers.pg_logs import PostgresLogsReader
     from tests.pgutil import sa_url
     from tests.ui.logs_dbs import (
@@ -144,23 +143,28 @@ def main() -> None:
         TENANT,
         TRACE,
     )
-    from ui.qt.logs_panels import LedgerWindow, RunLogsPanel
-    from ui.qt.tasks import TaskRunner
-    from ui.qt.theme import apply_theme
+    from ui.qt.app import make_application, new_session
+    from ui.qt.panels.logs import RunLogsPanel
+    from ui.qt.windows.ledger import LedgerWindow
 
-    app = QApplication.instance() or QApplication([])
-    apply_theme(app)
+    app = make_application()
     engine = sa.create_engine(sa_url(db_url), pool_size=2)
-    runner = TaskRunner("shots")
+    source = open_source(db_url)
     errors: list[tuple[str, BaseException]] = []
 
-    def report(exc: BaseException, doing: str) -> None:
+    def report(doing: str, exc: BaseException) -> None:
         errors.append((doing, exc))
         print(f"error while trying to {doing}: {exc}")
 
+    session = new_session("shots")
+    no_logs = new_session("shots-without-logs")
+    for s in (session, no_logs):
+        s.error_reported.connect(report)
     try:
         reader = PostgresLogsReader(engine, db_url)
-        panel = RunLogsPanel(lambda: runner, lambda: reader, report)
+        session.adopt(source, logs=reader, owned=False)
+        no_logs.adopt(source, owned=False)
+        panel = RunLogsPanel(session)
         panel.resize(1400, 760)
         panel.show()
         t = time.perf_counter()
@@ -182,7 +186,7 @@ def main() -> None:
         panel.grab().save(str(out / "run_llm_several.png"))
         panel.close()
 
-        empty = RunLogsPanel(lambda: runner, lambda: None, report)
+        empty = RunLogsPanel(no_logs)
         empty.resize(900, 400)
         empty.show()
         empty.show_run(RUN)
@@ -192,14 +196,14 @@ def main() -> None:
 
         meter = StallMeter()
         t = time.perf_counter()
-        window = LedgerWindow(lambda: runner, lambda: reader, report)
+        window = LedgerWindow(session)
         window.resize(1400, 860)
         window.show()
         first = wait_until(app, lambda: window.model.rowCount() > 0 and not window.model.loading)
         app.processEvents()
         print(f"ledger: first page painted {(time.perf_counter() - t) * 1000:.0f} ms after the window was made "
               f"({first * 1000:.0f} ms waiting for the worker)")
-        wait_until(app, lambda: runner.pending == 0)
+        wait_until(app, lambda: session.pending() == 0)
         print(f"ledger: filter choices read {(time.perf_counter() - t) * 1000:.0f} ms after the window was made")
         window.view.selectRow(0)
         app.processEvents()
@@ -240,7 +244,9 @@ def main() -> None:
         window.close()
         print(f"screenshots in {out}; errors reported: {len(errors)}")
     finally:
-        runner.shutdown()
+        session.shutdown()
+        no_logs.shutdown()
+        source.close()
         engine.dispose()
         if name is not None and not args.keep:
             drop(args.url, name)

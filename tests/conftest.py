@@ -4,6 +4,7 @@ and data folders, and the small real databases the tests read."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 # Before any Qt import: without a display Qt would abort the whole run (ENVIRONMENT.md).
@@ -33,6 +34,37 @@ FIXTURES = SHARED / "fixtures" / "aos"
 def fixtures_dir() -> Path:
     assert FIXTURES.is_dir(), f"upstream fixtures not found at {FIXTURES}"
     return FIXTURES
+
+
+# --- Qt: one application, garbage collected on its GUI thread as the app's is ------------------
+
+
+@pytest.fixture(scope="session")
+def qapp(qapp_args, pytestconfig):
+    """pytest-qt's application, made the way the app makes it (``ui.qt.app.make_application``):
+    cycles are collected on the GUI thread only, never on a worker (a Qt object destroyed there
+    crashed the suite about one run in seven)."""
+    from ui.qt.app import make_application
+
+    app = make_application(list(qapp_args), theme=False)
+    app.setApplicationName(pytestconfig.getini("qt_qapp_name"))
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _collect_between_tests():
+    """Automatic collection is off once the application exists: collect after each test, as the
+    app's timer would, so tests that run no event loop do not pile up garbage."""
+    yield
+    if "PySide6.QtWidgets" not in sys.modules:
+        return  # no Qt yet: the interpreter still collects by itself
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        from ui.qt.app import collector
+
+        collector(app).check()
 
 
 # --- real Postgres and Redis (see tests/pgutil.py) --------------------------------------------

@@ -753,7 +753,7 @@ def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _demo_postgres(args: argparse.Namespace, out: TextIO) -> int:
-    from drivers.demo_pg import demo_summary_text, generate_pg_demo
+    from drivers.demo.postgres import demo_summary_text, generate_pg_demo
     from inspector.errors import PasswordRequired
     from inspector.locations import PgLocation
 

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 from inspector.compare import step_doc
 from inspector.hashing import hash_request
-from inspector.idempotency import IdempotencyResult, IdempotencyState, IdempotencyStore, upstream_verdict
+from inspector.idempotency import (
+    IdempotencyResult,
+    IdempotencyState,
+    IdempotencyStore,
+    upstream_verdict,
+)
 from inspector.source import TraceSource
 
 __all__ = ["CHUNK", "IdempotencyRow", "KeyedStep", "KeyStates", "RunKeys", "load_run_keys", "read_key_states"]

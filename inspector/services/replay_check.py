@@ -8,7 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inspector.compare import RunSide, load_side, original_of
-from inspector.replay import MemoryReplayCache, OpenedReplayCache, ReplayCheck, enforcer_steps, replay_check
+from inspector.replay import (
+    MemoryReplayCache,
+    OpenedReplayCache,
+    ReplayCheck,
+    enforcer_steps,
+    replay_check,
+)
 from inspector.source import TraceSource
 
 __all__ = ["CheckedReplay", "LoadedReplay", "check_replay", "load_replay"]

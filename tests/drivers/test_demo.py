@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from drivers.demo.recipe import BASE_TIME, INVALID_JSON_TEXT
 from drivers.demo import (
-    BASE_TIME,
     DEMO_RECIPE_VERSION,
-    INVALID_JSON_TEXT,
     DemoSummary,
     default_demo_path,
     demo_recipe_version,

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from drivers.demo import generate_demo
-from drivers.demo_evidence import Scenario
+from drivers.demo.evidence import Scenario
 from drivers.evidence_reader import gather_facts
 from drivers.evidence_schema import (
     activity_evidence,
@@ -46,7 +46,7 @@ def sqlite_demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pg_demo(pg_server):
-    from drivers.demo_pg import generate_pg_demo
+    from drivers.demo.postgres import generate_pg_demo
 
     name = pg_server.create()
     url = with_database(pg_server.url, name)
@@ -212,7 +212,7 @@ def test_sqlite_demo_keeps_upstreams_tables_and_adds_the_evidence_ones(sqlite_de
 
 
 def test_pg_demo_summary_text_mentions_the_evidence(pg_demo):
-    from drivers.demo_pg import demo_summary_text
+    from drivers.demo.postgres import demo_summary_text
 
     summary = pg_demo[3]
     text = demo_summary_text(summary)

@@ -6,7 +6,7 @@ import pytest
 
 from drivers.pg_common import PgLocation, iso
 from inspector.errors import NotATraceSource
-from ui.qt.connect import split_password
+from inspector.locations import split_pg_password
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_a_typed_password_wins_and_a_malformed_url_is_named_without_its_password
     with pytest.raises(NotATraceSource) as err:
         PgLocation("postgresql://a:s3cret@h:notaport/db")
     assert "s3cret" not in str(err.value) and "not a valid Postgres URL" in str(err.value)
-    shown, pw = split_password("postgresql://a:s3cret@h:notaport/db")
+    shown, pw = split_pg_password("postgresql://a:s3cret@h:notaport/db")
     assert "s3cret" not in shown and pw is None
 
 

@@ -51,7 +51,7 @@ def make_window(qtbot, settings):
 @pytest.fixture
 def runner(qtbot):
     """A synchronous TaskRunner: work runs at submit, so model and panel tests need no waiting."""
-    from ui.qt.tasks import TaskRunner
+    from ui.qt.session.tasks import TaskRunner
 
     r = TaskRunner("test", sync=True)
     yield r
@@ -60,9 +60,32 @@ def runner(qtbot):
 
 @pytest.fixture
 def redis_settings(settings, qtbot):
-    """The Redis setting on the test's own QSettings file, with a synchronous worker."""
-    from ui.qt.redis_settings import RedisSettings
+    """The Redis setting on the test's own QSettings file, reaching Redis through the real
+    drivers, with a synchronous worker."""
+    from ui.qt.app import redis_connector
+    from ui.qt.session.redis import RedisSettings
 
-    rs = RedisSettings(settings, sync=True)
+    rs = RedisSettings(settings, redis_connector(), sync=True)
     yield rs
     rs.shutdown()
+
+
+@pytest.fixture
+def make_session(qtbot):
+    """Source sessions on the real drivers (synchronous unless asked): ``make_session(source)``
+    shows a source the test opened and still owns; every session is shut down (workers joined)
+    at the end of the test."""
+    from ui.qt.app import new_session
+
+    made = []
+
+    def make(source=None, *, sync: bool = True, owned: bool = False, **adopt):
+        session = new_session("test", sync=sync)
+        if source is not None:
+            session.adopt(source, owned=owned, **adopt)
+        made.append(session)
+        return session
+
+    yield make
+    for session in made:
+        session.shutdown()

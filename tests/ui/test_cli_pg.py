@@ -122,7 +122,7 @@ def test_demo_fills_postgres_and_refuses_a_second_time(pg_empty_url, capsys):
 @pytest.fixture(scope="module")
 def demo_pg(pg_server):
     """The Postgres demo (small big run), for the logs commands; read-only tests."""
-    from drivers.demo_pg import generate_pg_demo
+    from drivers.demo.postgres import generate_pg_demo
     from tests.pgutil import with_database
 
     name = pg_server.create()

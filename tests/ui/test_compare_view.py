@@ -1,4 +1,4 @@
-"""The Compare window (ui.qt.compare_view) on real SQLite files written by ``SQLiteTraceWriter``, the
+"""The Compare window (ui.qt.windows.compare) on real SQLite files written by ``SQLiteTraceWriter``, the
 golden trace JSON and a real Postgres, with real worker threads: the replay's original found
 through replay_of, the verdict as ``compare_runs`` and ``trace-inspector diff`` give it, both sides
 selected and scrolled together, ignore rules re-run, errors shown in the window, a given source
@@ -26,14 +26,15 @@ from inspector.compare import (
 from inspector.hashing import ParityResult
 from tests.pgutil import TraceBuilder
 from ui.cli import main as cli_main
-from ui.qt.compare_model import (
+from ui.qt.app import new_session
+from ui.qt.models.compare import (
     LEFT_COLUMNS,
     MARKER_COLUMN,
     RIGHT_COLUMNS,
     CompareTableModel,
 )
-from ui.qt.compare_view import CompareWindow, open_compare, verdict_texts
-from ui.qt.tasks import TaskRunner
+from ui.qt.session.session import Worker
+from ui.qt.windows.compare import CompareWindow, open_compare, verdict_texts
 
 pytestmark = pytest.mark.gui
 WAIT = 20000
@@ -76,7 +77,7 @@ def opened(qtbot):
     windows = []
 
     def make(*args, **kwargs) -> CompareWindow:
-        w = open_compare(None, *args, **kwargs)
+        w = open_compare(None, new_session, *args, **kwargs)
         qtbot.addWidget(w)
         windows.append(w)
         return w
@@ -111,7 +112,7 @@ def cli_text(*args: str) -> str:
 
 
 def test_a_replay_finds_its_original_through_replay_of(opened, qtbot, db):
-    w = opened(None, (str(db), "noisy"))
+    w = opened((str(db), "noisy"))
     wait_done(qtbot, w)
     assert w.state == "shown", w.error_text
     assert w.sides["left"].summary.run_id == "orig" and w.sides["right"].summary.run_id == "noisy"
@@ -125,7 +126,7 @@ def test_a_replay_finds_its_original_through_replay_of(opened, qtbot, db):
 
 @pytest.mark.parametrize("replay", ["noisy", "dropped", "failed", "same"])
 def test_the_verdict_is_compare_runs_and_reads_as_the_cli(opened, qtbot, db, replay):
-    w = opened(None, (str(db), "orig"), (str(db), replay))
+    w = opened((str(db), "orig"), (str(db), replay))
     wait_done(qtbot, w)
     want = expected(db, "orig", replay)
     assert w.comparison.parity == want.parity
@@ -148,7 +149,7 @@ def test_the_verdict_is_compare_runs_and_reads_as_the_cli(opened, qtbot, db, rep
 
 
 def test_a_dropped_step_is_an_only_left_row_with_its_fields(opened, qtbot, db):
-    w = opened(None, (str(db), "orig"), (str(db), "dropped"))
+    w = opened((str(db), "orig"), (str(db), "dropped"))
     wait_done(qtbot, w)
     rows = w.comparison.rows
     assert [r.kind for r in rows] == [RowKind.EQUAL, RowKind.ONLY_LEFT, RowKind.EQUAL]
@@ -170,7 +171,7 @@ def _click(qtbot, view, row: int, column: int) -> None:
 
 
 def test_selecting_a_row_on_one_side_selects_it_on_the_other(opened, qtbot, db):
-    w = opened(None, (str(db), "orig"), (str(db), "dropped"))
+    w = opened((str(db), "orig"), (str(db), "dropped"))
     wait_done(qtbot, w)
     qtbot.waitExposed(w)
     _click(qtbot, w.left_view, 2, LEFT_COLUMNS[1])
@@ -195,7 +196,7 @@ def _visible(view, row: int, column: int) -> bool:
 
 
 def test_scrolling_one_side_scrolls_the_other(opened, qtbot, db):
-    w = opened(None, (str(db), "long-replay"))
+    w = opened((str(db), "long-replay"))
     wait_done(qtbot, w)
     qtbot.waitExposed(w)
     lbar, rbar = w.left_view.verticalScrollBar(), w.right_view.verticalScrollBar()
@@ -219,7 +220,7 @@ def test_scrolling_one_side_scrolls_the_other(opened, qtbot, db):
 
 
 def test_jump_to_first_divergence_and_next_previous(opened, qtbot, db):
-    w = opened(None, (str(db), "long-replay"))
+    w = opened((str(db), "long-replay"))
     wait_done(qtbot, w)
     qtbot.waitExposed(w)
     assert w.model.differences == [250, 280]
@@ -243,7 +244,7 @@ def test_jump_to_first_divergence_and_next_previous(opened, qtbot, db):
 
 
 def test_an_ignore_rule_reruns_and_turns_a_changed_row_equal_naming_the_rule(opened, qtbot, db):
-    w = opened(None, (str(db), "orig"), (str(db), "noisy"))
+    w = opened((str(db), "orig"), (str(db), "noisy"))
     wait_done(qtbot, w)
     assert w.comparison.rows[1].kind is RowKind.CHANGED and w.headline.text() == "Parity broken"
     w.rule_edit.setText("/outcome_data/request_id")
@@ -269,7 +270,7 @@ def test_an_ignore_rule_reruns_and_turns_a_changed_row_equal_naming_the_rule(ope
 
 
 def test_an_invalid_pointer_is_an_inline_error_and_changes_nothing(opened, qtbot, db):
-    w = opened(None, (str(db), "orig"), (str(db), "noisy"))
+    w = opened((str(db), "orig"), (str(db), "noisy"))
     wait_done(qtbot, w)
     shown = w.comparison
     w.rule_edit.setText("outcome_data/request_id")
@@ -306,7 +307,7 @@ def test_two_sources_a_database_and_the_golden_trace_json(opened, qtbot, tmp_pat
                                  cost_cents=s["cost_cents"], duration_ms=s["duration_ms"],
                                  retry_count=s["retry_count"]) for s in doc["steps"])
         w.complete_trace("golden-copy", "completed", {"replay_of": "frozen-trace-001"})
-    win = opened(None, (str(golden), "frozen-trace-001"), (str(path), "golden-copy"))
+    win = opened((str(golden), "frozen-trace-001"), (str(path), "golden-copy"))
     wait_done(qtbot, win)
     assert win.state == "shown", win.error_text
     assert win.comparison.parity.original_signature == "f376998a5ed844781b9d85694efee108"
@@ -324,28 +325,28 @@ def test_two_sources_a_database_and_the_golden_trace_json(opened, qtbot, tmp_pat
     assert sorted(win.open_locations()) == sorted([str(golden), str(path)])
 
 
-def test_a_given_source_is_read_on_its_runner_and_never_closed(opened, qtbot, db):
+def test_a_given_source_is_read_on_its_runner_and_never_closed(opened, qtbot, db, make_session):
     src = open_source(db)
-    runner = TaskRunner("main-window-source")
+    session = make_session(src, sync=False)  # the main window's
     try:
-        w = opened(runner, (src, "noisy"))
+        w = opened((session, "noisy"))
         wait_done(qtbot, w)
         assert w.state == "shown" and w.sides["left"].summary.run_id == "orig"
         assert w.open_locations() == []  # nothing opened by the window
         w.close()
         w.shutdown()
-        # the caller's runner and source still work
+        # the caller's session and source still work
         got = []
-        runner.submit(lambda: src.get_run("orig").summary.run_id, got.append)
+        session.submit(lambda: src.get_run("orig").summary.run_id, got.append, worker=Worker.BACKGROUND)
         qtbot.waitUntil(lambda: got == ["orig"], timeout=WAIT)
-        assert src.count_steps("noisy") == 3
+        assert src.count_steps("noisy") == 3 and session.source is src
     finally:
-        runner.shutdown()
+        session.shutdown()
         src.close()
 
 
 def test_a_window_of_its_own_closes_what_it_opened(qtbot, db):
-    w = open_compare(None, None, (str(db), "noisy"))
+    w = open_compare(None, new_session, (str(db), "noisy"))
     qtbot.addWidget(w)
     wait_done(qtbot, w)
     assert w.open_locations() == [str(db)]
@@ -353,7 +354,7 @@ def test_a_window_of_its_own_closes_what_it_opened(qtbot, db):
     assert w.open_locations() == []
 
 
-def test_a_window_opened_from_a_parent_is_deleted_after_closing_once_idle(qtbot, db, tmp_path):
+def test_a_window_opened_from_a_parent_is_deleted_after_closing_once_idle(qtbot, db, tmp_path, make_session):
     import shutil
 
     from PySide6.QtWidgets import QWidget
@@ -361,15 +362,16 @@ def test_a_window_opened_from_a_parent_is_deleted_after_closing_once_idle(qtbot,
     parent = QWidget()
     qtbot.addWidget(parent)
     src = open_source(db)
+    session = make_session(src, sync=False)
     other = tmp_path / "other.db"
     shutil.copy(db, other)
     try:
         # the given source's own location is read through it, not opened again
-        w = open_compare(parent, None, (src, "orig"), (str(db), "noisy"))
+        w = open_compare(parent, new_session, (session, "orig"), (str(db), "noisy"))
         wait_done(qtbot, w)
         assert w.state == "shown" and w.open_locations() == []
         w.close()
-        w = open_compare(parent, None, (src, "noisy"), (str(other), "orig"))
+        w = open_compare(parent, new_session, (session, "noisy"), (str(other), "orig"))
         assert w.isWindow() and w.parent() is parent
         wait_done(qtbot, w)
         assert w.state == "shown" and w.open_locations() == [str(other)]
@@ -380,12 +382,17 @@ def test_a_window_opened_from_a_parent_is_deleted_after_closing_once_idle(qtbot,
         src.close()
 
 
-def test_the_given_sources_runner_shut_down_is_an_error_not_a_hang(opened, qtbot, db):
+def test_the_given_sources_runner_shut_down_is_an_error_not_a_hang(opened, qtbot, db, make_session):
+    import ui.qt.windows.compare as cv
+
     src = open_source(db)
-    runner = TaskRunner("closing-source")
+    session = make_session(src, sync=False)
+    w = CompareWindow(new_session, sessions=[session])
+    qtbot.addWidget(w)
     try:
-        runner.shutdown_async(None)  # the main window closed that source before the window read it
-        w = opened(runner, (src, "noisy"))
+        w.set_sides(None, cv.SideSpec(session, session.location, "noisy"))
+        session.close()  # the main window closed that source before the window read it
+        w.start()
         wait_done(qtbot, w)
         assert w.state == "error" and "was closed in the main window" in w.error_text
         # Compare again: the window opens the location itself
@@ -394,27 +401,27 @@ def test_the_given_sources_runner_shut_down_is_an_error_not_a_hang(opened, qtbot
         assert w.state == "shown", w.error_text
         assert w.open_locations() == [str(db)]
     finally:
-        runner.shutdown()
+        w.shutdown()
         src.close()
 
 
-def test_the_given_source_closed_while_the_window_waits_is_an_error_not_a_hang(opened, qtbot, db):
+def test_the_given_source_closed_while_the_window_waits_is_an_error_not_a_hang(opened, qtbot, db, make_session):
     import threading
 
     src = open_source(db)
-    runner = TaskRunner("busy-source")
+    session = make_session(src, sync=False)
     gate = threading.Event()
     try:
-        runner.submit(lambda: gate.wait(WAIT / 1000))  # the main window's own read, still running
-        w = opened(runner, (src, "noisy"))
+        # the main window's own read, still running: the window's read waits behind it
+        session.submit(lambda: gate.wait(WAIT / 1000), worker=Worker.BACKGROUND)
+        w = opened((session, "noisy"))
         assert w.state == "loading"
-        runner.shutdown_async(None)  # the main window closes the source: our queued read is dropped
+        session.close()  # the main window closes the source: our queued read is dropped
         gate.set()
         wait_done(qtbot, w)
         assert w.state == "error" and "was closed in the main window" in w.error_text
     finally:
         gate.set()
-        runner.shutdown()
         src.close()
 
 
@@ -437,7 +444,7 @@ def test_errors_are_shown_in_the_window_not_raised(opened, qtbot, db, tmp_path, 
     names = {"db": str(db), "missing": str(tmp_path / "missing.db"), "text": str(text)}
     left = (left[0].format(**names), left[1])
     right = (right[0].format(**names), right[1]) if right else None
-    w = opened(None, left, right)
+    w = opened(left, right)
     wait_done(qtbot, w)
     assert w.state == "error"
     assert says.format(**names) in w.error_text
@@ -447,10 +454,10 @@ def test_errors_are_shown_in_the_window_not_raised(opened, qtbot, db, tmp_path, 
 
 
 def test_loading_reports_progress_in_steps(qtbot, db, monkeypatch):
-    import ui.qt.compare_view as cv
+    import ui.qt.windows.compare as cv
 
     monkeypatch.setattr(cv, "PROGRESS_EVERY", 50)
-    w = CompareWindow()
+    w = CompareWindow(new_session)
     qtbot.addWidget(w)
     try:
         w.set_sides(None, cv.SideSpec(None, str(db), "long-replay"))
@@ -466,7 +473,7 @@ def test_loading_reports_progress_in_steps(qtbot, db, monkeypatch):
 
 
 def test_an_empty_form_names_what_is_missing(qtbot):
-    w = CompareWindow()
+    w = CompareWindow(new_session)
     qtbot.addWidget(w)
     try:
         w.start()
@@ -477,7 +484,7 @@ def test_an_empty_form_names_what_is_missing(qtbot):
 
 
 def test_cancel_stops_loading_and_shows_nothing_late(opened, qtbot, db):
-    w = opened(None, (str(db), "long-replay"))
+    w = opened((str(db), "long-replay"))
     assert w.state == "loading" and w.cancel_button.isEnabled() and w.loading.isVisible()
     w.cancel_button.click()  # no event processed in between: nothing has been delivered yet
     assert w.state == "error" and w.error_text == "Comparison cancelled"
@@ -491,7 +498,7 @@ def test_cancel_stops_loading_and_shows_nothing_late(opened, qtbot, db):
 
 
 def test_cancelling_a_rerun_under_new_rules_keeps_the_rows_and_says_so(opened, qtbot, db):
-    w = opened(None, (str(db), "orig"), (str(db), "noisy"))
+    w = opened((str(db), "orig"), (str(db), "noisy"))
     wait_done(qtbot, w)
     shown = w.comparison
     assert w.add_rule("/outcome_data/request_id")
@@ -514,7 +521,7 @@ def test_postgres_replay_against_its_original(opened, qtbot, pg_url):
         b.trace("pg-replay", statuses=("succeeded", "failed"), metadata={"replay_of": "pg-orig"})
     finally:
         b.close()
-    w = opened(None, (pg_url, "pg-replay"))
+    w = opened((pg_url, "pg-replay"))
     wait_done(qtbot, w)
     assert w.state == "shown", w.error_text
     assert w.sides["left"].summary.trace_id == "trace_pg-orig"
@@ -558,7 +565,7 @@ class CountingModel(CompareTableModel):
 
 def test_a_100k_row_comparison_is_read_on_demand(qtbot):
     cmp = _synthetic(100_000)
-    w = CompareWindow()
+    w = CompareWindow(new_session)
     qtbot.addWidget(w)
     try:
         w.model.deleteLater()

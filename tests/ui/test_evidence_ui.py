@@ -21,8 +21,9 @@ from tests.ui.evidence_dbs import (
     fill_pg_evidence,
 )
 from tests.ui.test_main_window import WAIT, idle
-from ui.qt.grades import GRADE_COLORS, GRADE_ROLE
-from ui.qt.runs_model import NO_STORE_TIP, RUN_ROLE, column_of
+from ui.qt.models.runs import GRADE_ROLE, NO_STORE_TIP, RUN_ROLE, column_of
+from ui.qt.session.session import Worker
+from ui.qt.theme import GRADE_COLORS
 
 pytestmark = pytest.mark.gui
 GRADE_COL = column_of("grade")
@@ -162,7 +163,7 @@ def test_grade_filter_changes_the_rows_and_the_distribution(qtbot, make_window, 
     idle(qtbot, w)
     assert sorted(r.run_id for r in listed(w)) == sorted([FAIL_RUN, *PLAIN_RUNS])
     qtbot.waitUntil(lambda: w.grading.text == "Integrity: 0 PASS · 0 WARN · 7 FAIL", timeout=WAIT)
-    assert w.totals_label.text().startswith("7 shown")
+    assert w.status.totals_label.text().startswith("7 shown")
     w.filters.clear()
     idle(qtbot, w)
     assert w.runs_model.rowCount() == len(GRADES)
@@ -175,7 +176,7 @@ def test_grading_job_cancels_and_restarts_with_the_filter(qtbot, make_window, ev
     assert w.grading.text == ALL_GRADED and not w.grading.cancel_button.isVisibleTo(w)
     # Hold the grading worker, so the next jobs wait for it, and Cancel one of them.
     release = threading.Event()
-    w.grading_runner.submit(lambda: release.wait(WAIT / 1000))
+    w.session.runner(Worker.GRADING).submit(lambda: release.wait(WAIT / 1000))
     w.filters.search.setText("ev-")
     w.filters.search.editingFinished.emit()
     assert w.grading.running and w.grading.text == "Integrity: grading…"
@@ -189,7 +190,7 @@ def test_grading_job_cancels_and_restarts_with_the_filter(qtbot, make_window, ev
 
     # A new filter replaces a job that has not finished: only the last filter's counts show.
     release.clear()
-    w.grading_runner.submit(lambda: release.wait(WAIT / 1000))
+    w.session.runner(Worker.GRADING).submit(lambda: release.wait(WAIT / 1000))
     w.filters.search.setText("plain-")
     w.filters.search.editingFinished.emit()
     first = w.grading.text
@@ -291,7 +292,7 @@ def test_panel_follows_the_selection_and_drops_stale_reads(qtbot, make_window, e
     w.show()
     open_graded(qtbot, w, evidence_db)
     release = threading.Event()
-    w.evidence_runner.submit(lambda: release.wait(WAIT / 1000))  # hold the worker: reads queue up
+    w.session.runner(Worker.EVIDENCE).submit(lambda: release.wait(WAIT / 1000))  # hold the worker: reads queue up
     for run_id in (PASS_RUN, PASS5_RUN, WARN_RUN, FAIL_RUN):
         assert w.select_run(run_id)
     panel = w.evidence_panel
@@ -301,7 +302,7 @@ def test_panel_follows_the_selection_and_drops_stale_reads(qtbot, make_window, e
     release.set()
     qtbot.waitUntil(lambda: not panel.pending, timeout=WAIT)
     idle(qtbot, w)
-    qtbot.waitUntil(lambda: w.evidence_runner.pending == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.session.pending(Worker.EVIDENCE) == 0, timeout=WAIT)
     assert shown == [FAIL_RUN]  # the three reads before it were cancelled, not shown
     assert panel.badge.text() == "FAIL" and panel.current.evidence.run_id == FAIL_RUN
     assert panel.cards["environment_evidence"].placeholder.text().startswith("No environment evidence")
@@ -317,7 +318,7 @@ def test_absent_table_truncated_rows_and_a_failed_read(qtbot, make_window, evide
     assert w.grading.text == ALL_GRADED
     # Without the decisions table ev-pass has 5 of 6 classes: still PASS (upstream's ≥ 0.8).
     assert grade_cell(w, PASS_RUN, Qt.ItemDataRole.ToolTipRole) == "PASS 5/6 — All evidence present (5/6)"
-    w.evidence_reader.row_limit = 2
+    w.session.evidence.row_limit = 2
     panel = show_evidence(qtbot, w, PASS_RUN)
     d = panel.cards["policy_decisions"]
     assert d.absent and "table absent" in d.heading.text()
@@ -438,9 +439,9 @@ def test_a_grade_read_that_fails_marks_its_cells_instead_of_waiting_forever(qtbo
     assert grade_cell(w, WARN_RUN) == "WARN"
     with sqlite3.connect(evidence_db) as conn:
         conn.execute("DROP TABLE activity_evidence")  # gone under the reader, which knew it
-    w.runs_model.set_evidence(w.evidence_reader)  # forget the grades: the rows are read again
+    w.runs_model.set_evidence(w.session.evidence)  # forget the grades: the rows are read again
     qtbot.waitUntil(lambda: grade_cell(w, WARN_RUN) == "?", timeout=WAIT)
     tip = grade_cell(w, WARN_RUN, Qt.ItemDataRole.ToolTipRole)
     assert tip.startswith("The grade could not be read: ") and "activity_evidence" in tip
-    qtbot.waitUntil(lambda: w.evidence_runner.pending == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.session.pending(Worker.EVIDENCE) == 0, timeout=WAIT)
     assert grade_cell(w, WARN_RUN) == "?"  # not asked again and again

@@ -1,4 +1,4 @@
-"""The Idempotency inspector (ui.qt.idempotency_view) on a real Postgres run and the real Redis,
+"""The Idempotency inspector (ui.qt.windows.idempotency) on a real Postgres run and the real Redis,
 whose ``idem:{tenant}:{key}`` hashes are written with redis-py as upstream's store leaves them:
 verdicts as upstream's Lua check gives them, nothing written, and the no-Redis and unreachable
 cases."""
@@ -12,17 +12,16 @@ from drivers import open_source
 from drivers.redis_store import RedisIdempotencyStore
 from inspector.hashing import hash_request
 from inspector.idempotency import IdempotencyResult
+from inspector.services.idempotency import load_run_keys, read_key_states
 from tests.ui.replay_dbs import insert_run, new_tenant, redis_client, tenant_keys
-from ui.qt.idempotency_view import (
+from ui.qt.app import redis_connector
+from ui.qt.session.redis import RedisSettings
+from ui.qt.windows.idempotency import (
     IDEMPOTENCY_COLUMNS,
     NO_REDIS_TEXT,
     IdempotencyView,
     fmt_ttl,
-    load_run_keys,
-    read_idempotency_states,
 )
-from ui.qt.redis_settings import RedisSettings
-from ui.qt.tasks import TaskRunner
 
 pytestmark = pytest.mark.gui
 WAIT = 20000
@@ -69,11 +68,12 @@ def redis(redis_url, tenant):
 
 
 @pytest.fixture
-def make_view(qtbot, source, runner, redis_settings):
+def make_view(qtbot, source, make_session, redis_settings):
     made = []
 
-    def make(run_ref="idem-run", *, runner_for=lambda: runner, redis=redis_settings):
-        view = IdempotencyView(source, run_ref, runner_for=runner_for, redis=redis)
+    def make(run_ref="idem-run", *, session=None, redis=redis_settings):
+        session = session or make_session(source)
+        view = IdempotencyView(session, run_ref, redis=redis)
         qtbot.addWidget(view)
         made.append(view)
         return view
@@ -93,13 +93,12 @@ def snapshot(client, tenant):
 
 
 def test_without_redis_it_says_so_and_nothing_else(make_view):
-    asked = []
-    view = make_view(runner_for=lambda: asked.append(1))
+    view = make_view()  # a synchronous session: a read would have happened inside start()
     view.start()
     assert view.state == "no-redis"
     assert view.pages.currentWidget() is view.message_page
     assert view.message.text() == NO_REDIS_TEXT == "No Redis configured — set one in Settings."
-    assert not view.retry_button.isVisibleTo(view) and asked == []  # the run is not even read
+    assert not view.retry_button.isVisibleTo(view) and view.keys is None  # the run is not even read
 
 
 def test_each_keyed_step_with_its_redis_state_and_upstreams_verdict(make_view, redis_settings, redis, redis_url,
@@ -195,23 +194,25 @@ def test_states_are_read_a_chunk_per_round_trip(source, redis, redis_url):
     keys = load_run_keys(source, "idem-run")
     assert keys.total_steps == 6 and keys.unkeyed == 2 and keys.trace_id == TRACE
     progress = Collect()
-    chunked = read_idempotency_states(keys, redis_url, "idem", progress, chunk=3)
-    assert progress.calls == [(3, 4), (4, 4)]
-    whole = read_idempotency_states(keys, redis_url, "idem")
+    store = redis_connector().idempotency_store(redis_url, "idem")
+    try:
+        chunked = read_key_states(keys, store, progress=progress, chunk=3)
+        assert progress.calls == [(3, 4), (4, 4)]
+        whole = read_key_states(keys, store)
+    finally:
+        store.close()
     assert [(r.step, r.verdict, r.state.fields if r.state else None) for r in chunked.rows] == [
         (r.step, r.verdict, r.state.fields if r.state else None) for r in whole.rows]
 
 
-def test_real_workers(qtbot, make_view, settings, redis, redis_url):
-    source_runner = TaskRunner("idem-source")
-    rs = RedisSettings(settings)
+def test_real_workers(qtbot, make_view, make_session, source, settings, redis, redis_url):
+    rs = RedisSettings(settings, redis_connector())
     rs.set_url(redis_url)
     try:
-        view = make_view(runner_for=lambda: source_runner, redis=rs)
+        view = make_view(session=make_session(source, sync=False), redis=rs)
         with qtbot.waitSignal(view.loaded, timeout=WAIT) as blocker:
             view.start()
             assert view.state == "loading"
         assert blocker.args == [4] and view.state == "done"
     finally:
-        source_runner.shutdown()
         rs.shutdown()

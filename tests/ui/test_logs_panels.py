@@ -1,5 +1,6 @@
-"""The logs panels (ui.qt.logs_panels) on a real Postgres holding the AOS logs tables, read through
-the real PostgresLogsReader: inline workers for the logic, real worker threads for the timing."""
+"""The logs panels (ui.qt.panels.logs, ui.qt.windows.ledger) on a real Postgres holding the AOS logs
+tables, read through the real PostgresLogsReader in a source session: inline workers for the
+logic, real worker threads for the timing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import threading
 import pytest
 import sqlalchemy as sa
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import QApplication
 
+from drivers import open_source
 from drivers.pg_logs import PostgresLogsReader
 from inspector.errors import InspectorError
 from inspector.logs import LedgerFilter
@@ -25,15 +28,11 @@ from tests.ui.logs_dbs import (
     add_ledger_rows,
     fill_logs,
 )
-from ui.qt.logs_models import (
-    LEDGER_COLUMNS,
-    RECORD_ROLE,
-    LedgerModel,
-    RecordTableModel,
-    StateDiffModel,
-)
-from ui.qt.logs_panels import NO_LOGS_TEXT, LedgerWindow, RunLogsPanel
-from ui.qt.tasks import TaskRunner
+from ui.qt.models.logs import LEDGER_COLUMNS, LedgerModel, StateDiffModel
+from ui.qt.models.records import RECORD_ROLE, RecordTableModel
+from ui.qt.panels.logs import NO_LOGS_TEXT, RunLogsPanel
+from ui.qt.session.session import Worker
+from ui.qt.windows.ledger import LedgerWindow
 
 pytestmark = pytest.mark.gui
 WAIT = 15000
@@ -61,13 +60,6 @@ def reader(filled, pg_url):
     return PostgresLogsReader(filled, pg_url)
 
 
-@pytest.fixture
-def async_runner(qtbot):
-    r = TaskRunner("logs-test-async")
-    yield r
-    r.shutdown()
-
-
 class Errors(list):
     """The ``report`` callback: collects (what we were doing, exception)."""
 
@@ -80,8 +72,26 @@ def errors():
     return Errors()
 
 
-def make_panel(qtbot, runner, logs, errors) -> RunLogsPanel:
-    panel = RunLogsPanel(lambda: runner, lambda: logs, errors)
+@pytest.fixture
+def session_for(make_session, pg_url, errors):
+    """A source session on the test database whose logs reader is ``logs`` (None: a source
+    without logs); its reports go to ``errors``."""
+    opened = []
+
+    def make(logs, *, sync: bool = True):
+        source = open_source(pg_url)
+        opened.append(source)
+        session = make_session(source, logs=logs, sync=sync)
+        session.error_reported.connect(lambda doing, exc: errors(exc, doing))
+        return session
+
+    yield make
+    for source in opened:
+        source.close()
+
+
+def make_panel(qtbot, session) -> RunLogsPanel:
+    panel = RunLogsPanel(session)
     qtbot.addWidget(panel)
     return panel
 
@@ -103,8 +113,8 @@ def show_main_run(panel: RunLogsPanel) -> None:
 # --- RunLogsPanel -----------------------------------------------------------------------------
 
 
-def test_every_tab_is_filled_and_titled_with_its_count(qtbot, runner, reader, errors):
-    panel = make_panel(qtbot, runner, reader, errors)
+def test_every_tab_is_filled_and_titled_with_its_count(qtbot, session_for, reader, errors):
+    panel = make_panel(qtbot, session_for(reader))
     with qtbot.waitSignal(panel.loaded, timeout=WAIT) as loaded:
         show_main_run(panel)
     assert loaded.args == [RUN]
@@ -154,8 +164,8 @@ def test_every_tab_is_filled_and_titled_with_its_count(qtbot, runner, reader, er
     assert [b is not None for b in backgrounds] == [s == "open" for s in states]
 
 
-def test_selecting_a_modified_event_shows_its_diff(qtbot, runner, reader, errors):
-    panel = make_panel(qtbot, runner, reader, errors)
+def test_selecting_a_modified_event_shows_its_diff(qtbot, session_for, reader, errors):
+    panel = make_panel(qtbot, session_for(reader))
     show_main_run(panel)
     model = panel.audit.model
     row = [e.id for e in model.records].index(MODIFIED_EVENT)
@@ -185,7 +195,7 @@ def test_selecting_a_modified_event_shows_its_diff(qtbot, runner, reader, errors
     assert view.states.currentWidget() is view.after
 
 
-def test_json_null_states_read_as_no_state(qtbot, runner, filled, pg_url, errors):
+def test_json_null_states_read_as_no_state(qtbot, session_for, filled, pg_url, errors):
     # Upstream's writer stores an unused state as JSON null, not SQL NULL (§3.1).
     with filled.begin() as conn:
         conn.execute(sa.text(
@@ -193,7 +203,7 @@ def test_json_null_states_read_as_no_state(qtbot, runner, filled, pg_url, errors
             " after_state, created_at) VALUES (:id, :tenant, 'LimitCreated', 'LIMIT', 'limit-9', 'SYSTEM',"
             " 'null'::jsonb, CAST(:after AS jsonb), :at)"),
             {"id": "audit-json-null", "tenant": TENANT, "after": f'{{"run_id": "{RUN}", "max": 3}}', "at": T0})
-    panel = make_panel(qtbot, runner, PostgresLogsReader(filled, pg_url), errors)
+    panel = make_panel(qtbot, session_for(PostgresLogsReader(filled, pg_url)))
     show_main_run(panel)
     assert titles(panel)["audit"] == "Audit (5)"
     panel.audit.view.selectRow([e.id for e in panel.audit.model.records].index("audit-json-null"))
@@ -205,8 +215,8 @@ def test_json_null_states_read_as_no_state(qtbot, runner, filled, pg_url, errors
     assert errors == []
 
 
-def test_system_record_filters_and_whole_tenant_exports(qtbot, runner, reader, errors):
-    panel = make_panel(qtbot, runner, reader, errors)
+def test_system_record_filters_and_whole_tenant_exports(qtbot, session_for, reader, errors):
+    panel = make_panel(qtbot, session_for(reader))
     show_main_run(panel)
     panel.system_severity.setCurrentText("WARN")
     assert [r.id for r in panel.system.model.records] == ["sys-tenant"]
@@ -226,8 +236,8 @@ def test_system_record_filters_and_whole_tenant_exports(qtbot, runner, reader, e
     assert errors == []
 
 
-def test_several_llm_records_are_all_shown_with_a_note(qtbot, runner, reader, errors):
-    panel = make_panel(qtbot, runner, reader, errors)
+def test_several_llm_records_are_all_shown_with_a_note(qtbot, session_for, reader, errors):
+    panel = make_panel(qtbot, session_for(reader))
     panel.show_run(OTHER_RUN, f"trace_{OTHER_RUN}", OTHER_TENANT, "corr-0002")
     assert panel.tabText(panel.tab_index("llm")) == "LLM run (2)"
     assert panel.llm.note.text().startswith("2 records for this run")
@@ -236,12 +246,12 @@ def test_several_llm_records_are_all_shown_with_a_note(qtbot, runner, reader, er
     assert errors == []
 
 
-def test_missing_tables_disable_their_tabs_with_the_reason(qtbot, runner, filled, pg_url, errors):
+def test_missing_tables_disable_their_tabs_with_the_reason(qtbot, session_for, filled, pg_url, errors):
     with filled.begin() as conn:
         conn.exec_driver_sql("DROP TABLE log_exports")
         conn.exec_driver_sql("DROP TABLE aos_trace_mismatches")
     reader = PostgresLogsReader(filled, pg_url)
-    panel = make_panel(qtbot, runner, reader, errors)
+    panel = make_panel(qtbot, session_for(reader))
     show_main_run(panel)
     for key, table in (("exports", "log_exports"), ("mismatches", "aos_trace_mismatches")):
         i = panel.tab_index(key)
@@ -253,12 +263,12 @@ def test_missing_tables_disable_their_tabs_with_the_reason(qtbot, runner, filled
     assert errors == []
 
 
-def test_a_trace_only_database_disables_every_logs_tab(qtbot, runner, pg_server, errors):
+def test_a_trace_only_database_disables_every_logs_tab(qtbot, session_for, pg_server, errors):
     name = pg_server.create(template=pg_server.template(logs_tables=False))
     engine = sa.create_engine(sa_url(with_database(pg_server.url, name)), poolclass=sa.pool.NullPool)
     try:
         reader = PostgresLogsReader(engine, "trace-only")
-        panel = make_panel(qtbot, runner, reader, errors)
+        panel = make_panel(qtbot, session_for(reader))
         show_main_run(panel)
         disabled = {key for key in panel.tabs if not panel.isTabEnabled(panel.tab_index(key))}
         assert disabled == {"audit", "policy", "llm", "system", "exports", "mismatches"}
@@ -270,82 +280,69 @@ def test_a_trace_only_database_disables_every_logs_tab(qtbot, runner, pg_server,
         pg_server.drop(name)
 
 
-def test_a_source_without_logs_shows_one_message(qtbot, runner, reader, errors):
-    current = {"logs": None}
-    panel = RunLogsPanel(lambda: runner, lambda: current["logs"], errors)
-    qtbot.addWidget(panel)
+def test_a_source_without_logs_shows_one_message(qtbot, session_for, make_session, pg_url, reader, errors):
+    source = open_source(pg_url)
+    try:
+        session = make_session(source)  # its logs reader is not known: no logs
+        panel = make_panel(qtbot, session)
+        show_main_run(panel)
+        assert panel.count() == 1 and not panel.logs_available
+        assert panel.currentWidget() is panel.no_logs
+        assert panel.no_logs_label.text() == NO_LOGS_TEXT
+        assert panel.tabBar().isHidden() or not panel.isVisible()
+        assert panel.tabBarAutoHide()
+        # the source changes to one with logs: the tabs come back
+        session.adopt(source, logs=reader, owned=False)
+        show_main_run(panel)
+        assert panel.count() == len(panel.tabs) and panel.logs_available
+        assert titles(panel)["audit"] == "Audit (4)"
+        session.adopt(source, owned=False)
+        panel.clear()
+        assert panel.count() == 1
+    finally:
+        source.close()
+
+
+def test_results_for_a_run_no_longer_shown_are_dropped(qtbot, session_for, reader, errors, monkeypatch):
+    """A read of the older run that has started when the newer run is shown finishes late: its
+    result is dropped; those that had not started are cancelled."""
+    session = session_for(reader, sync=False)
+    panel = make_panel(qtbot, session)
+    started, release = threading.Event(), threading.Event()
+    real = reader.policy_activations
+    delivered = []
+
+    def slow_for_the_older_run(link_ids):
+        rows = real(link_ids)
+        if OTHER_RUN in link_ids:
+            started.set()
+            release.wait(WAIT / 1000)
+        delivered.append(link_ids)
+        return rows
+
+    monkeypatch.setattr(reader, "policy_activations", slow_for_the_older_run)
+    panel.show_run(OTHER_RUN, f"trace_{OTHER_RUN}", OTHER_TENANT, "corr-0002")  # policy is read first
+    assert started.wait(WAIT / 1000)
+    llm_calls = []
+    real_llm = reader.llm_records
+    monkeypatch.setattr(reader, "llm_records", lambda run_id: (llm_calls.append(run_id), real_llm(run_id))[1])
     show_main_run(panel)
-    assert panel.count() == 1 and not panel.logs_available
-    assert panel.currentWidget() is panel.no_logs
-    assert panel.no_logs_label.text() == NO_LOGS_TEXT
-    assert panel.tabBar().isHidden() or not panel.isVisible()
-    assert panel.tabBarAutoHide()
-    # the source changes to one with logs: the tabs come back
-    current["logs"] = reader
-    show_main_run(panel)
-    assert panel.count() == len(panel.tabs) and panel.logs_available
-    assert titles(panel)["audit"] == "Audit (4)"
-    current["logs"] = None
-    panel.clear()
-    assert panel.count() == 1
-
-
-class DeferredRunner:
-    """Holds submitted work until the test runs it, in the order it chooses (to deliver an old
-    request's results after a newer one's)."""
-
-    def __init__(self) -> None:
-        self.queue: list[tuple] = []
-
-    def submit(self, fn, on_done=None, on_error=None, *, label="", on_progress=None):
-        from ui.qt.tasks import Task
-
-        task = Task(len(self.queue), label, on_done, on_error)
-        self.queue.append((fn, on_done, on_error, task))
-        return task
-
-    def run(self, items, *, honour_cancel: bool = False) -> None:
-        """Run items; a cancelled one is skipped when ``honour_cancel`` (as TaskRunner does before
-        a task starts), else run anyway, as if it had started before it was cancelled."""
-        for fn, on_done, on_error, task in items:
-            if honour_cancel and task.cancelled:
-                continue
-            try:
-                result = fn()
-            except Exception as exc:  # noqa: BLE001
-                on_error(exc)
-            else:
-                on_done(result)
-
-
-def test_results_for_a_run_no_longer_shown_are_dropped(qtbot, reader, errors):
-    runner = DeferredRunner()
-    panel = RunLogsPanel(lambda: runner, lambda: reader, errors)
-    qtbot.addWidget(panel)
-    panel.show_run(OTHER_RUN, f"trace_{OTHER_RUN}", OTHER_TENANT, "corr-0002")
-    first = list(runner.queue)
-    runner.queue.clear()
-    show_main_run(panel)
-    second = list(runner.queue)
-    assert panel.pending == len(second) == 7
-    assert titles(panel)["audit"] == "Audit (…)"
-    # Showing the newer run cancelled the older run's reads that had not started...
-    assert all(task.cancelled for *_rest, task in first)
-    assert not any(task.cancelled for *_rest, task in second)
-    # ...and any that had started and finish late are dropped: the newer run's reads finish
-    # first, then the older run's arrive.
-    runner.run(second)
-    runner.run(first)
-    assert panel.run_id == RUN and panel.pending == 0
+    assert panel.pending == 7 and titles(panel)["audit"] == "Audit (…)"
+    release.set()
+    qtbot.waitUntil(lambda: panel.pending == 0 and session.pending() == 0, timeout=WAIT)
+    # the older run's reads that had not started were cancelled; the one that had was dropped
+    assert llm_calls == [RUN] and len(delivered) == 2
+    assert panel.run_id == RUN
     assert titles(panel)["llm"] == "LLM run (1)"
     assert [r.run_id for r in panel.llm.model.records] == [RUN]
     assert titles(panel)["audit"] == "Audit (4)"
+    assert [p.loop_trace_id for p in panel.policy.model.records] == \
+        [p.loop_trace_id for p in real(("trace_" + RUN, RUN, CORR))]
     # clear() drops whatever is on its way
-    runner.queue.clear()
     show_main_run(panel)
-    pending = list(runner.queue)
     panel.clear()
-    runner.run(pending)
+    qtbot.waitUntil(lambda: session.pending() == 0, timeout=WAIT)
+    QApplication.processEvents()
     assert panel.run_id is None
     assert all(panel.tabText(panel.tab_index(k)) == spec for k, spec in
                zip(panel.tabs, ("Audit", "Policy activations", "LLM run", "System", "Exports", "Replay window",
@@ -371,16 +368,17 @@ class ThreadTracer:
         self.statements = 0
 
 
-def test_real_worker_thread_fills_the_tabs_and_drops_the_older_run(qtbot, async_runner, filled, pg_url, errors):
+def test_real_worker_thread_fills_the_tabs_and_drops_the_older_run(qtbot, session_for, filled, pg_url, errors):
     tracer = ThreadTracer()
     reader = PostgresLogsReader(filled, pg_url, tracer=tracer)
     tracer.reset()
-    panel = make_panel(qtbot, async_runner, reader, errors)
+    session = session_for(reader, sync=False)
+    panel = make_panel(qtbot, session)
     panel.show()
     panel.show_run(OTHER_RUN, f"trace_{OTHER_RUN}", OTHER_TENANT, "corr-0002")
     show_main_run(panel)  # before any of the first run's results can arrive
     assert titles(panel)["audit"] == "Audit (…)"
-    qtbot.waitUntil(lambda: panel.pending == 0 and async_runner.pending == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.pending == 0 and session.pending() == 0, timeout=WAIT)
     assert panel.run_id == RUN
     assert titles(panel)["llm"] == "LLM run (1)"
     assert [r.run_id for r in panel.llm.model.records] == [RUN]
@@ -390,10 +388,10 @@ def test_real_worker_thread_fills_the_tabs_and_drops_the_older_run(qtbot, async_
     assert tracer.statements > 0 and threading.get_ident() not in tracer.threads
 
 
-def test_a_failing_read_is_reported_and_shown_in_its_tab(qtbot, runner, reader, filled, errors):
+def test_a_failing_read_is_reported_and_shown_in_its_tab(qtbot, session_for, reader, filled, errors):
     with filled.begin() as conn:  # gone after the reader looked
         conn.exec_driver_sql("DROP TABLE system_records")
-    panel = make_panel(qtbot, runner, reader, errors)
+    panel = make_panel(qtbot, session_for(reader))
     show_main_run(panel)
     assert titles(panel)["system"] == "System (!)"
     assert "Could not read system records" in panel.system.placeholder.text()
@@ -407,8 +405,8 @@ def test_a_failing_read_is_reported_and_shown_in_its_tab(qtbot, runner, reader, 
 # --- models -----------------------------------------------------------------------------------
 
 
-def test_record_and_diff_models_pass_the_model_tester(qtmodeltester, runner, reader, errors, qtbot):
-    panel = make_panel(qtbot, runner, reader, errors)
+def test_record_and_diff_models_pass_the_model_tester(qtmodeltester, session_for, reader, errors, qtbot):
+    panel = make_panel(qtbot, session_for(reader))
     show_main_run(panel)
     for tab in panel.tabs.values():
         assert isinstance(tab.model, RecordTableModel)
@@ -425,9 +423,9 @@ def ledger_engine(filled):
     return filled
 
 
-def test_ledger_model_pages_with_fetch_more(qtmodeltester, runner, ledger_engine, pg_url, errors):
+def test_ledger_model_pages_with_fetch_more(qtmodeltester, session_for, ledger_engine, pg_url, errors):
     reader = PostgresLogsReader(ledger_engine, pg_url)
-    model = LedgerModel(lambda: runner, lambda: reader, errors)
+    model = LedgerModel(session_for(reader))
     model.reload()
     assert model.rowCount() == 200 and model.canFetchMore(QModelIndex())
     qtmodeltester.check(model)  # the tester fetches more itself
@@ -448,9 +446,9 @@ def scroll_to_bottom(qtbot, window: LedgerWindow) -> None:
     qtbot.wait(10)
 
 
-def test_ledger_window_reads_more_as_it_scrolls_and_a_filter_starts_again(qtbot, runner, ledger_engine, pg_url, errors):
+def test_ledger_window_reads_more_as_it_scrolls_and_a_filter_starts_again(qtbot, session_for, ledger_engine, pg_url, errors):
     reader = PostgresLogsReader(ledger_engine, pg_url)
-    w = LedgerWindow(lambda: runner, lambda: reader, errors)
+    w = LedgerWindow(session_for(reader))
     qtbot.addWidget(w)
     w.resize(1000, 700)
     w.show()
@@ -502,11 +500,12 @@ def test_ledger_window_reads_more_as_it_scrolls_and_a_filter_starts_again(qtbot,
     assert model.rowCount() == 200
 
 
-def test_ledger_window_on_a_real_worker_thread(qtbot, async_runner, ledger_engine, pg_url, errors):
+def test_ledger_window_on_a_real_worker_thread(qtbot, session_for, ledger_engine, pg_url, errors):
     tracer = ThreadTracer()
     reader = PostgresLogsReader(ledger_engine, pg_url, tracer=tracer)
     tracer.reset()
-    w = LedgerWindow(lambda: async_runner, lambda: reader, errors)
+    session = session_for(reader, sync=False)
+    w = LedgerWindow(session)
     qtbot.addWidget(w)
     w.resize(1000, 700)
     w.show()
@@ -522,16 +521,16 @@ def test_ledger_window_on_a_real_worker_thread(qtbot, async_runner, ledger_engin
     # a filter set while a page is on its way: the page for the old filter is dropped
     w.filters.combos["event_type"].setCurrentText("LimitUpdated")
     w.filters.combos["tenant_id"].setCurrentText(OTHER_TENANT)
-    qtbot.waitUntil(lambda: not model.loading and async_runner.pending == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: not model.loading and session.pending(Worker.LOGS) == 0, timeout=WAIT)
     assert model.rowCount() == 0
     assert "No event matches" in w.status.text()
     assert errors == []
     assert tracer.statements > 0 and threading.get_ident() not in tracer.threads
 
 
-def test_ledger_window_reports_a_failed_page_and_stops_asking(qtbot, runner, ledger_engine, pg_url, errors):
+def test_ledger_window_reports_a_failed_page_and_stops_asking(qtbot, session_for, ledger_engine, pg_url, errors):
     reader = PostgresLogsReader(ledger_engine, pg_url)
-    w = LedgerWindow(lambda: runner, lambda: reader, errors)
+    w = LedgerWindow(session_for(reader))
     qtbot.addWidget(w)
     w.resize(1000, 700)
     w.show()
@@ -548,8 +547,8 @@ def test_ledger_window_reports_a_failed_page_and_stops_asking(qtbot, runner, led
     assert len(errors) == 1  # no retry loop at the bottom of the view
 
 
-def test_ledger_window_without_logs_says_so(qtbot, runner, errors):
-    w = LedgerWindow(lambda: runner, lambda: None, errors)
+def test_ledger_window_without_logs_says_so(qtbot, session_for, errors):
+    w = LedgerWindow(session_for(None))
     qtbot.addWidget(w)
     assert w.stack.currentWidget() is w.placeholder
     assert w.placeholder.text() == NO_LOGS_TEXT

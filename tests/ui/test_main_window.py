@@ -11,11 +11,19 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS, BROKEN_RUN, ORIGINAL_RUN, ORPHAN_RUN, sha256
-from ui.qt.detail import TRUNCATE_BYTES
+from tests.ui.dbs import (
+    BIG_RUN,
+    BIG_RUN_STEPS,
+    BROKEN_RUN,
+    ORIGINAL_RUN,
+    ORPHAN_RUN,
+    sha256,
+)
 from ui.qt.messages import Level
-from ui.qt.runs_model import RUN_ROLE
-from ui.qt.steps_model import FIRST_CHUNK, STEP_ROLE
+from ui.qt.models.runs import RUN_ROLE
+from ui.qt.models.steps import FIRST_CHUNK, STEP_ROLE
+from ui.qt.panels.detail import TRUNCATE_BYTES
+from ui.qt.session.session import Worker
 
 pytestmark = pytest.mark.gui
 WAIT = 15000
@@ -29,8 +37,8 @@ def open_and_wait(qtbot, window, path):
 
 def idle(qtbot, window):
     qtbot.waitUntil(
-        lambda: window.source_runner is not None and window.source_runner.pending == 0
-        and window.background_runner.pending == 0
+        lambda: window.session.source is not None
+        and window.session.pending(Worker.INTERACTIVE, Worker.BACKGROUND) == 0
         and window.disk.pending == 0 and not window.runs_model.loading,
         timeout=WAIT,
     )
@@ -59,9 +67,9 @@ def test_open_pick_run_expand_and_show_step(qtbot, make_window, small_db):
     w = make_window()
     w.show()
     open_and_wait(qtbot, w, small_db)
-    assert "traces.db" in w.source_label.text()
-    qtbot.waitUntil(lambda: "runs" in w.totals_label.text() and "steps" in w.totals_label.text(), timeout=WAIT)
-    assert "1 orphan run ids" in w.totals_label.text()
+    assert "traces.db" in w.status.source_label.text()
+    qtbot.waitUntil(lambda: "runs" in w.status.totals_label.text() and "steps" in w.status.totals_label.text(), timeout=WAIT)
+    assert "1 orphan run ids" in w.status.totals_label.text()
 
     top = select_run(qtbot, w, ORIGINAL_RUN)
     assert w.steps_view.isExpanded(top)
@@ -234,7 +242,7 @@ def test_browsing_everything_leaves_the_file_unchanged(qtbot, make_window, small
             w.steps_view.setCurrentIndex(ix)
             assert w.detail.kind == "step"
             seen_steps += 1
-    assert seen_steps == w._totals.steps if w._totals else seen_steps > BIG_RUN_STEPS
+    assert seen_steps == w.status.totals.steps if w.status.totals else seen_steps > BIG_RUN_STEPS
     assert [lvl for lvl, _ in w.bus.history if lvl == Level.ERROR] == []
     w.shutdown()
     assert sha256(small_db) == digest
@@ -262,8 +270,8 @@ def test_reopening_does_not_pile_up_workers(qtbot, make_window, small_db):
     w = make_window()
     for _ in range(4):
         open_and_wait(qtbot, w, small_db)
-        for runner in list(w._retired):
+        for runner in list(w.session.retired):
             runner.wait()
     # each open retires the previous source's four workers (source, background, evidence,
     # grading); finished ones are dropped at the next
-    assert len(w._retired) <= 4
+    assert len(w.session.retired) <= 4

@@ -7,9 +7,9 @@ import pytest
 from drivers import open_source
 from inspector.model import RunFilter, RunSort
 from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS, ORIGINAL_RUN, ORPHAN_RUN, REPLAYS
-from ui.qt.json_model import PATH_ROLE, JsonTreeModel
-from ui.qt.runs_model import PAGE_SIZE, RUN_ROLE, RunsModel, column_of
-from ui.qt.steps_model import (
+from ui.qt.models.json_tree import PATH_ROLE, JsonTreeModel
+from ui.qt.models.runs import PAGE_SIZE, RUN_ROLE, RunsModel, column_of
+from ui.qt.models.steps import (
     FETCH_CHUNK,
     FIRST_CHUNK,
     NODE_ROLE,
@@ -27,14 +27,25 @@ def source(small_db):
     s.close()
 
 
-def errors_to(bucket):
-    return lambda exc, doing: bucket.append((doing, exc))
+@pytest.fixture
+def shown(make_session):
+    """``shown(ModelClass, source, errors)``: a model given a synchronous session that then shows
+    ``source`` (as opening it would); the session's reports go to ``errors``."""
+
+    def make(model_cls, source, errors=None):
+        session = make_session()
+        if errors is not None:
+            session.error_reported.connect(lambda doing, exc: errors.append((doing, exc)))
+        model = model_cls(session)
+        session.adopt(source, owned=False)
+        return model
+
+    return make
 
 
-def test_runs_model_passes_model_tester(qtmodeltester, source, runner):
+def test_runs_model_passes_model_tester(qtmodeltester, source, shown):
     errors = []
-    model = RunsModel(lambda: runner, errors_to(errors))
-    model.set_source(source)
+    model = shown(RunsModel, source, errors)
     qtmodeltester.check(model)
     assert errors == []
     # 30 written, 1 deleted (orphan) + the big run; the orphan is pinned on top.
@@ -43,9 +54,8 @@ def test_runs_model_passes_model_tester(qtmodeltester, source, runner):
     assert model.data(model.index(0, 1)) == "orphan steps"
 
 
-def test_runs_model_counts_use_normalised_statuses(source, runner):
-    model = RunsModel(lambda: runner, errors_to([]))
-    model.set_source(source)
+def test_runs_model_counts_use_normalised_statuses(source, shown):
+    model = shown(RunsModel, source, None)
     row = model.row_of(BIG_RUN)
     run = model.data(model.index(row, 0), RUN_ROLE)
     # every tenth step is a worker's "failed": counted as a failure (upstream counts none, §11.4)
@@ -54,7 +64,7 @@ def test_runs_model_counts_use_normalised_statuses(source, runner):
     assert model.data(model.index(row, column_of("total_steps"))) == f"{BIG_RUN_STEPS:,}"
 
 
-def test_runs_model_pages_lazily(tmp_path, runner):
+def test_runs_model_pages_lazily(tmp_path, shown):
     from drivers.sqlite_writer import SQLiteTraceWriter
     from tests.ui.dbs import StepClock
 
@@ -64,8 +74,7 @@ def test_runs_model_pages_lazily(tmp_path, runner):
             w.start_trace(f"run_{i:016x}", "c", "t", None, [])
     src = open_source(path)
     try:
-        model = RunsModel(lambda: runner, errors_to([]))
-        model.set_source(src)
+        model = shown(RunsModel, src, None)
         assert model.rowCount() == PAGE_SIZE * 3 + 17
         assert model.loaded_rows == PAGE_SIZE  # only the first page was read
         last = model.index(model.rowCount() - 1, 0)
@@ -76,9 +85,8 @@ def test_runs_model_pages_lazily(tmp_path, runner):
         src.close()
 
 
-def test_runs_model_filter_and_sort(source, runner):
-    model = RunsModel(lambda: runner, errors_to([]))
-    model.set_source(source)
+def test_runs_model_filter_and_sort(source, shown):
+    model = shown(RunsModel, source, None)
     model.set_filter(RunFilter(status="failed"))
     ids = [model.data(model.index(r, 0), RUN_ROLE).run_id for r in range(model.rowCount())]
     assert ids and all(source.get_run(i).status == "failed" for i in ids)
@@ -91,9 +99,8 @@ def test_runs_model_filter_and_sort(source, runner):
     assert counts == sorted(counts, reverse=True)
 
 
-def test_step_tree_passes_model_tester(qtmodeltester, source, runner):
-    model = StepTreeModel(lambda: runner, errors_to([]))
-    model.set_source(source)
+def test_step_tree_passes_model_tester(qtmodeltester, source, shown):
+    model = shown(StepTreeModel, source, None)
     model.set_run(source.get_run(ORIGINAL_RUN).summary)
     top = model.top_index()
     while model.request_more(top):
@@ -101,9 +108,8 @@ def test_step_tree_passes_model_tester(qtmodeltester, source, runner):
     qtmodeltester.check(model)
 
 
-def test_step_tree_lists_replays_under_their_original(source, runner):
-    model = StepTreeModel(lambda: runner, errors_to([]))
-    model.set_source(source)
+def test_step_tree_lists_replays_under_their_original(source, shown):
+    model = shown(StepTreeModel, source, None)
     model.set_run(source.get_run(ORIGINAL_RUN).summary)
     top = model.top_index()
     group = model.index(0, 0, top)
@@ -117,9 +123,8 @@ def test_step_tree_lists_replays_under_their_original(source, runner):
     assert model.rowCount(first) == source.count_steps(REPLAYS[0])
 
 
-def test_step_tree_fetch_more_in_chunks(source, runner):
-    model = StepTreeModel(lambda: runner, errors_to([]))
-    model.set_source(source)
+def test_step_tree_fetch_more_in_chunks(source, shown):
+    model = shown(StepTreeModel, source, None)
     model.set_run(source.get_run(BIG_RUN).summary)
     top = model.top_index()
     assert model.hasChildren(top)
@@ -142,9 +147,8 @@ def test_step_tree_fetch_more_in_chunks(source, runner):
     assert indexes == list(range(BIG_RUN_STEPS))
 
 
-def test_step_tree_shows_orphans_under_their_own_node(source, runner):
-    model = StepTreeModel(lambda: runner, errors_to([]))
-    model.set_source(source)
+def test_step_tree_shows_orphans_under_their_own_node(source, shown):
+    model = shown(StepTreeModel, source, None)
     orphan = source.orphan_runs()[0]
     model.set_run(orphan)
     top = model.top_index()
@@ -201,18 +205,16 @@ def _assert_options_match_data(model, indexes):
         assert opt.font.bold() == bool(font and font.bold()), (ix.row(), ix.column())
 
 
-def test_runs_model_multidata_matches_data_cell_by_cell(source, runner):
+def test_runs_model_multidata_matches_data_cell_by_cell(source, shown):
     # The delegate reuses one role span for every cell: a value left from the previous cell
     # (an icon, an italic font) must never leak into the next.
-    model = RunsModel(lambda: runner, errors_to([]))
-    model.set_source(source)
+    model = shown(RunsModel, source, None)
     cells = [model.index(r, c) for r in range(min(model.rowCount(), 12)) for c in range(model.columnCount())]
     _assert_options_match_data(model, cells)
 
 
-def test_step_tree_multidata_matches_data_cell_by_cell(source, runner):
-    model = StepTreeModel(lambda: runner, errors_to([]))
-    model.set_source(source)
+def test_step_tree_multidata_matches_data_cell_by_cell(source, shown):
+    model = shown(StepTreeModel, source, None)
     model.set_run(source.get_run(ORIGINAL_RUN).summary)
     top = model.top_index()
     model.fetchMore(top)
@@ -220,16 +222,15 @@ def test_step_tree_multidata_matches_data_cell_by_cell(source, runner):
     _assert_options_match_data(model, cells)
 
 
-def test_runs_model_with_grades_passes_model_tester(qtmodeltester, tmp_path, runner):
+def test_runs_model_with_grades_passes_model_tester(qtmodeltester, tmp_path, shown):
     """Grades read per page into the Grade column, on a real SQLite file with evidence."""
     from tests.ui.evidence_dbs import GRADES, build_evidence_db
-    from ui.qt.grades import GRADE_ROLE
+    from ui.qt.models.runs import GRADE_ROLE
 
     src = open_source(build_evidence_db(tmp_path / "traces.db"))
     try:
         errors = []
-        model = RunsModel(lambda: runner, errors_to(errors), grades_runner_for=lambda: runner)
-        model.set_source(src)
+        model = shown(RunsModel, src, errors)
         col = column_of("grade")
         row = model.row_of("ev-warn")
         assert model.evidence_state == "unknown" and model.data(model.index(row, col)) == ""
@@ -249,7 +250,7 @@ def test_runs_model_with_grades_passes_model_tester(qtmodeltester, tmp_path, run
 
 def test_reasons_model_passes_model_tester(qtmodeltester, tmp_path):
     from tests.ui.evidence_dbs import WARN_RUN, build_evidence_db
-    from ui.qt.evidence_panel import REASON_ROLE, ReasonsModel, load_run_evidence
+    from ui.qt.panels.evidence import REASON_ROLE, ReasonsModel, load_run_evidence
 
     src = open_source(build_evidence_db(tmp_path / "traces.db"))
     try:

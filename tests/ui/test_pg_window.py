@@ -11,7 +11,8 @@ import pytest
 
 from tests.pgutil import TraceBuilder
 from tests.ui.test_main_window import WAIT, idle, select_run
-from ui.qt.steps_model import STEP_ROLE
+from ui.qt.models.steps import STEP_ROLE
+from ui.qt.session.session import Worker
 
 pytestmark = pytest.mark.gui
 T0 = datetime(2026, 11, 29, 5, 0, 0, tzinfo=UTC)
@@ -42,10 +43,10 @@ def test_browse_postgres_like_sqlite(qtbot, make_window, filled_pg):
     w.show()
     open_pg(qtbot, w, filled_pg)
     assert w.source.info.kind == "postgres"
-    assert w.source_label.text().startswith("postgres: postgresql://postgres@")
+    assert w.status.source_label.text().startswith("postgres: postgresql://postgres@")
     assert w.runs_model.rowCount() == 32  # 30 + the second trace of run-05 + big; not the archived one
     assert w.filters.archived.isVisibleTo(w)
-    qtbot.waitUntil(lambda: "32 runs" in w.totals_label.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "32 runs" in w.status.totals_label.text(), timeout=WAIT)
 
     # Two traces of one run are two rows, told apart by their trace ids.
     top = select_run(qtbot, w, "trace_0123456789abcdef")
@@ -105,7 +106,7 @@ def test_password_prompt_and_never_stored(qtbot, make_window, settings, filled_p
         w.show()
         w.open_location(url)
         qtbot.waitUntil(lambda: w.password_prompt is not None and w.password_prompt.isVisible(), timeout=WAIT)
-        assert url in w.password_prompt.findChild(type(w.source_label)).text()
+        assert url in w.password_prompt.findChild(type(w.status.source_label)).text()
         w.password_prompt.password.setText("pw-ui")
         w.password_prompt._accept()
         qtbot.waitUntil(lambda: w.source is not None and w.runs_model.rowCount() == 32, timeout=WAIT)
@@ -157,24 +158,24 @@ def _pg_ctl(*args):
 
 def test_server_restart_mid_session_reconnects_and_keeps_the_place(qtbot, make_window, filled_pg):
     w = make_window()
-    w.reconnect.delays = (0.3, 0.3, 0.5)
+    w.session.reconnect.delays = (0.3, 0.3, 0.5)
     w.show()
     open_pg(qtbot, w, filled_pg)
     select_run(qtbot, w, "trace_run-07")
     _pg_ctl("stop", "-m", "fast", "-w")
     try:
         w.refresh()
-        qtbot.waitUntil(lambda: w.reconnect.active, timeout=WAIT)
+        qtbot.waitUntil(lambda: w.session.reconnect.active, timeout=WAIT)
         qtbot.waitUntil(lambda: w.banner.isVisible() and "Lost the connection" in w.banner.label.text(), timeout=WAIT)
         assert "Retrying in" in w.banner.label.text()
         assert w.banner.action_button.text() == "Retry now"
         # While the server is down the window answers and keeps what it showed.
         assert w.runs_model.rowCount() == 32
-        qtbot.waitUntil(lambda: w.reconnect.attempt >= 1, timeout=WAIT)  # at least one failed retry
+        qtbot.waitUntil(lambda: w.session.reconnect.attempt >= 1, timeout=WAIT)  # at least one failed retry
     finally:
         _pg_ctl("start", "-w")
     w.banner.action_button.click()  # Retry now
-    qtbot.waitUntil(lambda: not w.reconnect.active, timeout=WAIT)
+    qtbot.waitUntil(lambda: not w.session.reconnect.active, timeout=WAIT)
     qtbot.waitUntil(lambda: w.current_run() is not None and w.current_run().key == "trace_run-07", timeout=WAIT)
     idle(qtbot, w)
     top = w.steps_model.top_index()
@@ -195,12 +196,12 @@ def test_cancel_a_slow_read(qtbot, make_window, filled_pg):
         with source._connect("a slow report") as conn:
             conn.execute(sa.text("SELECT pg_sleep(30)"))
 
-    w.source_runner.submit(slow, None, lambda e: w._report(e, "run a slow report"), label="Slow report")
-    qtbot.waitUntil(lambda: w.cancel_button.isVisible(), timeout=WAIT)
-    w.cancel_button.click()
-    qtbot.waitUntil(lambda: w.source_runner.pending == 0, timeout=WAIT)
+    w.session.submit(slow, None, lambda e: w.session.report(e, "run a slow report"), label="Slow report")
+    qtbot.waitUntil(lambda: w.status.cancel_button.isVisible(), timeout=WAIT)
+    w.status.cancel_button.click()
+    qtbot.waitUntil(lambda: w.session.pending(Worker.INTERACTIVE) == 0, timeout=WAIT)
     qtbot.waitUntil(lambda: any("Stopped" in t and "cancelled" in t for _l, t in w.bus.history), timeout=WAIT)
-    assert not w.cancel_button.isVisible()
+    assert not w.status.cancel_button.isVisible()
     # Still usable.
     select_run(qtbot, w, "trace_run-03")
 
@@ -227,7 +228,7 @@ def test_server_down_at_connect_says_so_and_offers_retry(qtbot, make_window, fil
 @pytest.fixture(scope="module")
 def demo_pg(pg_server):
     """The Postgres demo with a small big run (read-only tests)."""
-    from drivers.demo_pg import generate_pg_demo
+    from drivers.demo.postgres import generate_pg_demo
     from tests.pgutil import with_database
 
     name = pg_server.create()
@@ -253,7 +254,7 @@ def test_run_logs_dock_follows_the_selected_run(qtbot, make_window, demo_pg):
     w = make_window()
     w.show()
     open_pg(qtbot, w, demo_pg)
-    qtbot.waitUntil(lambda: w.logs_source is not None and w.logs_dock.isVisible(), timeout=WAIT)
+    qtbot.waitUntil(lambda: w.session.logs is not None and w.logs_dock.isVisible(), timeout=WAIT)
     assert w.actions_by_name["ledger"].isEnabled()
     w.filters.search.setText(run_id)
     w.filters.search.editingFinished.emit()

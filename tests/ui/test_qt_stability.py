@@ -36,7 +36,7 @@ def test_a_result_that_arrives_after_cancel_is_released(qtbot):
     hands its result to on_discard instead of dropping it: no connection is left to the GC."""
     import threading
 
-    from ui.qt.tasks import TaskRunner
+    from ui.qt.session.tasks import TaskRunner
 
     runner = TaskRunner("test")
     started, release = threading.Event(), threading.Event()

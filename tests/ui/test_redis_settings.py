@@ -1,4 +1,4 @@
-"""The Redis setting (ui.qt.redis_settings): the URL is saved without its password (kept for the
+"""The Redis setting (ui.qt.session.redis, ui.qt.windows.redis_settings): the URL is saved without its password (kept for the
 session only), and "Test connection" PINGs the real Redis on a worker."""
 
 from __future__ import annotations
@@ -7,13 +7,10 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from inspector.errors import UsageError
-from ui.qt.redis_settings import (
-    PREFIX_KEY,
-    URL_KEY,
-    RedisSettings,
-    RedisSettingsDialog,
-    )
 from inspector.locations import split_redis_password
+from ui.qt.app import redis_connector
+from ui.qt.session.redis import PREFIX_KEY, URL_KEY, RedisSettings
+from ui.qt.windows.redis_settings import RedisSettingsDialog
 
 pytestmark = pytest.mark.gui
 WAIT = 15000
@@ -21,7 +18,7 @@ SECRET = "s3cr3t-Pa55"
 
 
 def test_the_password_is_never_saved(settings, tmp_path):
-    rs = RedisSettings(settings, sync=True)
+    rs = RedisSettings(settings, redis_connector(), sync=True)
     changes = []
     rs.changed.connect(lambda: changes.append(rs.location()))
     rs.set_url(f"redis://:{SECRET}@127.0.0.1:6379/0")
@@ -33,7 +30,7 @@ def test_the_password_is_never_saved(settings, tmp_path):
     rs.set_url("redis://127.0.0.1:6379/0")
     assert rs.url() == f"redis://:{SECRET}@127.0.0.1:6379/0" and len(changes) == 1
     # a new session (same settings file) has the URL and not the password
-    later = RedisSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), sync=True)
+    later = RedisSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), redis_connector(), sync=True)
     assert later.url() == "redis://127.0.0.1:6379/0" and not later.has_session_password
     # a password given apart from the URL is kept the same way
     rs.set_url("redis://cache.example:6379/1", "p@ss word")
@@ -50,14 +47,14 @@ def test_the_password_is_never_saved(settings, tmp_path):
 def test_a_password_found_in_the_settings_file_is_taken_out(settings, tmp_path):
     settings.setValue(URL_KEY, f"redis://:{SECRET}@127.0.0.1:6379/0")
     settings.sync()
-    rs = RedisSettings(settings, sync=True)
+    rs = RedisSettings(settings, redis_connector(), sync=True)
     assert rs.url() == f"redis://:{SECRET}@127.0.0.1:6379/0"
     assert SECRET not in (tmp_path / "settings.ini").read_text()
     rs.shutdown()
 
 
 def test_bad_urls_are_refused_and_nothing_changes(settings):
-    rs = RedisSettings(settings, sync=True)
+    rs = RedisSettings(settings, redis_connector(), sync=True)
     rs.set_url("redis://127.0.0.1:6379/0")
     for bad in ("postgresql://db/x", "127.0.0.1:6379", "redis://:pw@127.0.0.1:notaport/0", "redis:///0"):
         with pytest.raises(UsageError) as info:
@@ -73,7 +70,7 @@ def test_bad_urls_are_refused_and_nothing_changes(settings):
 
 @pytest.fixture
 def async_redis_settings(settings, qtbot):
-    rs = RedisSettings(settings)
+    rs = RedisSettings(settings, redis_connector())
     yield rs
     rs.shutdown()
 

@@ -1,4 +1,4 @@
-"""The Replay check view (ui.qt.replay_view) on a real Postgres holding a replay and its original,
+"""The Replay check view (ui.qt.windows.replay_check) on a real Postgres holding a replay and its original,
 with the cache in memory, on the real Redis (upstream's ``aos:idempotency`` layout, set up with
 redis-py), and on an unreachable Redis (the visible fallback). Its rows must be what
 ``replay_check`` and ``trace-inspector replay-check --json`` say."""
@@ -21,9 +21,10 @@ from inspector.replay import (
     replay_check,
 )
 from tests.ui.replay_dbs import insert_run, new_tenant, redis_client
-from ui.qt.redis_settings import RedisSettings
-from ui.qt.replay_view import REPLAY_COLUMNS, ReplayCheckView
-from ui.qt.tasks import TaskRunner
+from ui.qt.app import redis_connector
+from ui.qt.session.redis import RedisSettings
+from ui.qt.session.session import Worker
+from ui.qt.windows.replay_check import REPLAY_COLUMNS, ReplayCheckView
 
 pytestmark = pytest.mark.gui
 WAIT = 20000
@@ -57,11 +58,12 @@ def source(pg_url, tenant):
 
 
 @pytest.fixture
-def make_view(qtbot, source, runner, redis_settings):
+def make_view(qtbot, source, make_session, redis_settings):
     made = []
 
-    def make(run_ref="rep", *, runner=runner, redis=redis_settings, **kwargs):
-        view = ReplayCheckView(source, run_ref, runner_for=lambda: runner, redis=redis, **kwargs)
+    def make(run_ref="rep", *, session=None, redis=redis_settings, **kwargs):
+        session = session or make_session(source)
+        view = ReplayCheckView(session, run_ref, redis=redis, **kwargs)
         qtbot.addWidget(view)
         made.append(view)
         return view
@@ -257,12 +259,12 @@ def test_redis_setting_changes_apply_on_run_again(make_view, redis_settings):
     assert view.current.fallback_reason is not None
 
 
-def test_real_workers_load_and_check_off_the_gui_thread(qtbot, make_view, settings):
-    source_runner = TaskRunner("replay-source")
-    rs = RedisSettings(settings)
+def test_real_workers_load_and_check_off_the_gui_thread(qtbot, make_view, make_session, source, settings):
+    session = make_session(source, sync=False)
+    rs = RedisSettings(settings, redis_connector())
     rs.set_url(UNREACHABLE)
     try:
-        view = make_view(runner=source_runner, redis=rs)
+        view = make_view(session=session, redis=rs)
         checked = []
         view.checked.connect(checked.append)
         view.start()
@@ -271,21 +273,29 @@ def test_real_workers_load_and_check_off_the_gui_thread(qtbot, make_view, settin
         assert checked == [False] and outcomes(view) == MEMORY_OUTCOMES
         assert view.cache_banner.property("severity") == "payload-warning"
     finally:
-        source_runner.shutdown()
         rs.shutdown()
 
 
-def test_a_closed_view_drops_late_results(qtbot, make_view, settings):
-    source_runner = TaskRunner("replay-source")
-    rs = RedisSettings(settings)
+def test_a_closed_view_drops_late_results(qtbot, make_view, make_session, source, settings):
+    session = make_session(source, sync=False)
+    rs = RedisSettings(settings, redis_connector())
     try:
-        view = make_view(runner=source_runner, redis=rs)
+        view = make_view(session=session, redis=rs)
         view.start()
         view.close()
         # the read finishes on its worker and its result arrives on the GUI thread: dropped
-        qtbot.waitUntil(lambda: source_runner.pending == 0, timeout=WAIT)
+        qtbot.waitUntil(lambda: session.pending(Worker.BACKGROUND) == 0, timeout=WAIT)
         assert rs.runner.pending == 0
         assert view.loaded is None and view.model.rowCount() == 0
     finally:
-        source_runner.shutdown()
         rs.shutdown()
+
+
+def test_the_view_closes_with_the_sessions_source(qtbot, make_view, make_session, source):
+    session = make_session(source)
+    view = make_view(session=session)
+    view.show()
+    view.start()
+    assert view.state == "done" and view.isVisible()
+    session.close()
+    assert not view.isVisible()

@@ -9,9 +9,9 @@ from PySide6.QtWidgets import QApplication, QInputDialog
 from inspector.compare import compare_runs, load_side
 from tests.ui.dbs import ORIGINAL_RUN, REPLAYS
 from tests.ui.test_main_window import WAIT, idle, open_and_wait
-from ui.qt.compare_view import CompareWindow
-from ui.qt.idempotency_view import IdempotencyView
-from ui.qt.replay_view import ReplayCheckView
+from ui.qt.windows.compare import CompareWindow
+from ui.qt.windows.idempotency import IdempotencyView
+from ui.qt.windows.replay_check import ReplayCheckView
 
 pytestmark = pytest.mark.gui
 
@@ -84,10 +84,13 @@ def test_replay_check_and_idempotency_views_open_and_close_with_the_source(qtbot
     qtbot.waitUntil(lambda: bool(done), timeout=WAIT)
     window.actions_by_name["idempotency"].trigger()
     assert len(top_levels(IdempotencyView)) == 1
-    assert len(window._run_views) == 2
+    views = top_levels(ReplayCheckView) + top_levels(IdempotencyView)
+    assert len(views) == 2 and all(v.parent() is window for v in views)
     window.close_source()
     qtbot.waitUntil(lambda: not top_levels(ReplayCheckView) and not top_levels(IdempotencyView), timeout=WAIT)
-    assert window._run_views == []
+    # closed and deleted (WA_DeleteOnClose): nothing of them stays with the window
+    qtbot.waitUntil(lambda: not window.findChildren(ReplayCheckView) and not window.findChildren(IdempotencyView),
+                    timeout=WAIT)
 
 
 def test_run_actions_without_a_selection_say_what_to_do(qtbot, make_window):

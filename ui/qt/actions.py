@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLineEdit, QMainWindow
 
-if TYPE_CHECKING:
-    from ui.qt.main_window import MainWindow
+from ui.qt.messages import MessageBus
 
-__all__ = ["install_actions"]
+__all__ = ["Commands", "install_actions"]
 
 
-def install_actions(w: MainWindow) -> dict[str, QAction]:
-    def make(name: str, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+class Commands(Protocol):
+    """What the menus ask of the window."""
+
+    bus: MessageBus
+    logs_dock: QDockWidget
+    evidence_dock: QDockWidget
+
+    def ask_open(self) -> None: ...
+    def ask_connect(self) -> None: ...
+    def open_demo(self) -> None: ...
+    def refresh(self) -> None: ...
+    def close_source(self) -> None: ...
+    def show_ledger(self) -> None: ...
+    def compare_with_original(self) -> None: ...
+    def compare_with(self) -> None: ...
+    def replay_check(self) -> None: ...
+    def show_idempotency(self) -> None: ...
+    def show_redis_settings(self) -> None: ...
+
+
+def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_filters: Callable[[], None],
+                    search: QLineEdit) -> dict[str, QAction]:
+    """The menu bar of ``w`` (``commands``: the window itself by default). ``actions["recent"]``
+    holds the File → Open Recent menu, which the window fills."""
+    c: Commands = commands if commands is not None else w  # type: ignore[assignment]
+
+    def make(name: str, text: str, slot: Callable[[], object], shortcut=None, tip: str = "") -> QAction:
         a = QAction(text, w)
         a.setObjectName(f"action_{name}")
         if shortcut is not None:
@@ -24,60 +50,61 @@ def install_actions(w: MainWindow) -> dict[str, QAction]:
         actions[name] = a
         return a
 
+    def dock_action(name: str, dock: QDockWidget, text: str, shortcut: str, tip: str = "") -> QAction:
+        a = dock.toggleViewAction()
+        a.setText(text)
+        a.setObjectName(f"action_{name}")
+        a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+        actions[name] = a
+        return a
+
     actions: dict[str, QAction] = {}
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
-    file_menu.addAction(make("open", "&Open…", w.ask_open, QKeySequence.StandardKey.Open,
+    file_menu.addAction(make("open", "&Open…", c.ask_open, QKeySequence.StandardKey.Open,
                              "Open a traces.db or a trace JSON file"))
-    file_menu.addAction(make("connect", "&Connect to Postgres…", w.ask_connect, "Ctrl+Shift+O",
+    file_menu.addAction(make("connect", "&Connect to Postgres…", c.ask_connect, "Ctrl+Shift+O",
                              "Open the AOS Postgres database (read-only)"))
-    w.recent_menu = file_menu.addMenu("Open &Recent")
-    file_menu.addAction(make("demo", "Open &Demo Database", w.open_demo, None,
+    recent = file_menu.addMenu("Open &Recent")
+    actions["recent"] = recent.menuAction()
+    file_menu.addAction(make("demo", "Open &Demo Database", c.open_demo, None,
                              "Open the built-in demo database (generated on first use)"))
     file_menu.addSeparator()
-    file_menu.addAction(make("refresh", "&Refresh", w.refresh, QKeySequence.StandardKey.Refresh,
+    file_menu.addAction(make("refresh", "&Refresh", c.refresh, QKeySequence.StandardKey.Refresh,
                              "Read the source again, showing what writers added"))
-    file_menu.addAction(make("close", "&Close Source", w.close_source, None))
+    file_menu.addAction(make("close", "&Close Source", c.close_source, None))
     file_menu.addSeparator()
     file_menu.addAction(make("quit", "&Quit", w.close, QKeySequence.StandardKey.Quit))
 
     view_menu = bar.addMenu("&View")
-    view_menu.addAction(make("clear_filters", "Show &All Runs", w.filters.clear, "Ctrl+Shift+A"))
-    view_menu.addAction(make("find", "&Find Run…", lambda: w.filters.search.setFocus(), QKeySequence.StandardKey.Find))
+    view_menu.addAction(make("clear_filters", "Show &All Runs", clear_filters, "Ctrl+Shift+A"))
+    view_menu.addAction(make("find", "&Find Run…", search.setFocus, QKeySequence.StandardKey.Find))
     view_menu.addSeparator()
-    logs = w.logs_dock.toggleViewAction()
-    logs.setText("Run &Logs")
-    logs.setObjectName("action_logs")
-    logs.setShortcut(QKeySequence("Ctrl+L"))
-    view_menu.addAction(logs)
-    actions["logs"] = logs
-    evidence = w.evidence_dock.toggleViewAction()
-    evidence.setText("&Evidence")
-    evidence.setObjectName("action_evidence")
-    evidence.setShortcut(QKeySequence("Ctrl+E"))
-    evidence.setStatusTip("The selected run's evidence and integrity grade")
-    view_menu.addAction(evidence)
-    actions["evidence"] = evidence
-    ledger = make("ledger", "Audit &Ledger…", w.show_ledger, "Ctrl+Shift+L",
+    view_menu.addAction(dock_action("logs", c.logs_dock, "Run &Logs", "Ctrl+L"))
+    view_menu.addAction(dock_action("evidence", c.evidence_dock, "&Evidence", "Ctrl+E",
+                                    "The selected run's evidence and integrity grade"))
+    ledger = make("ledger", "Audit &Ledger…", c.show_ledger, "Ctrl+Shift+L",
                   "The tenant-wide audit ledger of the open Postgres database")
     ledger.setEnabled(False)
     view_menu.addAction(ledger)
 
     run_menu = bar.addMenu("&Run")
-    run_menu.addAction(make("compare_original", "Compare With &Original", w.compare_with_original, "Ctrl+D",
+    run_menu.addAction(make("compare_original", "Compare With &Original", c.compare_with_original, "Ctrl+D",
                             "The selected replay beside its original (found through replay_of)"))
-    run_menu.addAction(make("compare_with", "Compare &With…", w.compare_with, "Ctrl+Shift+D",
+    run_menu.addAction(make("compare_with", "Compare &With…", c.compare_with, "Ctrl+Shift+D",
                             "The selected run beside another run, of this source or another"))
     run_menu.addSeparator()
-    run_menu.addAction(make("replay_check", "&Replay Check", w.replay_check, "Ctrl+Shift+R",
+    run_menu.addAction(make("replay_check", "&Replay Check", c.replay_check, "Ctrl+Shift+R",
                             "Run the selected replay through upstream's replay enforcer against its original"))
-    run_menu.addAction(make("idempotency", "&Idempotency Keys", w.show_idempotency, "Ctrl+Shift+I",
+    run_menu.addAction(make("idempotency", "&Idempotency Keys", c.show_idempotency, "Ctrl+Shift+I",
                             "The Redis state of the selected run's idempotency keys"))
     run_menu.addSeparator()
-    run_menu.addAction(make("redis", "Redis &Settings…", w.show_redis_settings, None,
+    run_menu.addAction(make("redis", "Redis &Settings…", c.show_redis_settings, None,
                             "The Redis the replay check and the idempotency view use"))
 
     help_menu = bar.addMenu("&Help")
-    help_menu.addAction(make("about", "&About", lambda: w.bus.info(
+    help_menu.addAction(make("about", "&About", lambda: c.bus.info(
         "AOS Trace Inspector — reads AOS trace databases read-only; see README for formats."), None))
     return actions

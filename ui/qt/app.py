@@ -1,14 +1,26 @@
-"""Composition root of the desktop app: builds the application, settings, message bus and main
-window, and passes them down (no singletons)."""
+"""Composition root of the desktop app: it builds the application, the settings, the message bus,
+the source session (with the drivers that open sources), the Redis setting (with the drivers that
+reach Redis) and the main window, and passes them down (no singletons). With the source session,
+the only Qt module that imports ``drivers``."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+import time
 from logging.handlers import RotatingFileHandler
 
-__all__ = ["run_gui", "create_window"]
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from ui.qt.messages import MessageBus
+from ui.qt.session.collector import GuiThreadCollector
+from ui.qt.session.redis import RedisConnector, RedisSettings
+from ui.qt.session.session import SourceSession
+from ui.qt.session.settings import Passwords
+
+__all__ = ["collector", "create_window", "make_application", "new_session", "redis_connector", "run_gui"]
 
 
 def _setup_logging() -> None:
@@ -22,27 +34,87 @@ def _setup_logging() -> None:
     root.setLevel(logging.INFO)
 
 
-def create_window(settings=None, **kwargs):
-    """A main window wired to real drivers (tests pass their own settings)."""
-    from PySide6.QtCore import QSettings
+def make_application(argv: list[str] | None = None, *, theme: bool = True) -> QApplication:
+    """The QApplication (made once), with garbage collection moved to the GUI thread
+    (``ui.qt.session.collector``: a cycle holding a Qt object must never die on a worker)."""
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    collector(app)
+    if theme:
+        from ui.qt.theme import apply_theme
 
+        apply_theme(app)
+    return app
+
+
+def collector(app: QApplication) -> GuiThreadCollector:
+    """The application's GUI-thread garbage collector (made on first call)."""
+    found = app.findChild(GuiThreadCollector)
+    return found if found is not None else GuiThreadCollector(parent=app)
+
+
+def new_session(name: str = "session", *, bus: MessageBus | None = None, passwords: Passwords | None = None,
+                sync: bool = False) -> SourceSession:
+    """A source session that opens sources with the drivers (``drivers.open_source``)."""
+    from drivers import open_source
+
+    return SourceSession(open_source, bus=bus, passwords=passwords, sync=sync, name=name)
+
+
+def _ping_redis(url: str) -> float:
+    from drivers.redis_store import RedisIdempotencyStore
+
+    started = time.perf_counter()
+    store = RedisIdempotencyStore(url)
+    try:
+        store.ping()
+    finally:
+        store.close()
+    return time.perf_counter() - started
+
+
+def redis_connector() -> RedisConnector:
+    """How the windows reach Redis: the drivers' replay cache (with its visible fallback to
+    memory), idempotency store (without one) and a timed ``PING``."""
+    from drivers.redis_store import open_idempotency_store, open_replay_cache
+
+    return RedisConnector(
+        replay_cache=open_replay_cache,
+        idempotency_store=lambda url, prefix: open_idempotency_store(url, prefix, fallback=False),
+        ping=_ping_redis,
+    )
+
+
+def _ensure_demo(**kwargs):
+    """The demo database, generated on first use (imported then: the window opens without it)."""
+    from drivers.demo import ensure_demo
+
+    return ensure_demo(**kwargs)
+
+
+def create_window(settings: QSettings | None = None, *, sync: bool = False, demo_provider=None):
+    """A main window wired to the real drivers (tests pass their own settings; ``sync`` runs
+    every read inline, for tests without an event loop)."""
     from ui.qt.main_window import MainWindow
 
     if settings is None:
         settings = QSettings("AOS", "Trace Inspector")
-    return MainWindow(settings=settings, **kwargs)
+    if demo_provider is None:
+        demo_provider = _ensure_demo
+    bus = MessageBus()
+    session = new_session("main", bus=bus, passwords=Passwords(), sync=sync)
+    redis = RedisSettings(settings, redis_connector(), sync=sync)
+    window = MainWindow(settings=settings, session=session, bus=bus, redis=redis, demo_provider=demo_provider,
+                        sync=sync)
+    bus.setParent(window)
+    redis.setParent(window)
+    return window
 
 
 def run_gui(location: str | None = None, *, demo: bool = False) -> int:
-    from PySide6.QtWidgets import QApplication
-
     _setup_logging()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = make_application()
     app.setApplicationName("AOS Trace Inspector")
     app.setOrganizationName("AOS")
-    from ui.qt.theme import apply_theme
-
-    apply_theme(app)
     window = create_window()
     # Start reading before the first paint: the worker opens the source and reads the first page
     # while the window is laid out and painted, often in time for that first paint.

@@ -1,4 +1,5 @@
-"""Scripted screenshots of the main window (README images, visual checks under Xvfb).
+"""Scripted screenshots of the main window and the Compare window (README images, visual checks
+under Xvfb).
 
 ``TRACE_INSPECTOR_SCREENSHOT=out.png trace-inspector DB`` opens DB, selects a run
 (``TRACE_INSPECTOR_RUN`` or the first run with several steps), its step
@@ -13,12 +14,17 @@ activity, provider, policy, integrity, failures) then picks the card shown.
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-__all__ = ["schedule_screenshot"]
+from ui.qt.session.session import Worker
+
+__all__ = ["compare_screenshot", "schedule_screenshot"]
 
 
 def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
@@ -31,16 +37,13 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
     want_reason = os.environ.get("TRACE_INSPECTOR_REASON")
     evidence_tab = os.environ.get("TRACE_INSPECTOR_EVIDENCE_TAB")
 
+    session = window.session
+
     def idle() -> bool:
-        runner = window.source_runner
-        background = window.background_runner
-        logs = window.logs_runner
-        ev = window.evidence_runner
         panel = window._evidence_panel
-        return (window.source is not None and runner is not None and runner.pending == 0
-                and background is not None and background.pending == 0 and not window.runs_model.loading
-                and (logs is None or logs.pending == 0)
-                and (ev is None or ev.pending == 0) and not window.grading.running
+        return (session.source is not None and session.pending(Worker.INTERACTIVE, Worker.BACKGROUND, Worker.LOGS,
+                                                                Worker.EVIDENCE) == 0
+                and not window.runs_model.loading and not window.grading.running
                 and (panel is None or not panel.pending)
                 and (window._ledger_window is None or not window._ledger_window.pending))
 
@@ -88,7 +91,7 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
             if ix.isValid():
                 window.steps_view.setCurrentIndex(ix)
             state["phase"] = "step"
-        elif state["phase"] == "step" and evidence and window.evidence_reader is not None \
+        elif state["phase"] == "step" and evidence and session.evidence is not None \
                 and not state.get("evidence"):
             state["evidence"] = True
             window.evidence_dock.show()
@@ -116,7 +119,7 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
             QTimer.singleShot(300, tick)
             return
         elif state["phase"] == "step":
-            if logs_tab and window.logs_source is not None:
+            if logs_tab and session.logs is not None:
                 window.logs_panel.setCurrentIndex(window.logs_panel.tab_index(logs_tab))
                 view = getattr(window.logs_panel, logs_tab, None)
                 table = getattr(view, "view", None)
@@ -125,7 +128,7 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
             state["phase"] = "shot"
         elif state["phase"] == "shot":
             window.grab().save(path)
-            if ledger_path and window.logs_source is not None:
+            if ledger_path and session.logs is not None:
                 window.show_ledger()
                 state["phase"] = "ledger"
             else:
@@ -143,3 +146,60 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
         QTimer.singleShot(300, tick)
 
     QTimer.singleShot(300, tick)
+
+
+def compare_screenshot(argv: Sequence[str] | None = None) -> int:
+    """Open the Compare window on a source and run(s); with ``--png`` save it once shown and quit.
+
+        python -m ui.qt.screenshot SOURCE REPLAY [ORIGINAL | SOURCE_B RUN_B] [--ignore P]… [--png OUT]
+    """
+    from ui.qt.app import make_application, new_session
+    from ui.qt.windows.compare import open_compare
+
+    parser = argparse.ArgumentParser(prog="python -m ui.qt.screenshot", description=compare_screenshot.__doc__)
+    parser.add_argument("operands", nargs="+", help="SOURCE REPLAY | SOURCE RUN_A RUN_B | SOURCE_A RUN_A SOURCE_B RUN_B")
+    parser.add_argument("--ignore", action="append", default=[], metavar="POINTER")
+    parser.add_argument("--png", help="save the window as this PNG and quit")
+    parser.add_argument("--row", type=int, help="select this row (default: the first divergence)")
+    parser.add_argument("--size", default="1280x860", help="window size, WxH")
+    args = parser.parse_args(argv)
+    ops = args.operands
+    if len(ops) not in (2, 3, 4):
+        parser.error("give SOURCE REPLAY, SOURCE RUN_A RUN_B or SOURCE_A RUN_A SOURCE_B RUN_B")
+    app = make_application()
+    if len(ops) == 2:
+        left, right = (ops[0], ops[1]), None
+    elif len(ops) == 3:
+        left, right = (ops[0], ops[1]), (ops[0], ops[2])
+    else:
+        left, right = (ops[0], ops[1]), (ops[2], ops[3])
+    window = open_compare(None, new_session, left, right, rules=args.ignore, show=False)
+    w, h = (int(x) for x in args.size.lower().split("x"))
+    window.resize(w, h)
+    window.show()
+    code = {"value": 0}
+
+    def finish(ok: bool) -> None:
+        if args.png:
+            app.processEvents()
+            window.grab().save(args.png)
+            print(args.png)
+        code["value"] = 0 if ok else 1
+        if args.png:
+            window.shutdown()
+            app.quit()
+
+    def shown(_cmp: object) -> None:
+        if args.row is not None:
+            window.select_row(args.row)
+        QTimer.singleShot(300, lambda: finish(True))
+
+    window.comparison_shown.connect(shown)
+    window.failed.connect(lambda text: (print(text, file=sys.stderr), QTimer.singleShot(300, lambda: finish(False))))
+    app.exec()
+    window.shutdown()
+    return code["value"]
+
+
+if __name__ == "__main__":
+    sys.exit(compare_screenshot())

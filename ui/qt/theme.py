@@ -5,11 +5,39 @@ small style sheet."""
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
-__all__ = ["apply_theme", "muted", "placeholder_label", "set_invalid", "set_severity", "title_font"]
+from inspector.integrity import IntegrityGrade
+
+__all__ = [
+    "GRADE_COLORS",
+    "apply_theme",
+    "badge_style",
+    "grade_color",
+    "grade_html",
+    "muted",
+    "placeholder_label",
+    "set_invalid",
+    "set_severity",
+    "title_font",
+]
+
+#: Integrity grades: (strong colour for text and borders, light tint for a badge's background).
+GRADE_COLORS = {
+    IntegrityGrade.PASS: ("#1e7e34", "#e3f4e8"),
+    IntegrityGrade.WARN: ("#8a5a00", "#fff1c9"),
+    IntegrityGrade.FAIL: ("#b03a2e", "#fde3e0"),
+}
+#: Solid badge colours (the Evidence panel's big badge): background, text.
+_SOLID_GRADE = {
+    IntegrityGrade.PASS: ("#1e8449", "#ffffff"),
+    IntegrityGrade.WARN: ("#d68910", "#ffffff"),
+    IntegrityGrade.FAIL: ("#c0392b", "#ffffff"),
+}
 
 _SEVERITY = {
     "error": "background: #fdecea; border-bottom: 1px solid #e6a29a;",
@@ -62,3 +90,19 @@ def placeholder_label(name: str = "") -> QLabel:
     label.setWordWrap(True)
     muted(label)
     return label
+
+
+def grade_color(grade: IntegrityGrade) -> QColor:
+    return QColor(GRADE_COLORS[grade][0])
+
+
+def badge_style(grade: IntegrityGrade | None) -> str:
+    """The style sheet of a QLabel shown as a solid grade badge (grey without a grade)."""
+    bg, fg = _SOLID_GRADE.get(grade, ("#9e9e9e", "#ffffff")) if grade is not None else ("#9e9e9e", "#ffffff")
+    return (f"QLabel {{ background: {bg}; color: {fg}; border-radius: 4px; padding: 3px 10px; "
+            "font-weight: bold; }")
+
+
+def grade_html(grade: IntegrityGrade, text: str | None = None) -> str:
+    """A grade (or ``text``) in the grade's colour, bold, for rich-text labels."""
+    return f"<b style='color:{GRADE_COLORS[grade][0]}'>{html.escape(text or grade.value)}</b>"

@@ -1,4 +1,4 @@
-"""The grading job over a filter (ui.grading), on a real SQLite file: counts per grade, the grades
+"""The grading job over a filter (inspector.services.grading), on a real SQLite file: counts per grade, the grades
 it hands to the list's cache, progress, and a cancel that stops between chunks."""
 
 from __future__ import annotations
@@ -8,10 +8,17 @@ import sqlalchemy as sa
 
 from drivers import open_source
 from drivers.evidence_schema import environment_evidence, runs
+from inspector.errors import RunNotFound
 from inspector.integrity import IntegrityGrade
 from inspector.model import RunFilter
+from inspector.services.grading import (
+    FilterGrading,
+    GradeDistribution,
+    grade_distribution,
+    grade_one,
+    grade_run,
+)
 from tests.ui.evidence_dbs import GRADES, build_evidence_db
-from ui.grading import GradeDistribution, grade_distribution
 
 
 @pytest.fixture
@@ -78,3 +85,39 @@ def test_text_of_a_cancelled_distribution():
     dist = GradeDistribution(RunFilter(), 100_000, {IntegrityGrade.PASS: 9000, IntegrityGrade.WARN: 2000,
                                                     IntegrityGrade.FAIL: 1000}, cancelled=True)
     assert dist.text == "Integrity: 9,000 PASS · 2,000 WARN · 1,000 FAIL · graded 12,000 of 100,000 — cancelled"
+
+
+def test_one_run_with_every_reason_and_the_stored_verdict(source):
+    from tests.ui.evidence_dbs import PASS_RUN, WARN_RUN
+
+    graded = grade_one(source, source.evidence(), WARN_RUN)
+    assert graded.run_id == WARN_RUN and graded.result.grade.value == "WARN"
+    codes = [r.code for r in graded.reasons]
+    assert "STORED_VERDICT_DIFFERS" in codes and "CAPTURE_FAILURE" in codes
+    assert graded.differences and graded.report()["stored_agrees"] is False
+    # The same as reading the run's evidence directly (what the Evidence panel does).
+    assert grade_run(source.evidence(), WARN_RUN) == graded
+    # §11.6: a single run's reasons include the step-index alignment, which needs its rows.
+    assert "STEP_INDEX_MISMATCH" in [r.code for r in grade_one(source, source.evidence(), PASS_RUN).reasons]
+    with pytest.raises(RunNotFound, match="no trace, steps or evidence"):
+        grade_one(source, source.evidence(), "no-such-run")
+
+
+def test_a_filter_block_by_block_with_the_stored_verdicts(source):
+    grading = FilterGrading.of(source, source.evidence(), RunFilter())
+    assert grading.run_ids == sorted(GRADES) and grading.total == len(GRADES)
+    seen = []
+    blocks = list(grading.blocks(4, with_stored=True, progress=lambda d, t: seen.append((d, t))))
+    assert [len(b) for b in blocks] == [4, 4, 2] and not grading.stopped
+    graded = {g.run_id: g for b in blocks for g in b}
+    assert {rid: g.result.grade.value for rid, g in graded.items()} == GRADES
+    assert seen[0] == (0, 10) and seen[-1] == (10, 10)
+    differs = {rid for rid, g in graded.items() if g.stored_differs}
+    assert "ev-warn" in differs and all(graded[r].stored is not None for r in differs)
+    report = grading.report(graded["ev-warn"])
+    assert report["run_id"] == "ev-warn" and report["integrity_grade"] == "WARN"
+    # Many runs' reasons leave the step alignment out: it reads each run's rows.
+    assert all(r["code"] != "STEP_INDEX_MISMATCH" for r in report["reasons"])
+    # Without the stored verdicts nothing about them is said.
+    plain = [g for b in FilterGrading.of(source, source.evidence(), RunFilter()).blocks(100) for g in b]
+    assert all(g.stored is None and g.has_integrity_record is None for g in plain)

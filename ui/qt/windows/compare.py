@@ -2,26 +2,22 @@
 row by row as ``inspector.compare`` aligns them, with upstream's verdict, the rules that decide
 what "equal" means, and the field-level diff of the selected row.
 
-Reading both runs runs on workers (a source the window was given is read through the runner it
-came with, and never closed here; a location typed in the window is opened, read and closed on a
-worker of the window's own); comparing runs on another worker, again whenever the ignore rules
-change. The GUI thread only shows results. ``trace-inspector diff`` shows the same comparison as
-text: both call ``load_side`` and ``compare_runs``.
-
-    python -m ui.qt.compare_view SOURCE REPLAY [ORIGINAL | SOURCE_B RUN_B] [--ignore P]… [--png OUT]
+Each side is read through a :class:`~ui.qt.session.session.SourceSession`: one the window was
+given (the main window's, read on its background worker and never closed here) or one the window
+made for a location typed in it (opened, read, and closed with the window). Comparing runs on a
+worker of the window's own, again whenever the ignore rules change. The GUI thread only shows
+results. ``trace-inspector diff`` shows the same comparison as text: both call ``load_side`` and
+``compare_runs``.
 """
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import html
 import json
 import logging
 import os
-import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +45,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drivers import open_source
 from inspector.compare import (
     AUDIT_FIELDS,
     COMPARED_FIELDS,
@@ -68,10 +63,10 @@ from inspector.errors import (
     RunNotFound,
 )
 from inspector.hashing import DETERMINISM_FIELDS
-from inspector.locations import is_postgres_url
+from inspector.locations import is_postgres_url, location_key, split_pg_password
 from inspector.model import MISSING
 from ui.format import fmt_count
-from ui.qt.compare_model import (
+from ui.qt.models.compare import (
     KIND_COLORS,
     KIND_MARKERS,
     LEFT_COLUMNS,
@@ -83,11 +78,12 @@ from ui.qt.compare_model import (
     difference_rows,
     kind_label,
 )
-from ui.qt.connect import PasswordPrompt, split_password
-from ui.qt.tasks import Task, TaskRunner
+from ui.qt.session.session import Scope, SourceSession, Worker
+from ui.qt.session.tasks import TaskRunner
 from ui.qt.theme import muted, set_invalid, set_severity, title_font
+from ui.qt.windows.connect import PasswordPrompt
 
-__all__ = ["CompareWindow", "SideSpec", "main", "open_compare", "verdict_texts"]
+__all__ = ["PROGRESS_EVERY", "CompareWindow", "NewSession", "SideSpec", "open_compare", "verdict_texts"]
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +103,17 @@ _VERDICT_STYLES = {
 _HEADLINE_COLORS = {"holds": "#1e6b34", "ruled": "#7a5600", "broken": "#a52a1f"}
 
 
+#: Makes a session for a location typed in the window (the caller's ``SourceSession.sibling``).
+NewSession = Callable[[str], SourceSession]
+
+
 @dataclass(frozen=True, slots=True)
 class SideSpec:
-    """One side as asked for: an open source (not ours to close) or a location to open, and a run
-    (a run id, or on Postgres a trace id). An empty ``run_ref`` on the left means "the original the
-    right run names in ``metadata.replay_of``"."""
+    """One side as asked for: a session whose source to read (not ours to close) or a location to
+    open, and a run (a run id, or on Postgres a trace id). An empty ``run_ref`` on the left means
+    "the original the right run names in ``metadata.replay_of``"."""
 
-    source: Any | None
+    session: SourceSession | None
     location: str
     run_ref: str
 
@@ -170,60 +170,28 @@ class _Watched:
         self._progress(n, self._total)
 
 
-class _OpenFailed(Exception):
-    """Opening a location failed (as opposed to reading a run from it)."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-@dataclass(eq=False)
-class _Owned:
-    """A location the window opened: its worker and (touched on that worker only) its source."""
-
-    location: str
-    runner: TaskRunner
-    password: str | None = None
-    source: Any | None = None
-
-
 @dataclass(eq=False)
 class _Handle:
-    """Where one side is read from: a borrowed source and its runner, or an owned location."""
+    """Where one side is read from: a session given by the caller (read on its background worker,
+    never closed here) or one the window made for a typed location (closed with the window)."""
 
     location: str
-    runner: TaskRunner
-    borrowed: Any | None = None
-    owned: _Owned | None = None
-
-    def same_as(self, other: _Handle) -> bool:
-        return (self.borrowed is not None and self.borrowed is other.borrowed) or (
-            self.owned is not None and self.owned is other.owned)
+    session: SourceSession
+    borrowed: bool
+    password: str | None = None
 
 
 @dataclass(eq=False)
 class _Load:
-    """One comparison being prepared: the sides read so far and the tasks still running."""
+    """One comparison being prepared: the sides read so far, and those waiting for their session
+    to open."""
 
-    generation: int
     handles: dict[str, _Handle]
     refs: dict[str, str]
     sides: dict[str, RunSide] = field(default_factory=dict)
-    tasks: dict[str, Task] = field(default_factory=dict)
+    waiting: set[str] = field(default_factory=set)
     progress: dict[str, tuple[int, int]] = field(default_factory=dict)
     original_found: str | None = None
-
-
-def _norm_location(text: str) -> str:
-    """A location as a key: a Postgres URL without its password, a path made absolute (string
-    work only: the GUI thread does not touch the disk)."""
-    text = text.strip()
-    if is_postgres_url(text):
-        return split_password(text)[0]
-    if "://" in text:
-        return text
-    return os.path.normpath(os.path.abspath(os.path.expanduser(text)))
 
 
 def _error_text(exc: BaseException, doing: str) -> str:
@@ -407,24 +375,29 @@ class CompareWindow(QMainWindow):
     failed = Signal(str)
     state_changed = Signal(str)  # "idle", "loading", "comparing", "shown", "error"
 
-    def __init__(self, runner: TaskRunner | None = None, parent: QWidget | None = None, *,
-                 sources: Sequence[Any] = ()) -> None:
-        """``sources`` are open sources the caller owns (never closed here), read through
-        ``runner`` (the caller's worker for them) or, without one, through a worker of the window."""
+    def __init__(self, new_session: NewSession, parent: QWidget | None = None, *,
+                 sessions: Sequence[SourceSession] = ()) -> None:
+        """``sessions`` are the caller's (their sources are read on their background workers and
+        never closed here); ``new_session(name)`` makes a session for a location typed in the
+        window, which the window opens, reads and closes."""
         super().__init__(parent)
         if parent is not None:
             self.setWindowFlag(Qt.WindowType.Window, True)
         self.setObjectName("compareWindow")
         self.setWindowTitle("Compare runs — AOS Trace Inspector")
-        self._borrowed: list[Any] = list(sources)
-        self._own_borrowed_runner = runner is None
-        self._borrowed_runner = runner or TaskRunner("compare:given-source", parent=self)
-        self._borrowed_runner.busy_changed.connect(self._check_dropped)
+        self._new_session = new_session
+        self._borrowed: list[SourceSession] = []
+        #: Locations of given sessions closed before the window read them: said once, then opened here.
+        self._closed_borrowed: dict[str, str] = {}
+        for session in sessions:
+            self._borrow(session)
+        self._owned: dict[str, SourceSession] = {}
+        #: The reads of the comparison being prepared, one stream per session read.
+        self._reads: dict[SourceSession, Scope] = {}
         self._compute = TaskRunner("compare:compute", parent=self)
-        self._owned: dict[str, _Owned] = {}
+        #: Comparing the runs read (again under new rules): a new comparison drops the last one.
+        self._comparing = Scope(None, "compare")
         self._load: _Load | None = None
-        self._generation = 0
-        self._compare_task: Task | None = None
         self._rules: list[IgnoreRule] = []
         self._sides: dict[str, RunSide] = {}
         self._shown_runs: tuple[RunSide, RunSide] | None = None
@@ -685,11 +658,17 @@ class CompareWindow(QMainWindow):
 
     # -- form ----------------------------------------------------------------------------------
 
+    def _borrow(self, session: SourceSession) -> None:
+        if all(session is not b for b in self._borrowed):
+            self._borrowed.append(session)
+            location = session.location or ""
+            session.closed.connect(lambda: self._borrowed_closed(session, location))
+
     def set_sides(self, left: SideSpec | None, right: SideSpec) -> None:
         """Fill the form (left None: the original is found through the replay's replay_of)."""
         for s in (left, right):
-            if s is not None and s.source is not None and all(s.source is not b for b in self._borrowed):
-                self._borrowed.append(s.source)
+            if s is not None and s.session is not None:
+                self._borrow(s.session)
         self.location_edits["right"].setText(right.location)
         self.run_edits["right"].setText(right.run_ref)
         self.location_edits["left"].setText(left.location if left is not None else right.location)
@@ -704,18 +683,20 @@ class CompareWindow(QMainWindow):
             self.location_edits[side].setText(path)
 
     def _handle_for(self, text: str) -> _Handle:
-        key = _norm_location(text)
-        for source in self._borrowed:
-            if _norm_location(source.info.location) == key:
-                return _Handle(source.info.location, self._borrowed_runner, borrowed=source)
-        owned = self._owned.get(key)
-        if owned is None:
-            url, password = split_password(text.strip()) if is_postgres_url(text.strip()) else (key, None)
-            owned = _Owned(url, TaskRunner(f"compare:{url}", parent=self), password)
-            self._owned[key] = owned
-        elif is_postgres_url(text.strip()) and split_password(text.strip())[1]:
-            owned.password = split_password(text.strip())[1]
-        return _Handle(owned.location, owned.runner, owned=owned)
+        key = location_key(text)
+        for session in self._borrowed:
+            if session.location is not None and location_key(session.location) == key:
+                return _Handle(session.location, session, borrowed=True)
+        url, password = split_pg_password(text.strip()) if is_postgres_url(text.strip()) else (key, None)
+        session = self._owned.get(key)
+        if session is None:
+            session = self._new_session(f"compare:{url}")
+            session.setParent(self)
+            session.opened.connect(lambda *_a: self._owned_opened(session))
+            session.open_failed.connect(lambda _loc, exc: self._owned_failed(session, exc))
+            session.password_needed.connect(lambda _loc, reason: self._owned_wants_password(session, reason))
+            self._owned[key] = session
+        return _Handle(url, session, borrowed=False, password=password)
 
     def _read_form(self) -> tuple[dict[str, _Handle], dict[str, str]] | None:
         loc = {s: self.location_edits[s].text().strip() for s in _SIDES}
@@ -749,12 +730,12 @@ class CompareWindow(QMainWindow):
 
     @property
     def idle(self) -> bool:
-        """No worker of the window is reading or comparing (a given source's runner aside)."""
-        return all(r.idle for r in (self._compute, *(o.runner for o in self._owned.values())))
+        """No worker of the window is reading or comparing (a given session's aside)."""
+        return self._compute.idle and all(s.idle for s in self._owned.values())
 
     def open_locations(self) -> list[str]:
         """The locations this window opened and holds open (closed when it closes)."""
-        return [o.location for o in self._owned.values() if o.source is not None]
+        return [s.location for s in self._owned.values() if s.source is not None and s.location is not None]
 
     @property
     def sides(self) -> dict[str, RunSide]:
@@ -781,9 +762,14 @@ class CompareWindow(QMainWindow):
         if read is None:
             return
         handles, refs = read
-        self._generation += 1
-        load = _Load(self._generation, handles, refs)
+        load = _Load(handles, refs)
         self._load = load
+        for side in _SIDES:
+            gone = self._closed_borrowed.pop(location_key(handles[side].location), None)
+            if gone is not None:
+                self._fail(load, f"Could not read run {refs[side] or load.refs['right']!r}: {gone} was closed in the "
+                                 "main window; press Compare to open it here")
+                return
         self._sides = {}
         self.model.set_comparison(None)
         self.verdict.hide()
@@ -797,50 +783,85 @@ class CompareWindow(QMainWindow):
         self._show_progress()
 
     def _submit_side(self, load: _Load, side: str) -> None:
+        """Read one side: now, when its session's source is open; after opening it, when the
+        window made the session and it is not open yet."""
         if load is not self._load:
             return
         handle, ref = load.handles[side], load.refs[side]
-        owned = handle.owned
-        borrowed = handle.borrowed
-        password = owned.password if owned is not None else None
+        session = handle.session
+        source = session.source
+        if source is None:
+            if handle.borrowed:
+                self._source_went_away(load, side)
+                return
+            load.waiting.add(side)
+            if not session.opening:
+                session.open(handle.location, handle.password)
+            return
+        reads = self._reads.get(session)
+        if reads is None:
+            reads = self._reads[session] = session.scope("compare")
 
         def read(progress) -> RunSide:  # worker thread
-            source = borrowed
-            if owned is not None:
-                if owned.source is None:
-                    try:
-                        owned.source = open_source(owned.location, password=password)
-                    except BaseException as exc:
-                        raise _OpenFailed(exc) from exc
-                source = owned.source
             return load_side(_Watched(source, progress), ref)
 
-        task = handle.runner.submit(
-            read,
-            lambda result: self._side_loaded(load, side, result),
-            lambda exc: self._side_failed(load, side, exc),
-            on_progress=lambda done, total: self._side_progress(load, side, done, total),
-            label=f"Reading run {ref}",
-        )
-        load.tasks[side] = task
-        if task.cancelled and not task.done:
-            # The runner has been shut down: the caller closed that source.
-            self._source_went_away(load, side)
+        reads.submit(read, lambda result: self._side_loaded(load, side, result),
+                     lambda exc: self._side_failed(load, side, exc),
+                     worker=Worker.BACKGROUND if handle.borrowed else Worker.INTERACTIVE,
+                     on_progress=lambda done, total: self._side_progress(load, side, done, total),
+                     label=f"Reading run {ref}")
 
-    def _check_dropped(self, busy: bool, _label: str = "") -> None:
-        """The given source's runner went idle: if it dropped our reads, its owner closed it."""
+    def _owned_opened(self, session: SourceSession) -> None:
         load = self._load
-        if busy or load is None:
+        if load is None:
             return
-        for side, task in list(load.tasks.items()):
-            handle = load.handles[side]
-            if handle.borrowed is not None and task.cancelled and not task.done and side not in load.sides:
+        for side in sorted(load.waiting):
+            if load.handles[side].session is session:
+                load.waiting.discard(side)
+                self._submit_side(load, side)
+
+    def _waiting_sides(self, session: SourceSession) -> list[str]:
+        load = self._load
+        if load is None:
+            return []
+        return [side for side in _SIDES if side in load.waiting and load.handles[side].session is session]
+
+    def _owned_failed(self, session: SourceSession, exc: BaseException) -> None:
+        load = self._load
+        sides = self._waiting_sides(session)
+        if load is None or not sides:
+            return
+        handle = load.handles[sides[0]]
+        self._fail(load, _error_text(exc, f"open {handle.location}"))
+        set_invalid(self._location_edit_of(load, sides[0]), True)
+
+    def _owned_wants_password(self, session: SourceSession, reason: str) -> None:
+        load = self._load
+        sides = self._waiting_sides(session)
+        if load is None or not sides:
+            return
+        handle = load.handles[sides[0]]
+        self._fail(load, _error_text(PasswordRequired(reason, location=handle.location), f"open {handle.location}"))
+        self._ask_password(handle, reason)
+
+    def _borrowed_closed(self, session: SourceSession, location: str) -> None:
+        """A given session's source was closed (the main window closed it): its location is
+        opened by the window itself from the next Compare on."""
+        self._borrowed = [b for b in self._borrowed if b is not session]
+        load = self._load
+        if load is None:
+            if location:
+                self._closed_borrowed[location_key(location)] = location
+            return
+        for side in _SIDES:
+            handle = load.handles.get(side)
+            if handle is not None and handle.session is session and side not in load.sides:
                 self._source_went_away(load, side)
                 return
 
     def _source_went_away(self, load: _Load, side: str) -> None:
         handle = load.handles[side]
-        self._borrowed = [b for b in self._borrowed if b is not handle.borrowed]
+        self._borrowed = [b for b in self._borrowed if b is not handle.session]
         self._fail(load, f"Could not read run {load.refs[side]!r}: {handle.location} was closed in the main "
                          "window; press Compare to open it here")
 
@@ -881,7 +902,6 @@ class CompareWindow(QMainWindow):
         if load is not self._load:
             return
         load.sides[side] = result
-        load.tasks.pop(side, None)
         if side == "right" and not load.refs["left"]:
             try:
                 load.original_found = original_of(None, result.summary)
@@ -901,15 +921,6 @@ class CompareWindow(QMainWindow):
         if load is not self._load:
             return
         handle, ref = load.handles[side], load.refs[side]
-        if isinstance(exc, _OpenFailed):
-            inner = exc.error
-            if isinstance(inner, PasswordRequired) and handle.owned is not None:
-                self._fail(load, _error_text(inner, f"open {handle.location}"))
-                self._ask_password(handle.owned, inner.detail)
-                return
-            self._fail(load, _error_text(inner, f"open {handle.location}"))
-            set_invalid(self._location_edit_of(load, side), True)
-            return
         if isinstance(exc, RunNotFound):
             set_invalid(self.run_edits[side], True)
         what = "the original " if side == "left" and load.original_found else ""
@@ -921,13 +932,13 @@ class CompareWindow(QMainWindow):
             return self.location_edits["right"]
         return self.location_edits[side]
 
-    def _ask_password(self, owned: _Owned, reason: str) -> None:
+    def _ask_password(self, handle: _Handle, reason: str) -> None:
         if self._prompt is not None:
             self._prompt.deleteLater()
-        self._prompt = PasswordPrompt(owned.location, reason, self)
+        self._prompt = PasswordPrompt(handle.location, reason, self)
 
         def submitted(_url: str, password: str) -> None:
-            owned.password = password
+            handle.session.passwords.remember(handle.location, password)
             self.start()
 
         self._prompt.submitted.connect(submitted)
@@ -936,10 +947,13 @@ class CompareWindow(QMainWindow):
     def _fail(self, load: _Load | None, text: str) -> None:
         if load is not None and load is not self._load:
             return
-        for task in (load.tasks.values() if load is not None else ()):
-            task.cancel()
+        self._drop_reads()
         self._load = None
         self._show_error(text)
+
+    def _drop_reads(self) -> None:
+        for reads in self._reads.values():
+            reads.renew()
 
     def _show_error(self, text: str) -> None:
         self._error = text
@@ -951,19 +965,15 @@ class CompareWindow(QMainWindow):
     def cancel(self, *, quiet: bool = False) -> None:
         """Stop reading and comparing; what was shown before stays."""
         load, self._load = self._load, None
-        busy = load is not None or self._compare_task is not None
+        comparing = self._comparing.pending
+        busy = load is not None or comparing
         if load is not None:
-            for task in load.tasks.values():
-                task.cancel()
+            self._drop_reads()
             for handle in load.handles.values():
-                source = handle.owned.source if handle.owned is not None else None
-                if source is not None and hasattr(source, "cancel"):
-                    # Stop a slow statement of our own connection (from a short-lived thread).
-                    threading.Thread(target=source.cancel, name="compare-cancel", daemon=True).start()
-        recompare = self._compare_task is not None and self.model.comparison is not None
-        if self._compare_task is not None:
-            self._compare_task.cancel()
-            self._compare_task = None
+                if not handle.borrowed and handle.session.can_cancel:
+                    handle.session.cancel()  # stop a slow statement of our own connection
+        recompare = comparing and self.model.comparison is not None
+        self._comparing.renew()
         if busy and not quiet:
             self.loading_label.setText("")
             if recompare:
@@ -981,8 +991,6 @@ class CompareWindow(QMainWindow):
         left, right = self._sides.get("left"), self._sides.get("right")
         if left is None or right is None or self._closing:
             return
-        if self._compare_task is not None:
-            self._compare_task.cancel()
         rules = tuple(self._rules)
         self._load = None
         self._set_state("comparing")
@@ -1002,24 +1010,14 @@ class CompareWindow(QMainWindow):
                 cmp = compare_runs(ldocs, rdocs, rules=rules)
             return cmp, difference_rows(cmp)
 
-        task: Task | None = None
-
         def done(result: tuple[Comparison, list[int]]) -> None:
-            if task is not self._compare_task:
-                return
-            self._compare_task = None
             self._show_comparison(*result, runs=(left, right))
 
         def failed(exc: BaseException) -> None:
-            if task is not self._compare_task:
-                return
-            self._compare_task = None
             self._show_error(_error_text(exc, "compare the runs"))
 
-        task = self._compute.submit(work, done, failed, label="Comparing runs")
-        self._compare_task = task
-        if task.done:  # a synchronous runner delivered already
-            self._compare_task = None
+        self._comparing.renew()
+        self._comparing.run_on(self._compute, work, done, failed, label="Comparing runs")
 
     def _show_comparison(self, cmp: Comparison, diffs: list[int], *, runs: tuple[RunSide, RunSide]) -> None:
         # The same runs under other rules keep their alignment: the selected row stays put.
@@ -1230,72 +1228,59 @@ class CompareWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self, *, wait: bool = True) -> None:
-        """Stop the workers and close the sources this window opened (never one it was given).
+        """Stop the workers and close the sources this window opened (never a given session's).
         ``wait=False`` returns at once; the workers finish on their own and, with
         ``delete_when_idle``, the window is deleted after them."""
         if self._prompt is not None:
             self._prompt.reject()
         self.cancel(quiet=True)
-        runners = []
         if not self._closing:
             self._closing = True
-            for owned in self._owned.values():
-                owned.runner.shutdown_async(lambda o=owned: _close_owned(o))
-                runners.append(owned.runner)
+            for session in self._owned.values():
+                session.close()  # the source is closed on its worker once that is idle
             self._compute.shutdown_async(None)
-            runners.append(self._compute)
-            if self._own_borrowed_runner:
-                self._borrowed_runner.shutdown_async(None)  # the source itself is not ours
-                runners.append(self._borrowed_runner)
-            self._runners_closing = runners
-        runners = getattr(self, "_runners_closing", [])
         if wait:
-            for r in runners:
-                r.wait()  # the queued close runs (shutdown() alone would drop it)
-                r.shutdown()
+            for session in self._owned.values():
+                session.shutdown()
+            self._compute.shutdown()
             return
         self._reap()
 
     def _reap(self) -> None:
-        runners = getattr(self, "_runners_closing", [])
-        if all(r.idle for r in runners):
-            for r in runners:
-                r.shutdown()
+        if self.idle:
+            for session in self._owned.values():
+                session.shutdown()
+            self._compute.shutdown()
             if self.delete_when_idle:
                 self.deleteLater()
             return
         QTimer.singleShot(100, self, self._reap)
 
 
-def _close_owned(owned: _Owned) -> None:  # on the owned source's worker
-    source, owned.source = owned.source, None
-    if source is not None:
-        source.close()
-
-
-def _spec(value: tuple[Any, str]) -> SideSpec:
+def _spec(value: tuple[SourceSession | str | os.PathLike[str], str]) -> SideSpec:
     where, ref = value
-    if isinstance(where, (str, os.PathLike)):
-        return SideSpec(None, os.fspath(where), str(ref))
-    return SideSpec(where, where.info.location, str(ref))
+    if isinstance(where, SourceSession):
+        return SideSpec(where, where.location or "", str(ref))
+    return SideSpec(None, os.fspath(where), str(ref))
 
 
-def open_compare(parent: QWidget | None, runner: TaskRunner | None, left: tuple[Any, str],
-                 right: tuple[Any, str] | None = None, *, rules: Sequence[str] = (),
-                 show: bool = True) -> CompareWindow:
+def open_compare(parent: QWidget | None, new_session: NewSession,
+                 left: tuple[SourceSession | str | os.PathLike[str], str],
+                 right: tuple[SourceSession | str | os.PathLike[str], str] | None = None, *,
+                 rules: Sequence[str] = (), show: bool = True) -> CompareWindow:
     """Open a Compare window and start comparing.
 
-    ``left`` and ``right`` are ``(source, run_ref)``: ``source`` an open ``TraceSource`` (read
-    through ``runner``, never closed by the window) or a location to open (a SQLite file, a trace
-    JSON file, a ``postgresql://`` URL). With ``right=None``, ``left`` names a replay: its original
-    is found through ``metadata.replay_of`` and shown on the left, the replay on the right.
-    ``runner`` is the worker the given source(s) are read on (the main window's for that source);
-    None gives the window a worker of its own. ``rules`` are ignore-rule JSON pointers.
+    ``left`` and ``right`` are ``(where, run_ref)``: ``where`` a session whose open source is
+    read (on its background worker, never closed by the window) or a location to open (a SQLite
+    file, a trace JSON file, a ``postgresql://`` URL) in a session made by ``new_session``. With
+    ``right=None``, ``left`` names a replay: its original is found through
+    ``metadata.replay_of`` and shown on the left, the replay on the right. ``rules`` are
+    ignore-rule JSON pointers.
     """
     lspec = _spec(left)
     rspec = _spec(right) if right is not None else None
-    sources = [s.source for s in (lspec, rspec) if s is not None and s.source is not None]
-    window = CompareWindow(runner, parent, sources=sources)
+    sessions = [s.session for s in (lspec, rspec) if s is not None and s.session is not None]
+    window = CompareWindow(new_session, parent, sessions=sessions)
     window.delete_when_idle = parent is not None
     if rspec is None:
         window.set_sides(None, lspec)
@@ -1307,62 +1292,3 @@ def open_compare(parent: QWidget | None, runner: TaskRunner | None, left: tuple[
         window.show()
     window.start()
     return window
-
-
-# -- screenshots ------------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Open the window on a source and run(s); with ``--png`` save it once shown and quit."""
-    parser = argparse.ArgumentParser(prog="python -m ui.qt.compare_view", description=main.__doc__)
-    parser.add_argument("operands", nargs="+", help="SOURCE REPLAY | SOURCE RUN_A RUN_B | SOURCE_A RUN_A SOURCE_B RUN_B")
-    parser.add_argument("--ignore", action="append", default=[], metavar="POINTER")
-    parser.add_argument("--png", help="save the window as this PNG and quit")
-    parser.add_argument("--row", type=int, help="select this row (default: the first divergence)")
-    parser.add_argument("--size", default="1280x860", help="window size, WxH")
-    args = parser.parse_args(argv)
-    ops = args.operands
-    if len(ops) not in (2, 3, 4):
-        parser.error("give SOURCE REPLAY, SOURCE RUN_A RUN_B or SOURCE_A RUN_A SOURCE_B RUN_B")
-    from PySide6.QtWidgets import QApplication
-
-    from ui.qt.theme import apply_theme
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_theme(app)
-    if len(ops) == 2:
-        left, right = (ops[0], ops[1]), None
-    elif len(ops) == 3:
-        left, right = (ops[0], ops[1]), (ops[0], ops[2])
-    else:
-        left, right = (ops[0], ops[1]), (ops[2], ops[3])
-    window = open_compare(None, None, left, right, rules=args.ignore, show=False)
-    w, h = (int(x) for x in args.size.lower().split("x"))
-    window.resize(w, h)
-    window.show()
-    code = {"value": 0}
-
-    def finish(ok: bool) -> None:
-        if args.png:
-            app.processEvents()
-            window.grab().save(args.png)
-            print(args.png)
-        code["value"] = 0 if ok else 1
-        if args.png:
-            window.shutdown()
-            app.quit()
-
-    def shown(_cmp: Comparison) -> None:
-        if args.row is not None:
-            window.select_row(args.row)
-        QTimer.singleShot(300, lambda: finish(True))
-
-    window.comparison_shown.connect(shown)
-    window.failed.connect(lambda text: (print(text, file=sys.stderr), QTimer.singleShot(300, lambda: finish(False))))
-    app.exec()
-    window.shutdown()
-    return code["value"]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

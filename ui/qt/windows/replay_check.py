@@ -1,18 +1,18 @@
 """The Replay check view: a recorded replay run through upstream's replay enforcer against its
 original (spec §6.1), every step with its outcome, the cache in use and where upstream stops.
 
-It reads both runs on the source's worker, then runs :func:`inspector.replay.replay_check` on the
-Redis worker (``RedisSettings.runner``) exactly as ``trace-inspector replay-check`` does: an
-in-memory cache seeded with the original's outputs when no Redis is configured; the configured
-Redis (upstream's ``aos:idempotency:{tenant}:{key}`` layout), not seeded unless asked, falling
-back to memory — visibly — when it cannot be reached.
+It reads both runs on the session's background worker and checks them on the Redis worker
+(``RedisSettings.runner``) with the use case ``trace-inspector replay-check`` calls
+(``inspector.services.replay_check``): an in-memory cache seeded with the original's outputs when
+no Redis is configured; the configured Redis (upstream's ``aos:idempotency:{tenant}:{key}``
+layout), not seeded unless asked, falling back to memory — visibly — when it cannot be reached.
+The view closes with the session's source.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -30,32 +30,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.compare import RunSide, StepDoc
+from inspector.compare import StepDoc
 from inspector.errors import InspectorError, PasswordRequired
 from inspector.hashing import hash_output
 from inspector.model import Payload
-from inspector.replay import CheckOutcome, ReplayCheck, StepCheck, enforcer_steps
-from ui.qt.detail import PayloadView
-from ui.qt.logs_models import (
+from inspector.replay import CheckOutcome, ReplayCheck, StepCheck
+from inspector.services.replay_check import (
+    CheckedReplay,
+    LoadedReplay,
+    check_replay,
+    load_replay,
+)
+from ui.qt.models.records import (
     RECORD_ROLE,
     Column,
     RecordTableModel,
     record_table_view,
     texts_for,
 )
-from ui.qt.redis_settings import RedisSettings
-from ui.qt.tasks import Task, TaskRunner
+from ui.qt.panels.detail import PayloadView
+from ui.qt.session.redis import RedisSettings
+from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted, placeholder_label, set_severity, title_font
 
 __all__ = [
     "OUTCOME_COLORS",
     "REPLAY_COLUMNS",
-    "CheckedReplay",
-    "LoadedReplay",
     "ReplayCheckView",
     "error_text",
     "field_table",
-    "load_replay",
     "replay_styler",
     "run_replay_check",
 ]
@@ -63,59 +66,16 @@ __all__ = [
 # -- the work (pure of Qt: runs on workers) -----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LoadedReplay:
-    """Both runs, as read from their sources."""
-
-    replay: RunSide
-    original: RunSide
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedReplay:
-    """One check: the result, its cells formatted, and what cache it ran on."""
-
-    result: ReplayCheck
-    texts: list[tuple[str, ...]]
-    tenant_id: str
-    #: ``"memory"``, or the Redis URL as messages show it (no password).
-    cache_location: str
-    #: Why Redis was not used although configured (the check then ran in memory).
-    fallback_reason: str | None
-    seeded: bool
-
-
-def load_replay(source: Any, run_ref: str, original_source: Any = None, original_ref: str | None = None
-                ) -> LoadedReplay:
-    """Read the replay and its original (``original_ref``, or the run its ``metadata.replay_of``
-    names; :class:`UsageError` when it names none)."""
-    from inspector.compare import load_side, original_of
-
-    replay = load_side(source, run_ref)
-    ref = original_ref or original_of(source, replay.summary)
-    return LoadedReplay(replay, load_side(original_source if original_source is not None else source, ref))
-
-
-def run_replay_check(loaded: LoadedReplay, redis_url: str | None, *, seed_redis: bool = False) -> CheckedReplay:
-    """``replay_check`` on the cache ``trace-inspector replay-check --redis URL [--seed-cache]``
-    would use: memory (always seeded with the original's outputs) without a URL or when Redis is
-    unreachable; otherwise Redis, seeded only with ``seed_redis``. On Redis the check writes the
-    outputs of executed steps that have a key, as upstream's enforcer does (none after its stop)."""
-    from drivers.redis_store import open_replay_cache
-    from inspector.locations import redis_display_url as display_url
-    from inspector.replay import MemoryReplayCache, replay_check
-
-    cache = open_replay_cache(redis_url)
+def run_replay_check(redis: RedisSettings, url: str | None, loaded: LoadedReplay, *,
+                     seed_redis: bool = False) -> tuple[CheckedReplay, list[tuple[str, ...]]]:
+    """The check on the cache ``trace-inspector replay-check --redis URL [--seed-cache]`` would
+    use (memory without a URL), and its rows' cells (Redis worker side)."""
+    cache = redis.connector.replay_cache(url)
     try:
-        in_memory = isinstance(cache, MemoryReplayCache)
-        tenant = loaded.replay.summary.tenant_id or "default"
-        result = replay_check(enforcer_steps(loaded.replay.steps), enforcer_steps(loaded.original.steps), tenant, cache,
-                              seed_cache=seed_redis or in_memory, cache_kind=cache.kind)
+        checked = check_replay(loaded, cache, seed_shared=seed_redis)
     finally:
         cache.close()
-    location = "memory" if in_memory else display_url(redis_url or "")
-    return CheckedReplay(result, texts_for(REPLAY_COLUMNS, result.steps), tenant, location,
-                         getattr(cache, "fallback_reason", None), seed_redis or in_memory)
+    return checked, texts_for(REPLAY_COLUMNS, checked.result.steps)
 
 
 def error_text(exc: BaseException, doing: str) -> str:
@@ -225,36 +185,36 @@ def field_table(rows: Sequence[tuple[str, Any]]) -> str:
 
 
 class ReplayCheckView(QWidget):
-    """A replay run checked against its original. Build it with the source holding the replay
-    (and the original, unless ``original_source`` is given), the replay's run id (or trace id on
-    Postgres), optionally the original's run id (default: the replay's ``metadata.replay_of``),
-    a getter of the source's worker, and the app's :class:`RedisSettings`. ``start()`` loads and
-    checks; ``checked(ok)`` fires when a check is shown, ``failed(text)`` when loading or checking
-    failed (the view shows it, with Retry)."""
+    """A replay run checked against its original. Build it with the session whose source holds
+    the replay (and the original, unless ``original_session`` is given), the replay's run id (or
+    trace id on Postgres), optionally the original's run id (default: the replay's
+    ``metadata.replay_of``), and the app's :class:`RedisSettings`. ``start()`` loads and checks;
+    ``checked(ok)`` fires when a check is shown, ``failed(text)`` when loading or checking failed
+    (the view shows it, with Retry)."""
 
     checked = Signal(bool)
     failed = Signal(str)
     save_requested = Signal(str, str)
 
-    def __init__(self, source: Any, run_ref: str, *, runner_for: Callable[[], TaskRunner | None],
-                 redis: RedisSettings, original_ref: str | None = None, original_source: Any = None,
+    def __init__(self, session: SourceSession, run_ref: str, *, redis: RedisSettings,
+                 original_ref: str | None = None, original_session: SourceSession | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("replayCheckView")
         self.setWindowTitle(f"Replay check — {run_ref}")
-        self.source = source
+        self.session = session
         self.run_ref = run_ref
         self.original_ref = original_ref
-        self.original_source = original_source
-        self._runner_for = runner_for
+        self.original_session = original_session
         self.redis = redis
         self.loaded: LoadedReplay | None = None
         self.current: CheckedReplay | None = None
+        self._texts: list[tuple[str, ...]] = []
         self.state = "idle"  # idle, loading, checking, done, error
-        self._seq = 0
-        self._tasks: list[Task] = []
-        tasks = self._tasks
-        self.destroyed.connect(lambda *_: [t.cancel() for t in tasks])
+        #: Reading the runs, then checking them: a new start or check drops what was on its way.
+        self._work = session.scope("replay-check")
+        self.destroyed.connect(self._work.renew)
+        session.closed.connect(self.close)  # it reads the source being closed
 
         self.title = QLabel(f"Replay check: {run_ref}")
         self.title.setObjectName("replayTitle")
@@ -370,22 +330,21 @@ class ReplayCheckView(QWidget):
     # -- flow ----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Read both runs (source worker), then check (Redis worker)."""
-        runner = self._runner_for()
-        self._seq += 1
-        seq = self._seq
+        """Read both runs (the session's background worker), then check (Redis worker)."""
+        self._work.renew()
         self.loaded = None
         self._clear_result()
-        if runner is None:
+        source = self.session.source
+        osrc = self.original_session.source if self.original_session is not None else None
+        if source is None or (self.original_session is not None and osrc is None):
             self._fail("the source is closed", None)
             return
         self._set_state("loading")
         self._show_placeholder(f"Reading run {self.run_ref} and its original…")
-        source, ref, osrc, oref = self.source, self.run_ref, self.original_source, self.original_ref
-        self._track(runner.submit(lambda: load_replay(source, ref, osrc, oref),
-                                  lambda loaded: self._loaded(seq, loaded),
-                                  lambda exc: self._failed(seq, exc, f"read replay run {ref} and its original"),
-                                  label=f"reading replay {ref}"))
+        ref, oref = self.run_ref, self.original_ref
+        self._work.submit(lambda: load_replay(source, ref, osrc, oref), self._loaded,
+                          lambda exc: self._fail(f"read replay run {ref} and its original", exc),
+                          worker=Worker.BACKGROUND, label=f"reading replay {ref}")
 
     def rerun(self) -> None:
         """Check again (after a failure to load: read again first)."""
@@ -395,23 +354,14 @@ class ReplayCheckView(QWidget):
             self._check()
 
     def shutdown(self) -> None:
-        """Drop pending results (the workers belong to the source and to RedisSettings)."""
-        self._seq += 1
-        for task in self._tasks:
-            task.cancel()
-        self._tasks.clear()
+        """Drop pending results (the workers belong to the session and to RedisSettings)."""
+        self._work.renew()
 
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 
-    def _track(self, task: Task) -> None:
-        self._tasks[:] = [t for t in self._tasks if not t.done]
-        self._tasks.append(task)
-
-    def _loaded(self, seq: int, loaded: LoadedReplay) -> None:
-        if seq != self._seq:
-            return
+    def _loaded(self, loaded: LoadedReplay) -> None:
         self.loaded = loaded
         r, o = loaded.replay, loaded.original
         self.title.setText(f"Replay check: {r.summary.run_id} against original {o.summary.run_id}")
@@ -425,36 +375,34 @@ class ReplayCheckView(QWidget):
         loaded = self.loaded
         if loaded is None:
             return
-        self._seq += 1
-        seq = self._seq
+        self._work.renew()
         url = self.redis.url()
         seed = bool(url) and self.seed_box.isChecked()
         self._clear_result()
         self._set_state("checking")
         self._show_placeholder("Checking against " + (f"Redis {self.redis.location()}…" if url else
                                                       "an in-memory cache…"))
-        self._track(self.redis.runner.submit(lambda: run_replay_check(loaded, url, seed_redis=seed),
-                                             lambda checked: self._checked(seq, checked),
-                                             lambda exc: self._failed(seq, exc, "run the replay check"),
-                                             label="checking a replay"))
+        redis = self.redis
+        self._work.run_on(redis.runner, lambda: run_replay_check(redis, url, loaded, seed_redis=seed), self._checked,
+                          lambda exc: self._fail("run the replay check", exc), label="checking a replay")
 
-    def _checked(self, seq: int, checked: CheckedReplay) -> None:
-        if seq != self._seq:
-            return
+    def _checked(self, result: tuple[CheckedReplay, list[tuple[str, ...]]]) -> None:
+        checked, texts = result
         self.current = checked
+        self._texts = texts
         result = checked.result
         self._show_cache(checked)
         self._show_verdict(result)
         self.counts.setText(" · ".join(f"{n:,} {k}" for k, n in result.counts().items() if n) or "no steps")
         # The verdict already says where upstream stops, in more words.
         notes = [n for n in result.notes if result.upstream_stop is None or "enforce_trace stops" not in n]
-        if checked.cache_location != "memory":
+        if not checked.in_memory:
             notes.append("On Redis the check leaves the outputs of executed steps that have a key in the cache "
                          "(SETEX 24 h), as upstream's enforcer does, up to the step where it stops: checking "
                          "again finds them there.")
         self.notes.setText("\n".join(notes))
         self.notes.setVisible(bool(notes))
-        self.model.set_rows(result.steps, checked.texts)
+        self.model.set_rows(result.steps, texts)
         if result.steps:
             self.stack.setCurrentWidget(self.table)
             first = result.upstream_stop if result.upstream_stop is not None else 0
@@ -464,11 +412,6 @@ class ReplayCheckView(QWidget):
             self._show_placeholder("The replay has no steps: there is nothing to check.")
         self._set_state("done")
         self.checked.emit(result.ok)
-
-    def _failed(self, seq: int, exc: BaseException, doing: str) -> None:
-        if seq != self._seq:
-            return
-        self._fail(doing, exc)
 
     def _fail(self, doing: str, exc: BaseException | None) -> None:
         text = error_text(exc, doing) if exc is not None else f"Could not check: {doing}."
@@ -511,7 +454,7 @@ class ReplayCheckView(QWidget):
             text = (f"⚠ Redis is unreachable, so this check ran on an in-memory cache seeded with the original's "
                     f"outputs (not on the shared cache). {checked.fallback_reason}")
             severity = "payload-warning"
-        elif checked.cache_location == "memory":
+        elif checked.in_memory:
             text = ("Cache: in memory, seeded with the original's outputs under their idempotency keys (as "
                     "trace-inspector replay-check does without --redis). Set a Redis URL in Settings to check "
                     "against the shared cache.")

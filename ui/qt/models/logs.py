@@ -1,27 +1,16 @@
-"""Table models of the logs panels: a fixed list of records (one run's audit events, system
-records, …), the tenant-wide audit ledger read page by page with a keyset cursor as the view
-scrolls, and the before/after diff of one ledger event.
-
-Cells are formatted once, by pure functions that a worker can run (``texts_for``), never on paint.
-"""
+"""Table models of the logs panels: the columns and colours of each logs table (audit events,
+policy activations, LLM and system records, exports, the replay window, mismatches), the
+tenant-wide audit ledger read page by page with a keyset cursor as the view scrolls, and the
+before/after diff of one ledger event."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QRectF,
-    Qt,
-    Signal,
-)
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 
 from inspector.logs import (
     AuditEvent,
@@ -29,7 +18,6 @@ from inspector.logs import (
     LedgerPage,
     LlmRunRecord,
     LogExport,
-    LogsSource,
     Mismatch,
     PolicyActivation,
     SystemRecord,
@@ -37,8 +25,8 @@ from inspector.logs import (
 )
 from inspector.model import MISSING
 from ui.format import fmt_cost, fmt_count, fmt_timestamp, shorten
-from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
-from ui.qt.tasks import TaskRunner
+from ui.qt.models.records import Column, RecordTableModel, texts_for
+from ui.qt.session.session import Scope, SourceSession, Worker
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -50,59 +38,30 @@ __all__ = [
     "MISMATCH_COLUMNS",
     "PENDING_STATUS_NOTE",
     "POLICY_COLUMNS",
-    "RECORD_ROLE",
     "SOURCE_COLORS",
     "SYSTEM_COLUMNS",
     "WINDOW_COLUMNS",
-    "Column",
     "LedgerModel",
-    "RecordTableModel",
     "StateDiffModel",
+    "audit_styler",
+    "diff_styler",
+    "export_styler",
     "fmt_time_ms",
-    "record_table_view",
+    "llm_styler",
+    "mismatch_styler",
     "source_icon",
-    "texts_for",
+    "system_styler",
+    "window_styler",
 ]
 
-RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 LEDGER_PAGE_SIZE = 200
-
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
-_DISPLAY = Qt.ItemDataRole.DisplayRole
-_ALIGN = Qt.ItemDataRole.TextAlignmentRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
-_RIGHT_ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-#: Roles a model's ``styler`` is asked about; every other role is answered (or not) by the model.
-_PAINTED_ROLES = frozenset({
-    Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole,
-    Qt.ItemDataRole.FontRole,
-})
-_STYLED_ROLES = frozenset({
-    Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole,
-    Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole,
-})
 
 #: Upstream's ``log_exports`` rejects every UPDATE (§3.4, §11.17).
 PENDING_STATUS_NOTE = ("log_exports is immutable upstream (trigger log_exports_immutable, spec §11.17): "
                        "status can never leave 'pending' and checksum is never computed.")
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column: its header, how a record shows in it (pure, so a worker can run it), a width in
-    characters, and whether it holds numbers (right-aligned)."""
-
-    header: str
-    text: Callable[[Any], str]
-    chars: int = 14
-    numeric: bool = False
-    tip: str | None = None
-
-
-def texts_for(columns: Sequence[Column], records: Sequence[Any]) -> list[tuple[str, ...]]:
-    """Every cell of ``records`` as shown (worker side: formatting costs more than painting)."""
-    return [tuple(c.text(r) for c in columns) for r in records]
 
 
 # -- formatting -----------------------------------------------------------------------------------
@@ -353,107 +312,6 @@ def diff_styler(change: Any, column: str, role: int) -> Any:
     return None
 
 
-# -- models ----------------------------------------------------------------------------------------
-
-
-class RecordTableModel(MultiDataMixin, QAbstractTableModel):
-    """A table over a list of immutable records, cells formatted once. ``RECORD_ROLE`` gives the
-    record; ``styler(record, column header, role)`` answers decoration, colours, font and tooltips."""
-
-    def __init__(
-        self,
-        columns: Sequence[Column],
-        parent=None,
-        *,
-        styler: Callable[[Any, str, int], Any] | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.columns = list(columns)
-        self._styler = styler
-        self._records: list[Any] = []
-        self._texts: list[tuple[str, ...]] = []
-
-    def set_rows(self, records: Sequence[Any], texts: Sequence[tuple[str, ...]] | None = None) -> None:
-        self.beginResetModel()
-        self._records = list(records)
-        self._texts = list(texts) if texts is not None else texts_for(self.columns, self._records)
-        self.endResetModel()
-
-    def clear(self) -> None:
-        self.set_rows([], [])
-
-    def record_at(self, row: int) -> Any:
-        return self._records[row] if 0 <= row < len(self._records) else None
-
-    @property
-    def records(self) -> list[Any]:
-        return list(self._records)
-
-    def rowCount(self, parent: _Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._records)
-
-    def columnCount(self, parent: _Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
-            return None
-        if role == _DISPLAY:
-            return self.columns[section].header
-        if role == _TOOLTIP:
-            return self.columns[section].tip
-        return None
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        return SELECTABLE if index.isValid() else Qt.ItemFlag.NoItemFlags
-
-    def multiData(self, index: _Index, roleDataSpan) -> None:
-        """One call per painted cell (ui.qt.fastmodel): the text from the cache, alignment from
-        the column, and only the roles the styler paints (tooltips are asked for on hover)."""
-        row, column = index.row(), index.column()
-        if not (index.isValid() and 0 <= row < len(self._records) and 0 <= column < len(self.columns)):
-            return super().multiData(index, roleDataSpan)
-        text = self._texts[row][column]
-        numeric = self.columns[column].numeric
-        styler, record, header = self._styler, self._records[row], self.columns[column].header
-        for role_data in roleDataSpan:
-            role = role_data.role()
-            if role == _DISPLAY:
-                role_data.setData(text)
-            elif role == _ALIGN and numeric:
-                role_data.setData(_RIGHT_ALIGN)
-            elif styler is not None and role in _PAINTED_ROLES:
-                value = styler(record, header, role)
-                if value is None:
-                    role_data.clearData()
-                else:
-                    role_data.setData(QBrush(value) if role == Qt.ItemDataRole.BackgroundRole else value)
-            else:
-                role_data.clearData()  # the delegate reuses the span from the previous cell
-
-    def data(self, index: _Index, role: int = _DISPLAY) -> Any:
-        if not index.isValid():
-            return None
-        row, column = index.row(), index.column()
-        if not (0 <= row < len(self._records) and 0 <= column < len(self.columns)):
-            return None
-        if role == _DISPLAY:
-            return self._texts[row][column]
-        if role == RECORD_ROLE:
-            return self._records[row]
-        if role == _ALIGN:
-            return _RIGHT_ALIGN if self.columns[column].numeric else None
-        if role in _STYLED_ROLES:
-            value = self._styler(self._records[row], self.columns[column].header, role) if self._styler is not None else None
-            if value is None and role == _TOOLTIP:
-                text = self._texts[row][column]
-                return text if len(text) > 40 else None
-            if isinstance(value, QColor) and role == Qt.ItemDataRole.BackgroundRole:
-                return QBrush(value)
-            return value
-        return None
-
-
 class LedgerModel(RecordTableModel):
     """The tenant-wide audit ledger, newest first, read ``LEDGER_PAGE_SIZE`` rows at a time with a
     keyset cursor when the view asks (``canFetchMore``/``fetchMore``): never everything, never on
@@ -464,25 +322,15 @@ class LedgerModel(RecordTableModel):
     counts_changed = Signal(int, bool)
     loading_changed = Signal(bool)
 
-    def __init__(
-        self,
-        runner_for: Callable[[], TaskRunner | None],
-        logs_for: Callable[[], LogsSource | None],
-        report_error: Callable[[BaseException, str], None],
-        parent=None,
-        *,
-        page_size: int = LEDGER_PAGE_SIZE,
-    ) -> None:
+    def __init__(self, session: SourceSession, parent=None, *, page_size: int = LEDGER_PAGE_SIZE) -> None:
         super().__init__(LEDGER_COLUMNS, parent, styler=audit_styler)
-        self._runner_for = runner_for
-        self._logs_for = logs_for
-        self._report_error = report_error
+        self._session = session
+        self._pages: Scope = session.scope("ledger")
         self.page_size = page_size
         self._filter = LedgerFilter()
         self._cursor: tuple[str, str] | None = None
         self._exhausted = True
         self._pending = False
-        self._generation = 0
         self.pages_read = 0
         #: Why reading stopped early (the last read failed), until the next reload.
         self.error: BaseException | None = None
@@ -506,11 +354,11 @@ class LedgerModel(RecordTableModel):
 
     def reload(self) -> None:
         """Drop every row read and read the first page again (new filter, new source, refresh)."""
-        self._generation += 1
+        self._pages.renew()
         self.beginResetModel()
         self._records, self._texts = [], []
         self._cursor = None
-        logs = self._logs_for()
+        logs = self._session.logs
         self._exhausted = logs is None or "audit" not in logs.logs_capabilities
         self.pages_read = 0
         self.error = None
@@ -526,19 +374,16 @@ class LedgerModel(RecordTableModel):
     def fetchMore(self, parent: _Index = _ROOT) -> None:
         if parent.isValid() or self._exhausted or self._pending:
             return
-        logs, runner = self._logs_for(), self._runner_for()
-        if logs is None or runner is None:
+        logs = self._session.logs
+        if logs is None:
             return
-        generation, flt, cursor, limit = self._generation, self._filter, self._cursor, self.page_size
-        self._set_pending(True)
+        flt, cursor, limit = self._filter, self._cursor, self.page_size
 
         def read() -> tuple[LedgerPage, list[tuple[str, ...]]]:
             page = logs.list_ledger(flt, cursor, limit)
             return page, texts_for(LEDGER_COLUMNS, page.events)
 
         def done(result: tuple[LedgerPage, list[tuple[str, ...]]]) -> None:
-            if generation != self._generation:
-                return
             page, texts = result
             self._set_pending(False)
             self.pages_read += 1
@@ -553,16 +398,16 @@ class LedgerModel(RecordTableModel):
             self.counts_changed.emit(len(self._records), not self._exhausted)
 
         def failed(exc: BaseException) -> None:
-            if generation != self._generation:
-                return
             self._set_pending(False)
             # Stop asking: a view at the bottom would otherwise retry (and fail) on every layout.
             self._exhausted = True
             self.error = exc
             self.counts_changed.emit(len(self._records), False)
-            self._report_error(exc, "read the audit ledger")
+            self._session.report(exc, "read the audit ledger")
 
-        runner.submit(read, done, failed, label="Reading the audit ledger")
+        self._set_pending(True)
+        if self._pages.submit(read, done, failed, worker=Worker.LOGS, label="Reading the audit ledger") is None:
+            self._set_pending(False)  # the source is gone
 
     def _set_pending(self, pending: bool) -> None:
         if pending != self._pending:
@@ -577,31 +422,3 @@ class StateDiffModel(RecordTableModel):
         super().__init__(DIFF_COLUMNS, parent, styler=diff_styler)
 
 
-def record_table_view(model: RecordTableModel, name: str, *, extended: bool = False):
-    """A read-only table over a :class:`RecordTableModel`: whole rows selected (one, or several
-    with ``extended``), no wrapping, fixed row height, columns sized from their character hints.
-    The one factory for the logs, ledger, evidence, replay-check and idempotency tables."""
-    from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
-
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if extended
-                          else QAbstractItemView.SelectionMode.SingleSelection)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.setTextElideMode(Qt.TextElideMode.ElideRight)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    view.verticalHeader().setDefaultSectionSize(22)
-    header = view.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setStretchLastSection(True)
-    header.setHighlightSections(False)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    fm = view.fontMetrics()
-    digit = fm.horizontalAdvance("0")
-    for i, col in enumerate(model.columns):
-        view.setColumnWidth(i, max(fm.horizontalAdvance(col.header) + 24, digit * col.chars + 16))
-    return view

@@ -6,8 +6,9 @@ Below it, our reasons, each naming the rows it is about: activating one selects 
 cards, one per evidence class (H environment, B activity, G provider, D policy decisions,
 J integrity record) plus the capture failures.
 
-Every read runs on the evidence worker; a read for a run no longer selected is cancelled if it
-has not started, and its result dropped if it has.
+Every read runs on the session's evidence worker (``inspector.services.grading.grade_run``, the
+same grading as ``trace-inspector grade RUN_ID``); a read for a run no longer selected is
+cancelled if it has not started, and its result dropped if it has.
 """
 
 from __future__ import annotations
@@ -64,13 +65,12 @@ from inspector.errors import InspectorError
 from inspector.evidence import (
     CLASS_LETTER,
     CLASS_TITLE,
+    EvidenceReader,
     Reason,
     RowRef,
     RunEvidence,
     Severity,
-    reasons,
     resolution_overridden,
-    stored_differences,
 )
 from inspector.integrity import (
     EXPECTED_TABLES,
@@ -79,13 +79,19 @@ from inspector.integrity import (
     EvidenceClass,
     IntegrityGrade,
     IntegrityResult,
-    evaluate,
 )
+from inspector.services.grading import grade_run
 from ui.format import fmt_count, fmt_timestamp, shorten
-from ui.qt.grades import GRADE_COLORS, badge_style
-from ui.qt.logs_models import Column, RecordTableModel, record_table_view, texts_for
-from ui.qt.tasks import Task, TaskRunner
-from ui.qt.theme import muted, placeholder_label, set_severity, title_font
+from ui.qt.models.records import Column, RecordTableModel, record_table_view, texts_for
+from ui.qt.session.session import SourceSession, Worker
+from ui.qt.theme import (
+    GRADE_COLORS,
+    badge_style,
+    muted,
+    placeholder_label,
+    set_severity,
+    title_font,
+)
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -126,7 +132,6 @@ _TAB_TITLE = {
 }
 _ROOT = QModelIndex()
 
-Report = Callable[[BaseException, str], None]
 
 _SEVERITY_COLOR = {Severity.FAIL: "#c0392b", Severity.WARN: "#c47f00", Severity.INFO: "#2e6da4"}
 _LINK_COLOR = "#1f5f9e"
@@ -319,17 +324,15 @@ class LoadedEvidence:
     texts: dict[str, list[tuple[str, ...]]]
 
 
-def load_run_evidence(reader: Any, run_id: str) -> LoadedEvidence:
-    """Read a run's evidence and work out its verdict and reasons (worker side)."""
-    ev = reader.run_evidence(run_id)
-    result = evaluate(ev.facts)
-    has_j = bool(ev.rows.get(EvidenceClass.J_INTEGRITY)) if EvidenceClass.J_INTEGRITY in ev.tables else None
-    found = reasons(result, stored=ev.stored, has_j=has_j, alignment=ev.alignment, unusable=ev.unusable)
-    diffs = stored_differences(result, ev.stored) if ev.stored is not None else []
+def load_run_evidence(reader: EvidenceReader, run_id: str) -> LoadedEvidence:
+    """Read a run's evidence, work out its verdict and reasons, and format the cards' cells
+    (worker side)."""
+    graded = grade_run(reader, run_id)
+    ev = graded.evidence
     texts = {cls.value: texts_for(_TABLE_CARDS[cls][0], ev.rows.get(cls, ())) for cls in _TABLE_CARDS}
     texts[FAILURES_TABLE] = texts_for(FAILURE_COLUMNS, ev.facts.failures)
-    return LoadedEvidence(ev, result, tuple(found), tuple(diffs), FAILURES_TABLE in getattr(reader, "tables", ()),
-                          int(getattr(reader, "row_limit", 0)), texts)
+    return LoadedEvidence(ev, graded.result, graded.reasons, graded.differences, FAILURES_TABLE in reader.tables,
+                          reader.row_limit, texts)
 
 
 def _absent_text(ev: RunEvidence, table: str) -> str:
@@ -680,17 +683,13 @@ class EvidencePanel(QWidget):
 
     loaded = Signal(str)
 
-    def __init__(self, runner_getter: Callable[[], TaskRunner | None], reader_getter: Callable[[], Any],
-                 report: Report, parent: QWidget | None = None) -> None:
+    def __init__(self, session: SourceSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("evidencePanel")
-        self._runner_getter = runner_getter
-        self._reader_getter = reader_getter
-        self._report = report
+        self._session = session
+        #: The read of the run shown: a newer run drops it.
+        self._read = session.scope("evidence")
         self._run_id: str | None = None
-        self._seq = 0
-        self._token: int | None = None
-        self._task: Task | None = None
         self.store_state = "unknown"
         self._store_detail = ""
         self.current: LoadedEvidence | None = None
@@ -823,7 +822,7 @@ class EvidencePanel(QWidget):
 
     @property
     def pending(self) -> bool:
-        return self._token is not None
+        return self._read.pending
 
     @property
     def showing_evidence(self) -> bool:
@@ -846,10 +845,7 @@ class EvidencePanel(QWidget):
 
     def _drop_pending(self) -> None:
         self.splitter.setEnabled(True)
-        self._token = None
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._read.renew()
 
     def set_store(self, state: str, detail: str = "") -> None:
         """``unknown`` (still looking), ``none`` (no evidence store), ``store``, or ``error``
@@ -880,14 +876,11 @@ class EvidencePanel(QWidget):
             self.clear()
             self._run_id = run_id
             return
-        reader, runner = self._reader_getter(), self._runner_getter()
-        if reader is None or runner is None:
+        reader = self._session.evidence
+        if reader is None:
             return
         self._drop_pending()
         self._run_id = run_id
-        self._seq += 1
-        token = self._seq
-        self._token = token
         if self.showing_evidence:
             # Arrowing through runs: the last run's evidence stays, greyed, instead of blinking.
             self.summary.setText(f"<b>Loading the evidence of run {html.escape(run_id)}…</b>")
@@ -897,27 +890,18 @@ class EvidencePanel(QWidget):
         doing = f"read the evidence of run {run_id}"
 
         def done(loaded: LoadedEvidence) -> None:
-            if token != self._token:
-                return
-            self._token = None
-            self._task = None
             self._apply(loaded)
             self.loaded.emit(run_id)
 
         def failed(exc: BaseException) -> None:
-            if token != self._token:
-                return
-            self._token = None
-            self._task = None
             self.splitter.setEnabled(True)
             why = str(exc) if isinstance(exc, InspectorError) else f"internal error ({type(exc).__name__}: {exc})"
             self._show_message(f"Could not read the evidence of run {run_id}", why)
-            self._report(exc, doing)
+            self._session.report(exc, doing)
             self.loaded.emit(run_id)
 
-        task = runner.submit(lambda: load_run_evidence(reader, run_id), done, failed,
-                             label="Reading the run's evidence")
-        self._task = None if task.done else task  # a synchronous runner (tests) has delivered already
+        self._read.submit(lambda: load_run_evidence(reader, run_id), done, failed, worker=Worker.EVIDENCE,
+                          label="Reading the run's evidence")
 
     # -- showing ----------------------------------------------------------------------------------
 

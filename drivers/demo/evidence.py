@@ -23,7 +23,7 @@ import logging
 import random
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -37,6 +37,7 @@ from drivers.evidence_capture import (
     capture_provider_evidence,
     record_capture_failure,
 )
+from drivers.demo.recipe import DemoRun
 from drivers.evidence_schema import runs as runs_table
 from inspector.capture import (
     CaptureFailureReason,
@@ -46,8 +47,6 @@ from inspector.capture import (
     hash_prompt,
 )
 
-if TYPE_CHECKING:
-    from drivers.demo import _Run
 
 __all__ = ["Scenario", "write_demo_evidence"]
 
@@ -143,7 +142,7 @@ class _EvidenceWriter:
 
     # -- the plan ------------------------------------------------------------------------------
 
-    def plan(self, runs: list[_Run], notes: Mapping[str, Any]) -> dict[str, tuple[Scenario, int]]:
+    def plan(self, runs: list[DemoRun], notes: Mapping[str, Any]) -> dict[str, tuple[Scenario, int]]:
         """Each run's scenario, and which variant of it (planted runs take the variants in turn)."""
         r = self.rng
         special = set(notes["orphans"]) | {notes["empty"], notes["big"]} | {rid for rid, _ in notes["replays"]}
@@ -168,7 +167,7 @@ class _EvidenceWriter:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def run_row(self, run: _Run) -> dict[str, Any]:
+    def run_row(self, run: DemoRun) -> dict[str, Any]:
         goal = " → ".join(str(p.get("description") or p.get("skill")) for p in run.plan) or None
         return {"id": run.run_id, "tenant_id": run.tenant_id, "agent_id": run.agent_id, "goal": goal,
                 "status": _RUN_STATUS.get(run.status or "", "running"),
@@ -176,7 +175,7 @@ class _EvidenceWriter:
                 "started_at": run.started_at, "completed_at": run.completed_at,
                 "termination_reason": _TERMINATION.get(run.status or ""), "created_at": run.started_at}
 
-    def environment(self, ctx: ExecutionContext, run: _Run, **overrides: Any) -> str | None:
+    def environment(self, ctx: ExecutionContext, run: DemoRun, **overrides: Any) -> str | None:
         meta = run.metadata or {}
         args: dict[str, Any] = {
             "sdk_mode": "async" if ctx.source is EvidenceSource.WORKER else "inline",
@@ -189,7 +188,7 @@ class _EvidenceWriter:
         args.update(overrides)
         return capture_environment_evidence(self.conn, ctx, stamps=self.stamps, **args)
 
-    def budget(self, ctx: ExecutionContext, run: _Run, decision: str = "GRANTED", reason: str | None = None) -> None:
+    def budget(self, ctx: ExecutionContext, run: DemoRun, decision: str = "GRANTED", reason: str | None = None) -> None:
         capture_policy_decision_evidence(
             self.conn, ctx, policy_type="budget", decision=decision,
             policies_evaluated=[f"limit-{run.tenant_id}-cost"], policy_results="pass" if decision == "GRANTED" else "fail",
@@ -198,7 +197,7 @@ class _EvidenceWriter:
             policy_version=1, decision_reason_codes=["BUDGET_OK" if decision == "GRANTED" else "BUDGET_EXCEEDED"],
             stamps=self.stamps)
 
-    def write_run(self, run: _Run, scenario: Scenario, variant: int) -> None:
+    def write_run(self, run: DemoRun, scenario: Scenario, variant: int) -> None:
         S = Scenario
         if scenario is S.NO_EVIDENCE:
             return
@@ -315,7 +314,7 @@ class _EvidenceWriter:
                                           stamps=self.stamps, **provider)
 
 
-def write_demo_evidence(conn: sa.Connection, runs: Iterable[_Run], notes: Mapping[str, Any],
+def write_demo_evidence(conn: sa.Connection, runs: Iterable[DemoRun], notes: Mapping[str, Any],
                         seed: int) -> dict[str, tuple[str, ...]]:
     """Write the ``runs`` rows and the evidence of the demo's runs on ``conn`` (tables must exist;
     the caller commits). Returns the run ids of each :class:`Scenario` (by value)."""

@@ -21,12 +21,7 @@ from PySide6.QtWidgets import (
 
 from inspector.locations import is_postgres_url, split_pg_password
 
-__all__ = ["ConnectDialog", "PasswordPrompt", "split_password"]
-
-
-def split_password(url: str) -> tuple[str, str | None]:
-    """``(url without password, password or None)`` for a Postgres URL; other text unchanged."""
-    return split_pg_password(url)
+__all__ = ["ConnectDialog", "PasswordPrompt"]
 
 
 class ConnectDialog(QDialog):
@@ -80,7 +75,7 @@ class ConnectDialog(QDialog):
             self.error.setText("Enter a URL that starts with postgresql://")
             self.error.show()
             return
-        url, inline = split_password(text)
+        url, inline = split_pg_password(text)
         password = self.password.text() or inline
         self.connect_requested.emit(url, password or None)
         self.accept()

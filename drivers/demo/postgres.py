@@ -8,7 +8,7 @@ demo deletes are soft-archived instead (the immutability triggers forbid deletin
 invalid-JSON cell is left out (``jsonb`` cannot hold it); two runs get a second, SDK-posted trace
 (``store_trace``, with PII redaction); worker runs keep ``root_hash = 'pending'``.
 
-The evidence is the SQLite demo's (:mod:`drivers.demo_evidence`: ``runs`` rows and runs of every
+The evidence is the SQLite demo's (:mod:`drivers.demo.evidence`: ``runs`` rows and runs of every
 integrity grade), written on Postgres; since archived traces still count, the runs the SQLite demo
 deletes keep an integrity record that agrees with their grade here.
 """
@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from drivers.demo import ScriptedClock, _DemoBuilder, _Run
-from drivers.demo_evidence import write_demo_evidence
+from drivers.demo.evidence import write_demo_evidence
+from drivers.demo.recipe import DemoBuilder, DemoRun, ScriptedClock
 from drivers.evidence_schema import create_evidence_tables
 from drivers.pg_common import PgLocation, translate_errors
 from drivers.pg_schema import create_schema
@@ -60,7 +60,7 @@ class PgDemoSummary:
     log_exports: int
     mismatches: int
     evidence_scenarios: dict[str, tuple[str, ...]] = field(hash=False)
-    """Run ids by :class:`drivers.demo_evidence.Scenario` value."""
+    """Run ids by :class:`drivers.demo.evidence.Scenario` value."""
     integrity_records: int
 
 
@@ -112,7 +112,7 @@ def generate_pg_demo(
 
 def _fill(engine: sa.Engine, url: str, password: str | None, location: str, seed: int, big_run_steps: int,
           progress: Callable[[int, int], None] | None) -> PgDemoSummary:
-    runs, notes = _DemoBuilder(seed, big_run_steps).build()
+    runs, notes = DemoBuilder(seed, big_run_steps).build()
     rng = random.Random(seed * 7919 + 1)
     total = sum(run.row_count for run in runs)
     clock = ScriptedClock()
@@ -145,7 +145,7 @@ def _fill(engine: sa.Engine, url: str, password: str | None, location: str, seed
                          integrity_records=int(integrity))
 
 
-def _write_run(store: PostgresTraceStore, clock: ScriptedClock, run: _Run, done: int, total: int,
+def _write_run(store: PostgresTraceStore, clock: ScriptedClock, run: DemoRun, done: int, total: int,
                progress: Callable[[int, int], None] | None) -> int:
     clock.feed(run.started_at)
     trace_id = store.start_trace(run.run_id, run.correlation_id, run.tenant_id, run.agent_id, run.plan)
@@ -172,7 +172,7 @@ def _write_run(store: PostgresTraceStore, clock: ScriptedClock, run: _Run, done:
     return done
 
 
-def _sdk_traces(store: PostgresTraceStore, at: _At, runs: list[_Run], rng: random.Random) -> list[str]:
+def _sdk_traces(store: PostgresTraceStore, at: _At, runs: list[DemoRun], rng: random.Random) -> list[str]:
     """Two runs get a second trace posted by the SDK (``store_trace``): several traces per run
     (§11.1), a real root hash, and PII that the store path redacts (§7)."""
     picked = [r for r in runs if r.status == "completed" and r.big is None and r.steps][5:7]
@@ -202,7 +202,7 @@ def _sdk_traces(store: PostgresTraceStore, at: _At, runs: list[_Run], rng: rando
     return out
 
 
-def _logs(engine: sa.Engine, url: str, password: str | None, runs: list[_Run], rng: random.Random) -> dict[str, int]:
+def _logs(engine: sa.Engine, url: str, password: str | None, runs: list[DemoRun], rng: random.Random) -> dict[str, int]:
     tenants = sorted({r.tenant_id for r in runs})
     finished = [r for r in runs if r.status is not None]
     first = min(r.started_at for r in runs)
@@ -286,7 +286,7 @@ def _logs(engine: sa.Engine, url: str, password: str | None, runs: list[_Run], r
             "system_records": n_sys, "log_exports": n_exp, "mismatches": n_mis}
 
 
-async def _ledger(url: str, password: str | None, runs: list[_Run], finished: list[_Run], tenants: list[str],
+async def _ledger(url: str, password: str | None, runs: list[DemoRun], finished: list[DemoRun], tenants: list[str],
                   first: datetime, last: datetime, rng: random.Random) -> tuple[int, int]:
     """Governance events through the async ledger writer, and policy activations."""
     from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine

@@ -1,16 +1,14 @@
-"""Integrity grades on screen: their colours, the badge the runs list paints in its Grade column,
-and the status bar's grading job (the distribution of grades over the current filter, with
-progress and Cancel).
+"""Integrity grades on screen: the badge the runs list paints in its Grade column, and the status
+bar's grading job (the distribution of grades over the current filter, with progress and Cancel).
 
-The job runs on a worker of its own (grading 100,000 runs takes a while and must hold up nothing
-else); it stops between chunks when cancelled, and a new filter or source replaces it.
+The job runs on the session's grading worker (grading 100,000 runs takes a while and must hold up
+nothing else); it stops between chunks when cancelled, and a new filter or source replaces it.
 """
 
 from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Callable
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -35,50 +33,14 @@ from PySide6.QtWidgets import (
 from inspector.errors import InspectorError
 from inspector.integrity import IntegrityGrade
 from inspector.model import RunFilter
-from ui.grading import GradeDistribution, grade_distribution
-from ui.qt.tasks import Task, TaskRunner
+from inspector.services.grading import GradeDistribution, grade_distribution
+from ui.qt.models.runs import GRADE_ROLE
+from ui.qt.session.session import EvidenceState, SourceSession, Worker
+from ui.qt.theme import GRADE_COLORS
 
-__all__ = [
-    "GRADE_COLORS",
-    "GRADE_ROLE",
-    "GradeDelegate",
-    "GradingJob",
-    "badge_style",
-    "grade_html",
-]
+__all__ = ["GradeDelegate", "GradingJob"]
 
-#: The Grade column's model role: the run's :class:`IntegrityGrade`, or None (no grade to paint).
-GRADE_ROLE = Qt.ItemDataRole.UserRole + 7
-
-#: (strong colour for text and borders, light tint for a badge's background)
-GRADE_COLORS = {
-    IntegrityGrade.PASS: ("#1e7e34", "#e3f4e8"),
-    IntegrityGrade.WARN: ("#8a5a00", "#fff1c9"),
-    IntegrityGrade.FAIL: ("#b03a2e", "#fde3e0"),
-}
-#: Solid badge colours (the Evidence panel's big badge): background, text.
-_SOLID = {
-    IntegrityGrade.PASS: ("#1e8449", "#ffffff"),
-    IntegrityGrade.WARN: ("#d68910", "#ffffff"),
-    IntegrityGrade.FAIL: ("#c0392b", "#ffffff"),
-}
 _MUTED = "#8a8a8a"
-
-
-def grade_color(grade: IntegrityGrade) -> QColor:
-    return QColor(GRADE_COLORS[grade][0])
-
-
-def badge_style(grade: IntegrityGrade | None) -> str:
-    """The style sheet of a QLabel shown as a solid grade badge (grey without a grade)."""
-    bg, fg = _SOLID.get(grade, ("#9e9e9e", "#ffffff")) if grade is not None else ("#9e9e9e", "#ffffff")
-    return (f"QLabel {{ background: {bg}; color: {fg}; border-radius: 4px; padding: 3px 10px; "
-            "font-weight: bold; }")
-
-
-def grade_html(grade: IntegrityGrade, text: str | None = None) -> str:
-    """A grade (or ``text``) in the grade's colour, bold, for rich-text labels."""
-    return f"<b style='color:{GRADE_COLORS[grade][0]}'>{html.escape(text or grade.value)}</b>"
 
 
 class GradeDelegate(QStyledItemDelegate):
@@ -116,17 +78,18 @@ class GradeDelegate(QStyledItemDelegate):
 
 
 class GradingJob(QObject):
-    """The status bar's integrity distribution for the current filter: a label, a progress bar
-    and a Cancel button (``widgets``). ``start`` replaces any job running; ``finished`` carries
-    the :class:`GradeDistribution` (also after a Cancel, with the runs graded so far)."""
+    """The status bar's integrity distribution for the filter shown: a label, a progress bar and
+    a Cancel button (``widgets``). It grades when the session finds an evidence store and again
+    for every filter given to :meth:`start` (a job running is replaced); ``finished`` carries the
+    :class:`GradeDistribution` (also after a Cancel, with the runs graded so far)."""
 
     finished = Signal(object)
 
-    def __init__(self, runner_for: Callable[[], TaskRunner | None],
-                 report: Callable[[BaseException, str], None], parent: QObject | None = None) -> None:
+    def __init__(self, session: SourceSession, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._runner_for = runner_for
-        self._report = report
+        self._session = session
+        self._job = session.scope("grading")
+        self._filter = RunFilter()
         self.label = QLabel()
         self.label.setObjectName("gradeSummary")
         self.label.setTextFormat(Qt.TextFormat.RichText)
@@ -142,12 +105,27 @@ class GradingJob(QObject):
         self.cancel_button.setToolTip("Stop grading; the counts of the runs graded so far are kept")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel)
-        self._task: Task | None = None
         self._stop: threading.Event | None = None
-        self._generation = 0
         #: What the label says, without markup.
         self.text = ""
         self.result: GradeDistribution | None = None
+        session.opened.connect(self._on_opened)
+        session.closed.connect(self.clear)
+        session.evidence_changed.connect(self._on_evidence)
+
+    def _on_opened(self, *_args) -> None:
+        self._filter = RunFilter()
+        self.clear()
+
+    def _on_evidence(self, _previous: str) -> None:
+        state = self._session.evidence_state
+        if state is EvidenceState.STORE:
+            self.start(self._filter)
+        elif state is EvidenceState.NONE:
+            self.clear("Integrity: no evidence store", "This source has no evidence tables: its runs are not graded")
+        else:
+            why = self._session.evidence_error or ""
+            self.clear("Integrity: unavailable", f"Could not look for the evidence tables: {why}")
 
     @property
     def widgets(self) -> tuple[QWidget, ...]:
@@ -155,7 +133,7 @@ class GradingJob(QObject):
 
     @property
     def running(self) -> bool:
-        return self._task is not None
+        return self._job.pending
 
     def _set_text(self, plain: str, rich: str | None = None, tip: str = "") -> None:
         self.text = plain
@@ -165,24 +143,23 @@ class GradingJob(QObject):
 
     def clear(self, text: str = "", tip: str = "") -> None:
         """Stop any job (its result is dropped) and show ``text``."""
-        self._generation += 1
         if self._stop is not None:
             self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-        self._task = self._stop = None
+        self._job.renew()
+        self._stop = None
         self.result = None
         self.progress.hide()
         self.cancel_button.hide()
         self._set_text(text, tip=tip)
 
-    def start(self, source: object, reader: object, flt: RunFilter) -> None:
-        """Grade every run of ``flt`` on the worker (the job running is cancelled first)."""
-        self.clear()
-        runner = self._runner_for()
-        if runner is None:
+    def start(self, flt: RunFilter) -> None:
+        """Grade every run of ``flt`` (the filter shown from now on) on the grading worker; the job
+        running is cancelled first. Without an evidence store there is nothing to grade."""
+        self._filter = flt
+        source, reader = self._session.source, self._session.evidence
+        if source is None or reader is None:
             return
-        generation = self._generation
+        self.clear()
         stop = threading.Event()
         self._stop = stop
 
@@ -191,17 +168,13 @@ class GradingJob(QObject):
                                       cancelled=lambda: stop.is_set() or progress.cancelled)
 
         def moved(done: int, total: int) -> None:
-            if generation != self._generation:
-                return
             self.progress.setRange(0, max(total, 1))
             self.progress.setValue(done)
             if not stop.is_set():
                 self._set_text(f"Integrity: grading {done:,} of {total:,} runs…")
 
         def done(dist: GradeDistribution) -> None:
-            if generation != self._generation:
-                return
-            self._task = self._stop = None
+            self._stop = None
             self.result = dist
             self.progress.hide()
             self.cancel_button.hide()
@@ -209,23 +182,19 @@ class GradingJob(QObject):
             self.finished.emit(dist)
 
         def failed(exc: BaseException) -> None:
-            if generation != self._generation:
-                return
-            self._task = self._stop = None
+            self._stop = None
             self.progress.hide()
             self.cancel_button.hide()
             why = str(exc) if isinstance(exc, InspectorError) else f"internal error ({type(exc).__name__}: {exc})"
             self._set_text("Integrity: grading failed", tip=why)
-            self._report(exc, "grade the runs of the filter")
+            self._session.report(exc, "grade the runs of the filter")
 
         self._set_text("Integrity: grading…")
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel_button.setEnabled(True)
         self.cancel_button.show()
-        task = runner.submit(work, done, failed, label="Grading runs", on_progress=moved)
-        if not task.done:  # a synchronous runner (tests) has delivered already
-            self._task = task
+        self._job.submit(work, done, failed, worker=Worker.GRADING, label="Grading runs", on_progress=moved)
 
     def cancel(self) -> None:
         """The user's Cancel: stop between chunks and show what was graded so far."""

@@ -1,9 +1,9 @@
-"""The logs domain around a run (spec §2.7, §3, §12) as panels: ``RunLogsPanel`` shows one run's
+"""The logs domain around a run (spec §2.7, §3, §12) as a panel: ``RunLogsPanel`` shows one run's
 audit events, policy activations, LLM run records, system records, log exports, replay window and
-mismatches, one tab each; ``LedgerWindow`` is the tenant-wide audit ledger, read page by page.
+mismatches, one tab each (the tenant-wide ledger is ``ui.qt.windows.ledger``).
 
-Every read runs on the source's worker (``runner.submit``); results for a run or a filter that is
-no longer shown are dropped when they arrive. Failures go to ``report(exc, what_we_were_doing)``.
+Every read runs on the session's logs worker; results for a run or a filter that is no longer
+shown are dropped when they arrive. Failures go to ``session.report``.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -34,7 +32,6 @@ from inspector.ledger import state_diff
 from inspector.logs import (
     AUDIT_CAP,
     AuditEvent,
-    LedgerFilter,
     LogsSource,
     Mismatch,
     PolicyActivation,
@@ -42,41 +39,41 @@ from inspector.logs import (
     SystemRecord,
     SystemRecordFilter,
 )
-from inspector.model import Payload, normalise_time_bound
-from ui.qt.detail import PayloadView
-from ui.qt.logs_models import (
+from inspector.model import Payload
+from ui.qt.models.logs import (
     AUDIT_COLUMNS,
     EXPORT_COLUMNS,
     LLM_COLUMNS,
     MISMATCH_COLUMNS,
     PENDING_STATUS_NOTE,
     POLICY_COLUMNS,
-    RECORD_ROLE,
     SOURCE_COLORS,
     SYSTEM_COLUMNS,
     WINDOW_COLUMNS,
-    Column,
-    LedgerModel,
-    RecordTableModel,
     StateDiffModel,
     audit_styler,
     export_styler,
     fmt_time_ms,
     llm_styler,
     mismatch_styler,
-    record_table_view,
     system_styler,
-    texts_for,
     window_styler,
 )
-from ui.qt.tasks import Task, TaskRunner
-from ui.qt.theme import muted, placeholder_label, set_invalid, set_severity, title_font
+from ui.qt.models.records import (
+    RECORD_ROLE,
+    Column,
+    RecordTableModel,
+    record_table_view,
+    texts_for,
+)
+from ui.qt.panels.detail import PayloadView
+from ui.qt.session.session import SourceSession, Worker
+from ui.qt.theme import muted, placeholder_label, set_severity, title_font
 
 __all__ = [
     "NO_LOGS_TEXT",
     "TAB_KEYS",
     "AuditEventView",
-    "LedgerWindow",
     "RecordTab",
     "RunLogsPanel",
 ]
@@ -88,9 +85,7 @@ _NO_LOGS_DETAIL = (
     "mismatches live in AOS's Postgres database; this source holds traces only."
 )
 _ANY = "(any)"
-SYSTEM_RECORD_LIMIT = 500
-
-Report = Callable[[BaseException, str], None]
+_SYSTEM_RECORD_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,31 +302,25 @@ class RunLogsPanel(QTabWidget):
 
     ``show_run`` reads every tab on the worker; ``loaded(run_id)`` fires when the last one has
     arrived. Tabs whose table the source lacks are disabled, with the reason as tooltip; a source
-    without logs tables (``logs_getter()`` is None) gets one message instead of the tabs."""
+    without logs tables (the session has no logs reader) gets one message instead of the tabs."""
 
     save_requested = Signal(str, str)
     loaded = Signal(str)
 
-    def __init__(
-        self,
-        runner_getter: Callable[[], TaskRunner | None],
-        logs_getter: Callable[[], LogsSource | None],
-        report: Report,
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, session: SourceSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("runLogsPanel")
         self.setTabBarAutoHide(True)
         self.setUsesScrollButtons(True)
-        self._runner_getter = runner_getter
-        self._logs_getter = logs_getter
-        self._report = report
+        self._session = session
         self._run: _RunKey | None = None
-        self._tokens: dict[str, int] = {}
-        self._seq = 0
+        #: One stream of reads per tab: a newer read of a tab (another run, another filter) drops
+        #: the older one's result.
+        self._reads = {t.key: session.scope(f"logs:{t.key}") for t in _TABS}
+        #: Tabs whose read has not come back yet.
+        self._waiting: set[str] = set()
         #: Rows shown per tab key; None while loading, after a failure, or with no run.
         self.counts: dict[str, int | None] = {t.key: None for t in _TABS}
-        self._tasks: dict[str, Task] = {}
 
         self.audit_detail = AuditEventView()
         self.audit_detail.save_requested.connect(self.save_requested)
@@ -425,7 +414,7 @@ class RunLogsPanel(QTabWidget):
     @property
     def pending(self) -> int:
         """Tabs whose read has not come back yet."""
-        return len(self._tokens)
+        return len(self._waiting)
 
     @property
     def logs_available(self) -> bool:
@@ -437,7 +426,7 @@ class RunLogsPanel(QTabWidget):
     def _sync_availability(self) -> LogsSource | None:
         """Show the tabs or the one message, whichever the current source calls for; enable the
         tabs whose tables exist."""
-        logs = self._logs_getter()
+        logs = self._session.logs
         if logs is None:
             if not self._no_logs_shown:
                 while self.count():
@@ -451,8 +440,8 @@ class RunLogsPanel(QTabWidget):
                 self.addTab(self.tabs[spec.key], spec.title)
             self._no_logs_shown = False
         caps = logs.logs_capabilities
-        # A reader may say in words what is missing (PostgresLogsReader.missing_notes).
-        notes = [str(n) for n in getattr(logs, "missing_notes", ())]
+        # The reader says in words what is missing.
+        notes = [str(n) for n in logs.missing_notes]
         for spec in _TABS:
             i = self.tab_index(spec.key)
             # The replay window merges whatever exists, trace steps included: never disabled.
@@ -477,10 +466,9 @@ class RunLogsPanel(QTabWidget):
         """Show no run. Reads not started yet are cancelled (so arrowing through twenty runs
         does not queue twenty runs' reads); results still on their way are dropped."""
         self._run = None
-        self._tokens.clear()
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks.clear()
+        self._waiting.clear()
+        for reads in self._reads.values():
+            reads.renew()
         logs = self._sync_availability()
         caps = logs.logs_capabilities if logs is not None else frozenset()
         for spec in _TABS:
@@ -500,8 +488,8 @@ class RunLogsPanel(QTabWidget):
                  correlation_id: str | None = None) -> None:
         """Read everything the logs tables hold about this run (each tab on the worker)."""
         self.clear()
-        logs, runner = self._logs_getter(), self._runner_getter()
-        if logs is None or runner is None:
+        logs = self._session.logs
+        if logs is None:
             return
         run = _RunKey(run_id, trace_id, tenant_id, correlation_id)
         self._run = run
@@ -523,46 +511,35 @@ class RunLogsPanel(QTabWidget):
         self._load_window(logs, run)
         if "audit" in caps:
             self._load_audit(logs, run)
-        if not self._tokens:
+        if not self._waiting:
             self.loaded.emit(run_id)
 
     def _submit(self, key: str, work: Callable[[], Any], apply: Callable[[Any], None], doing: str) -> None:
-        runner = self._runner_getter()
-        if runner is None:
-            return
-        self._seq += 1
-        token = self._seq
-        self._tokens[key] = token
+        """Read one tab (a read of the same tab before it is dropped)."""
+        reads = self._reads[key]
+        reads.renew()
+        self._waiting.add(key)
         self.tabs[key].show_loading()
         self._set_title(key, None, "…")
         run_id = self._run.run_id if self._run else ""
 
-        def current() -> bool:
-            return self._tokens.get(key) == token
-
         def done(result: Any) -> None:
-            if not current():
-                return
-            del self._tokens[key]
+            self._waiting.discard(key)
             apply(result)
-            if not self._tokens:
+            if not self._waiting:
                 self.loaded.emit(run_id)
 
         def failed(exc: BaseException) -> None:
-            if not current():
-                return  # about a run (or a filter) no longer shown
-            del self._tokens[key]
+            self._waiting.discard(key)
             message = str(exc) if isinstance(exc, InspectorError) else f"internal error ({type(exc).__name__})"
             self.tabs[key].show_message(f"Could not {doing}:\n{message}")
             self._set_title(key, None, "!")
-            self._report(exc, doing)
-            if not self._tokens:
+            self._session.report(exc, doing)
+            if not self._waiting:
                 self.loaded.emit(run_id)
 
-        previous = self._tasks.get(key)
-        if previous is not None:
-            previous.cancel()
-        self._tasks[key] = runner.submit(work, done, failed, label=doing[:1].upper() + doing[1:])
+        if reads.submit(work, done, failed, worker=Worker.LOGS, label=doing[:1].upper() + doing[1:]) is None:
+            self._waiting.discard(key)  # the source is gone
 
     def _rows(self, key: str, records: Sequence[Any], texts: Sequence[tuple[str, ...]]) -> None:
         self.tabs[key].show_rows(records, texts)
@@ -641,7 +618,7 @@ class RunLogsPanel(QTabWidget):
         )
 
     def _reload_system(self, *_args) -> None:
-        logs = self._logs_getter()
+        logs = self._session.logs
         if self._run is not None and logs is not None and "system_records" in logs.logs_capabilities:
             self._load_system(logs, self._run)
 
@@ -649,7 +626,7 @@ class RunLogsPanel(QTabWidget):
         flt = self.system_filter()
 
         def work():
-            rows = logs.system_records(flt, SYSTEM_RECORD_LIMIT)
+            rows = logs.system_records(flt, _SYSTEM_RECORD_LIMIT)
             return rows, texts_for(SYSTEM_COLUMNS, rows)
 
         def apply(result):
@@ -660,8 +637,8 @@ class RunLogsPanel(QTabWidget):
                      "the Replay window has those within 30 s of the run."]
             if run.tenant_id is None and not self.system_only.isChecked():
                 notes.append("The run has no tenant: only system-wide records are shown.")
-            if len(rows) >= SYSTEM_RECORD_LIMIT:
-                notes.append(f"The newest {SYSTEM_RECORD_LIMIT} records; narrow the filter to see older ones.")
+            if len(rows) >= _SYSTEM_RECORD_LIMIT:
+                notes.append(f"The newest {_SYSTEM_RECORD_LIMIT} records; narrow the filter to see older ones.")
             self.system.set_note(" ".join(notes) or None)
 
         self._submit("system", work, apply, "read system records")
@@ -675,7 +652,7 @@ class RunLogsPanel(QTabWidget):
                                         absent_text="No details stored.")
 
     def _reload_exports(self, *_args) -> None:
-        logs = self._logs_getter()
+        logs = self._session.logs
         if self._run is not None and logs is not None and "log_exports" in logs.logs_capabilities:
             self._load_exports(logs, self._run)
 
@@ -763,230 +740,3 @@ class RunLogsPanel(QTabWidget):
     def _audit_selected(self, current: QModelIndex, _previous: QModelIndex | None = None) -> None:
         event = self.audit.model.data(current, RECORD_ROLE) if current.isValid() else None
         self.audit_detail.show_event(event)
-
-
-class _LedgerFilterBar(QWidget):
-    """Tenant, event type, entity type, actor, and a time range: emits a ``LedgerFilter``."""
-
-    changed = Signal(object)
-    invalid = Signal(object)  # the UsageError
-
-    FIELDS = ("tenant_id", "event_type", "entity_type", "actor")
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.combos: dict[str, QComboBox] = {}
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 2, 4, 2)
-        for field, label in zip(self.FIELDS, ("Tenant", "Event", "Entity", "Actor")):
-            combo = QComboBox()
-            combo.setObjectName(f"ledger-{field}")
-            combo.setMinimumContentsLength(12)
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.addItem(_ANY)
-            combo.currentIndexChanged.connect(self._emit)
-            self.combos[field] = combo
-            layout.addWidget(QLabel(label))
-            layout.addWidget(combo)
-        self.combos["actor"].setToolTip("Matches actor_id or actor_type")
-        self.since = QLineEdit()
-        self.since.setObjectName("ledgerSince")
-        self.since.setPlaceholderText("since (e.g. 2026-10-01)")
-        self.until = QLineEdit()
-        self.until.setObjectName("ledgerUntil")
-        self.until.setPlaceholderText("until")
-        for edit in (self.since, self.until):
-            edit.setClearButtonEnabled(True)
-            edit.setMinimumWidth(edit.fontMetrics().horizontalAdvance("since (e.g. 2026-10-01)") + 40)
-            edit.editingFinished.connect(self._emit)
-        self.clear_button = QPushButton("Clear")
-        self.clear_button.setToolTip("Show every event")
-        self.clear_button.clicked.connect(self.clear)
-        layout.addWidget(QLabel("Created"))
-        layout.addWidget(self.since)
-        layout.addWidget(QLabel("–"))
-        layout.addWidget(self.until)
-        layout.addStretch(1)
-        layout.addWidget(self.clear_button)
-        self._last = LedgerFilter()
-
-    def set_choices(self, field: str, values: Sequence[str]) -> None:
-        combo = self.combos[field]
-        current = combo.currentText()
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItem(_ANY)
-        combo.addItems([v for v in values if v])
-        combo.setCurrentIndex(max(combo.findText(current), 0))
-        combo.blockSignals(False)
-
-    def current(self) -> LedgerFilter:
-        """The filter as typed; raises UsageError for a malformed date."""
-
-        def pick(field: str) -> str | None:
-            combo = self.combos[field]
-            return None if combo.currentIndex() <= 0 else combo.currentText()
-
-        since = normalise_time_bound(self.since.text()) if self.since.text().strip() else None
-        until = normalise_time_bound(self.until.text(), end=True) if self.until.text().strip() else None
-        return LedgerFilter(tenant_id=pick("tenant_id"), event_type=pick("event_type"),
-                            entity_type=pick("entity_type"), actor=pick("actor"), since=since, until=until)
-
-    def clear(self) -> None:
-        for combo in self.combos.values():
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
-        for edit in (self.since, self.until):
-            edit.clear()
-        self._emit()
-
-    def reset(self) -> None:
-        """Back to no filter without emitting (a new source starts unfiltered)."""
-        self.blockSignals(True)
-        self.clear()
-        self.blockSignals(False)
-        self._last = LedgerFilter()
-
-    def _emit(self, *_args) -> None:
-        try:
-            flt = self.current()
-        except InspectorError as exc:
-            sender = self.sender()
-            for edit in (self.since, self.until):
-                set_invalid(edit, edit is sender)
-            self.invalid.emit(exc)
-            return
-        for edit in (self.since, self.until):
-            set_invalid(edit, False)
-        if flt != self._last:
-            self._last = flt
-            self.changed.emit(flt)
-
-
-class LedgerWindow(QWidget):
-    """The tenant-wide audit ledger: filters, a table that reads more rows as it is scrolled
-    (keyset pages through the worker, so a million rows cost what is on screen), and the
-    before/after diff of the selected event. Call ``reload()`` when the source changes."""
-
-    save_requested = Signal(str, str)
-
-    def __init__(
-        self,
-        runner_getter: Callable[[], TaskRunner | None],
-        logs_getter: Callable[[], LogsSource | None],
-        report: Report,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("ledgerWindow")
-        self.setWindowTitle("Audit ledger — AOS Trace Inspector")
-        self._runner_getter = runner_getter
-        self._logs_getter = logs_getter
-        self._report = report
-        self._values_request = 0
-
-        self.filters = _LedgerFilterBar()
-        self.model = LedgerModel(runner_getter, logs_getter, report, self)
-        self.view = record_table_view(self.model, "ledgerView")
-        self.status = QLabel()
-        self.status.setObjectName("ledgerStatus")
-        muted(self.status)
-        self.detail = AuditEventView()
-        self.detail.save_requested.connect(self.save_requested)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.setChildrenCollapsible(False)
-        split.addWidget(self.view)
-        split.addWidget(self.detail)
-        split.setSizes([480, 320])
-
-        self.placeholder = placeholder_label()
-        self.placeholder.setFont(title_font(self.placeholder.font()))
-        self.stack = QStackedWidget()
-        page = QWidget()
-        pl = QVBoxLayout(page)
-        pl.setContentsMargins(0, 0, 0, 0)
-        pl.addWidget(self.filters)
-        pl.addWidget(split, 1)
-        pl.addWidget(self.status)
-        self.stack.addWidget(page)
-        self.stack.addWidget(self.placeholder)
-        self._page = page
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.stack)
-
-        self.filters.changed.connect(self.model.set_filter)
-        self.filters.invalid.connect(lambda exc: self._report(exc, "filter the audit ledger"))
-        self.model.counts_changed.connect(self._on_counts)
-        self.model.loading_changed.connect(lambda _loading: self._on_counts(self.model.rowCount(), not self.model.exhausted))
-        self.model.modelReset.connect(lambda: self.detail.show_event(None))
-        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.resize(1200, 800)
-        self.reload()
-
-    @property
-    def pending(self) -> bool:
-        return self.model.loading
-
-    def reload(self) -> None:
-        """Read the filter choices and the first page again (after the source changed)."""
-        logs = self._logs_getter()
-        self.filters.reset()
-        if logs is None or "audit" not in logs.logs_capabilities:
-            self.placeholder.setText(NO_LOGS_TEXT if logs is None else "This source has no audit_ledger table")
-            self.stack.setCurrentWidget(self.placeholder)
-            self.model.set_filter(LedgerFilter())
-            self.model.reload()
-            return
-        self.stack.setCurrentWidget(self._page)
-        if self.model.ledger_filter != LedgerFilter():
-            self.model.set_filter(LedgerFilter())
-        else:
-            self.model.reload()
-        self._load_choices(logs)  # after the first page, which the user waits on
-
-    def _load_choices(self, logs: LogsSource) -> None:
-        runner = self._runner_getter()
-        if runner is None:
-            return
-        self._values_request += 1
-        token = self._values_request
-
-        def work():
-            values = {field: logs.ledger_values(field) for field in ("tenant_id", "event_type", "entity_type")}
-            # The actor filter matches actor_type or actor_id: offer both, types first.
-            values["actor"] = logs.ledger_values("actor_type") + logs.ledger_values("actor_id")
-            return values
-
-        def done(values):
-            if token != self._values_request:
-                return
-            for field, choices in values.items():
-                self.filters.set_choices(field, choices)
-
-        def failed(exc):
-            if token == self._values_request:
-                self._report(exc, "list the audit ledger's filter values")
-
-        runner.submit(work, done, failed, label="Listing ledger filter values")
-
-    def _on_counts(self, rows: int, more: bool) -> None:
-        if self.model.error is not None:
-            exc = self.model.error
-            why = str(exc) if isinstance(exc, InspectorError) else f"internal error ({type(exc).__name__})"
-            text = f"{rows:,} events shown; reading stopped: {why}. Change a filter to try again."
-        elif self.model.loading:
-            text = f"{rows:,} events loaded · reading more…" if rows else "Reading the audit ledger…"
-        elif more:
-            text = f"{rows:,} events loaded, newest first · scroll down for more"
-        elif rows:
-            text = f"{rows:,} events, newest first (all that match)"
-        else:
-            text = "No event matches the filter." if self.model.ledger_filter != LedgerFilter() else "The audit ledger is empty."
-        self.status.setText(text)
-
-    def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
-        rows = selected.indexes()
-        event = self.model.data(rows[0], RECORD_ROLE) if rows else None
-        self.detail.show_event(event)

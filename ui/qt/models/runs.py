@@ -6,14 +6,17 @@ counters (a pass over the steps) arrive in a second read, so the first page pain
 Orphan run ids (steps without a run row) are pinned above the runs when no filter excludes them.
 
 The Grade column shows upstream's integrity grade of each row's run id. Grades are read for the
-pages shown (one grouped count per evidence table for a page's run ids) once the window has told
-the model the source's evidence reader (``set_evidence``, after the first paint), and are kept by
-run id: the status bar's grading job fills the same cache (``add_grades``).
+pages shown (one grouped count per evidence table for a page's run ids) once the session has found
+the source's evidence reader (after the first paint), and are kept by run id: the status bar's
+grading job fills the same cache (``add_grades``).
+
+The model follows its :class:`~ui.qt.session.session.SourceSession`: a source opened is shown
+from its first page (read while opening), a refresh reads the list again keeping the rows until
+the new ones arrive, a closed source empties it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -26,19 +29,22 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont
 
-from inspector.integrity import evaluate
+from inspector.evidence import EvidenceReader
 from inspector.model import RunFilter, RunSort, RunSummary
+from inspector.services.grading import GradeInfo, grades_of
 from inspector.source import TraceSource
 from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
-from ui.grading import GradeInfo, grade_info
-from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
-from ui.qt.grades import GRADE_ROLE, grade_color
 from ui.qt.icons import run_status_icon, warning_icon
-from ui.qt.tasks import TaskRunner
+from ui.qt.models.fast import SELECTABLE, MultiDataMixin
+from ui.qt.session.session import SourceSession, Worker
+from ui.qt.theme import grade_color
 
-__all__ = ["COLUMNS", "GRADE_ROLE", "NO_STORE_TIP", "RUN_ROLE", "RunsModel", "column_of", "read_first_page"]
+__all__ = ["COLUMNS", "GRADE_ROLE", "NO_STORE_TIP", "PAGE_SIZE", "RUN_ROLE", "RunsModel", "column_of",
+           "read_first_page", "run_texts"]
 
 RUN_ROLE = Qt.ItemDataRole.UserRole + 1
+#: The Grade column's role: the run's grade as text (``PASS``…), or None (no grade to paint).
+GRADE_ROLE = Qt.ItemDataRole.UserRole + 7
 PAGE_SIZE = 200
 
 #: (header, sort key, getter, formatter, right-aligned)
@@ -130,22 +136,15 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
     counts_changed = Signal(int, int)
     loading_changed = Signal(bool)
 
-    def __init__(
-        self,
-        runner_for: Callable[[], TaskRunner | None],
-        report_error: Callable[[BaseException, str], None],
-        parent=None,
-        *,
-        background_for: Callable[[], TaskRunner | None] | None = None,
-        grades_runner_for: Callable[[], TaskRunner | None] | None = None,
-    ) -> None:
-        """``runner_for`` gives the worker for what the user waits on (pages); ``background_for``
-        the one for slower extras (step counters, orphans), so those never delay a page;
-        ``grades_runner_for`` the one that reads the grades of the pages shown."""
+    def __init__(self, session: SourceSession, parent=None) -> None:
+        """Pages are read on the session's interactive worker; step counters and orphan run ids on
+        the background one, so those never delay a page; grades on the evidence worker."""
         super().__init__(parent)
-        self._runner_for = runner_for
-        self._background_for = background_for or runner_for
-        self._report_error = report_error
+        self._session = session
+        #: The count and pages of the query shown (a filter, a sort): renewed by every reload.
+        self._list = session.scope("runs")
+        #: The grades read with one evidence reader: renewed when the reader changes.
+        self._grading = session.scope("grades")
         self._source: TraceSource | None = None
         self._filter = RunFilter()
         self._sort = RunSort.STARTED_AT
@@ -154,18 +153,19 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         self._orphans: list[RunSummary] = []
         self._pages: dict[int, list[RunSummary]] = {}
         self._pending: set[int] = set()
-        self._generation = 0
         self._loading = False
-        # Grades: "unknown" until the window has the source's evidence reader, then "none" (no
-        # evidence store: a dash) or "store" (graded, by run id).
-        self._grades_runner_for = grades_runner_for or self._background_for
-        self._evidence = None
+        # Grades: "unknown" until the session has found the source's evidence reader, then "none"
+        # (no evidence store: a dash) or "store" (graded, by run id).
+        self._evidence: EvidenceReader | None = None
         self._evidence_state = "unknown"
-        self._evidence_generation = 0
         self._grades: dict[str, GradeInfo] = {}
         self._grades_pending: set[str] = set()
         #: Why a run's grade could not be read (its cell says so instead of waiting forever).
         self._grade_errors: dict[str, str] = {}
+        session.opened.connect(lambda source, first_page: self.set_source(source, first_page))
+        session.closed.connect(lambda: self.set_source(None))
+        session.refreshed.connect(lambda: self.reload(keep_rows=True))
+        session.evidence_changed.connect(lambda _previous: self.set_evidence(session.evidence))
 
     # -- query state ---------------------------------------------------------------------------
 
@@ -187,7 +187,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         self._source = source
         self._filter = RunFilter()
         self._sort, self._descending = RunSort.STARTED_AT, True
-        self._evidence_generation += 1
+        self._grading.renew()
         self._evidence = None
         self._evidence_state = "unknown"
         self._grades = {}
@@ -204,8 +204,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         """Read the count and first page again (after a filter, a sort, or a refresh).
         ``keep_rows`` (a refresh) leaves the rows shown until the new ones arrive, so a read
         that fails (a lost server) takes nothing away from the user."""
-        self._generation += 1
-        generation = self._generation
+        self._list.renew()
         self._pending.clear()
         if not keep_rows:
             self.beginResetModel()
@@ -213,8 +212,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self._orphans = []
             self._pages.clear()
             self.endResetModel()
-        source, runner = self._source, self._runner_for()
-        if source is None or runner is None:
+        source = self._source
+        if source is None or self._session.source is not source:
             self.counts_changed.emit(0, 0)
             return
         flt, sort, desc = self._filter, self._sort, self._descending
@@ -224,8 +223,6 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             return read_first_page(source, flt, sort, desc)
 
         def shown(result):
-            if generation != self._generation:
-                return
             count, page = result
             self.beginResetModel()
             self._count = count
@@ -238,17 +235,16 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                 self._load_aggregates(0, page)
             self._load_grades(page)
             if flt.is_empty or flt.run_id_prefix:
-                self._load_orphans(generation, flt)
+                self._load_orphans(flt)
 
         def failed(exc):
-            if generation == self._generation:
-                self._set_loading(False)
-            self._report_error(exc, "list runs")
+            self._set_loading(False)
+            self._session.report(exc, "list runs")
 
         if first_page is not None:
             shown(first_page)
-        else:
-            runner.submit(read, shown, failed, label="Listing runs")
+        elif self._list.submit(read, shown, failed, label="Listing runs") is None:
+            self._set_loading(False)
 
     def _set_loading(self, loading: bool) -> None:
         if loading != self._loading:
@@ -260,13 +256,13 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         return self._loading
 
     def _load_aggregates(self, page_no: int, page: list[RunSummary]) -> None:
-        source, runner, generation = self._source, self._background_for(), self._generation
-        if source is None or runner is None or not page:
+        source = self._source
+        if source is None or not page:
             return
         ids = [r.key for r in page]
 
         def done(aggs):
-            if generation != self._generation or page_no not in self._pages:
+            if page_no not in self._pages:
                 return
             rows = self._pages[page_no]
             for i, run in enumerate(rows):
@@ -276,17 +272,15 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             first = len(self._orphans) + page_no * PAGE_SIZE
             self.dataChanged.emit(self.index(first, 0), self.index(first + len(rows) - 1, len(COLUMNS) - 1))
 
-        runner.submit(lambda: source.aggregate_runs(ids), done, lambda e: self._report_error(e, "count steps"),
-                      label="Counting steps")
+        self._list.submit(lambda: source.aggregate_runs(ids), done, lambda e: self._session.report(e, "count steps"),
+                          worker=Worker.BACKGROUND, label="Counting steps")
 
-    def _load_orphans(self, generation: int, flt: RunFilter) -> None:
-        source, runner = self._source, self._background_for()
-        if source is None or runner is None:
+    def _load_orphans(self, flt: RunFilter) -> None:
+        source = self._source
+        if source is None:
             return
 
         def done(orphans):
-            if generation != self._generation:
-                return
             if flt.run_id_prefix:
                 orphans = [o for o in orphans if o.run_id.startswith(flt.run_id_prefix)]
             if not orphans:
@@ -297,8 +291,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self.counts_changed.emit(self._count, len(self._orphans))
             self._load_grades(self._orphans)
 
-        runner.submit(source.orphan_runs, done, lambda e: self._report_error(e, "look for orphan steps"),
-                      label="Looking for orphan steps")
+        self._list.submit(source.orphan_runs, done, lambda e: self._session.report(e, "look for orphan steps"),
+                          worker=Worker.BACKGROUND, label="Looking for orphan steps")
 
     # -- grades ----------------------------------------------------------------------------------
 
@@ -307,15 +301,15 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         """``unknown`` (not looked yet), ``none`` (no evidence store) or ``store``."""
         return self._evidence_state
 
-    def set_evidence(self, reader) -> None:
-        """The source's evidence reader (an ``EvidenceReader`` with a store), or None when the
-        source has no evidence store: then every grade cell shows a dash. Grades read before are
-        forgotten (a refresh finds the reader again) and those of the rows loaded are read at once."""
-        self._evidence_generation += 1
+    def set_evidence(self, reader: EvidenceReader | None) -> None:
+        """The source's evidence reader (with a store), or None when the source has no evidence
+        store: then every grade cell shows a dash. Grades read before are forgotten (a refresh
+        finds the reader again) and those of the rows loaded are read at once."""
+        self._grading.renew()
         self._grades = {}
         self._grades_pending = set()
         self._grade_errors = {}
-        has_store = reader is not None and getattr(reader, "has_store", False)
+        has_store = reader is not None and reader.has_store
         self._evidence = reader if has_store else None
         self._evidence_state = "store" if has_store else "none"
         self._grades_changed()
@@ -342,35 +336,29 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
     def _load_grades(self, runs: list[RunSummary]) -> None:
         """Read the grades of these runs (one grouped count per table for all of them) on the
         grades worker; run ids graded or being read already are skipped."""
-        reader, runner = self._evidence, self._grades_runner_for()
-        if self._evidence_state != "store" or reader is None or runner is None or not runs:
+        reader = self._evidence
+        if self._evidence_state != "store" or reader is None or not runs:
             return
         ids = list(dict.fromkeys(r.run_id for r in runs if r.run_id not in self._grades
                                  and r.run_id not in self._grades_pending and r.run_id not in self._grade_errors))
         if not ids:
             return
-        generation = self._evidence_generation
         self._grades_pending.update(ids)
 
-        def read() -> dict[str, GradeInfo]:
-            return {rid: grade_info(evaluate(facts)) for rid, facts in reader.facts_for_runs(ids).items()}
-
         def done(grades: dict[str, GradeInfo]) -> None:
-            if generation != self._evidence_generation:
-                return
             self._grades_pending.difference_update(ids)
             self._grades.update(grades)
             self._grades_changed()
 
         def failed(exc: BaseException) -> None:
-            if generation == self._evidence_generation:
-                self._grades_pending.difference_update(ids)
-                why = str(exc) or type(exc).__name__
-                self._grade_errors.update(dict.fromkeys(ids, why))
-                self._grades_changed()
-            self._report_error(exc, "read the integrity grades")
+            self._grades_pending.difference_update(ids)
+            why = str(exc) or type(exc).__name__
+            self._grade_errors.update(dict.fromkeys(ids, why))
+            self._grades_changed()
+            self._session.report(exc, "read the integrity grades")
 
-        runner.submit(read, done, failed, label="Reading integrity grades")
+        self._grading.submit(lambda: grades_of(reader, ids), done, failed, worker=Worker.EVIDENCE,
+                             label="Reading integrity grades")
 
     def _grade_data(self, run: RunSummary, role: int):
         """The Grade cell of a run, for every role the view asks."""
@@ -405,8 +393,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
     def _request_page(self, page_no: int) -> None:
         if page_no in self._pending or page_no in self._pages:
             return
-        source, runner, generation = self._source, self._runner_for(), self._generation
-        if source is None or runner is None:
+        source = self._source
+        if source is None:
             return
         self._pending.add(page_no)
         flt, sort, desc = self._filter, self._sort, self._descending
@@ -415,8 +403,6 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             return source.list_runs(flt, sort, desc, page_no * PAGE_SIZE, PAGE_SIZE, with_aggregates=sort.needs_aggregates)
 
         def done(page):
-            if generation != self._generation:
-                return
             self._pending.discard(page_no)
             self._pages[page_no] = page
             first = len(self._orphans) + page_no * PAGE_SIZE
@@ -428,11 +414,11 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self._load_grades(page)
 
         def failed(exc):
-            if generation == self._generation:
-                self._pending.discard(page_no)
-            self._report_error(exc, "read runs")
+            self._pending.discard(page_no)
+            self._session.report(exc, "read runs")
 
-        runner.submit(load, done, failed, label="Reading runs")
+        if self._list.submit(load, done, failed, label="Reading runs") is None:
+            self._pending.discard(page_no)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -498,7 +484,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         return None
 
     def multiData(self, index: _Index, roleDataSpan) -> None:
-        """One call per painted cell (ui.qt.fastmodel), answered from the row's cached texts."""
+        """One call per painted cell (ui.qt.models.fast), answered from the row's cached texts."""
         column = index.column()
         run = self.run_at(index.row()) if index.isValid() and 0 <= column < len(COLUMNS) else None
         if run is None:

@@ -8,8 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 
-from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
 from ui.format import shorten
+from ui.qt.models.fast import SELECTABLE, MultiDataMixin
 
 __all__ = ["JsonTreeModel", "PATH_ROLE"]
 

@@ -1,9 +1,11 @@
 """Step detail (and run detail): the fields, and each JSON payload as a collapsible tree and as raw
 text. Payloads over ``TRUNCATE_BYTES`` show their first megabyte with a "Save to file…" action
-that writes the whole stored text."""
+that writes the whole stored text. The panel reads what it shows through the session: the
+latest selection wins, a read for an earlier one is dropped."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any
 
@@ -24,9 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.model import Payload, RunRecord, Step, StepStatus
+from inspector.model import Payload, RunRecord, RunSummary, Step, StepRow, StepStatus
 from ui.format import fmt_bytes, fmt_cost, fmt_duration
-from ui.qt.json_model import JsonTreeModel
+from ui.qt.models.json_tree import JsonTreeModel
+from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted, set_severity, title_font
 
 __all__ = ["TRUNCATE_BYTES", "DetailPanel", "PayloadView"]
@@ -190,12 +193,16 @@ def _row(label: str, value: Any, *, note: str = "") -> str:
 
 
 class DetailPanel(QWidget):
-    """Shows a step (fields + params + outcome data) or a run (fields + plan + metadata)."""
+    """Shows a step (fields + params + outcome data) or a run (fields + plan + metadata), read
+    through ``session`` (:meth:`read_run`, :meth:`read_step`)."""
 
     save_requested = Signal(str, str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: SourceSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._session = session
+        #: The read of what is selected: a new selection drops the previous one's result.
+        self._reads = session.scope("detail")
         self.title = QLabel("Select a run, then a step")
         self.title.setObjectName("detailTitle")
         self.title.setFont(title_font(self.title.font()))
@@ -231,8 +238,55 @@ class DetailPanel(QWidget):
             view.save_requested.connect(self.save_requested)
         self.kind: str | None = None
         self.clear()
+        session.opened.connect(lambda *_: self.clear())
+        session.closed.connect(self.clear)
+
+    def read_run(self, run_id: str, known: RunSummary | None = None) -> None:
+        """Read a run's record and show it. Counting a run's steps reads every one of them (100k
+        for the largest): the record is read at once without them, the counters come from
+        ``known`` (the list's row) or, failing that, from the background worker afterwards."""
+        source = self._session.source
+        if source is None:
+            return
+        self._reads.renew()
+        self.show_loading(f"run {run_id}")
+        counted = known is not None and known.has_aggregates and not known.orphan
+
+        def load() -> RunRecord:
+            record = source.get_run(run_id, with_aggregates=False)
+            if counted:
+                record = dataclasses.replace(record, summary=record.summary.with_counters(known))
+            return record
+
+        def shown(record: RunRecord) -> None:
+            self.show_run(record)
+            if record.summary.has_aggregates:
+                return
+
+            def counters(aggs: dict[str, RunSummary]) -> None:
+                agg = aggs.get(run_id)
+                if agg is not None:
+                    self.show_run(dataclasses.replace(record, summary=record.summary.with_counters(agg)))
+
+            self._reads.submit(lambda: source.aggregate_runs([run_id]), counters,
+                               lambda e: self._session.report(e, f"count the steps of {run_id}"),
+                               worker=Worker.BACKGROUND, label="Counting steps")
+
+        self._reads.submit(load, shown, lambda e: self._session.report(e, f"read run {run_id}"), label="Reading run")
+
+    def read_step(self, run_id: str, row: StepRow) -> None:
+        """Read one step with its payloads and show it."""
+        source = self._session.source
+        if source is None:
+            return
+        self._reads.renew()
+        self.show_loading(f"step {row.step_index}")
+        self._reads.submit(lambda: source.get_step(run_id, row.step_index), self.show_step,
+                           lambda e: self._session.report(e, f"read step {row.step_index} of {run_id}"),
+                           label="Reading step")
 
     def clear(self, text: str = "Select a run, then a step") -> None:
+        self._reads.renew()
         self.kind = None
         self.title.setText(text)
         self.fields.clear()

@@ -4,23 +4,31 @@ steps by ``step_index``, fetched in chunks as the view scrolls (``canFetchMore``
 Steps have no parent/child hierarchy upstream (spec §1.5): the tree's depth comes from runs and
 replays only. Each index stores the id of its *parent* node, so a hundred thousand step rows cost
 no Python object beyond their ``StepRow``.
+
+Reads go through the :class:`~ui.qt.session.session.SourceSession`; a run shown replaces the
+previous one's reads (its scope is renewed), and a closed source empties the tree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from inspector.model import RunSummary, StepRow, StepStatus
-from inspector.source import TraceSource
-from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
+from inspector.source import TracesPerRun
 from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
 from ui.qt.icons import run_status_icon, step_status_icon, warning_icon
-from ui.qt.tasks import TaskRunner
+from ui.qt.models.fast import SELECTABLE, MultiDataMixin
+from ui.qt.session.session import SourceSession
 
 __all__ = ["StepTreeModel", "STEP_ROLE", "NODE_ROLE", "STEP_COLUMNS", "FETCH_CHUNK", "FIRST_CHUNK"]
 
@@ -95,15 +103,16 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
 
     loading_changed = Signal(bool)
 
-    def __init__(self, runner_for: Callable[[], TaskRunner | None], report_error: Callable[[BaseException, str], None], parent=None) -> None:
+    def __init__(self, session: SourceSession, parent=None) -> None:
         super().__init__(parent)
-        self._runner_for = runner_for
-        self._report_error = report_error
-        self._source: TraceSource | None = None
-        self._generation = 0
+        self._session = session
+        #: The reads of the run shown: renewed when another run (or none) is shown.
+        self._reads = session.scope("steps")
         self._next_id = 1
         self._nodes: dict[int, _Node] = {}
         self._root = self._new_node(0, 0, "root", None)
+        session.opened.connect(lambda *_: self.set_run(None))
+        session.closed.connect(lambda: self.set_run(None))
 
     def _new_node(self, parent_id: int, row: int, kind: str, run: RunSummary | None) -> _Node:
         node = _Node(self._next_id if kind != "root" else 0, parent_id, row, kind, run)
@@ -114,17 +123,13 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
 
     # -- content -------------------------------------------------------------------------------
 
-    def set_source(self, source: TraceSource | None) -> None:
-        self._source = source
-        self.set_run(None)
-
     @property
     def current_run(self) -> RunSummary | None:
         return self._root.nodes[0].run if self._root.nodes else None
 
     def set_run(self, run: RunSummary | None) -> None:
         """Show one run (or an orphan run id's steps); replays are looked up in the background."""
-        self._generation += 1
+        self._reads.renew()
         self.beginResetModel()
         self._nodes = {}
         self._next_id = 1
@@ -138,14 +143,14 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
 
     def _load_replays(self, node: _Node) -> None:
         """Groups under the run: its replays, and (Postgres) the run's other traces."""
-        source, runner, generation = self._source, self._runner_for(), self._generation
-        if source is None or runner is None or node.run is None:
+        source = self._session.source
+        if source is None or node.run is None:
             return
         run = node.run
         key = run.key
 
         def add_group(kind: str, runs: list[RunSummary]) -> None:
-            if generation != self._generation or not runs:
+            if not runs:
                 return
             # Groups go after the groups already there, before the steps: existing rows keep
             # their numbers.
@@ -157,14 +162,13 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
             node.nodes.append(group)
             self.endInsertRows()
 
-        runner.submit(lambda: source.replays_of(key), lambda runs: add_group("replays", runs),
-                      lambda e: self._report_error(e, "look for replays"), label="Looking for replays")
-        traces_of = getattr(source, "traces_of", None)
-        if traces_of is not None and run.trace_id is not None:
-            runner.submit(lambda: [t for t in traces_of(run.run_id) if t.key != key],
-                          lambda runs: add_group("traces", runs),
-                          lambda e: self._report_error(e, f"list the traces of run {run.run_id}"),
-                          label="Listing the run's traces")
+        self._reads.submit(lambda: source.replays_of(key), lambda runs: add_group("replays", runs),
+                           lambda e: self._session.report(e, "look for replays"), label="Looking for replays")
+        if isinstance(source, TracesPerRun) and run.trace_id is not None:
+            self._reads.submit(lambda: [t for t in source.traces_of(run.run_id) if t.key != key],
+                               lambda runs: add_group("traces", runs),
+                               lambda e: self._session.report(e, f"list the traces of run {run.run_id}"),
+                               label="Listing the run's traces")
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -265,8 +269,8 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
             return
         node = self.item_at(parent)
         assert isinstance(node, _Node) and node.run is not None
-        source, runner, generation = self._source, self._runner_for(), self._generation
-        if source is None or runner is None:
+        source = self._session.source
+        if source is None:
             return
         node.pending = True
         node.demand = False
@@ -276,8 +280,6 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
         chunk = FETCH_CHUNK if node.steps else FIRST_CHUNK
 
         def done(result: tuple[list[StepRow], list[tuple[str, ...]]]) -> None:
-            if generation != self._generation:
-                return
             rows, texts = result
             node.pending = False
             if len(rows) < chunk:
@@ -295,17 +297,18 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
             self.loading_changed.emit(self.is_pending())
 
         def failed(exc: BaseException) -> None:
-            if generation == self._generation:
-                node.pending = False
-                node.exhausted = True  # do not hammer a failing source; Refresh tries again
-                self.loading_changed.emit(self.is_pending())
-            self._report_error(exc, f"read the steps of {run_id}")
+            node.pending = False
+            node.exhausted = True  # do not hammer a failing source; Refresh tries again
+            self.loading_changed.emit(self.is_pending())
+            self._session.report(exc, f"read the steps of {run_id}")
 
         def read() -> tuple[list[StepRow], list[tuple[str, ...]]]:
             rows = source.list_steps(run_id, after, chunk)
             return rows, [step_texts(r) for r in rows]
 
-        runner.submit(read, done, failed, label="Reading steps")
+        if self._reads.submit(read, done, failed, label="Reading steps") is None:
+            node.pending = False  # the source is gone
+            self.loading_changed.emit(self.is_pending())
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(STEP_COLUMNS):
@@ -318,7 +321,7 @@ class StepTreeModel(MultiDataMixin, QAbstractItemModel):
         return SELECTABLE
 
     def multiData(self, index: _Index, roleDataSpan) -> None:
-        """One call per painted cell (see ui.qt.fastmodel); step cells answered without lookups."""
+        """One call per painted cell (see ui.qt.models.fast); step cells answered without lookups."""
         parent = self._nodes.get(index.internalId()) if index.isValid() else None
         r = index.row() - len(parent.nodes) if parent is not None else -1
         if parent is None or not 0 <= r < len(parent.texts):

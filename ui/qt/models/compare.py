@@ -16,7 +16,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QFont, QFontDatabase
 
 from inspector.compare import AlignedRow, Comparison, RowKind
-from ui.qt.fastmodel import SELECTABLE, MultiDataMixin
+from ui.qt.models.fast import SELECTABLE, MultiDataMixin
 
 __all__ = [
     "KIND_COLORS",

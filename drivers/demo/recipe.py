@@ -1,22 +1,6 @@
-"""A deterministic demo ``traces.db``: every upstream quirk the inspector must show, from one seed.
-
-The database is written only through :class:`drivers.sqlite_writer.SQLiteTraceWriter`, so it is
-byte-for-byte what upstream's ``SQLiteTraceStore`` would hold (spec §1), with a scripted clock:
-for a given seed every column is identical except SQLite's own ``created_at``
-(``CURRENT_TIMESTAMP``). Only ``random.Random(seed)`` is used — no global random, no uuid4, no time.
-
-What is in it (see :class:`DemoSummary`): a few hundred runs over five tenants and nine agents
-(plus runs with no agent), plans shaped like upstream's golden planner files; every run status upstream
-writes (plus one it never does), TraceStatus and worker step statuses plus unknown ones; retries,
-re-recorded step indexes (``INSERT OR REPLACE``: last write wins), TRANSIENT/PERMANENT failures;
-replays that name their original in ``metadata.replay_of`` (spec §1.5/§1.6); multilingual text,
-emoji, RTL and combining marks (stored as ``\\uXXXX`` escapes); payloads nested 30+ deep and three
-over 1 MB; one very long run; steps left orphaned by ``delete_trace``; a run with no steps; and one
-``params`` value that is not JSON, planted with raw SQL as a foreign writer's damage.
-
-Beside upstream's two tables (our superset, as a local ``traces.db`` may carry them): ``runs`` and
-the evidence tables, written through the capture writers, with runs of every integrity grade
-(:mod:`drivers.demo_evidence`). The recipe's version is stored as ``PRAGMA user_version``.
+"""The demo's recipe: a few hundred AOS runs, their plans, steps and payloads, and every upstream
+quirk the inspector must show, from one seed (only ``random.Random(seed)``: no global random, no
+uuid4, no time). It says what to write; ``sqlite`` and ``postgres`` write it through the writers.
 
 The payload builders (:class:`PayloadFactory`) are shared with ``benchmarks/generate_large_db.py``.
 """
@@ -26,38 +10,32 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-from drivers.demo_evidence import write_demo_evidence
-from drivers.evidence_schema import create_evidence_tables
-from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
+from drivers.sqlite_writer import StepInput
 
 __all__ = [
     "AGENTS",
     "AGENT_SKILLS",
     "BASE_TIME",
     "DEMO_RECIPE_VERSION",
-    "DemoSummary",
     "INVALID_JSON_TEXT",
     "PERMANENT_ERRORS",
-    "PayloadFactory",
     "SKILLS",
-    "ScriptedClock",
     "TENANTS",
     "TRANSIENT_ERRORS",
+    "UNICODE_SNIPPETS",
+    "DemoBuilder",
+    "DemoRun",
+    "PayloadFactory",
+    "ScriptedClock",
     "correlation_id_from",
-    "default_demo_path",
-    "demo_recipe_version",
-    "ensure_demo",
-    "generate_demo",
     "json_depth",
     "run_id_from",
     "skewed_size",
@@ -168,7 +146,6 @@ _FIRST_NAMES = ("ana", "bo", "chen", "dmitri", "eun-ji", "farah", "gil", "hana",
 _PLANS = ("free", "team", "business", "enterprise")
 _MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "gpt-4o-mini", "stub-model")
 
-_DEMO_APP = "aos-trace-inspector"
 
 #: The version of what :func:`generate_demo` writes, stored in the file (``PRAGMA user_version``):
 #: :func:`ensure_demo` regenerates a cached demo written by another version. Raise it whenever the
@@ -486,43 +463,8 @@ class PayloadFactory:
 # -- the demo ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DemoSummary:
-    """What :func:`generate_demo` wrote; counts are read back from the database."""
-
-    path: Path
-    seed: int
-    runs: int
-    steps: int
-    tenants: tuple[str, ...]
-    agents: tuple[str | None, ...]
-    run_statuses: dict[str, int] = field(hash=False)
-    step_statuses: dict[str, int] = field(hash=False)
-    replays: tuple[tuple[str, str], ...]
-    """(replay run id, original run id); some originals have two replays."""
-    replay_count: int
-    orphan_run_ids: tuple[str, ...]
-    """Runs removed with ``delete_trace``; their steps remain in ``trace_steps``."""
-    orphan_steps: int
-    empty_run_id: str
-    """The one run with no steps (a ``POST /traces`` in SQLite mode: only ``start_trace``)."""
-    big_run_id: str
-    big_run_steps: int
-    invalid_json_step: tuple[str, int, str]
-    """(run id, step index, column) of the one payload that is not valid JSON."""
-    large_payloads: tuple[tuple[str, int, str, int], ...]
-    """(run id, step index, column, bytes) of the payloads over 1 MB."""
-    deep_payloads: tuple[tuple[str, int, str, int], ...]
-    """(run id, step index, column, depth) of the deeply nested payloads."""
-    unicode_runs: int
-    evidence_scenarios: dict[str, tuple[str, ...]] = field(hash=False)
-    """Run ids by :class:`drivers.demo_evidence.Scenario` value: how each run's evidence was captured."""
-    integrity_records: int
-    """Runs with a stored integrity record (``integrity_evidence``)."""
-
-
 @dataclass
-class _Run:
+class DemoRun:
     run_id: str
     correlation_id: str
     tenant_id: str
@@ -580,8 +522,8 @@ _COST = {
 }
 
 
-class _DemoBuilder:
-    """Draws the whole demo as :class:`_Run` specs (phase 1); :func:`generate_demo` writes them."""
+class DemoBuilder:
+    """Draws the whole demo as :class:`DemoRun` specs (phase 1); :func:`generate_demo` writes them."""
 
     def __init__(self, seed: int, big_run_steps: int) -> None:
         self.rng = random.Random(seed)
@@ -807,11 +749,11 @@ class _DemoBuilder:
     # -- one run -------------------------------------------------------------------------------
 
     def build_run(self, agent: str | None, tenant: str, start: datetime, status: str | None,
-                  worker_style: bool = False, rerecord: bool = False, inflight: str | None = None) -> _Run:
+                  worker_style: bool = False, rerecord: bool = False, inflight: str | None = None) -> DemoRun:
         """Steps for ``status``: retries, failures and skips as upstream writers leave them."""
         r, pf = self.rng, self.pf
         plan_steps, uni = self.plan_for(agent, tenant)
-        run = _Run(self.new_run_id(), correlation_id_from(r), tenant, agent,
+        run = DemoRun(self.new_run_id(), correlation_id_from(r), tenant, agent,
                    [self.plan_entry(p) for p in plan_steps], start, status, unicode=uni)
         # TraceStatus values, or the worker's plan StepStatus vocabulary (spec §2.4).
         ok = "succeeded" if worker_style else "success"
@@ -894,7 +836,7 @@ class _DemoBuilder:
             run.metadata = self.metadata_for(status, last_error, failed_at, run)
         return run
 
-    def metadata_for(self, status: str, error: str | None, failed_at: int | None, run: _Run) -> dict | None:
+    def metadata_for(self, status: str, error: str | None, failed_at: int | None, run: DemoRun) -> dict | None:
         r = self.rng
         if status == "completed":
             return None if r.random() < 0.6 else {"worker_id": f"worker-{r.randrange(1, 9)}", "attempt": 1,
@@ -912,7 +854,7 @@ class _DemoBuilder:
 
     # -- the whole demo ------------------------------------------------------------------------
 
-    def build(self) -> tuple[list[_Run], dict[str, Any]]:
+    def build(self) -> tuple[list[DemoRun], dict[str, Any]]:
         r = self.rng
         n_normal = 330
         starts = []
@@ -930,7 +872,7 @@ class _DemoBuilder:
         for i, s in enumerate(("completed", "failed", "timeout", "error", "aborted", "suspended")):
             statuses[10 + 7 * i] = s
         statuses = [None if s == "running" else s for s in statuses]
-        runs: list[_Run] = []
+        runs: list[DemoRun] = []
         for i, (start, status) in enumerate(zip(starts, statuses)):
             agent = r.choices(AGENTS, weights=_AGENT_WEIGHTS)[0]
             tenant = r.choice(TENANTS)
@@ -965,8 +907,8 @@ class _DemoBuilder:
         runs.sort(key=lambda x: (x.started_at, x.run_id))
         return runs, notes
 
-    def candidates(self, runs: list[_Run], reserved: set[str], skill: str | None = None,
-                   agent: str | None | bool = False, statuses: tuple = ("completed",)) -> list[tuple[_Run, int]]:
+    def candidates(self, runs: list[DemoRun], reserved: set[str], skill: str | None = None,
+                   agent: str | None | bool = False, statuses: tuple = ("completed",)) -> list[tuple[DemoRun, int]]:
         out = []
         for run in runs:
             if run.run_id in reserved or run.status not in statuses:
@@ -981,7 +923,7 @@ class _DemoBuilder:
             raise RuntimeError(f"demo recipe found no run for {skill} / {agent}")
         return out
 
-    def plant_large(self, runs: list[_Run], reserved: set[str]) -> list[tuple[str, int, str]]:
+    def plant_large(self, runs: list[DemoRun], reserved: set[str]) -> list[tuple[str, int, str]]:
         """Three payloads over 1 MB: a PDF download, a book-length prompt, a 9,000-row query."""
         r, pf = self.rng, self.pf
         planted = []
@@ -1008,7 +950,7 @@ class _DemoBuilder:
         reserved.add(run.run_id)
         return planted
 
-    def plant_deep(self, runs: list[_Run], reserved: set[str]) -> list[tuple[str, int, str, int]]:
+    def plant_deep(self, runs: list[DemoRun], reserved: set[str]) -> list[tuple[str, int, str, int]]:
         """A JSON schema nested 33 deep in params, a reply thread 48 deep and a 96-deep tree in outcomes."""
         r, pf = self.rng, self.pf
         planted = []
@@ -1041,12 +983,12 @@ class _DemoBuilder:
         reserved.add(run.run_id)
         return planted
 
-    def pick_invalid(self, runs: list[_Run], reserved: set[str]) -> tuple[str, int, str]:
+    def pick_invalid(self, runs: list[DemoRun], reserved: set[str]) -> tuple[str, int, str]:
         run, k = self.rng.choice(self.candidates(runs, reserved, "skill.http_call"))
         reserved.add(run.run_id)
         return run.run_id, run.steps[k].step_index, "params"
 
-    def pick_orphans(self, runs: list[_Run], reserved: set[str]) -> list[str]:
+    def pick_orphans(self, runs: list[DemoRun], reserved: set[str]) -> list[str]:
         pool = [run for run in runs if run.run_id not in reserved and run.status in ("completed", "failed")
                 and run.steps]
         chosen = self.rng.sample(pool, 4)
@@ -1054,7 +996,7 @@ class _DemoBuilder:
             reserved.add(run.run_id)
         return [run.run_id for run in chosen]
 
-    def make_replays(self, runs: list[_Run], reserved: set[str]) -> list[_Run]:
+    def make_replays(self, runs: list[DemoRun], reserved: set[str]) -> list[DemoRun]:
         """ReplayEngine runs (spec §1.6): new ids, plan copied, steps mocked, metadata.replay_of."""
         r = self.rng
         pool = [run for run in runs if run.run_id not in reserved and run.status in ("completed", "failed")
@@ -1071,9 +1013,9 @@ class _DemoBuilder:
                                               verify_parity=status == "failed" or r.random() < 0.7))
         return replays
 
-    def replay_of(self, orig: _Run, start: datetime, status: str, *, dry_run: bool, verify_parity: bool) -> _Run:
+    def replay_of(self, orig: DemoRun, start: datetime, status: str, *, dry_run: bool, verify_parity: bool) -> DemoRun:
         r = self.rng
-        run = _Run(self.new_run_id(), correlation_id_from(r), orig.tenant_id, orig.agent_id, orig.plan,
+        run = DemoRun(self.new_run_id(), correlation_id_from(r), orig.tenant_id, orig.agent_id, orig.plan,
                    start, status, unicode=orig.unicode)
         src = list(orig.final_steps().values())
         if status in ("timeout", "error"):  # the replay stopped part-way
@@ -1090,21 +1032,21 @@ class _DemoBuilder:
         run.metadata = {"replay_of": orig.run_id, "dry_run": dry_run, "verify_parity": verify_parity}
         return run
 
-    def make_sdk_posted(self, start: datetime) -> _Run:
+    def make_sdk_posted(self, start: datetime) -> DemoRun:
         """POST /traces in SQLite mode: only start_trace runs, correlation = run_id (§1.6)."""
         rid = self.new_run_id()
         plan = [{"skill": "json_transform", "params": {"input": {"a": 1, "b": 2}}},
                 {"skill": "llm_invoke", "params": {"prompt": "Analyze this data and provide insights.",
                                                    "model": "stub-model", "max_tokens": 1024}}]
         # SDK timestamps are frozen to whole seconds: isoformat then drops the fraction.
-        return _Run(rid, rid, "tenant-demo-001", "sdk-client", plan, start.replace(microsecond=0), None)
+        return DemoRun(rid, rid, "tenant-demo-001", "sdk-client", plan, start.replace(microsecond=0), None)
 
-    def make_big(self, start: datetime) -> _Run:
+    def make_big(self, start: datetime) -> DemoRun:
         """One long backfill run: a page loop of query → map → push, with rare retries."""
         rng = self.rng
         total = self.big_run_steps
         tenant = "tenant-globex"
-        run = _Run(self.new_run_id(), correlation_id_from(rng), tenant, "agent-data-sync", [
+        run = DemoRun(self.new_run_id(), correlation_id_from(rng), tenant, "agent-data-sync", [
             {"step_id": "s1", "skill": "skill.postgres_query",
              "params": {"query": "SELECT … LIMIT 500", "after": "{{cursor}}"},
              "depends_on": [], "on_error": "retry", "description": "Read a page of customers"},
@@ -1169,186 +1111,3 @@ class _DemoBuilder:
 
         run.big = stream
         return run
-
-
-# -- writing -------------------------------------------------------------------------------------
-
-
-def _write(writer: SQLiteTraceWriter, clock: ScriptedClock, run: _Run, done: int, total: int,
-           progress: Callable[[int, int], None] | None) -> int:
-    clock.feed(run.started_at)
-    writer.start_trace(run.run_id, run.correlation_id, run.tenant_id, run.agent_id, run.plan)
-    if run.big is not None:
-        for steps, times in run.big():
-            clock.feed_many(times)
-            writer.record_steps(steps)
-            done += len(steps)
-            if progress:
-                progress(done, total)
-    elif run.steps:
-        clock.feed_many(run.times)
-        writer.record_steps(run.steps)
-        done += len(run.final_steps())
-    if run.status is not None:
-        clock.feed(run.completed_at)
-        writer.complete_trace(run.run_id, run.status, run.metadata)
-    if run.determinism:
-        writer.update_trace_determinism(run.run_id, **run.determinism)
-    if progress and run.big is None:
-        progress(done, total)
-    return done
-
-
-def generate_demo(
-    path: str | os.PathLike[str],
-    seed: int = 7,
-    *,
-    big_run_steps: int = 100_000,
-    progress: Callable[[int, int], None] | None = None,
-) -> DemoSummary:
-    """Write the demo database to ``path`` (which must not exist) and describe what it holds.
-
-    ``progress(done, total)`` is called with step rows written so far, out of all the demo's.
-    """
-    if big_run_steps < 1:
-        raise ValueError("big_run_steps must be at least 1 (the demo has exactly one empty run already)")
-    path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"{path} exists; the demo is only written to a new file")
-    runs, notes = _DemoBuilder(seed, big_run_steps).build()
-    total = sum(run.row_count for run in runs)
-    clock = ScriptedClock()
-    writer = SQLiteTraceWriter(path, clock=clock, synchronous="OFF")
-    try:
-        done = 0
-        if progress:
-            progress(0, total)
-        with writer.bulk():
-            for run in runs:
-                done = _write(writer, clock, run, done, total, progress)
-        # Our superset of upstream's file: the evidence tables, filled as the runs were captured
-        # (the integrity records see the traces; runs deleted below then keep a stale one).
-        with writer.engine.begin() as conn:
-            conn.exec_driver_sql("PRAGMA synchronous=OFF")
-            create_evidence_tables(conn)
-            notes["evidence"] = write_demo_evidence(conn, runs, notes, seed)
-        with writer.bulk():
-            for rid in notes["orphans"]:
-                writer.delete_trace(rid)
-            bad_run, bad_index, bad_col = notes["invalid"]
-            # A foreign writer's damage: upstream would never store this (its json.dumps cannot).
-            writer.execute_raw(f"UPDATE trace_steps SET {bad_col} = ? WHERE run_id = ? AND step_index = ?",
-                               (INVALID_JSON_TEXT, bad_run, bad_index))
-            writer.execute_raw(f"PRAGMA user_version = {DEMO_RECIPE_VERSION}")
-        if clock.pending:
-            raise RuntimeError(f"demo clock has {clock.pending} unused instants: a writer call was skipped")
-        summary = _summarise(writer, path, seed, runs, notes)
-    finally:
-        writer.close()
-    return summary
-
-
-def _summarise(writer: SQLiteTraceWriter, path: Path, seed: int, runs: list[_Run], notes: dict) -> DemoSummary:
-    with writer.engine.connect() as conn:
-        q = conn.exec_driver_sql
-        n_runs = q("SELECT COUNT(*) FROM traces").scalar_one()
-        n_steps = q("SELECT COUNT(*) FROM trace_steps").scalar_one()
-        run_st = dict(q("SELECT status, COUNT(*) FROM traces GROUP BY status ORDER BY status").all())
-        step_st = dict(q("SELECT status, COUNT(*) FROM trace_steps GROUP BY status ORDER BY status").all())
-        orphan_steps = q("SELECT COUNT(*) FROM trace_steps s WHERE NOT EXISTS "
-                         "(SELECT 1 FROM traces t WHERE t.run_id = s.run_id)").scalar_one()
-        big_steps = q("SELECT COUNT(*) FROM trace_steps WHERE run_id = ?", (notes["big"],)).scalar_one()
-        integrity_records = q("SELECT COUNT(*) FROM integrity_evidence").scalar_one()
-        large = []
-        for rid, idx, col in notes["large"]:
-            size = q(f"SELECT length(CAST({col} AS BLOB)) FROM trace_steps WHERE run_id = ? AND step_index = ?",
-                     (rid, idx)).scalar_one()
-            large.append((rid, idx, col, int(size)))
-    deleted = set(notes["orphans"])
-    kept = [run for run in runs if run.run_id not in deleted]
-    agents = []
-    for run in kept:
-        if run.agent_id not in agents:
-            agents.append(run.agent_id)
-    return DemoSummary(
-        path=path,
-        seed=seed,
-        runs=int(n_runs),
-        steps=int(n_steps),
-        tenants=tuple(sorted({run.tenant_id for run in kept})),
-        agents=tuple(sorted(agents, key=lambda a: (a is None, a or ""))),
-        run_statuses={str(k): int(v) for k, v in run_st.items()},
-        step_statuses={str(k): int(v) for k, v in step_st.items()},
-        replays=tuple(notes["replays"]),
-        replay_count=len(notes["replays"]),
-        orphan_run_ids=tuple(sorted(notes["orphans"])),
-        orphan_steps=int(orphan_steps),
-        empty_run_id=notes["empty"],
-        big_run_id=notes["big"],
-        big_run_steps=int(big_steps),
-        invalid_json_step=tuple(notes["invalid"]),
-        large_payloads=tuple(large),
-        deep_payloads=tuple(notes["deep"]),
-        unicode_runs=sum(1 for run in kept if run.unicode),
-        evidence_scenarios=dict(notes["evidence"]),
-        integrity_records=int(integrity_records),
-    )
-
-
-# -- the cached demo -----------------------------------------------------------------------------
-
-
-def default_demo_path(seed: int = 7) -> Path:
-    """Where the app keeps its demo database: the user data dir, one file per seed."""
-    import platformdirs
-
-    return platformdirs.user_data_path(_DEMO_APP) / f"demo-traces-seed{seed}.db"
-
-
-def demo_recipe_version(path: str | os.PathLike[str]) -> int | None:
-    """The recipe version a demo file was written with (0 for demos older than the marker), or
-    None when the file cannot be read as SQLite."""
-    import sqlite3
-
-    try:
-        con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            return int(con.execute("PRAGMA user_version").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return None
-
-
-def ensure_demo(
-    path: str | os.PathLike[str] | None = None,
-    seed: int = 7,
-    *,
-    big_run_steps: int = 100_000,
-    progress: Callable[[int, int], None] | None = None,
-) -> Path:
-    """Return the demo database at ``path`` (default :func:`default_demo_path`), generating it
-    only if missing or written by another recipe version (:data:`DEMO_RECIPE_VERSION`; ``progress``
-    as for :func:`generate_demo`, not called when the file is kept). It is written to a temporary
-    file in the same folder, synced, then renamed over the old one, so an interrupted generation
-    never leaves a half-written demo under the final name."""
-    target = Path(path) if path is not None else default_demo_path(seed)
-    if target.exists() and demo_recipe_version(target) == DEMO_RECIPE_VERSION:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.unlink(missing_ok=True)
-        generate_demo(tmp, seed, big_run_steps=big_run_steps, progress=progress)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return target

@@ -4,14 +4,14 @@ check would give this step's request — read only, nothing is written.
 
 "Our" request hash is ``hash_request(params)`` (upstream's idempotency convention: SHA-256, 64 hex,
 of canonical JSON). The verdict is the Lua script's: no key → ``new``; the stored ``hash`` equal to
-ours → ``duplicate``; anything else (another hash, or none stored) → ``conflict``. ``check`` is
-never called (it would write the key when absent); the states are read with one pipelined
-``states`` call per chunk, on the Redis worker.
+ours → ``duplicate``; anything else (another hash, or none stored) → ``conflict``. The reading is
+the use case ``inspector.services.idempotency``: ``check`` is never called (it would write the key
+when absent); the states are read with one pipelined ``states`` call per chunk, on the Redis
+worker. The view closes with the session's source.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,39 +29,41 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.hashing import hash_request
-from inspector.idempotency import IdempotencyResult, IdempotencyState, upstream_verdict
-from ui.qt.logs_models import (
+from inspector.idempotency import IdempotencyResult, IdempotencyState
+from inspector.locations import redis_display_url
+from inspector.services.idempotency import (
+    CHUNK,
+    IdempotencyRow,
+    KeyStates,
+    RunKeys,
+    load_run_keys,
+    read_key_states,
+)
+from ui.qt.models.records import (
     RECORD_ROLE,
     Column,
     RecordTableModel,
     record_table_view,
     texts_for,
 )
-from ui.qt.redis_settings import RedisSettings
-from ui.qt.replay_view import error_text, field_table
-from ui.qt.tasks import Progress, Task, TaskRunner
+from ui.qt.session.redis import RedisSettings
+from ui.qt.session.session import SourceSession, Worker
+from ui.qt.session.tasks import Progress
 from ui.qt.theme import muted, placeholder_label, set_severity, title_font
+from ui.qt.windows.replay_check import error_text, field_table
 
 __all__ = [
-    "CHUNK",
     "CONVENTION_TEXT",
     "IDEMPOTENCY_COLUMNS",
     "NO_REDIS_TEXT",
     "IdempotencyRead",
-    "IdempotencyRow",
     "IdempotencyView",
-    "KeyedStep",
-    "RunKeys",
     "fmt_ttl",
     "idempotency_styler",
-    "load_run_keys",
     "read_idempotency_states",
 ]
 
 NO_REDIS_TEXT = "No Redis configured — set one in Settings."
-#: Keys per pipelined ``states`` call (one round trip each).
-CHUNK = 1000
 CONVENTION_TEXT = ("Our request hash = hash_request(params): SHA-256 (64 hex) of the step's params as canonical "
                    "JSON (sorted keys, separators \",\" and \":\", default=str) — upstream's idempotency convention "
                    "(§6.2). The verdict is what upstream's Lua check would answer for this request now: new (no key), "
@@ -72,88 +74,33 @@ CONVENTION_TEXT = ("Our request hash = hash_request(params): SHA-256 (64 hex) of
 
 
 @dataclass(frozen=True, slots=True)
-class KeyedStep:
-    """A step that has an idempotency key, with our hash of its request."""
+class IdempotencyRead:
+    """The keyed steps' states as read, their cells formatted, and the key prefix read under."""
 
-    step_index: int
-    skill_name: str | None
-    idempotency_key: str
-    request_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunKeys:
-    """What the source says about one run: its keyed steps and how many steps it has in all."""
-
-    run_id: str
-    trace_id: str | None
-    tenant_id: str
-    location: str
-    total_steps: int
-    keyed: tuple[KeyedStep, ...]
+    states: KeyStates
+    texts: list[tuple[str, ...]]
+    prefix: str
 
     @property
-    def unkeyed(self) -> int:
-        return self.total_steps - len(self.keyed)
+    def rows(self) -> tuple[IdempotencyRow, ...]:
+        return self.states.rows
+
+    @property
+    def read_at(self) -> float:
+        return self.states.read_at
 
 
-@dataclass(frozen=True, slots=True)
-class IdempotencyRow:
-    step: KeyedStep
-    state: IdempotencyState | None
-    verdict: IdempotencyResult
-    #: The inspected run's trace id (a stored trace id equal to it was written for this run).
-    run_trace_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyRead:
-    rows: tuple[IdempotencyRow, ...]
-    texts: list[tuple[str, ...]]
-    location: str  # the Redis URL as messages show it
-    prefix: str
-    read_at: float
-
-
-def load_run_keys(source: Any, run_ref: str) -> RunKeys:
-    """The run's steps that have an idempotency key, with our request hash of each (source worker)."""
-    from inspector.compare import step_doc
-
-    record = source.get_run(run_ref)
-    summary = record.summary
-    keyed = []
-    total = 0
-    for step in source.iter_steps(summary.key):
-        total += 1
-        doc = step_doc(step)
-        if doc.idempotency_key:
-            keyed.append(KeyedStep(doc.step_index, doc.skill_name, doc.idempotency_key, hash_request(doc.params)))
-    return RunKeys(summary.run_id, summary.trace_id, summary.tenant_id or "default", source.info.location, total,
-                   tuple(keyed))
-
-
-def read_idempotency_states(keys: RunKeys, url: str, prefix: str, progress: Progress | None = None,
-                            *, chunk: int = CHUNK) -> IdempotencyRead:
-    """Each keyed step's state, ``chunk`` keys per pipelined ``states`` call (Redis worker). No
-    fallback: an unreachable Redis raises (an empty memory store would say "new" for everything)."""
-    from drivers.redis_store import open_idempotency_store
-    from inspector.locations import redis_display_url as display_url
-
-    store = open_idempotency_store(url, prefix, fallback=False)
-    states: list[IdempotencyState | None] = []
+def read_idempotency_states(redis: RedisSettings, keys: RunKeys, url: str, prefix: str,
+                            progress: Progress | None = None, *, chunk: int = CHUNK) -> IdempotencyRead:
+    """Each keyed step's state in the Redis at ``url`` (Redis worker side). No fallback: an
+    unreachable Redis raises (an empty memory store would say "new" for everything)."""
+    store = redis.connector.idempotency_store(url, prefix)
     try:
-        wanted = [(k.idempotency_key, keys.tenant_id) for k in keys.keyed]
-        for start in range(0, len(wanted), chunk):
-            if progress is not None and progress.cancelled:
-                break
-            states.extend(store.states(wanted[start:start + chunk]))
-            if progress is not None:
-                progress(len(states), len(wanted))
+        states = read_key_states(keys, store, location=redis_display_url(url), progress=progress, chunk=chunk,
+                                 cancelled=(lambda: progress.cancelled) if progress is not None else None)
     finally:
         store.close()
-    rows = tuple(IdempotencyRow(k, s, upstream_verdict(s, k.request_hash), keys.trace_id)
-                 for k, s in zip(keys.keyed, states, strict=False))
-    return IdempotencyRead(rows, texts_for(IDEMPOTENCY_COLUMNS, rows), display_url(url), prefix, time.time())
+    return IdempotencyRead(states, texts_for(IDEMPOTENCY_COLUMNS, states.rows), prefix)
 
 
 # -- formatting ------------------------------------------------------------------------------------
@@ -262,30 +209,29 @@ def idempotency_styler(r: IdempotencyRow, column: str, role: int) -> Any:
 
 
 class IdempotencyView(QWidget):
-    """One run's idempotency keys in Redis. Build it with the source, the run id (or trace id on
-    Postgres), a getter of the source's worker and the app's :class:`RedisSettings`; ``start()``
-    reads (again when the Redis setting changes). ``loaded(n)`` fires when ``n`` rows are shown;
+    """One run's idempotency keys in Redis. Build it with the session whose source holds the run,
+    the run id (or trace id on Postgres) and the app's :class:`RedisSettings`; ``start()`` reads
+    (again when the Redis setting changes). ``loaded(n)`` fires when ``n`` rows are shown;
     ``failed(text)`` when reading failed (shown with Retry)."""
 
     loaded = Signal(int)
     failed = Signal(str)
 
-    def __init__(self, source: Any, run_ref: str, *, runner_for: Callable[[], TaskRunner | None],
-                 redis: RedisSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, session: SourceSession, run_ref: str, *, redis: RedisSettings,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("idempotencyView")
         self.setWindowTitle(f"Idempotency keys — {run_ref}")
-        self.source = source
+        self.session = session
         self.run_ref = run_ref
-        self._runner_for = runner_for
         self.redis = redis
         self.keys: RunKeys | None = None
         self.current: IdempotencyRead | None = None
         self.state = "idle"  # idle, no-redis, loading, reading, done, error
-        self._seq = 0
-        self._tasks: list[Task] = []
-        tasks = self._tasks
-        self.destroyed.connect(lambda *_: [t.cancel() for t in tasks])
+        #: Reading the run's keys, then their states: a new start drops what was on its way.
+        self._work = session.scope("idempotency")
+        self.destroyed.connect(self._work.renew)
+        session.closed.connect(self.close)  # it reads the source being closed
 
         # The message page: "no Redis configured", errors (with Retry), "reading…".
         self.message = QLabel()
@@ -385,9 +331,9 @@ class IdempotencyView(QWidget):
     # -- flow ----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Read the run's keyed steps (once, on the source's worker), then their Redis states."""
-        self._seq += 1
-        seq = self._seq
+        """Read the run's keyed steps (once, on the session's background worker), then their Redis
+        states (on the Redis worker)."""
+        self._work.renew()
         self.current = None
         self.model.clear()
         if self.redis.url() is None:
@@ -395,44 +341,35 @@ class IdempotencyView(QWidget):
             self._show_message(NO_REDIS_TEXT, retry=False)
             return
         if self.keys is not None:
-            self._read(seq)
+            self._read()
             return
-        runner = self._runner_for()
-        if runner is None:
+        source = self.session.source
+        if source is None:
             self._error("Could not read the run: the source is closed.")
             return
         self.state = "loading"
         self._show_message(f"Reading the steps of run {self.run_ref}…", retry=False)
-        source, ref = self.source, self.run_ref
-        self._track(runner.submit(lambda: load_run_keys(source, ref), lambda keys: self._keys_loaded(seq, keys),
-                                  lambda exc: self._failed(seq, exc, f"read the steps of run {ref}"),
-                                  label=f"reading the keys of {ref}"))
+        ref = self.run_ref
+        self._work.submit(lambda: load_run_keys(source, ref), self._keys_loaded,
+                          lambda exc: self._error(error_text(exc, f"read the steps of run {ref}")),
+                          worker=Worker.BACKGROUND, label=f"reading the keys of {ref}")
 
     def shutdown(self) -> None:
-        self._seq += 1
-        for task in self._tasks:
-            task.cancel()
-        self._tasks.clear()
+        self._work.renew()
 
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
 
-    def _track(self, task: Task) -> None:
-        self._tasks[:] = [t for t in self._tasks if not t.done]
-        self._tasks.append(task)
-
     def _redis_changed(self) -> None:
         if self.state != "idle":
             self.start()
 
-    def _keys_loaded(self, seq: int, keys: RunKeys) -> None:
-        if seq != self._seq:
-            return
+    def _keys_loaded(self, keys: RunKeys) -> None:
         self.keys = keys
-        self._read(seq)
+        self._read()
 
-    def _read(self, seq: int) -> None:
+    def _read(self) -> None:
         keys = self.keys
         url = self.redis.url()
         if keys is None or url is None:
@@ -446,18 +383,16 @@ class IdempotencyView(QWidget):
         self._show_message(f"Reading {len(keys.keyed):,} idempotency keys from {where}…", retry=False)
 
         def progress(done: int, total: int) -> None:
-            if seq == self._seq:
-                self.message.setText(f"Reading idempotency keys from {where}: {done:,} of {total:,}…")
+            self.message.setText(f"Reading idempotency keys from {where}: {done:,} of {total:,}…")
 
-        self._track(self.redis.runner.submit(lambda p: read_idempotency_states(keys, url, prefix, p),
-                                             lambda read: self._states_read(seq, read),
-                                             lambda exc: self._failed(seq, exc, "read the idempotency keys"),
-                                             label="reading idempotency keys", on_progress=progress))
+        redis = self.redis
+        self._work.run_on(redis.runner, lambda p: read_idempotency_states(redis, keys, url, prefix, p),
+                          self._states_read, lambda exc: self._error(error_text(exc, "read the idempotency keys")),
+                          label="reading idempotency keys", on_progress=progress)
 
-    def _states_read(self, seq: int, read: IdempotencyRead) -> None:
-        if seq != self._seq or self.keys is None:
-            return
-        self._shown(self.keys, read)
+    def _states_read(self, read: IdempotencyRead) -> None:
+        if self.keys is not None:
+            self._shown(self.keys, read)
 
     def _shown(self, keys: RunKeys, read: IdempotencyRead | None) -> None:
         self.current = read
@@ -495,11 +430,6 @@ class IdempotencyView(QWidget):
             self._show_row(None)
         self.pages.setCurrentWidget(self.content_page)
         self.loaded.emit(len(rows))
-
-    def _failed(self, seq: int, exc: BaseException, doing: str) -> None:
-        if seq != self._seq:
-            return
-        self._error(error_text(exc, doing))
 
     def _error(self, text: str) -> None:
         self.state = "error"

@@ -1,0 +1,52 @@
+"""Garbage collection on the GUI thread only.
+
+CPython collects reference cycles in whichever thread happens to allocate when a generation's
+threshold is crossed: often a worker reading a database. A cycle that holds a Qt object (a widget's
+Python wrapper, a closure over one) is then destroyed on that worker while the GUI thread uses
+it, and the process crashes: the test suite did, about one run in seven, "Garbage-collecting" on a
+worker in ``QObject::~QObject``. pyqtgraph's ``GarbageCollector`` is the known cure and this is
+it: automatic collection off, the same thresholds checked from a timer on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer
+
+__all__ = ["GuiThreadCollector"]
+
+
+class GuiThreadCollector(QObject):
+    """While it lives, cycles are collected by :meth:`check`, called from a timer on the GUI
+    thread (and by whoever wants a check now, e.g. between tests); ``stop()`` gives collection
+    back to the interpreter."""
+
+    def __init__(self, interval_ms: int = 250, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.threshold = gc.get_threshold()
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self.collections = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.check)
+        self._timer.start()
+
+    def check(self) -> int:
+        """Collect the generations whose thresholds are crossed, as the interpreter would have;
+        the number of objects collected."""
+        counts = gc.get_count()
+        found = 0
+        if counts[0] > self.threshold[0]:
+            generation = 0
+            if counts[1] > self.threshold[1]:
+                generation = 2 if counts[2] > self.threshold[2] else 1
+            found = gc.collect(generation)
+            self.collections += 1
+        return found
+
+    def stop(self) -> None:
+        self._timer.stop()
+        if self._was_enabled:
+            gc.enable()
