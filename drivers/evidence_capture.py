@@ -79,7 +79,7 @@ logger = logging.getLogger(__name__)
 capture_logger_name = logger.name
 
 #: Upstream truncates the stored error message to this many characters.
-ERROR_MESSAGE_LIMIT = 500
+_ERROR_MESSAGE_LIMIT = 500
 
 
 def _utc_now() -> datetime:
@@ -173,7 +173,7 @@ def record_capture_failure(
             "run_id": run_id,
             "evidence_type": evidence_type,
             "failure_reason": failure_reason,
-            "error_message": error_message[:ERROR_MESSAGE_LIMIT] if error_message else None,
+            "error_message": error_message[:_ERROR_MESSAGE_LIMIT] if error_message else None,
             "resolution": getattr(resolution, "value", resolution),
             "created_at": stamps.now(),
         }

@@ -55,7 +55,7 @@ __all__ = [
 _EVIDENCE_COUNTED = (EvidenceClass.H_ENVIRONMENT, EvidenceClass.B_ACTIVITY, EvidenceClass.G_PROVIDER,
                      EvidenceClass.D_DECISION)
 _ALL_EVIDENCE = (*_EVIDENCE_COUNTED, EvidenceClass.J_INTEGRITY)
-FAILURES = "evidence_capture_failures"
+_FAILURES = "evidence_capture_failures"
 #: Columns holding JSON (stored as text on SQLite): decoded when rows are read.
 _JSON_COLUMNS = frozenset({
     "provider_safety_flags", "policies_evaluated", "evaluation_order", "thresholds_used",
@@ -98,7 +98,7 @@ def _dialect(conn_or_engine: sa.Connection | sa.Engine) -> _Dialect:
 #: (ordering, our own ``resolution`` and ``id`` of a failure, the stored verdict's) are read when
 #: present and read as NULL when not.
 _NEEDED = {**{c.value: ("run_id",) for c in _ALL_EVIDENCE},
-           FAILURES: ("run_id", "evidence_type", "failure_reason", "error_message")}
+           _FAILURES: ("run_id", "evidence_type", "failure_reason", "error_message")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,7 @@ def scan_tables(conn: sa.Connection) -> TableScan:
     """The evidence, failure and trace tables this database has, which this session may read and
     which have the columns upstream queries."""
     d = _dialect(conn)
-    names = [c.value for c in _ALL_EVIDENCE] + [FAILURES, d.traces, d.steps]
+    names = [c.value for c in _ALL_EVIDENCE] + [_FAILURES, d.traces, d.steps]
     found: dict[str, frozenset[str]] = {}
     unusable: dict[str, str] = {}
     if d is _PG:
@@ -223,10 +223,10 @@ def _gather_chunk(conn: sa.Connection, d: _Dialect, tables: Mapping[str, frozens
             if rid in counts:
                 counts[rid][cls] = int(n)
     failures: dict[str, list[CaptureFailure]] = {rid: [] for rid in ids}
-    if FAILURES in tables:
-        order = ", ".join(["run_id"] + [c for c in ("created_at", "id") if _has(tables, FAILURES, c)])
+    if _FAILURES in tables:
+        order = ", ".join(["run_id"] + [c for c in ("created_at", "id") if _has(tables, _FAILURES, c)])
         sql = (f"SELECT run_id, evidence_type, failure_reason, error_message, "
-               f"{_or_null(tables, FAILURES, 'resolution')}, {_or_null(tables, FAILURES, 'id')} FROM {FAILURES} "
+               f"{_or_null(tables, _FAILURES, 'resolution')}, {_or_null(tables, _FAILURES, 'id')} FROM {_FAILURES} "
                f"WHERE {_ids_in(d, 'run_id')} ORDER BY {order}")
         for rid, etype, reason, message, resolution, fid in _fetch(conn, _stmt(d, sql), {"ids": ids})[1]:
             if rid in failures:
@@ -281,14 +281,14 @@ def grade_clause(run_id: sa.ColumnElement[Any], dialect_name: str, tables: froze
         exists(EvidenceClass.D_DECISION.value))
     return sa.case(
         (sa.or_(sa.not_(exists(EvidenceClass.H_ENVIRONMENT.value)), sa.not_(steps)), IntegrityGrade.FAIL.value),
-        (exists(FAILURES), IntegrityGrade.WARN.value),
+        (exists(_FAILURES), IntegrityGrade.WARN.value),
         (expected >= 2, IntegrityGrade.PASS.value),
         else_=IntegrityGrade.WARN.value,
     )
 
 
 #: Sort rank of each grade: ascending lists the worst first.
-GRADE_RANK = {IntegrityGrade.FAIL.value: 0, IntegrityGrade.WARN.value: 1, IntegrityGrade.PASS.value: 2}
+_GRADE_RANK = {IntegrityGrade.FAIL.value: 0, IntegrityGrade.WARN.value: 1, IntegrityGrade.PASS.value: 2}
 
 
 def grade_rank_clause(run_id: sa.ColumnElement[Any], dialect_name: str,
@@ -296,7 +296,7 @@ def grade_rank_clause(run_id: sa.ColumnElement[Any], dialect_name: str,
     """The grade's sort rank (FAIL 0, WARN 1, PASS 2) as SQL; 0 for every run without a store."""
     if not any(c.value in tables for c in _EVIDENCE_COUNTED):
         return sa.literal(0)
-    return sa.case(GRADE_RANK, value=grade_clause(run_id, dialect_name, tables), else_=0)
+    return sa.case(_GRADE_RANK, value=grade_clause(run_id, dialect_name, tables), else_=0)
 
 
 def _plain(name: str, value: Any) -> Any:

@@ -43,17 +43,18 @@ __all__ = [
     "environment_evidence",
     "evidence_capture_failures",
     "integrity_evidence",
+    "metadata",
     "policy_decisions",
     "provider_evidence",
     "runs",
 ]
 
 #: ``timestamptz`` on Postgres, ISO text on SQLite.
-TSTZ = DateTime(timezone=True)
+_TSTZ = DateTime(timezone=True)
 #: ``jsonb`` on Postgres (a Python None stays SQL NULL), JSON text on SQLite.
-JSONB_ = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+_JSONB_ = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 #: ``text[]`` on Postgres, a JSON array on SQLite (a Python None stays SQL NULL, as on Postgres).
-TEXT_ARRAY = JSON(none_as_null=True).with_variant(ARRAY(Text), "postgresql")
+_TEXT_ARRAY = JSON(none_as_null=True).with_variant(ARRAY(Text), "postgresql")
 _FALSE = false()
 _TRUE = true()
 #: ``now()`` on Postgres, ``CURRENT_TIMESTAMP`` on SQLite.
@@ -65,7 +66,7 @@ def _common() -> list[Column]:
     return [
         Column("is_synthetic", Boolean, nullable=False, server_default=_FALSE),
         Column("synthetic_scenario_id", Text),
-        Column("created_at", TSTZ, server_default=_NOW),
+        Column("created_at", _TSTZ, server_default=_NOW),
     ]
 
 
@@ -86,10 +87,10 @@ runs = Table(
     Column("plan_json", Text),
     Column("parent_run_id", String(64)),
     Column("correlation_id", String(64)),
-    Column("started_at", TSTZ),
-    Column("completed_at", TSTZ),
+    Column("started_at", _TSTZ),
+    Column("completed_at", _TSTZ),
     Column("termination_reason", String(32)),
-    Column("created_at", TSTZ, server_default=_NOW),
+    Column("created_at", _TSTZ, server_default=_NOW),
     CheckConstraint(
         "termination_reason IS NULL OR termination_reason IN ('completed', 'policy_block', 'budget_exceeded', "
         "'rate_limited', 'user_abort', 'system_failure', 'timeout')",
@@ -114,7 +115,7 @@ activity_evidence = Table(  # class B
     Column("completion_type", String(20)),
     Column("sensitivity_class", String(20)),
     Column("redaction_status", String(20)),
-    Column("provider_safety_flags", JSONB_),
+    Column("provider_safety_flags", _JSONB_),
     Column("evidence_source", String(20), nullable=False, server_default=text("'execution'")),
     *_common(),
     UniqueConstraint("run_id", "step_index", name="uq_activity_evidence_run_step"),
@@ -134,18 +135,18 @@ policy_decisions = Table(  # class D
     Column("decision", String(20)),
     Column("decision_reason", Text),
     Column("decision_confidence", Double),
-    Column("policies_evaluated", TEXT_ARRAY),
+    Column("policies_evaluated", _TEXT_ARRAY),
     Column("policy_results", String(20)),
-    Column("evaluation_order", TEXT_ARRAY),
-    Column("thresholds_used", JSONB_),
-    Column("customer_guardrail_result", JSONB_),
-    Column("provider_moderation_result", JSONB_),
-    Column("decision_reason_codes", TEXT_ARRAY),
+    Column("evaluation_order", _TEXT_ARRAY),
+    Column("thresholds_used", _JSONB_),
+    Column("customer_guardrail_result", _JSONB_),
+    Column("provider_moderation_result", _JSONB_),
+    Column("decision_reason_codes", _TEXT_ARRAY),
     Column("approval_request_id", Text),
     Column("required_approval_level", Integer),
     Column("current_approval_level", Integer),
     Column("evaluated_by", String(50)),
-    Column("evaluated_at", TSTZ, nullable=False),
+    Column("evaluated_at", _TSTZ, nullable=False),
     *_common(),
     Index("idx_policy_decisions_run_id", "run_id"),
     Index("idx_policy_decisions_type", "policy_type"),
@@ -173,9 +174,9 @@ provider_evidence = Table(  # class G
     Column("provider_http_status", Integer),
     Column("provider_error_code", String(50)),
     Column("provider_retry_count", Integer, server_default=text("0")),
-    Column("provider_safety_signals", JSONB_),
-    Column("requested_at", TSTZ, nullable=False),
-    Column("responded_at", TSTZ),
+    Column("provider_safety_signals", _JSONB_),
+    Column("requested_at", _TSTZ, nullable=False),
+    Column("responded_at", _TSTZ),
     *_common(),
     UniqueConstraint("run_id", "step_index", name="uq_provider_evidence_run_step"),
     Index("idx_provider_evidence_run_id", "run_id"),
@@ -198,7 +199,7 @@ environment_evidence = Table(  # class H
     Column("client_ip", String(45)),
     Column("client_user_agent", Text),
     Column("client_origin", String(255)),
-    Column("active_feature_flags", TEXT_ARRAY),
+    Column("active_feature_flags", _TEXT_ARRAY),
     Column("debug_mode", Boolean, server_default=_FALSE),
     Column("dry_run", Boolean, server_default=_FALSE),
     Column("capture_confidence_score", Double),
@@ -215,18 +216,18 @@ integrity_evidence = Table(  # class J
     metadata,
     Column("id", Text, primary_key=True),
     _run_fk(),
-    Column("expected_artifacts", TEXT_ARRAY, nullable=False),
-    Column("expected_artifact_schema", JSONB_),
-    Column("observed_artifacts", TEXT_ARRAY, nullable=False),
-    Column("missing_artifacts", TEXT_ARRAY),
-    Column("missing_reasons", JSONB_),
+    Column("expected_artifacts", _TEXT_ARRAY, nullable=False),
+    Column("expected_artifact_schema", _JSONB_),
+    Column("observed_artifacts", _TEXT_ARRAY, nullable=False),
+    Column("missing_artifacts", _TEXT_ARRAY),
+    Column("missing_reasons", _JSONB_),
     Column("integrity_score", Double, nullable=False),
     Column("integrity_status", String(20)),
     Column("verification_method", String(30)),
-    Column("verification_timestamp", TSTZ),
+    Column("verification_timestamp", _TSTZ),
     Column("divergence_details", Text),
     Column("recovery_action", Text),
-    Column("coverage_metrics", JSONB_),
+    Column("coverage_metrics", _JSONB_),
     *_common(),
     UniqueConstraint("run_id", name="uq_integrity_evidence_run"),
     Index("idx_integrity_evidence_run_id", "run_id"),
@@ -242,7 +243,7 @@ evidence_capture_failures = Table(  # 084/085; run_id has no foreign key
     Column("evidence_type", String(64)),
     Column("failure_reason", String(64)),
     Column("error_message", Text),
-    Column("created_at", TSTZ, server_default=_NOW),
+    Column("created_at", _TSTZ, server_default=_NOW),
     Column("resolution", String(32), nullable=False, server_default=text("'transient'")),
     CheckConstraint("resolution IN ('transient', 'permanent', 'superseded')", name="ck_ecf_resolution"),
     UniqueConstraint("run_id", "evidence_type", "failure_reason", name="uq_ecf_run_evidence_reason"),

@@ -40,7 +40,7 @@ from inspector.logs import PolicyActivation
 
 __all__ = ["AuditEntityType", "AuditEventType", "AuditLedgerWriter", "record_policy_activation"]
 
-State = Mapping[str, Any] | None
+_State = Mapping[str, Any] | None
 
 
 class AuditEventType(enum.StrEnum):
@@ -103,8 +103,8 @@ class AuditLedgerWriter:
         actor_type: str,
         actor_id: str | None = None,
         reason: str | None = None,
-        before_state: State = None,
-        after_state: State = None,
+        before_state: _State = None,
+        after_state: _State = None,
         *,
         correlation_id: str | None = None,
     ) -> str:
@@ -127,64 +127,64 @@ class AuditLedgerWriter:
     # -- policy rules and proposals --------------------------------------------------------------
 
     async def policy_rule_created(self, tenant_id: str, rule_id: str, actor_id: str | None = None,
-                                  actor_type: str = "SYSTEM", reason: str | None = None, rule_state: State = None,
+                                  actor_type: str = "SYSTEM", reason: str | None = None, rule_state: _State = None,
                                   *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.POLICY_RULE_CREATED, _T.POLICY_RULE, rule_id, actor_type, actor_id,
                                reason, after_state=rule_state, correlation_id=correlation_id)
 
     async def policy_rule_modified(self, tenant_id: str, rule_id: str, actor_id: str | None = None,
-                                   actor_type: str = "SYSTEM", reason: str | None = None, before_state: State = None,
-                                   after_state: State = None, *, correlation_id: str | None = None) -> str:
+                                   actor_type: str = "SYSTEM", reason: str | None = None, before_state: _State = None,
+                                   after_state: _State = None, *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.POLICY_RULE_MODIFIED, _T.POLICY_RULE, rule_id, actor_type, actor_id,
                                reason, before_state, after_state, correlation_id=correlation_id)
 
     async def policy_rule_retired(self, tenant_id: str, rule_id: str, actor_id: str | None = None,
-                                  actor_type: str = "SYSTEM", reason: str | None = None, rule_state: State = None,
+                                  actor_type: str = "SYSTEM", reason: str | None = None, rule_state: _State = None,
                                   *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.POLICY_RULE_RETIRED, _T.POLICY_RULE, rule_id, actor_type, actor_id,
                                reason, before_state=rule_state, correlation_id=correlation_id)
 
     async def policy_proposal_approved(self, tenant_id: str, proposal_id: str, actor_id: str | None = None,
                                        actor_type: str = "HUMAN", reason: str | None = None,
-                                       proposal_state: State = None, *, correlation_id: str | None = None) -> str:
+                                       proposal_state: _State = None, *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.POLICY_PROPOSAL_APPROVED, _T.POLICY_PROPOSAL, proposal_id, actor_type,
                                actor_id, reason, after_state=proposal_state, correlation_id=correlation_id)
 
     async def policy_proposal_rejected(self, tenant_id: str, proposal_id: str, actor_id: str | None = None,
                                        actor_type: str = "HUMAN", reason: str | None = None,
-                                       proposal_state: State = None, *, correlation_id: str | None = None) -> str:
+                                       proposal_state: _State = None, *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.POLICY_PROPOSAL_REJECTED, _T.POLICY_PROPOSAL, proposal_id, actor_type,
                                actor_id, reason, after_state=proposal_state, correlation_id=correlation_id)
 
     # -- limits ----------------------------------------------------------------------------------
 
     async def limit_created(self, tenant_id: str, limit_id: str, actor_id: str | None = None,
-                            actor_type: str = "SYSTEM", reason: str | None = None, limit_state: State = None,
+                            actor_type: str = "SYSTEM", reason: str | None = None, limit_state: _State = None,
                             *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.LIMIT_CREATED, _T.LIMIT, limit_id, actor_type, actor_id, reason,
                                after_state=limit_state, correlation_id=correlation_id)
 
     async def limit_updated(self, tenant_id: str, limit_id: str, actor_id: str | None = None,
-                            actor_type: str = "SYSTEM", reason: str | None = None, before_state: State = None,
-                            after_state: State = None, *, correlation_id: str | None = None) -> str:
+                            actor_type: str = "SYSTEM", reason: str | None = None, before_state: _State = None,
+                            after_state: _State = None, *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.LIMIT_UPDATED, _T.LIMIT, limit_id, actor_type, actor_id, reason,
                                before_state, after_state, correlation_id=correlation_id)
 
     async def limit_breached(self, tenant_id: str, limit_id: str, actor_id: str | None = None,
-                             actor_type: str = "SYSTEM", reason: str | None = None, breach_details: State = None,
+                             actor_type: str = "SYSTEM", reason: str | None = None, breach_details: _State = None,
                              *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.LIMIT_BREACHED, _T.LIMIT, limit_id, actor_type, actor_id, reason,
                                after_state=breach_details, correlation_id=correlation_id)
 
     async def limit_override_granted(self, tenant_id: str, limit_id: str, actor_id: str | None = None,
                                      actor_type: str = "SYSTEM", reason: str | None = None,
-                                     override_state: State = None, *, correlation_id: str | None = None) -> str:
+                                     override_state: _State = None, *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.LIMIT_OVERRIDE_GRANTED, _T.LIMIT, limit_id, actor_type, actor_id, reason,
                                after_state=override_state, correlation_id=correlation_id)
 
     async def limit_override_revoked(self, tenant_id: str, limit_id: str, actor_id: str | None = None,
                                      actor_type: str = "SYSTEM", reason: str | None = None,
-                                     override_state: State = None, *, correlation_id: str | None = None) -> str:
+                                     override_state: _State = None, *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.LIMIT_OVERRIDE_REVOKED, _T.LIMIT, limit_id, actor_type, actor_id, reason,
                                before_state=override_state, correlation_id=correlation_id)
 
@@ -205,7 +205,7 @@ class AuditLedgerWriter:
 
     async def incident_manually_closed(self, tenant_id: str, incident_id: str, actor_id: str | None = None,
                                        actor_type: str = "HUMAN", reason: str | None = None,
-                                       before_state: State = None, after_state: State = None,
+                                       before_state: _State = None, after_state: _State = None,
                                        *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.INCIDENT_MANUALLY_CLOSED, _T.INCIDENT, incident_id, actor_type, actor_id,
                                reason, before_state, after_state, correlation_id=correlation_id)
@@ -214,14 +214,14 @@ class AuditLedgerWriter:
 
     async def emergency_override_activated(self, tenant_id: str, override_id: str, actor_id: str | None = None,
                                            actor_type: str = "HUMAN", reason: str | None = None,
-                                           override_state: State = None, *, entity_type: str = _T.POLICY_RULE,
+                                           override_state: _State = None, *, entity_type: str = _T.POLICY_RULE,
                                            correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.EMERGENCY_OVERRIDE_ACTIVATED, entity_type, override_id, actor_type,
                                actor_id, reason, after_state=override_state, correlation_id=correlation_id)
 
     async def emergency_override_deactivated(self, tenant_id: str, override_id: str, actor_id: str | None = None,
                                              actor_type: str = "HUMAN", reason: str | None = None,
-                                             override_state: State = None, *, entity_type: str = _T.POLICY_RULE,
+                                             override_state: _State = None, *, entity_type: str = _T.POLICY_RULE,
                                              correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.EMERGENCY_OVERRIDE_DEACTIVATED, entity_type, override_id, actor_type,
                                actor_id, reason, before_state=override_state, correlation_id=correlation_id)
@@ -229,14 +229,14 @@ class AuditLedgerWriter:
     # -- signal feedback -------------------------------------------------------------------------
 
     async def signal_acknowledged(self, tenant_id: str, signal_id: str, actor_id: str | None = None,
-                                  actor_type: str = "HUMAN", reason: str | None = None, signal_state: State = None,
+                                  actor_type: str = "HUMAN", reason: str | None = None, signal_state: _State = None,
                                   *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.SIGNAL_ACKNOWLEDGED, _T.SIGNAL, signal_id, actor_type, actor_id, reason,
                                after_state=signal_state, correlation_id=correlation_id)
 
     async def signal_suppressed(self, tenant_id: str, signal_id: str, actor_id: str | None = None,
                                 actor_type: str = "HUMAN", reason: str | None = None,
-                                suppressed_until: datetime | str | State = None, *, signal_state: State = None,
+                                suppressed_until: datetime | str | _State = None, *, signal_state: _State = None,
                                 correlation_id: str | None = None) -> str:
         """``suppressed_until`` as a dict is the whole after_state (upstream's async signature); an
         instant (datetime or ISO text) is stored as ``after_state["suppressed_until"]``, merged into
@@ -253,7 +253,7 @@ class AuditLedgerWriter:
 
     async def signal_escalated(self, tenant_id: str, signal_id: str, actor_id: str | None = None,
                                actor_type: str = "SYSTEM", reason: str | None = None,
-                               escalation_context: State = None, *, correlation_id: str | None = None) -> str:
+                               escalation_context: _State = None, *, correlation_id: str | None = None) -> str:
         return await self.emit(tenant_id, _E.SIGNAL_ESCALATED, _T.SIGNAL, signal_id, actor_type, actor_id, reason,
                                after_state=escalation_context, correlation_id=correlation_id)
 

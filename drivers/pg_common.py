@@ -115,7 +115,7 @@ def _message(exc: BaseException) -> str:
     return text
 
 
-def translate(exc: BaseException, location: str, doing: str) -> BaseException:
+def _translate(exc: BaseException, location: str, doing: str) -> BaseException:
     """The error a user should see for a psycopg/SQLAlchemy error, or ``exc`` itself when it is
     our own bug (a programming error in our SQL)."""
     if isinstance(exc, SourceError | QueryCancelled):
@@ -154,7 +154,7 @@ def translate_errors(location: str, doing: str) -> Iterator[None]:
     try:
         yield
     except (sa.exc.SQLAlchemyError, OSError) as exc:
-        translated = translate(exc, location, doing)
+        translated = _translate(exc, location, doing)
         if translated is exc:
             raise
         raise translated from None
@@ -162,7 +162,7 @@ def translate_errors(location: str, doing: str) -> Iterator[None]:
         import psycopg
 
         if isinstance(exc, psycopg.Error):
-            raise translate(exc, location, doing) from None
+            raise _translate(exc, location, doing) from None
         raise
 
 

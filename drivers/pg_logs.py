@@ -74,7 +74,7 @@ LEDGER_VALUE_FIELDS = ("event_type", "entity_type", "actor_type", "actor_id", "t
 
 #: Rows per source the replay window and the run's logs read at most (a busy system can log a
 #: lot in a minute); more are reported in the notes.
-WINDOW_CAP = 2000
+_WINDOW_CAP = 2000
 
 _JSON_TYPES = ("json", "jsonb")
 
@@ -702,9 +702,9 @@ class PostgresLogsReader:
 
     @staticmethod
     def _capped(rows: list, what: str, notes: list[str]) -> list:
-        if len(rows) > WINDOW_CAP:
-            notes.append(f"more than {WINDOW_CAP:,} {what} in the window: only the first {WINDOW_CAP:,} are shown")
-            return rows[:WINDOW_CAP]
+        if len(rows) > _WINDOW_CAP:
+            notes.append(f"more than {_WINDOW_CAP:,} {what} in the window: only the first {_WINDOW_CAP:,} are shown")
+            return rows[:_WINDOW_CAP]
         return rows
 
     def _window_steps(self, conn: sa.Connection, trace_id: str, start: datetime, end: datetime,
@@ -715,7 +715,7 @@ class PostgresLogsReader:
         stmt = (
             sa.select(t.c.step_index, t.c.skill_name, t.c.outcome_category, t.c.timestamp)
             .where(t.c.trace_id == trace_id, t.c.timestamp.between(start, end))
-            .order_by(t.c.timestamp, t.c.step_index).limit(WINDOW_CAP + 1)
+            .order_by(t.c.timestamp, t.c.step_index).limit(_WINDOW_CAP + 1)
         )
         rows = [_WindowStep(r[0], _str(r[1]), _str(r[2]), iso(r[3])) for r in self._run(conn, stmt)]
         return self._capped(rows, "steps", notes)
@@ -727,7 +727,7 @@ class PostgresLogsReader:
         t = system_records
         who = t.c.tenant_id.is_(None) if tenant is None else sa.or_(t.c.tenant_id == tenant, t.c.tenant_id.is_(None))
         stmt = (self._select("system_records").where(who, t.c.created_at.between(start, end))
-                .order_by(t.c.created_at, t.c.id).limit(WINDOW_CAP + 1))
+                .order_by(t.c.created_at, t.c.id).limit(_WINDOW_CAP + 1))
         return self._capped(self._system_rows(conn, stmt), "system records", notes)
 
     def _window_policy(self, conn: sa.Connection, tenant: str | None, start: datetime, end: datetime,
@@ -739,7 +739,7 @@ class PostgresLogsReader:
             self._select("audit")
             .where(t.c.tenant_id == tenant, t.c.entity_type.in_(POLICY_WINDOW_ENTITY_TYPES),
                    t.c.created_at.between(start, end))
-            .order_by(t.c.created_at, t.c.id).limit(WINDOW_CAP + 1)
+            .order_by(t.c.created_at, t.c.id).limit(_WINDOW_CAP + 1)
         )
         return self._capped(self._audit_rows(conn, stmt), "policy events", notes)
 
@@ -785,12 +785,12 @@ class PostgresLogsReader:
         t = system_records
         who = t.c.tenant_id.is_(None) if tenant is None else sa.or_(t.c.tenant_id == tenant, t.c.tenant_id.is_(None))
         stmt = (self._select("system_records").where(who, t.c.created_at.between(lo, hi))
-                .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(WINDOW_CAP + 1))
+                .order_by(t.c.created_at.desc(), t.c.id.desc()).limit(_WINDOW_CAP + 1))
         rows = self._system_rows(conn, stmt)
-        if len(rows) > WINDOW_CAP:
-            notes.append(f"more than {WINDOW_CAP:,} system records around the run: only the newest "
-                         f"{WINDOW_CAP:,} are shown")
-        return rows[:WINDOW_CAP]
+        if len(rows) > _WINDOW_CAP:
+            notes.append(f"more than {_WINDOW_CAP:,} system records around the run: only the newest "
+                         f"{_WINDOW_CAP:,} are shown")
+        return rows[:_WINDOW_CAP]
 
 
 # --- skip scans ---------------------------------------------------------------------------------

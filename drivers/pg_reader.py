@@ -66,25 +66,25 @@ __all__ = ["PENDING_ROOT_HASH", "PostgresTraceReader"]
 
 PENDING_ROOT_HASH = "pending"
 
-SUMMARY_COLUMNS = ("trace_id", "run_id", "correlation_id", "tenant_id", "agent_id", "status", "started_at",
+_SUMMARY_COLUMNS = ("trace_id", "run_id", "correlation_id", "tenant_id", "agent_id", "status", "started_at",
                    "completed_at", "archived_at")
-RECORD_COLUMNS = SUMMARY_COLUMNS + (
+_RECORD_COLUMNS = _SUMMARY_COLUMNS + (
     "plan", "metadata", "seed", "frozen_timestamp", "root_hash", "plan_hash", "created_at", "schema_version",
     "plan_id", "stored_by", "checksum", "incident_id", "is_synthetic", "synthetic_scenario_id",
     "violation_step_index", "violation_timestamp", "violation_policy_id", "violation_reason", "replay_mode",
     "replay_attempt_id", "replay_artifact_version", "trace_completeness_status", "trace",
 )
 #: Record fields shown as extras (everything not in RunRecord's own fields).
-EXTRA_RECORD_COLUMNS = RECORD_COLUMNS[RECORD_COLUMNS.index("plan_id"):]
-STEP_ROW_COLUMNS = ("trace_id", "step_index", "skill_name", "status", "outcome_category", "outcome_code",
+_EXTRA_RECORD_COLUMNS = _RECORD_COLUMNS[_RECORD_COLUMNS.index("plan_id"):]
+_STEP_ROW_COLUMNS = ("trace_id", "step_index", "skill_name", "status", "outcome_category", "outcome_code",
                     "cost_cents", "duration_ms", "retry_count", "timestamp")
-STEP_EXTRA_COLUMNS = ("params", "outcome_data", "idempotency_key", "replay_behavior", "input_hash",
+_STEP_EXTRA_COLUMNS = ("params", "outcome_data", "idempotency_key", "replay_behavior", "input_hash",
                       "output_hash", "rng_state_before", "skill_id", "source", "level", "is_synthetic",
                       "synthetic_scenario_id", "archived_at")
-JSON_COLUMNS = {"plan", "metadata", "trace", "params", "outcome_data"}
-FULL_STEP_COLUMNS = STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS
+_JSON_COLUMNS = {"plan", "metadata", "trace", "params", "outcome_data"}
+_FULL_STEP_COLUMNS = _STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS
 #: Step extras shown as they are (besides the payloads and the hashes Step has fields for).
-STEP_PLAIN_EXTRAS = ("skill_id", "source", "level", "is_synthetic", "synthetic_scenario_id", "archived_at")
+_STEP_PLAIN_EXTRAS = ("skill_id", "source", "level", "is_synthetic", "synthetic_scenario_id", "archived_at")
 #: Counters kept for reuse (see ``PostgresTraceReader._agg_cache``); beyond this many, start over.
 _AGG_CACHE_MAX = 50_000
 
@@ -194,11 +194,11 @@ class PostgresTraceReader:
                 raise NotATraceSource(f"table {tbl} has no column {', '.join(lacking)}", location=self.location)
         self._trace_cols = cols["aos_traces"]
         self._step_cols = cols["aos_trace_steps"]
-        self._plain_extras = tuple((c, FULL_STEP_COLUMNS.index(c)) for c in STEP_PLAIN_EXTRAS if c in self._step_cols)
-        self._traces = sa.table("aos_traces", *[sa.column(c) for c in RECORD_COLUMNS + ("id",)])
-        self._steps = sa.table("aos_trace_steps", *[sa.column(c) for c in FULL_STEP_COLUMNS])
-        absent = [c for c in RECORD_COLUMNS if c not in self._trace_cols] + [
-            f"aos_trace_steps.{c}" for c in FULL_STEP_COLUMNS if c not in self._step_cols
+        self._plain_extras = tuple((c, _FULL_STEP_COLUMNS.index(c)) for c in _STEP_PLAIN_EXTRAS if c in self._step_cols)
+        self._traces = sa.table("aos_traces", *[sa.column(c) for c in _RECORD_COLUMNS + ("id",)])
+        self._steps = sa.table("aos_trace_steps", *[sa.column(c) for c in _FULL_STEP_COLUMNS])
+        absent = [c for c in _RECORD_COLUMNS if c not in self._trace_cols] + [
+            f"aos_trace_steps.{c}" for c in _FULL_STEP_COLUMNS if c not in self._step_cols
         ]
         self.server_version = server
         notes = []
@@ -221,7 +221,7 @@ class PostgresTraceReader:
         if name not in have:
             return sa.literal(None).label(name)
         col = tbl.c[name]
-        if name in JSON_COLUMNS:
+        if name in _JSON_COLUMNS:
             # As text: parsed once by Payload, which keeps the raw text for the viewer.
             return sa.cast(col, sa.Text).label(name)
         return col.label(name)
@@ -309,7 +309,7 @@ class PostgresTraceReader:
         starts = sorted(anchors)
         start = starts[bisect.bisect_right(starts, offset) - 1]
         anchor = anchors[start]
-        stmt = self._select(SUMMARY_COLUMNS).add_columns(self._replay_meta(), expr.label("_sort"))
+        stmt = self._select(_SUMMARY_COLUMNS).add_columns(self._replay_meta(), expr.label("_sort"))
         stmt = self._apply_filter(stmt, flt)
         if anchor:
             after = sa.tuple_(expr, tid) < sa.tuple_(*[sa.literal(v) for v in anchor]) if descending \
@@ -327,7 +327,7 @@ class PostgresTraceReader:
     def _runs_by_keys(self, keys: Sequence[str]) -> list[RunSummary]:
         if not keys:
             return []
-        stmt = self._select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
+        stmt = self._select(_SUMMARY_COLUMNS).add_columns(self._replay_meta())
         stmt = stmt.where(self._traces.c.trace_id.in_(list(keys)))
         with self._connect("reading runs") as conn:
             by_key = {r["trace_id"]: self._summary(r) for r in conn.execute(stmt).mappings()}
@@ -398,7 +398,7 @@ class PostgresTraceReader:
 
     def _resolve(self, conn: sa.Connection, key: str) -> Any:
         """The trace row for a trace id, or for a run id its newest trace (upstream's get_trace)."""
-        names = RECORD_COLUMNS
+        names = _RECORD_COLUMNS
         stmt = self._select(names).where(self._traces.c.trace_id == key)
         row = conn.execute(stmt).mappings().first()
         if row is None:
@@ -416,7 +416,7 @@ class PostgresTraceReader:
         summary = self._summary(m)
         if with_aggregates:
             summary = summary.with_counters(self.aggregate_runs([summary.key])[summary.key])
-        extra = {c: _plain(m[c]) for c in EXTRA_RECORD_COLUMNS if c in self._trace_cols and c != "trace"}
+        extra = {c: _plain(m[c]) for c in _EXTRA_RECORD_COLUMNS if c in self._trace_cols and c != "trace"}
         if "archived_at" in self._trace_cols:
             extra["archived_at"] = iso(m["archived_at"])
         if "trace" in self._trace_cols:
@@ -439,7 +439,7 @@ class PostgresTraceReader:
         Archived traces are included and marked. Step counters already read since the last
         :meth:`refresh` (the runs list counts what it shows) are reused, not read again."""
         order = self._traces.c.created_at.desc() if "created_at" in self._trace_cols else self._traces.c.trace_id
-        stmt = self._select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
+        stmt = self._select(_SUMMARY_COLUMNS).add_columns(self._replay_meta())
         stmt = stmt.where(self._traces.c.run_id == run_id).order_by(order, self._traces.c.trace_id.desc())
         with self._connect(f"listing the traces of run {run_id}") as conn:
             runs = [self._summary(r) for r in conn.execute(stmt).mappings()]
@@ -463,7 +463,7 @@ class PostgresTraceReader:
         self._run_of_trace[m[0]] = m[1]
         return m[0], m[1]
 
-    # Step rows are read by position, in the order of FULL_STEP_COLUMNS (STEP_ROW_COLUMNS first):
+    # Step rows are read by position, in the order of _FULL_STEP_COLUMNS (_STEP_ROW_COLUMNS first):
     # a 100k-step stream spends its time in these two methods.
 
     @staticmethod
@@ -508,7 +508,7 @@ class PostgresTraceReader:
 
     def list_steps(self, run_id: str, after_index: int | None = None, limit: int = 500) -> list[StepRow]:
         trace_id, rid = self._trace_key(run_id)
-        stmt = self._select(STEP_ROW_COLUMNS, steps=True).where(self._steps.c.trace_id == trace_id)
+        stmt = self._select(_STEP_ROW_COLUMNS, steps=True).where(self._steps.c.trace_id == trace_id)
         if after_index is not None:
             stmt = stmt.where(self._steps.c.step_index > after_index)
         stmt = stmt.order_by(self._steps.c.step_index).limit(limit)
@@ -523,7 +523,7 @@ class PostgresTraceReader:
         overlap with turning the previous batch into steps instead of alternating with it, and
         no SQLAlchemy row is made per step."""
         trace_id, rid = self._trace_key(run_id)
-        stmt = self._select(FULL_STEP_COLUMNS, steps=True).where(
+        stmt = self._select(_FULL_STEP_COLUMNS, steps=True).where(
             self._steps.c.trace_id == trace_id).order_by(self._steps.c.step_index)
         compiled = stmt.compile(dialect=self.engine.dialect)
         full_step = self._full_step
@@ -546,7 +546,7 @@ class PostgresTraceReader:
 
     def get_step(self, run_id: str, step_index: int) -> Step:
         trace_id, rid = self._trace_key(run_id)
-        stmt = self._select(FULL_STEP_COLUMNS, steps=True).where(
+        stmt = self._select(_FULL_STEP_COLUMNS, steps=True).where(
             self._steps.c.trace_id == trace_id, self._steps.c.step_index == step_index)
         with self._connect(f"reading step {step_index} of {trace_id}") as conn:
             m = conn.execute(stmt).first()
@@ -663,7 +663,7 @@ class PostgresTraceReader:
             return
         expr = self._sort_expr(sort)
         tid = self._traces.c.trace_id
-        stmt = self._apply_filter(self._select(SUMMARY_COLUMNS).add_columns(self._replay_meta()), flt)
+        stmt = self._apply_filter(self._select(_SUMMARY_COLUMNS).add_columns(self._replay_meta()), flt)
         stmt = stmt.order_by(*((expr.desc(), tid.desc()) if descending else (expr.asc(), tid.asc())))
         with self._connect("listing runs") as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt).mappings()

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 metadata = MetaData()
-TSTZ = TIMESTAMP(timezone=True)
+_TSTZ = TIMESTAMP(timezone=True)
 _UUID_DEFAULT = text("gen_random_uuid()")
 _NOW = text("now()")
 _FALSE = text("false")
@@ -68,7 +68,7 @@ tenants = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("name", Text),
-    Column("created_at", TSTZ, nullable=False, server_default=_NOW),
+    Column("created_at", _TSTZ, nullable=False, server_default=_NOW),
 )
 
 aos_traces = Table(
@@ -90,17 +90,17 @@ aos_traces = Table(
     Column("trace", JSONB(none_as_null=True), nullable=False),
     Column("metadata", JSONB(none_as_null=True)),
     Column("status", String(32), nullable=False),
-    Column("started_at", TSTZ, nullable=False, server_default=_NOW),
-    Column("completed_at", TSTZ),
-    Column("created_at", TSTZ, nullable=False, server_default=_NOW),
+    Column("started_at", _TSTZ, nullable=False, server_default=_NOW),
+    Column("completed_at", _TSTZ),
+    Column("created_at", _TSTZ, nullable=False, server_default=_NOW),
     Column("stored_by", String(64)),
     Column("checksum", String(64), info=_since("052")),
     Column("incident_id", String(100), info=_since("078")),
     Column("is_synthetic", Boolean, nullable=False, server_default=_FALSE, info=_since("078")),
     Column("synthetic_scenario_id", String(64), info=_since("078")),
-    Column("archived_at", TSTZ, info=_since("080")),
+    Column("archived_at", _TSTZ, info=_since("080")),
     Column("violation_step_index", Integer, info=_since("110")),
-    Column("violation_timestamp", TSTZ, info=_since("110")),
+    Column("violation_timestamp", _TSTZ, info=_since("110")),
     Column("violation_policy_id", String(64), info=_since("110")),
     Column("violation_reason", String(512), info=_since("110")),
     Column("replay_mode", String(20), info=_since("132")),
@@ -138,12 +138,12 @@ aos_trace_steps = Table(
     Column("rng_state_before", String(128)),
     Column("idempotency_key", String(128)),
     Column("replay_behavior", String(16), nullable=False),
-    Column("timestamp", TSTZ, nullable=False, server_default=_NOW),
+    Column("timestamp", _TSTZ, nullable=False, server_default=_NOW),
     Column("source", String(50), nullable=False, server_default=text("'engine'"), info=_since("078")),
     Column("level", String(16), nullable=False, server_default=text("'INFO'"), info=_since("078")),
     Column("is_synthetic", Boolean, nullable=False, server_default=_FALSE, info=_since("079")),
     Column("synthetic_scenario_id", String, info=_since("079")),
-    Column("archived_at", TSTZ, info=_since("080")),
+    Column("archived_at", _TSTZ, info=_since("080")),
     Index("idx_aos_trace_steps_trace", "trace_id"),
     Index("idx_aos_trace_steps_idempotency", "idempotency_key"),
     Index("idx_aos_trace_steps_composite", "trace_id", "step_index", unique=True),
@@ -180,9 +180,9 @@ aos_trace_mismatches = Table(
     Column("notification_sent", Boolean, server_default=_FALSE),
     Column("issue_url", Text),
     Column("resolved", Boolean, server_default=_FALSE),
-    Column("resolved_at", TSTZ),
+    Column("resolved_at", _TSTZ),
     Column("resolved_by", Text),
-    Column("created_at", TSTZ, nullable=False, server_default=_NOW),
+    Column("created_at", _TSTZ, nullable=False, server_default=_NOW),
     Index("idx_mismatch_trace", "trace_id"),
     Index("idx_mismatch_tenant", "tenant_id"),
     Index("idx_mismatch_created", text("created_at DESC")),
@@ -201,7 +201,7 @@ audit_ledger = Table(
     Column("action_reason", Text),
     Column("before_state", JSONB(none_as_null=True)),
     Column("after_state", JSONB(none_as_null=True)),
-    Column("created_at", TSTZ, nullable=False, server_default=_NOW),
+    Column("created_at", _TSTZ, nullable=False, server_default=_NOW),
     Column("correlation_id", String(64), info=_since("109")),
     CheckConstraint("actor_type IN ('HUMAN', 'SYSTEM', 'AGENT')", name="ck_audit_ledger_actor_type"),
     Index("idx_audit_ledger_tenant_created", "tenant_id", "created_at"),
@@ -225,12 +225,12 @@ llm_run_records = Table(
     Column("output_tokens", Integer, nullable=False),
     Column("cost_cents", Integer, nullable=False),
     Column("execution_status", String(32), nullable=False),
-    Column("started_at", TSTZ, nullable=False),
-    Column("completed_at", TSTZ),
+    Column("started_at", _TSTZ, nullable=False),
+    Column("completed_at", _TSTZ),
     Column("source", String(32), nullable=False),
     Column("is_synthetic", Boolean, nullable=False),
     Column("synthetic_scenario_id", String(64)),
-    Column("created_at", TSTZ, nullable=False, server_default=_NOW),
+    Column("created_at", _TSTZ, nullable=False, server_default=_NOW),
     CheckConstraint("execution_status IN ('SUCCEEDED', 'FAILED', 'ABORTED', 'TIMEOUT')", name="ck_llm_run_records_status"),
     CheckConstraint("source IN ('API', 'SDK', 'SYSTEM', 'SYNTHETIC', 'WORKER')", name="ck_llm_run_records_source"),
     Index("idx_llm_run_records_tenant_created", "tenant_id", "created_at"),
@@ -250,7 +250,7 @@ system_records = Table(
     Column("details", JSONB(none_as_null=True)),
     Column("caused_by", String(32)),
     Column("correlation_id", String(64)),
-    Column("created_at", TSTZ, nullable=False, server_default=_NOW),
+    Column("created_at", _TSTZ, nullable=False, server_default=_NOW),
     CheckConstraint("component IN ('worker', 'api', 'scheduler', 'db', 'auth', 'migration')", name="ck_system_records_component"),
     CheckConstraint(
         "event_type IN ('STARTUP', 'SHUTDOWN', 'RESTART', 'DEPLOY', 'MIGRATION', 'AUTH_CHANGE', "
@@ -277,8 +277,8 @@ log_exports = Table(
     Column("correlation_id", String(64)),
     Column("checksum", String(128)),
     Column("status", String(32), nullable=False, server_default=text("'pending'")),
-    Column("delivered_at", TSTZ),
-    Column("created_at", TSTZ, nullable=False, server_default=_NOW),
+    Column("delivered_at", _TSTZ),
+    Column("created_at", _TSTZ, nullable=False, server_default=_NOW),
     CheckConstraint("scope IN ('llm_run', 'system', 'audit', 'compliance')", name="ck_log_exports_scope"),
     CheckConstraint("format IN ('json', 'csv', 'pdf', 'zip')", name="ck_log_exports_format"),
     CheckConstraint("origin IN ('SYSTEM', 'HUMAN', 'AGENT')", name="ck_log_exports_origin"),
@@ -299,7 +299,7 @@ policy_activation_audit = Table(
     Column("confidence_version", String(32)),
     Column("approval_path", Text),
     Column("loop_trace_id", String(64), index=True),
-    Column("activated_at", TSTZ, nullable=False, server_default=_NOW),
+    Column("activated_at", _TSTZ, nullable=False, server_default=_NOW),
     Column("tenant_id", String(64), index=True),
 )
 
@@ -315,7 +315,7 @@ def _unchanged(columns) -> str:
 
 _STEP_COLUMNS = [c.name for c in aos_trace_steps.columns if c.name != "archived_at"]
 
-TRIGGERS_DDL = f"""
+_TRIGGERS_DDL = f"""
 CREATE OR REPLACE FUNCTION reject_trace_update_lifecycle() RETURNS trigger AS $$
 BEGIN
     IF OLD.archived_at IS NULL AND NEW.archived_at IS NOT NULL
@@ -370,7 +370,7 @@ CREATE TRIGGER enforce_trace_step_delete_restriction BEFORE DELETE ON aos_trace_
 
 """
 
-LOGS_TRIGGERS_DDL = """
+_LOGS_TRIGGERS_DDL = """
 CREATE OR REPLACE FUNCTION reject_immutable_change() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION '% is immutable: % is not allowed', TG_TABLE_NAME, TG_OP;
@@ -418,9 +418,9 @@ def create_schema(conn: Connection, *, level: str = "final", logs_tables: bool =
         conn.exec_driver_sql(stmt)
     if triggers:
         # psycopg formats driver SQL even without parameters: RAISE's ``%`` must be doubled.
-        conn.exec_driver_sql(TRIGGERS_DDL.replace("%", "%%"))
+        conn.exec_driver_sql(_TRIGGERS_DDL.replace("%", "%%"))
         if logs_tables:
-            conn.exec_driver_sql(LOGS_TRIGGERS_DDL.replace("%", "%%"))
+            conn.exec_driver_sql(_LOGS_TRIGGERS_DDL.replace("%", "%%"))
     if level != "final":
         for table in (aos_traces, aos_trace_steps, audit_ledger):
             if table is audit_ledger and not logs_tables:

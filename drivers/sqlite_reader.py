@@ -54,17 +54,17 @@ __all__ = ["SQLITE_HEADER", "SQLiteTraceReader", "check_sqlite_file"]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
-TRACE_COLUMNS = (
+_TRACE_COLUMNS = (
     "run_id", "correlation_id", "tenant_id", "agent_id", "plan", "plan_hash", "started_at",
     "completed_at", "status", "metadata", "created_at", "seed", "frozen_timestamp", "root_hash",
 )
-STEP_ROW_COLUMNS = (
+_STEP_ROW_COLUMNS = (
     "id", "run_id", "step_index", "skill_name", "status", "outcome_category", "outcome_code",
     "cost_cents", "duration_ms", "retry_count", "timestamp",
 )
-STEP_EXTRA_COLUMNS = ("params", "outcome_data", "idempotency_key", "replay_behavior", "input_hash",
+_STEP_EXTRA_COLUMNS = ("params", "outcome_data", "idempotency_key", "replay_behavior", "input_hash",
                       "output_hash", "rng_state_before")
-SUMMARY_COLUMNS = ("run_id", "correlation_id", "tenant_id", "agent_id", "status", "started_at", "completed_at")
+_SUMMARY_COLUMNS = ("run_id", "correlation_id", "tenant_id", "agent_id", "status", "started_at", "completed_at")
 
 _SORT_COLUMNS = {
     RunSort.STARTED_AT: "started_at",
@@ -226,13 +226,13 @@ class SQLiteTraceReader:
             if lacking:
                 raise NotATraceSource(f"table {tbl} has no column {', '.join(lacking)}", location=self.location)
         notes = []
-        absent = [c for c in TRACE_COLUMNS if c not in self._trace_cols] + [
-            c for c in STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS if c not in self._step_cols
+        absent = [c for c in _TRACE_COLUMNS if c not in self._trace_cols] + [
+            c for c in _STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS if c not in self._step_cols
         ]
         if absent:
             notes.append(f"older schema: columns {', '.join(absent)} are absent and shown empty")
-        self._traces = table("traces", *[column(c) for c in TRACE_COLUMNS])
-        self._steps = table("trace_steps", *[column(c) for c in STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS])
+        self._traces = table("traces", *[column(c) for c in _TRACE_COLUMNS])
+        self._steps = table("trace_steps", *[column(c) for c in _STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS])
         self.info = SourceInfo(
             location=self.location,
             kind="sqlite",
@@ -393,7 +393,7 @@ class SQLiteTraceReader:
         order = [col.desc() if descending else col.asc()]
         if sort is not RunSort.RUN_ID:
             order.append(self._traces.c.run_id.desc() if descending else self._traces.c.run_id.asc())
-        stmt = self._trace_select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
+        stmt = self._trace_select(_SUMMARY_COLUMNS).add_columns(self._replay_meta())
         stmt = self._apply_filter(stmt, flt).order_by(*order).limit(limit).offset(offset)
         with self._guard("listing runs"), self.engine.connect() as conn:
             runs = [self._summary(r, r._mapping["replay_meta"]) for r in self._fetch(conn, stmt)]
@@ -404,7 +404,7 @@ class SQLiteTraceReader:
         with self._guard("reading runs"), self.engine.connect() as conn:
             for i in range(0, len(run_ids), _IN_CHUNK):
                 chunk = list(run_ids[i : i + _IN_CHUNK])
-                stmt = self._trace_select(SUMMARY_COLUMNS).add_columns(self._replay_meta())
+                stmt = self._trace_select(_SUMMARY_COLUMNS).add_columns(self._replay_meta())
                 stmt = stmt.where(self._traces.c.run_id.in_(chunk))
                 out.extend(self._summary(r, r._mapping["replay_meta"]) for r in self._fetch(conn, stmt))
         return out
@@ -469,7 +469,7 @@ class SQLiteTraceReader:
         return orphans
 
     def get_run(self, run_id: str, *, with_aggregates: bool = True) -> RunRecord:
-        stmt = self._trace_select(TRACE_COLUMNS).where(self._traces.c.run_id == run_id)
+        stmt = self._trace_select(_TRACE_COLUMNS).where(self._traces.c.run_id == run_id)
         with self._guard(f"reading run {run_id}"), self.engine.connect() as conn:
             row = next(iter(self._fetch(conn, stmt)), None)
             if row is None:
@@ -501,7 +501,7 @@ class SQLiteTraceReader:
             return int(conn.exec_driver_sql("SELECT COUNT(*) FROM trace_steps WHERE run_id = ?", (run_id,)).scalar_one())
 
     def list_steps(self, run_id: str, after_index: int | None = None, limit: int = 500) -> list[StepRow]:
-        stmt = self._step_select(STEP_ROW_COLUMNS).where(self._steps.c.run_id == run_id)
+        stmt = self._step_select(_STEP_ROW_COLUMNS).where(self._steps.c.run_id == run_id)
         if after_index is not None:
             stmt = stmt.where(self._steps.c.step_index > after_index)
         stmt = stmt.order_by(self._steps.c.step_index).limit(limit)
@@ -525,7 +525,7 @@ class SQLiteTraceReader:
         read lock is released between batches."""
         after: int | None = None
         while True:
-            stmt = self._step_select(STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS).where(self._steps.c.run_id == run_id)
+            stmt = self._step_select(_STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS).where(self._steps.c.run_id == run_id)
             if after is not None:
                 stmt = stmt.where(self._steps.c.step_index > after)
             stmt = stmt.order_by(self._steps.c.step_index).limit(batch)
@@ -537,7 +537,7 @@ class SQLiteTraceReader:
             after = rows[-1].row.step_index
 
     def get_step(self, run_id: str, step_index: int) -> Step:
-        stmt = self._step_select(STEP_ROW_COLUMNS + STEP_EXTRA_COLUMNS).where(
+        stmt = self._step_select(_STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS).where(
             self._steps.c.run_id == run_id, self._steps.c.step_index == step_index
         )
         with self._guard(f"reading step {step_index} of {run_id}"), self.engine.connect() as conn:

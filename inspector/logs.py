@@ -17,24 +17,25 @@ from inspector.model import Payload
 
 __all__ = [
     "AUDIT_CAP",
+    "GOVERNANCE_ENTITY_TYPES",
+    "LOGS_CAPABILITIES",
     "MAX_PAGE",
+    "POLICY_WINDOW_ENTITY_TYPES",
     "ActorType",
     "AuditEvent",
-    "GOVERNANCE_ENTITY_TYPES",
-    "POLICY_WINDOW_ENTITY_TYPES",
     "LedgerFilter",
     "LedgerPage",
     "LlmRunRecord",
     "LogExport",
     "LogsSource",
     "Mismatch",
+    "payload_value",
     "PolicyActivation",
+    "ReplayWindow",
     "RunLogs",
     "SystemRecord",
     "SystemRecordFilter",
     "WindowEntry",
-    "ReplayWindow",
-    "LOGS_CAPABILITIES",
 ]
 
 #: Actor types the ledger's CHECK constraint allows (§3.1).

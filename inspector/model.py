@@ -11,7 +11,12 @@ from typing import Any
 
 __all__ = [
     "MISSING",
+    "STATUS_WHITESPACE",
+    "normalise_status",
+    "normalise_time_bound",
+    "parse_timestamp",
     "Payload",
+    "raw_statuses",
     "RunFilter",
     "RunRecord",
     "RunSort",
@@ -20,10 +25,6 @@ __all__ = [
     "Step",
     "StepRow",
     "StepStatus",
-    "normalise_status",
-    "normalise_time_bound",
-    "parse_timestamp",
-    "raw_statuses",
 ]
 
 

@@ -15,8 +15,8 @@ from inspector.model import MISSING, Payload, RunRecord, RunSummary, Step, StepR
 
 __all__ = ["detect_shape", "replay_of", "trace_record_from_dict", "sdk_trace_from_dict"]
 
-TRACE_RECORD_REQUIRED = ("run_id", "correlation_id", "tenant_id", "plan", "steps", "started_at", "status")
-SDK_REQUIRED = ("version", "seed", "timestamp", "plan", "steps")
+_TRACE_RECORD_REQUIRED = ("run_id", "correlation_id", "tenant_id", "plan", "steps", "started_at", "status")
+_SDK_REQUIRED = ("version", "seed", "timestamp", "plan", "steps")
 
 
 def replay_of(metadata: Payload) -> str | None:
@@ -33,9 +33,9 @@ def detect_shape(doc: Any) -> str | None:
     """``"trace_record"``, ``"sdk_trace"`` or None for a parsed JSON document."""
     if not isinstance(doc, Mapping):
         return None
-    if all(k in doc for k in TRACE_RECORD_REQUIRED):
+    if all(k in doc for k in _TRACE_RECORD_REQUIRED):
         return "trace_record"
-    if all(k in doc for k in SDK_REQUIRED):
+    if all(k in doc for k in _SDK_REQUIRED):
         return "sdk_trace"
     return None
 
@@ -63,7 +63,7 @@ def _str(value: Any) -> str | None:
 
 
 def trace_record_from_dict(doc: Mapping[str, Any], location: str) -> tuple[RunRecord, list[Step]]:
-    missing = [k for k in TRACE_RECORD_REQUIRED if k not in doc]
+    missing = [k for k in _TRACE_RECORD_REQUIRED if k not in doc]
     if missing:
         raise NotATraceSource(f"trace record lacks {', '.join(missing)}", location=location)
     if not isinstance(doc["steps"], list):
@@ -128,7 +128,7 @@ def sdk_trace_from_dict(doc: Mapping[str, Any], location: str, fallback_run_id: 
     """An SDK v1.1 trace. It has no run id (the POST API needs the client to add ``run_id`` or
     ``trace_id``): those are used when present, else ``fallback_run_id`` (the file's name).
     Its steps carry ``outcome`` rather than a status, and hashes rather than payloads."""
-    missing = [k for k in SDK_REQUIRED if k not in doc]
+    missing = [k for k in _SDK_REQUIRED if k not in doc]
     if missing:
         raise NotATraceSource(f"SDK trace lacks {', '.join(missing)}", location=location)
     if not isinstance(doc["steps"], list):

@@ -6,7 +6,13 @@ from typing import Any
 
 from inspector.model import RunRecord, RunSummary, Step
 
-__all__ = ["run_record_to_json", "run_summary_to_json", "step_to_json"]
+__all__ = [
+    "audit_event_to_json",
+    "logs_to_json",
+    "run_record_to_json",
+    "run_summary_to_json",
+    "step_to_json",
+]
 
 
 def _json_safe(value: Any) -> Any:

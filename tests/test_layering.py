@@ -1,5 +1,6 @@
-"""Imports flow one way (DESIGN: ui -> drivers -> inspector), and every module's ``__all__`` is real
-(STYLE §1, §3; httpx ``tests/test_exported_members.py``)."""
+"""Imports flow one way (DESIGN: ui -> drivers -> inspector; in the Qt app only the composition root
+opens drivers), and every module's ``__all__`` is its public surface, no more and no less (STYLE
+§1, §3; httpx ``tests/test_exported_members.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 import drivers
 import inspector
+import ui
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +22,10 @@ FORBIDDEN = {
                   "asyncpg", "redis"},
     "drivers": {"ui", "PySide6", "shiboken6", "pyqtgraph"},
 }
+#: The Qt side reads sources through the session and the ports: only the composition root, which
+#: builds the session and the Redis connector, imports the drivers (DESIGN: "only the composition
+#: root and the session open drivers"; the session is given its opener).
+QT_DRIVER_IMPORTERS = {"ui/qt/app.py"}
 
 
 def imported_modules(source: str, package: str) -> set[str]:
@@ -57,6 +63,25 @@ def test_layering(path):
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
+def qt_files() -> list[Path]:
+    return sorted((ROOT / "ui" / "qt").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", qt_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_qt_files_reach_the_drivers_only_through_the_composition_root(path):
+    name = str(path.relative_to(ROOT))
+    imports_drivers = "drivers" in imported_modules(path.read_text(encoding="utf-8"), "ui")
+    assert imports_drivers == (name in QT_DRIVER_IMPORTERS), (
+        f"{name} imports drivers: take what is needed from the session or the ports in inspector"
+        if imports_drivers else f"{name} is the composition root and should build the drivers")
+
+
+def test_the_qt_check_sees_the_rooms():
+    names = {str(p.relative_to(ROOT / "ui" / "qt")) for p in qt_files()}
+    assert {"app.py", "main_window.py", "session/session.py", "models/runs.py", "panels/evidence.py",
+            "windows/compare.py"} <= names
+
+
 @pytest.mark.parametrize(
     ("package", "source", "expected"),
     [
@@ -82,20 +107,59 @@ def test_layering_check_sees_the_packages():
 
 def all_modules() -> list[str]:
     names = []
-    for pkg in (inspector, drivers):
+    for pkg in (inspector, drivers, ui):
         names.append(pkg.__name__)
         names.extend(m.name for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."))
     return sorted(names)
 
 
+def _is_logger(value: ast.expr) -> bool:
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "getLogger")
+
+
+def defined_public_names(source: str) -> set[str]:
+    """Names a module binds at its top level itself (functions, classes, assignments; not imports),
+    that do not start with an underscore. A module's logger is not part of its surface."""
+    names: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign) and not _is_logger(node.value):
+                for target in node.targets:
+                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+            elif isinstance(node, (ast.If, ast.Try)):
+                # Definitions made conditionally still land in the module (not TYPE_CHECKING blocks).
+                if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                    continue
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+
+    visit(ast.parse(source).body)
+    return {n for n in names if not n.startswith("_")}
+
+
 @pytest.mark.parametrize("name", all_modules())
-def test_all_names_exist(name):
+def test_all_is_the_public_surface(name):
     module = importlib.import_module(name)
     exported = getattr(module, "__all__", None)
     assert exported is not None, f"{name} declares no __all__ (STYLE §3: keep the public surface explicit)"
     assert len(exported) == len(set(exported)), "duplicate names in __all__"
     missing = [n for n in exported if not hasattr(module, n)]
     assert not missing, f"{name}.__all__ names {missing}, which do not exist"
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    unlisted = sorted(defined_public_names(source) - set(exported))
+    assert not unlisted, f"{name} defines public names missing from __all__: {unlisted} (list them or make them _private)"
+
+
+def test_the_surface_check_sees_definitions_not_imports():
+    source = ("import logging\nfrom typing import Any\nlog = logging.getLogger(__name__)\n"
+              "X = 1\n_Y = 2\ndef f(): pass\nclass C: pass\nif True:\n    Z = 3\n")
+    assert defined_public_names(source) == {"X", "f", "C", "Z"}
 
 
 @pytest.mark.parametrize(

@@ -28,11 +28,11 @@ from inspector.source import HasLogs, StreamsRuns, TraceSource, TracesPerRun
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
-SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "demo")
-PAGE = 500
+_EXIT_OK, _EXIT_FINDING, _EXIT_USAGE = 0, 1, 2
+_SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "demo")
+_PAGE = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
-GRADE_BLOCK = 5000
+_GRADE_BLOCK = 5000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,11 +160,11 @@ def _add_run_filters(p: argparse.ArgumentParser) -> None:
                    help="Postgres: also list soft-archived traces (hidden by default)")
 
 
-def build_gui_parser() -> argparse.ArgumentParser:
+def _build_gui_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="trace-inspector",
         description="Open the AOS Trace Inspector desktop app. Subcommands: "
-        + ", ".join(SUBCOMMANDS) + " (trace-inspector COMMAND --help).",
+        + ", ".join(_SUBCOMMANDS) + " (trace-inspector COMMAND --help).",
     )
     p.add_argument("source", nargs="?", metavar="SOURCE",
                    help="traces.db, trace JSON file, or postgresql://user@host:port/db to open")
@@ -214,7 +214,7 @@ def _iter_runs(source: TraceSource, flt: RunFilter, sort: RunSort, descending: b
     emitted = 0
     offset = 0
     while limit is None or emitted < limit:
-        want = PAGE if limit is None else min(PAGE, limit - emitted)
+        want = _PAGE if limit is None else min(_PAGE, limit - emitted)
         page = source.list_runs(flt, sort, descending, offset, want)
         yield from page
         emitted += len(page)
@@ -255,7 +255,7 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, right: set[int] = frozens
         out.write("  ".join(cells).rstrip() + "\n")
 
 
-def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
     from ui.format import fmt_cost, fmt_duration
 
     flt = _filter(args)
@@ -267,7 +267,7 @@ def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             _write_json_stream(out, {"source": _source_json(source)}, "runs",
                                (run_summary_to_json(r) for r in runs), {"count": lambda n: n})
-            return EXIT_OK
+            return _EXIT_OK
         traces = source.info.kind == "postgres"
         rows = [["RUN ID", "STATUS", "TENANT", "AGENT", "STEPS", "FAIL", "COST", "DURATION", "STARTED"]
                 + (["TRACE ID"] if traces else [])]
@@ -281,12 +281,12 @@ def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
             ] + ([r.trace_id or ""] if traces else []))
         _table(rows, out, right={4, 5, 6, 7})
         out.write(f"{len(rows) - 1} run(s)\n")
-        return EXIT_OK
+        return _EXIT_OK
     finally:
         source.close()
 
 
-def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     from ui.format import fmt_cost, fmt_duration
 
     source = _open(args.source)
@@ -302,7 +302,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             _write_json_stream(out, {"source": _source_json(source), "run": run_record_to_json(record)}, "steps",
                                (step_to_json(s) for s in steps))
-            return EXIT_OK
+            return _EXIT_OK
         s = record.summary
         if s.orphan:
             out.write(f"Orphan steps of run {s.run_id}: its run row is missing (deleted upstream; steps remain)\n")
@@ -331,7 +331,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         if len(rows) > 1:
             _table(rows, out, right={0, 5, 6, 7})
         out.writelines(f"warning: {w}\n" for w in warnings)
-        return EXIT_OK
+        return _EXIT_OK
     finally:
         source.close()
 
@@ -366,7 +366,7 @@ def _grade_summary(counts: dict[str, int], differ: int) -> str:
     return text + "\n"
 
 
-def cmd_grade(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_grade(args: argparse.Namespace, out: TextIO) -> int:
     flt = dataclasses.replace(_filter(args), grade=args.grade)
     if args.run_id is not None:
         given = [opt for name, opt in _FILTER_OPTIONS if getattr(args, name)]
@@ -397,7 +397,7 @@ def _grade_one(source: TraceSource, ev: EvidenceReader, key: str, as_json: bool,
         for r in graded.reasons:
             out.write(f"  {r.severity.value.upper():<4}  {r.message}\n")
             out.write(textwrap.fill(r.meaning, width=100, initial_indent=" " * 8, subsequent_indent=" " * 8) + "\n")
-    return EXIT_FINDING if graded.result.grade is IntegrityGrade.FAIL else EXIT_OK
+    return _EXIT_FINDING if graded.result.grade is IntegrityGrade.FAIL else _EXIT_OK
 
 
 def _grade_many(source: TraceSource, ev: EvidenceReader, flt: RunFilter, as_json: bool, out: TextIO) -> int:
@@ -430,7 +430,7 @@ def _grade_many(source: TraceSource, ev: EvidenceReader, flt: RunFilter, as_json
             shown[0] = 0
 
     def graded():
-        for block in grading.blocks(GRADE_BLOCK, with_stored=True, progress=progress):
+        for block in grading.blocks(_GRADE_BLOCK, with_stored=True, progress=progress):
             clear_progress()
             for g in block:
                 counts[g.result.grade.value] += 1
@@ -448,7 +448,7 @@ def _grade_many(source: TraceSource, ev: EvidenceReader, flt: RunFilter, as_json
             out.write(_grade_line(g.result, g.stored, width, differs) + "\n")
         out.write(_grade_summary(counts, differ[0]))
     clear_progress()
-    return EXIT_FINDING if counts[IntegrityGrade.FAIL.value] else EXIT_OK
+    return _EXIT_FINDING if counts[IntegrityGrade.FAIL.value] else _EXIT_OK
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -476,7 +476,7 @@ def _diff_row_text(cmp, row) -> list[str]:
     return lines
 
 
-def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.compare import IgnoreRule, compare_runs, load_side, original_of
 
     ops = args.operands
@@ -515,7 +515,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         doc["parity_broken"] = broken
         json.dump(doc, out, ensure_ascii=False)
         out.write("\n")
-        return EXIT_FINDING if broken else EXIT_OK
+        return _EXIT_FINDING if broken else _EXIT_OK
     p = cmp.parity
     for name, side, sig in (("Original", left, p.original_signature), ("Replay", right, p.replay_signature)):
         trace = f" (trace {side.summary.trace_id})" if side.summary.trace_id else ""
@@ -544,10 +544,10 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         out.write("\n".join(_diff_row_text(cmp, row)) + "\n")
         shown += 1
     out.write("Parity broken\n" if broken else "Parity holds\n")
-    return EXIT_FINDING if broken else EXIT_OK
+    return _EXIT_FINDING if broken else _EXIT_OK
 
 
-def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.redis_store import open_replay_cache
     from inspector.replay import CheckOutcome
     from inspector.services.replay_check import check_replay, load_replay
@@ -581,7 +581,7 @@ def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
                    "upstream_stop": result.upstream_stop, "counts": result.counts(), "notes": list(result.notes),
                    "steps": [s.as_json() for s in result.steps]}, out, ensure_ascii=False)
         out.write("\n")
-        return EXIT_OK if result.ok else EXIT_FINDING
+        return _EXIT_OK if result.ok else _EXIT_FINDING
     out.write(f"Replay {replay.summary.run_id} against original {original.summary.run_id} "
               f"(tenant {tenant}, cache: {result.cache_kind})\n")
     rows = [["POS", "STEP", "SKILL", "BEHAVIOR", "OUTCOME", "EXPECTED", "ACTUAL", "NOTE"]]
@@ -598,10 +598,10 @@ def cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
                                        (CheckOutcome.INVALID, "a replay_behavior upstream rejects"))
               if any(st.outcome is outcome for st in result.steps)]
     out.write("Replay check passed\n" if result.ok else f"Replay check FAILED: {'; '.join(failed)}\n")
-    return EXIT_OK if result.ok else EXIT_FINDING
+    return _EXIT_OK if result.ok else _EXIT_FINDING
 
 
-def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from pathlib import Path
 
     from drivers.demo import default_demo_path, generate_demo
@@ -632,7 +632,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         f"{len(summary.orphan_run_ids)} orphan run ids; largest run {summary.big_run_id} "
         f"({summary.big_run_steps:,} steps)\n"
     )
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def _logs_reader(source: TraceSource) -> LogsSource:
@@ -643,7 +643,7 @@ def _logs_reader(source: TraceSource) -> LogsSource:
     return source.logs()
 
 
-def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.logs import MAX_PAGE, LedgerFilter
     from inspector.serialize import audit_event_to_json
 
@@ -693,7 +693,7 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
             head = {"source": _source_json(source), "run_id": args.run}
             _write_json_stream(out, head, "events", (audit_event_to_json(e) for e in events()),
                                {"count": lambda n: n})
-            return EXIT_OK
+            return _EXIT_OK
         rows = [["CREATED", "TENANT", "ACTOR", "EVENT", "ENTITY", "REASON"]]
         for e in events():
             rows.append([e.created_at or "", e.tenant_id, f"{e.actor_type}:{e.actor_id or '-'}", e.event_type,
@@ -703,12 +703,12 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{len(rows) - 1} event(s)\n")
         for note in reader.missing_notes:
             sys.stderr.write(f"note: {note}\n")
-        return EXIT_OK
+        return _EXIT_OK
     finally:
         source.close()
 
 
-def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.serialize import audit_event_to_json, logs_to_json
 
     source = _open(args.source)
@@ -721,7 +721,7 @@ def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
             doc = {"source": _source_json(source), **logs_to_json(logs)}
             doc["audit"] = [audit_event_to_json(e) for e in logs.audit]
             out.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
-            return EXIT_OK
+            return _EXIT_OK
         out.write(f"Run {s.run_id}  trace={logs.trace_id}  tenant={s.tenant_id}\n")
         out.write(f"\nLLM run records ({len(logs.llm_records)})\n")
         out.writelines(f"  {r.provider}/{r.model}  {r.execution_status}  tokens {r.input_tokens}→{r.output_tokens}  "
@@ -747,7 +747,7 @@ def cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
         out.writelines(f"  {p.activated_at}  {p.policy_id}  confidence {p.confidence_at_activation}  "
                       f"via {p.approval_path}  loop {p.loop_trace_id}\n" for p in logs.policy_activations)
         out.writelines(f"note: {note}\n" for note in logs.notes)
-        return EXIT_OK
+        return _EXIT_OK
     finally:
         source.close()
 
@@ -780,7 +780,7 @@ def _demo_postgres(args: argparse.Namespace, out: TextIO) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     out.write(demo_summary_text(summary))
-    return EXIT_OK
+    return _EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -790,18 +790,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
     try:
-        if argv and argv[0] in SUBCOMMANDS:
+        if argv and argv[0] in _SUBCOMMANDS:
             args = build_parser().parse_args(argv)
-            handler = {"runs": cmd_runs, "show": cmd_show, "grade": cmd_grade, "diff": cmd_diff,
-                       "replay-check": cmd_replay_check, "audit": cmd_audit,
-                       "logs": cmd_logs, "demo": cmd_demo}[args.command]
+            handler = {"runs": _cmd_runs, "show": _cmd_show, "grade": _cmd_grade, "diff": _cmd_diff,
+                       "replay-check": _cmd_replay_check, "audit": _cmd_audit,
+                       "logs": _cmd_logs, "demo": _cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):
-            build_gui_parser().print_help(out)
+            _build_gui_parser().print_help(out)
             out.write("\n")
             build_parser().print_help(out)
-            return EXIT_OK
-        args = build_gui_parser().parse_args(argv)
+            return _EXIT_OK
+        args = _build_gui_parser().parse_args(argv)
         if args.source and args.demo:
             raise UsageError("give a SOURCE or --demo, not both")
         if args.source and "://" not in args.source and not os.path.exists(args.source):
@@ -811,11 +811,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return run_gui(args.source, demo=args.demo)
     except InspectorError as exc:
         sys.stderr.write(f"trace-inspector: {exc}\n")
-        return EXIT_USAGE
+        return _EXIT_USAGE
     except SystemExit as exc:
         if isinstance(exc.code, str):
             sys.stderr.write(exc.code + "\n")
-            return EXIT_USAGE
+            return _EXIT_USAGE
         return int(exc.code or 0)
     except BrokenPipeError:
         # `trace-inspector runs db | head`: the reader left; not an error.
@@ -823,7 +823,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         except OSError:
             pass
-        return EXIT_OK
+        return _EXIT_OK
 
 
 if __name__ == "__main__":

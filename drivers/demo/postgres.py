@@ -42,7 +42,11 @@ from drivers.pg_writer import (
 )
 from inspector.errors import UsageError
 
-__all__ = ["PgDemoSummary", "generate_pg_demo"]
+__all__ = [
+    "demo_summary_text",
+    "generate_pg_demo",
+    "PgDemoSummary",
+]
 
 
 @dataclass(frozen=True)

@@ -45,14 +45,14 @@ from ui.qt.windows.ledger import LedgerWindow
 __all__ = ["MainWindow"]
 
 log = logging.getLogger(__name__)
-DemoProvider = Callable[..., Path]
+_DemoProvider = Callable[..., Path]
 
 
 class MainWindow(QMainWindow):
     """Built by the composition root (``ui.qt.app.create_window``) with the session it shows."""
 
     def __init__(self, *, settings: QSettings, session: SourceSession, bus: MessageBus, redis: RedisSettings,
-                 demo_provider: DemoProvider | None = None, sync: bool = False) -> None:
+                 demo_provider: _DemoProvider | None = None, sync: bool = False) -> None:
         super().__init__()
         self.setWindowTitle("AOS Trace Inspector")
         self.setAcceptDrops(True)

@@ -43,7 +43,7 @@ __all__ = ["EvidenceState", "Scope", "SourceSession", "WAITED_ON", "Worker"]
 
 log = logging.getLogger(__name__)
 
-OpenSource = Callable[..., TraceSource]
+_OpenSource = Callable[..., TraceSource]
 
 
 class Worker(enum.StrEnum):
@@ -193,7 +193,7 @@ class SourceSession(QObject):
     reconnect_status = Signal(str)
     reconnected = Signal()
 
-    def __init__(self, open_source: OpenSource | None = None, *, bus: MessageBus | None = None,
+    def __init__(self, open_source: _OpenSource | None = None, *, bus: MessageBus | None = None,
                  passwords: Passwords | None = None, sync: bool = False, name: str = "session",
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
