@@ -72,16 +72,23 @@ def _ping_redis(url: str) -> float:
     return time.perf_counter() - started
 
 
+def _replay_cache(url: str | None):
+    from drivers.redis_store import open_replay_cache
+
+    return open_replay_cache(url)
+
+
+def _idempotency_store(url: str, prefix: str):
+    from drivers.redis_store import open_idempotency_store
+
+    return open_idempotency_store(url, prefix, fallback=False)
+
+
 def redis_connector() -> RedisConnector:
     """How the windows reach Redis: the drivers' replay cache (with its visible fallback to
-    memory), idempotency store (without one) and a timed ``PING``."""
-    from drivers.redis_store import open_idempotency_store, open_replay_cache
-
-    return RedisConnector(
-        replay_cache=open_replay_cache,
-        idempotency_store=lambda url, prefix: open_idempotency_store(url, prefix, fallback=False),
-        ping=_ping_redis,
-    )
+    memory), idempotency store (without one) and a timed ``PING``. redis-py is imported on first
+    use (on the Redis worker), not when the window opens."""
+    return RedisConnector(replay_cache=_replay_cache, idempotency_store=_idempotency_store, ping=_ping_redis)
 
 
 def _ensure_demo(**kwargs):

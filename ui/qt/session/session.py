@@ -252,10 +252,6 @@ class SourceSession(QObject):
         return self._logs
 
     @property
-    def may_have_logs(self) -> bool:
-        return self._source is not None and (self._logs_given or isinstance(self._source, HasLogs))
-
-    @property
     def can_cancel(self) -> bool:
         return isinstance(self._source, Cancellable)
 

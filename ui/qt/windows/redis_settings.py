@@ -24,7 +24,7 @@ from inspector.locations import (
     with_redis_password,
 )
 from ui.qt.session.redis import DEFAULT_PREFIX, RedisSettings
-from ui.qt.session.tasks import Task
+from ui.qt.session.session import Scope
 from ui.qt.theme import muted, set_invalid, set_severity
 
 __all__ = ["RedisSettingsDialog"]
@@ -42,8 +42,8 @@ class RedisSettingsDialog(QDialog):
         self.setWindowTitle("Redis")
         self.setObjectName("redisSettingsDialog")
         self.redis = redis
-        self._test: Task | None = None
-        self._seq = 0
+        #: The connection test: fields edited since (or the dialog closed) drop its answer.
+        self._tests = Scope(None, "redis-test")
 
         intro = QLabel("The replay check keeps outputs in a Redis cache (aos:idempotency:{tenant}:{key}) and the "
                        "idempotency inspector reads upstream's keys ({prefix}:{tenant}:{key}). Without a URL the "
@@ -112,7 +112,7 @@ class RedisSettingsDialog(QDialog):
 
     def _edited(self) -> None:
         set_invalid(self.url_edit, False)
-        self._seq += 1  # a test still running is about other values now
+        self._tests.renew()  # a test still running is about other values now
         self.result_label.hide()
         self.test_button.setEnabled(True)
 
@@ -145,8 +145,7 @@ class RedisSettingsDialog(QDialog):
         if url is None:
             self._show_result(True, "No URL: the replay check will use an in-memory cache.", "payload-info")
             return
-        self._seq += 1
-        seq = self._seq
+        self._tests.renew()
         where = redis_display_url(url)
         self.test_button.setEnabled(False)
         self.result_label.setText(f"Connecting to {where}…")
@@ -154,20 +153,16 @@ class RedisSettingsDialog(QDialog):
         self.result_label.show()
 
         def done(seconds: float) -> None:
-            if seq == self._seq:
-                self.test_button.setEnabled(True)
-                self._show_result(True, f"Connected: {where} answered PING in {seconds * 1000:.0f} ms.",
-                                  "payload-info")
+            self.test_button.setEnabled(True)
+            self._show_result(True, f"Connected: {where} answered PING in {seconds * 1000:.0f} ms.", "payload-info")
 
         def failed(exc: BaseException) -> None:
-            if seq != self._seq:
-                return
             self.test_button.setEnabled(True)
             text = str(exc) if isinstance(exc, InspectorError) else f"{where}: {type(exc).__name__}: {exc}"
             self._show_result(False, f"Cannot use this Redis — {text}", "payload-warning")
 
-        self._test = self.redis.runner.submit(lambda: self.redis.connector.ping(url), done, failed,
-                                             label="testing Redis")
+        redis = self.redis
+        self._tests.run_on(redis.runner, lambda: redis.connector.ping(url), done, failed, label="testing Redis")
 
     def accept(self) -> None:
         try:
@@ -180,6 +175,5 @@ class RedisSettingsDialog(QDialog):
         super().accept()
 
     def done(self, result: int) -> None:
-        if self._test is not None:
-            self._test.cancel()  # its result would reach a closed dialog
+        self._tests.renew()  # its result would reach a closed dialog
         super().done(result)
