@@ -169,3 +169,14 @@ def test_the_surface_check_sees_definitions_not_imports():
 )
 def test_public_modules_declare_all(name):
     assert isinstance(importlib.import_module(name).__all__, list)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "drivers" / "demo").glob("*.py")), ids=lambda p: p.name)
+def test_the_demo_recipe_uses_only_public_names(path):
+    """The demo is a data generator written through the writers: what it takes from the rest of
+    ``drivers`` (and from itself) is what those modules publish in ``__all__``."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("drivers", "inspector"):
+            published = set(importlib.import_module(node.module).__all__)
+            private = [a.name for a in node.names if a.name not in published]
+            assert not private, f"{path.name} takes {private} from {node.module}, which does not publish them"
