@@ -176,3 +176,21 @@ def test_cycles_are_collected_on_the_gui_thread(qtbot, qapp):
     qtbot.waitUntil(lambda: len(died) == 1000, timeout=WAIT)  # the app's timer collected them
     assert set(died) == {threading.get_ident()}
     assert collector(qapp).collections > 0
+
+
+def test_readers_given_with_a_source_reach_what_shows_it(make_session, tmp_path):
+    """An evidence reader built already (tests, benchmarks) is announced after the source: the
+    list, which starts each source afresh, keeps it and grades with it."""
+    from tests.ui.evidence_dbs import GRADES, build_evidence_db
+    from ui.qt.models.runs import RunsModel, column_of
+
+    source = open_source(build_evidence_db(tmp_path / "traces.db"))
+    try:
+        session = make_session()
+        model = RunsModel(session)
+        session.adopt(source, evidence=source.evidence(), owned=False)
+        assert model.evidence_state == "store" and session.evidence_state is EvidenceState.STORE
+        col = column_of("grade")
+        assert {model.data(model.index(model.row_of(r), col)) for r in GRADES} == {"PASS", "WARN", "FAIL"}
+    finally:
+        source.close()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from inspector.errors import SourceUnavailable
 from inspector.model import RunSummary
+from ui.qt.actions import install_actions
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, read_first_page
 from ui.qt.models.steps import StepTreeModel
@@ -90,8 +91,6 @@ class MainWindow(QMainWindow):
         self.status = StatusLine(session, self.runs_model, self)
         self.status.track(self.disk)
         self._lay_out()
-
-        from ui.qt.actions import install_actions
 
         self.actions_by_name: dict[str, QAction] = install_actions(self, clear_filters=self.filters.clear,
                                                                    search=self.filters.search)

@@ -380,11 +380,11 @@ class SourceSession(QObject):
                     and self.busy_changed.emit(w.value, busy, label))
             self._runners[worker] = runner
         self._evidence_given = evidence is not None
-        if evidence is not None:
-            self._set_evidence(evidence)
         self._logs_given = logs is not None
         self._logs = logs
         self.opened.emit(source, prepared)
+        if evidence is not None:
+            self._set_evidence(evidence)  # after ``opened``: what is shown starts from the new source
         for note in source.info.notes:
             if self.bus is not None:
                 self.bus.warning(f"{source.info.display_name}: {note}")
@@ -457,6 +457,9 @@ class SourceSession(QObject):
 
         def done(_result: object) -> None:
             self.refreshed.emit()
+            # The replay index again, so the first click after a refresh does not wait for it.
+            self.submit(source.prepare, None, lambda e: self.report(e, "index replays"), worker=Worker.BACKGROUND,
+                        label="Indexing replays")
             if not self._evidence_given:
                 self._discover_evidence()
             self._info("Refreshed")
