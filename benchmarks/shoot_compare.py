@@ -6,7 +6,7 @@ rule) and a float beyond 6 places (absorbed by upstream's rounding).
         --db /tmp/compare-demo.db --png resources/screenshot-compare.png
 
 Writes the SQLite file through ``SQLiteTraceWriter`` (replacing it), then runs
-``python -m ui.qt.screenshot DB replay --ignore /outcome_data/request_id --png OUT``.
+``python -m ui.qt.app DB replay --ignore /outcome_data/request_id --png OUT``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main() -> int:
     parser.add_argument("--row", type=int)
     args = parser.parse_args()
     write_demo(Path(args.db))
-    from ui.qt.screenshot import compare_screenshot as compare_main
+    from ui.qt.app import compare_screenshot as compare_main
 
     argv = [args.db, REPLAY, "--ignore", "/outcome_data/request_id", "--png", args.png, "--size", args.size]
     if args.row is not None:

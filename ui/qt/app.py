@@ -5,10 +5,12 @@ the only Qt module that imports ``drivers``."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from logging.handlers import RotatingFileHandler
 
 from PySide6.QtCore import QSettings
@@ -20,7 +22,15 @@ from ui.qt.session.redis import RedisConnector, RedisSettings
 from ui.qt.session.session import SourceSession
 from ui.qt.session.settings import Passwords
 
-__all__ = ["collector", "create_window", "make_application", "new_session", "redis_connector", "run_gui"]
+__all__ = [
+    "collector",
+    "compare_screenshot",
+    "create_window",
+    "make_application",
+    "new_session",
+    "redis_connector",
+    "run_gui",
+]
 
 
 def _setup_logging() -> None:
@@ -136,3 +146,61 @@ def run_gui(location: str | None = None, *, demo: bool = False) -> int:
 
         schedule_screenshot(window, screenshot)
     return app.exec()
+
+
+def compare_screenshot(argv: Sequence[str] | None = None) -> int:
+    """Open the Compare window on a source and run(s); with ``--png`` save it once shown and quit.
+
+        python -m ui.qt.app SOURCE REPLAY [ORIGINAL | SOURCE_B RUN_B] [--ignore P]… [--png OUT]
+    """
+    from PySide6.QtCore import QTimer
+
+    from ui.qt.windows.compare import open_compare
+
+    parser = argparse.ArgumentParser(prog="python -m ui.qt.app", description=compare_screenshot.__doc__)
+    parser.add_argument("operands", nargs="+", help="SOURCE REPLAY | SOURCE RUN_A RUN_B | SOURCE_A RUN_A SOURCE_B RUN_B")
+    parser.add_argument("--ignore", action="append", default=[], metavar="POINTER")
+    parser.add_argument("--png", help="save the window as this PNG and quit")
+    parser.add_argument("--row", type=int, help="select this row (default: the first divergence)")
+    parser.add_argument("--size", default="1280x860", help="window size, WxH")
+    args = parser.parse_args(argv)
+    ops = args.operands
+    if len(ops) not in (2, 3, 4):
+        parser.error("give SOURCE REPLAY, SOURCE RUN_A RUN_B or SOURCE_A RUN_A SOURCE_B RUN_B")
+    app = make_application()
+    if len(ops) == 2:
+        left, right = (ops[0], ops[1]), None
+    elif len(ops) == 3:
+        left, right = (ops[0], ops[1]), (ops[0], ops[2])
+    else:
+        left, right = (ops[0], ops[1]), (ops[2], ops[3])
+    window = open_compare(None, new_session, left, right, rules=args.ignore, show=False)
+    w, h = (int(x) for x in args.size.lower().split("x"))
+    window.resize(w, h)
+    window.show()
+    code = {"value": 0}
+
+    def finish(ok: bool) -> None:
+        if args.png:
+            app.processEvents()
+            window.grab().save(args.png)
+            print(args.png)
+        code["value"] = 0 if ok else 1
+        if args.png:
+            window.shutdown()
+            app.quit()
+
+    def shown(_cmp: object) -> None:
+        if args.row is not None:
+            window.select_row(args.row)
+        QTimer.singleShot(300, lambda: finish(True))
+
+    window.comparison_shown.connect(shown)
+    window.failed.connect(lambda text: (print(text, file=sys.stderr), QTimer.singleShot(300, lambda: finish(False))))
+    app.exec()
+    window.shutdown()
+    return code["value"]
+
+
+if __name__ == "__main__":
+    sys.exit(compare_screenshot())

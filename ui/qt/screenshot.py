@@ -1,5 +1,4 @@
-"""Scripted screenshots of the main window and the Compare window (README images, visual checks
-under Xvfb).
+"""Scripted screenshots of the main window (README images, visual checks under Xvfb).
 
 ``TRACE_INSPECTOR_SCREENSHOT=out.png trace-inspector DB`` opens DB, selects a run
 (``TRACE_INSPECTOR_RUN`` or the first run with several steps), its step
@@ -14,17 +13,14 @@ activity, provider, policy, integrity, failures) then picks the card shown.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
-from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ui.qt.session.session import Worker
 
-__all__ = ["compare_screenshot", "schedule_screenshot"]
+__all__ = ["schedule_screenshot"]
 
 
 def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
@@ -146,60 +142,3 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
         QTimer.singleShot(300, tick)
 
     QTimer.singleShot(300, tick)
-
-
-def compare_screenshot(argv: Sequence[str] | None = None) -> int:
-    """Open the Compare window on a source and run(s); with ``--png`` save it once shown and quit.
-
-        python -m ui.qt.screenshot SOURCE REPLAY [ORIGINAL | SOURCE_B RUN_B] [--ignore P]… [--png OUT]
-    """
-    from ui.qt.app import make_application, new_session
-    from ui.qt.windows.compare import open_compare
-
-    parser = argparse.ArgumentParser(prog="python -m ui.qt.screenshot", description=compare_screenshot.__doc__)
-    parser.add_argument("operands", nargs="+", help="SOURCE REPLAY | SOURCE RUN_A RUN_B | SOURCE_A RUN_A SOURCE_B RUN_B")
-    parser.add_argument("--ignore", action="append", default=[], metavar="POINTER")
-    parser.add_argument("--png", help="save the window as this PNG and quit")
-    parser.add_argument("--row", type=int, help="select this row (default: the first divergence)")
-    parser.add_argument("--size", default="1280x860", help="window size, WxH")
-    args = parser.parse_args(argv)
-    ops = args.operands
-    if len(ops) not in (2, 3, 4):
-        parser.error("give SOURCE REPLAY, SOURCE RUN_A RUN_B or SOURCE_A RUN_A SOURCE_B RUN_B")
-    app = make_application()
-    if len(ops) == 2:
-        left, right = (ops[0], ops[1]), None
-    elif len(ops) == 3:
-        left, right = (ops[0], ops[1]), (ops[0], ops[2])
-    else:
-        left, right = (ops[0], ops[1]), (ops[2], ops[3])
-    window = open_compare(None, new_session, left, right, rules=args.ignore, show=False)
-    w, h = (int(x) for x in args.size.lower().split("x"))
-    window.resize(w, h)
-    window.show()
-    code = {"value": 0}
-
-    def finish(ok: bool) -> None:
-        if args.png:
-            app.processEvents()
-            window.grab().save(args.png)
-            print(args.png)
-        code["value"] = 0 if ok else 1
-        if args.png:
-            window.shutdown()
-            app.quit()
-
-    def shown(_cmp: object) -> None:
-        if args.row is not None:
-            window.select_row(args.row)
-        QTimer.singleShot(300, lambda: finish(True))
-
-    window.comparison_shown.connect(shown)
-    window.failed.connect(lambda text: (print(text, file=sys.stderr), QTimer.singleShot(300, lambda: finish(False))))
-    app.exec()
-    window.shutdown()
-    return code["value"]
-
-
-if __name__ == "__main__":
-    sys.exit(compare_screenshot())
