@@ -811,38 +811,33 @@ class CompareWindow(QMainWindow):
                      on_progress=lambda done, total: self._side_progress(load, side, done, total),
                      label=f"Reading run {ref}")
 
-    def _owned_opened(self, session: SourceSession) -> None:
-        load = self._load
-        if load is None:
-            return
-        for side in sorted(load.waiting):
-            if load.handles[side].session is session:
-                load.waiting.discard(side)
-                self._submit_side(load, side)
-
     def _waiting_sides(self, session: SourceSession) -> list[str]:
+        """The sides of the comparison being prepared that wait for ``session`` to open."""
         load = self._load
         if load is None:
             return []
         return [side for side in _SIDES if side in load.waiting and load.handles[side].session is session]
 
-    def _owned_failed(self, session: SourceSession, exc: BaseException) -> None:
+    def _owned_opened(self, session: SourceSession) -> None:
         load = self._load
+        for side in self._waiting_sides(session):
+            load.waiting.discard(side)
+            self._submit_side(load, side)  # a failed side ends the load: the next one is not read
+
+    def _owned_failed(self, session: SourceSession, exc: BaseException) -> None:
         sides = self._waiting_sides(session)
-        if load is None or not sides:
-            return
-        handle = load.handles[sides[0]]
-        self._fail(load, _error_text(exc, f"open {handle.location}"))
-        set_invalid(self._location_edit_of(load, sides[0]), True)
+        if sides:
+            load = self._load
+            self._fail(load, _error_text(exc, f"open {load.handles[sides[0]].location}"))
+            set_invalid(self._location_edit_of(load, sides[0]), True)
 
     def _owned_wants_password(self, session: SourceSession, reason: str) -> None:
-        load = self._load
         sides = self._waiting_sides(session)
-        if load is None or not sides:
-            return
-        handle = load.handles[sides[0]]
-        self._fail(load, _error_text(PasswordRequired(reason, location=handle.location), f"open {handle.location}"))
-        self._ask_password(handle, reason)
+        if sides:
+            load = self._load
+            handle = load.handles[sides[0]]
+            self._fail(load, _error_text(PasswordRequired(reason, location=handle.location), f"open {handle.location}"))
+            self._ask_password(handle, reason)
 
     def _borrowed_closed(self, session: SourceSession, location: str) -> None:
         """A given session's source was closed (the main window closed it): its location is
