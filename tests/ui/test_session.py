@@ -5,7 +5,9 @@ the GUI thread made dies on the GUI thread, and cycles are collected there too."
 from __future__ import annotations
 
 import gc
+import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +196,49 @@ def test_readers_given_with_a_source_reach_what_shows_it(make_session, tmp_path)
         assert {model.data(model.index(model.row_of(r), col)) for r in GRADES} == {"PASS", "WARN", "FAIL"}
     finally:
         source.close()
+
+
+def test_a_runner_is_idle_only_once_its_result_is_posted():
+    """wait() returning means the callback is queued: one turn of the event loop delivers it. (A
+    runner that counted as idle before posting was deleted while its thread still ran.) In a
+    process of its own, switching threads as often as the interpreter can: under pytest's own
+    overhead the window is too narrow to hit."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import os, sys
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from ui.qt.session.tasks import TaskRunner
+        sys.setswitchinterval(1e-6)
+        runner = TaskRunner("posting")
+        misses = 0
+        for i in range(3000):
+            got = []
+            runner.submit(lambda i=i: i, got.append)
+            assert runner.wait(15000)
+            app.processEvents()
+            misses += got != [i]
+        runner.shutdown()
+        print(misses, runner.stopped)
+    """)
+    root = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=root,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["0", "True"]
+
+
+def test_a_finaliser_given_after_a_shutdown_still_runs(qtbot):
+    runner = TaskRunner("finaliser")
+    ran: list[int] = []
+    runner.submit(lambda: None)
+    runner.shutdown()
+    runner.shutdown_async(lambda: ran.append(threading.get_ident()))
+    runner.shutdown_async(lambda: ran.append(threading.get_ident()))  # twice: both run, in order
+    runner.shutdown()
+    assert len(ran) == 2 and threading.get_ident() not in ran and runner.stopped
+

@@ -540,8 +540,8 @@ class SourceSession(QObject):
 
         interactive.shutdown_async(close_when_idle)
         self._retired.append(interactive)
-        # Workers of sources closed earlier that have finished need no keeping.
-        for runner in [r for r in self._retired if r.idle and r is not interactive and r not in others]:
+        # Workers of sources closed earlier whose threads have ended need no keeping.
+        for runner in [r for r in self._retired if r.stopped]:
             self._retired.remove(runner)
             runner.deleteLater()
 

@@ -121,6 +121,7 @@ class TaskRunner(QObject):
         self._cond = threading.Condition()
         self._queue: collections.deque[_Job | None] = collections.deque()
         self._running = False
+        self._stopping = False
         self._thread: threading.Thread | None = None
         #: Outcomes the worker left for the GUI thread: task id -> (ok, result).
         self._outcomes: dict[int, tuple[bool, Any]] = {}
@@ -163,10 +164,20 @@ class TaskRunner(QObject):
 
     # -- the worker thread ---------------------------------------------------------------------
 
-    def _enqueue(self, job: _Job | None) -> None:
+    def _enqueue(self, job: _Job | None, *, before_stop: bool = False) -> None:
+        """Queue ``job`` (None: the stop sentinel). ``before_stop`` puts it ahead of a sentinel
+        already queued: a finaliser given after a shutdown still runs, on a thread started again
+        if the last one has stopped."""
         with self._cond:
-            self._queue.append(job)
-            if self._thread is None:
+            stop = next((i for i, j in enumerate(self._queue) if j is None), None) if before_stop else None
+            if stop is None:
+                self._queue.append(job)
+            else:
+                self._queue.insert(stop, job)
+            if job is not None and (self._thread is None or self._stopping):
+                if self._closed and None not in self._queue:
+                    self._queue.append(None)  # a thread started for a finaliser stops after it
+                self._stopping = False
                 self._thread = threading.Thread(target=self._work, name=f"worker:{self.name}", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
@@ -178,24 +189,26 @@ class TaskRunner(QObject):
                     self._cond.wait()
                 job = self._queue.popleft()
                 if job is None:
+                    self._stopping = True  # under the lock: a job queued from now on gets a new thread
                     self._cond.notify_all()
                     return
                 self._running = True
             task_id = job.task.id
             try:
                 outcome = self._run(job)
-            finally:
                 del job  # its work and its task now live on the GUI side only
+                with self._cond:
+                    self._outcomes[task_id] = outcome
+                del outcome
+                try:
+                    self._relay.finished.emit(task_id)
+                except RuntimeError:
+                    pass  # the runner was deleted on the GUI thread: nobody is waiting for this result
+            finally:
+                # Idle only once the result is posted: a caller of wait() then finds it queued.
                 with self._cond:
                     self._running = False
                     self._cond.notify_all()
-            with self._cond:
-                self._outcomes[task_id] = outcome
-            del outcome
-            try:
-                self._relay.finished.emit(task_id)
-            except RuntimeError:
-                pass  # the runner was deleted on the GUI thread: nobody is waiting for this result
 
     @staticmethod
     def _run(job: _Job) -> tuple[bool, Any]:  # worker thread
@@ -262,9 +275,17 @@ class TaskRunner(QObject):
 
     @property
     def idle(self) -> bool:
-        """Nothing queued or running (a retired runner can then be dropped)."""
+        """Nothing queued or running, and every result posted."""
         with self._cond:
             return not self._running and not any(j is not None for j in self._queue)
+
+    @property
+    def stopped(self) -> bool:
+        """Shut down and its thread gone: nothing of the runner runs any more (it can be deleted)."""
+        with self._cond:
+            thread = self._thread
+            return self._closed and not any(j is not None for j in self._queue) and (
+                thread is None or not thread.is_alive())
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until queued work is done (for shutdown and tests); ``msecs < 0`` waits for ever."""
@@ -294,7 +315,7 @@ class TaskRunner(QObject):
         if last is not None and not self.sync:
             final = Task(next(self._ids), "closing", None, None, fn=last)
             self._dropped[final.id] = final  # its work is let go on the GUI thread, as every task's
-            self._enqueue(_Job(final, last, None, final=True))
+            self._enqueue(_Job(final, last, None, final=True), before_stop=True)
         elif last is not None:
             last()
         if not was_closed and self._thread is not None:
