@@ -536,6 +536,44 @@ def test_postgres_replay_against_its_original(opened, qtbot, pg_url):
         src.close()
 
 
+def test_a_password_typed_at_the_prompt_wins_over_a_wrong_one_in_the_url(opened, qtbot, pg_url, pg_server):
+    """A typed URL with a wrong password asks once; the password typed then opens it (it looped
+    when the URL's password was given again with every Compare)."""
+    b = TraceBuilder(pg_url)
+    try:
+        b.trace("pw-orig", statuses=("succeeded",))
+        b.trace("pw-replay", statuses=("succeeded",), metadata={"replay_of": "pw-orig"})
+        with pg_server.admin.connect() as conn:
+            conn.exec_driver_sql("DO $$ BEGIN CREATE ROLE ti_password_users NOLOGIN; "
+                                 "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+            conn.exec_driver_sql("DROP ROLE IF EXISTS ti_compare_reader")
+            conn.exec_driver_sql("CREATE ROLE ti_compare_reader LOGIN PASSWORD 'pw-right' IN ROLE ti_password_users")
+        b.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO ti_compare_reader")
+    finally:
+        b.close()
+    url = pg_url.replace("postgres@", "ti_compare_reader@")
+    try:
+        w = opened((url.replace("ti_compare_reader@", "ti_compare_reader:pw-wrong@"), "pw-replay"))
+        w.show()
+        qtbot.waitUntil(lambda: w._prompt is not None and w._prompt.isVisible(), timeout=WAIT)
+        assert w.state == "error" and "refused the login" in w.error_text
+        assert w.location_edits["right"].text() == url  # the URL's password is not left on screen
+        w._prompt.password.setText("pw-right")
+        w._prompt._accept()
+        wait_done(qtbot, w)
+        assert w.state == "shown", w.error_text
+        assert w.comparison.parity.is_parity
+        w.shutdown()
+    finally:
+        b = TraceBuilder(pg_url)
+        try:
+            b.execute("DROP OWNED BY ti_compare_reader")  # its grants here, so the role can go
+        finally:
+            b.close()
+        with pg_server.admin.connect() as conn:
+            conn.exec_driver_sql("DROP ROLE IF EXISTS ti_compare_reader")
+
+
 # --- the model --------------------------------------------------------------------------------
 
 

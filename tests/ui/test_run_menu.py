@@ -53,6 +53,25 @@ def test_compare_with_original_opens_the_pair_and_its_verdict(qtbot, window, sma
     select(qtbot, window, ORIGINAL_RUN)
 
 
+def test_closing_the_main_window_closes_what_its_compare_windows_opened(qtbot, window, small_db, tmp_path):
+    import shutil
+
+    other = tmp_path / "other.db"
+    shutil.copyfile(small_db, other)
+    before = set(top_levels(CompareWindow))
+    select(qtbot, window, REPLAYS[0])
+    window.actions_by_name["compare_original"].trigger()
+    qtbot.waitUntil(lambda: bool(set(top_levels(CompareWindow)) - before), timeout=WAIT)
+    (cw,) = set(top_levels(CompareWindow)) - before
+    qtbot.waitUntil(lambda: cw.comparison is not None, timeout=WAIT)
+    cw.location_edits["left"].setText(str(other))  # a source the Compare window opens itself
+    cw.run_edits["left"].setText(ORIGINAL_RUN)
+    cw.start()
+    qtbot.waitUntil(lambda: cw.state == "shown" and cw.open_locations() == [str(other)], timeout=WAIT)
+    window.shutdown()
+    assert cw.open_locations() == [] and cw.idle
+
+
 def test_compare_with_original_of_a_run_that_is_not_a_replay_says_so(qtbot, window):
     messages = []
     window.bus.posted.connect(lambda level, text: messages.append(text))

@@ -467,7 +467,12 @@ class MainWindow(QMainWindow):
     # -- shutdown -------------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Stop every worker and close the source; called on close and by tests."""
+        """Stop every worker and close the source; called on close and by tests. Compare windows
+        opened from here go first: they read through this window's session and their own."""
+        from ui.qt.windows.compare import CompareWindow
+
+        for window in self.findChildren(CompareWindow):
+            window.shutdown()
         self.session.shutdown()
         self.redis.shutdown()
         self.disk.shutdown()

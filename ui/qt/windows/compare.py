@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QMetaObject, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -178,7 +178,6 @@ class _Handle:
     location: str
     session: SourceSession
     borrowed: bool
-    password: str | None = None
 
 
 @dataclass(eq=False)
@@ -387,6 +386,7 @@ class CompareWindow(QMainWindow):
         self.setWindowTitle("Compare runs — AOS Trace Inspector")
         self._new_session = new_session
         self._borrowed: list[SourceSession] = []
+        self._borrow_links: dict[SourceSession, QMetaObject.Connection] = {}
         #: Locations of given sessions closed before the window read them: said once, then opened here.
         self._closed_borrowed: dict[str, str] = {}
         for session in sessions:
@@ -662,7 +662,15 @@ class CompareWindow(QMainWindow):
         if all(session is not b for b in self._borrowed):
             self._borrowed.append(session)
             location = session.location or ""
-            session.closed.connect(lambda: self._borrowed_closed(session, location))
+            # Disconnected once it fires, and when the window goes: a connection left behind would
+            # keep the window alive and report a later source of that session as ours.
+            self._borrow_links[session] = session.closed.connect(lambda: self._borrowed_closed(session, location))
+
+    def _unborrow(self, session: SourceSession) -> None:
+        self._borrowed = [b for b in self._borrowed if b is not session]
+        link = self._borrow_links.pop(session, None)
+        if link is not None:
+            session.closed.disconnect(link)
 
     def set_sides(self, left: SideSpec | None, right: SideSpec) -> None:
         """Fill the form (left None: the original is found through the replay's replay_of)."""
@@ -683,6 +691,8 @@ class CompareWindow(QMainWindow):
             self.location_edits[side].setText(path)
 
     def _handle_for(self, text: str) -> _Handle:
+        """The session reading ``text``. A password inside a typed URL is remembered once for the
+        session and then left out, so a password typed at the prompt afterwards is the one used."""
         key = location_key(text)
         for session in self._borrowed:
             if session.location is not None and location_key(session.location) == key:
@@ -696,7 +706,9 @@ class CompareWindow(QMainWindow):
             session.open_failed.connect(lambda _loc, exc: self._owned_failed(session, exc))
             session.password_needed.connect(lambda _loc, reason: self._owned_wants_password(session, reason))
             self._owned[key] = session
-        return _Handle(url, session, borrowed=False, password=password)
+        if password:
+            session.passwords.remember(url, password)
+        return _Handle(url, session, borrowed=False)
 
     def _read_form(self) -> tuple[dict[str, _Handle], dict[str, str]] | None:
         loc = {s: self.location_edits[s].text().strip() for s in _SIDES}
@@ -712,6 +724,9 @@ class CompareWindow(QMainWindow):
             return None
         right = self._handle_for(loc["right"])
         left = self._handle_for(loc["left"]) if loc["left"] else right
+        for side, handle in (("left", left), ("right", right)):
+            if loc[side] and split_pg_password(loc[side])[1] is not None:
+                self.location_edits[side].setText(handle.location)  # the password is kept in memory only
         return {"left": left, "right": right}, refs
 
     # -- loading -------------------------------------------------------------------------------
@@ -796,7 +811,7 @@ class CompareWindow(QMainWindow):
                 return
             load.waiting.add(side)
             if not session.opening:
-                session.open(handle.location, handle.password)
+                session.open(handle.location)
             return
         reads = self._reads.get(session)
         if reads is None:
@@ -842,7 +857,7 @@ class CompareWindow(QMainWindow):
     def _borrowed_closed(self, session: SourceSession, location: str) -> None:
         """A given session's source was closed (the main window closed it): its location is
         opened by the window itself from the next Compare on."""
-        self._borrowed = [b for b in self._borrowed if b is not session]
+        self._unborrow(session)
         load = self._load
         if load is None:
             if location:
@@ -856,7 +871,7 @@ class CompareWindow(QMainWindow):
 
     def _source_went_away(self, load: _Load, side: str) -> None:
         handle = load.handles[side]
-        self._borrowed = [b for b in self._borrowed if b is not handle.session]
+        self._unborrow(handle.session)
         self._fail(load, f"Could not read run {load.refs[side]!r}: {handle.location} was closed in the main "
                          "window; press Compare to open it here")
 
@@ -1231,6 +1246,8 @@ class CompareWindow(QMainWindow):
         self.cancel(quiet=True)
         if not self._closing:
             self._closing = True
+            for session in list(self._borrowed):
+                self._unborrow(session)
             for session in self._owned.values():
                 session.close()  # the source is closed on its worker once that is idle
             self._compute.shutdown_async(None)
