@@ -129,6 +129,36 @@ def test_without_an_evidence_store_grades_are_a_dash_and_the_filter_is_off(qtbot
     assert "no evidence tables" in w.evidence_panel.message
 
 
+def test_a_dock_opened_after_a_failed_lookup_stays_open_when_a_refresh_finds_no_store(
+        qtbot, make_window, small_db, monkeypatch):
+    """The lookup of the evidence tables fails once (the file stays real); the user opens the
+    Evidence dock to read why; a refresh then finds no store, and the dock the user opened stays."""
+    from drivers.sqlite_reader import SQLiteTraceReader
+    from inspector.errors import SourceError
+    from ui.qt.session.session import EvidenceState
+
+    real, failures = SQLiteTraceReader.evidence, []
+
+    def fails_once(self):
+        if not failures:
+            failures.append(self.location)
+            raise SourceError("database is locked", location=self.location)
+        return real(self)
+
+    monkeypatch.setattr(SQLiteTraceReader, "evidence", fails_once)
+    w = make_window()
+    w.show()
+    w.open_location(str(small_db))
+    qtbot.waitUntil(lambda: w.session.evidence_state is EvidenceState.ERROR, timeout=WAIT)
+    assert not w.evidence_dock.isVisible()
+    w.actions_by_name["evidence"].trigger()  # View → Evidence: why is there no grade?
+    qtbot.waitUntil(w.evidence_dock.isVisible, timeout=WAIT)
+    w.refresh()
+    qtbot.waitUntil(lambda: w.session.evidence_state is EvidenceState.NONE, timeout=WAIT)
+    idle(qtbot, w)
+    assert w.evidence_dock.isVisible() and w.evidence_panel.message.startswith("No evidence store")
+
+
 def test_sorting_by_grade_lists_the_worst_first(qtbot, make_window, evidence_db):
     w = make_window()
     open_graded(qtbot, w, evidence_db)

@@ -8,6 +8,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PySide6.QtWidgets import QTabBar
 
 from tests.pgutil import TraceBuilder
 from tests.ui.test_main_window import WAIT, idle, select_run
@@ -280,6 +281,78 @@ def test_sqlite_sources_have_no_logs_dock(qtbot, make_window, small_db):
     assert not w.actions_by_name["ledger"].isEnabled()
     w.show_ledger()
     assert any("connect to one first" in t for _l, t in w.bus.history)
+
+
+def _discovered(qtbot, w):
+    """The session knows whether the source has logs tables and an evidence store."""
+    from ui.qt.session.session import EvidenceState
+
+    qtbot.waitUntil(lambda: w.session.evidence_state is not EvidenceState.UNKNOWN
+                    and w.session.pending(Worker.LOGS, Worker.EVIDENCE) == 0, timeout=WAIT)
+    idle(qtbot, w)
+
+
+def test_docks_closed_while_they_had_nothing_to_show_come_back_with_a_source_that_has(
+        qtbot, make_window, small_db, demo_pg):
+    w = make_window()
+    w.show()
+    w.open_location(str(small_db))
+    _discovered(qtbot, w)
+    for dock in (w.logs_dock, w.evidence_dock):
+        dock.toggleViewAction().trigger()  # View → Run logs, View → Evidence: "nothing here"
+        qtbot.waitUntil(lambda d=dock: not d.isHidden(), timeout=WAIT)
+        dock.close()
+        assert not dock.closed_by_user
+    open_pg(qtbot, w, demo_pg)
+    _discovered(qtbot, w)
+    qtbot.waitUntil(lambda: not w.logs_dock.isHidden() and not w.evidence_dock.isHidden(), timeout=WAIT)
+    # Closed by the user while it holds something: not shown again for the next source.
+    w.evidence_dock.close()
+    assert w.evidence_dock.closed_by_user and not w.logs_dock.closed_by_user
+
+
+def test_run_logs_shown_behind_the_evidence_tab_is_not_taken_for_closed(qtbot, make_window, demo_pg):
+    w = make_window()
+    w.show()
+    open_pg(qtbot, w, demo_pg)
+    _discovered(qtbot, w)
+    assert not w.logs_dock.isHidden() and not w.evidence_dock.isHidden()
+    assert not w.logs_dock.closed_by_user and not w.evidence_dock.closed_by_user
+
+
+def test_choosing_the_run_logs_tab_again_reads_nothing_again(qtbot, make_window, demo_pg):
+    run_id = _breached_run(demo_pg)
+    w = make_window()
+    w.show()
+    open_pg(qtbot, w, demo_pg)
+    _discovered(qtbot, w)
+    w.filters.search.setText(run_id)
+    w.filters.search.editingFinished.emit()
+    select_run(qtbot, w, f"trace_{run_id}")
+    (tabs,) = [b for b in w.findChildren(QTabBar) if b.count() == 2 and b.tabText(0) == "Run logs"]
+    tabs.setCurrentIndex(0)
+    panel = w.logs_panel
+    qtbot.waitUntil(lambda: panel.run_id == run_id and panel.pending == 0, timeout=WAIT)
+    reads, opened = [], []
+    panel.loaded.connect(reads.append)
+    w.logs_dock.opened.connect(lambda: opened.append(True))
+    tabs.setCurrentIndex(1)
+    tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: bool(opened), timeout=WAIT)
+    idle(qtbot, w)
+    assert panel.run_id == run_id and panel.pending == 0 and reads == []
+
+
+def test_a_floating_run_logs_dock_goes_with_the_logs(qtbot, make_window, small_db, demo_pg):
+    w = make_window()
+    w.show()
+    open_pg(qtbot, w, demo_pg)
+    _discovered(qtbot, w)
+    w.logs_dock.setFloating(True)
+    qtbot.waitUntil(w.logs_dock.isVisible, timeout=WAIT)
+    w.open_location(str(small_db))
+    qtbot.waitUntil(lambda: w.session.logs is None and w.logs_dock.isHidden(), timeout=WAIT)
+    assert not w.logs_dock.closed_by_user
 
 
 @pytest.fixture(scope="module")

@@ -82,8 +82,9 @@ class MainWindow(QMainWindow):
         self.steps_model = StepTreeModel(session, self)
         self.steps_view = StepTreeView(self.steps_model)
         self.detail = DetailPanel(session)
-        self.logs_dock = AutoDock("Run logs", "logsDock", self)
-        self.evidence_dock = AutoDock("Evidence", "evidenceDock", self)
+        self.logs_dock = AutoDock("Run logs", "logsDock", self, holds=lambda: session.logs is not None)
+        self.evidence_dock = AutoDock("Evidence", "evidenceDock", self,
+                                      holds=lambda: session.evidence_state is EvidenceState.STORE)
         for dock in (self.logs_dock, self.evidence_dock):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.tabifyDockWidget(self.logs_dock, self.evidence_dock)
@@ -147,7 +148,7 @@ class MainWindow(QMainWindow):
         self.steps_view.step_chosen.connect(self.detail.read_step)
         self.detail.save_requested.connect(self.save_payload)
         # A dock opened (by the user, or shown by default) reads what it shows for the selected run.
-        self.logs_dock.opened.connect(lambda: (self.logs_panel, self._show_run_logs(self.current_run())))
+        self.logs_dock.opened.connect(self._logs_dock_opened)
         self.evidence_dock.opened.connect(lambda: (self.evidence_panel, self._show_run_evidence(self.current_run())))
 
     # -- the session -------------------------------------------------------------------------------
@@ -255,11 +256,18 @@ class MainWindow(QMainWindow):
         if self._logs_panel is not None:
             self._logs_panel.clear()
         if logs is None:
-            self.logs_dock.withdraw()
+            self.logs_dock.withdraw(floating_too=True)
             return
         self.logs_panel  # noqa: B018 - made now, so the dock shows it
-        self.logs_dock.offer(300, self.right_splitter)
+        self.logs_dock.offer(300, self.right_splitter, make_room=True)
         self._show_run_logs(self.current_run())
+
+    def _logs_dock_opened(self) -> None:
+        """Read the selected run's logs unless the panel shows them already (choosing the Run
+        logs tab again does not read seven tables again)."""
+        panel, run = self.logs_panel, self.current_run()
+        if run is not None and panel.run_id != run.run_id:
+            self._show_run_logs(run)
 
     def _show_run_logs(self, run: RunSummary | None) -> None:
         """Read the selected run's logs, only while the dock is shown (seven reads per run)."""
@@ -291,9 +299,10 @@ class MainWindow(QMainWindow):
             self.evidence_panel  # noqa: B018 - made now (knowing the store), so the dock shows it
             self.evidence_dock.offer(330, self.right_splitter)
             self._show_run_evidence(self.current_run())
-        elif state is EvidenceState.NONE and previous != EvidenceState.NONE:
+        elif state is EvidenceState.NONE and previous not in (EvidenceState.NONE, EvidenceState.ERROR):
             # Not by default; View → Evidence still opens it, to say "no evidence store". A
-            # refresh of such a source leaves a dock the user opened open.
+            # refresh of such a source (or of one whose lookup failed) leaves a dock the user
+            # opened open.
             self.evidence_dock.withdraw()
 
     def _show_run_evidence(self, run: RunSummary | None) -> None:
