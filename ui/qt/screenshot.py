@@ -116,6 +116,7 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
             return
         elif state["phase"] == "step":
             if logs_tab and session.logs is not None:
+                window.logs_dock.raise_()  # in front of the Evidence tab
                 window.logs_panel.setCurrentIndex(window.logs_panel.tab_index(logs_tab))
                 view = getattr(window.logs_panel, logs_tab, None)
                 table = getattr(view, "view", None)
