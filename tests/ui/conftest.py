@@ -49,16 +49,6 @@ def make_window(qtbot, settings):
 
 
 @pytest.fixture
-def runner(qtbot):
-    """A synchronous TaskRunner: work runs at submit, so model and panel tests need no waiting."""
-    from ui.qt.session.tasks import TaskRunner
-
-    r = TaskRunner("test", sync=True)
-    yield r
-    r.shutdown()
-
-
-@pytest.fixture
 def redis_settings(settings, qtbot):
     """The Redis setting on the test's own QSettings file, reaching Redis through the real
     drivers, with a synchronous worker."""

@@ -1,7 +1,7 @@
 """Composition root of the desktop app: it builds the application, the settings, the message bus,
 the source session (with the drivers that open sources), the Redis setting (with the drivers that
-reach Redis) and the main window, and passes them down (no singletons). With the source session,
-the only Qt module that imports ``drivers``."""
+reach Redis) and the main window, and passes them down (no singletons). The only Qt module that
+imports ``drivers``: everything else is given what it needs."""
 
 from __future__ import annotations
 

@@ -5,8 +5,6 @@ small style sheet."""
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
@@ -18,7 +16,6 @@ __all__ = [
     "apply_theme",
     "badge_style",
     "grade_color",
-    "grade_html",
     "muted",
     "placeholder_label",
     "set_invalid",
@@ -101,8 +98,3 @@ def badge_style(grade: IntegrityGrade | None) -> str:
     bg, fg = _SOLID_GRADE.get(grade, ("#9e9e9e", "#ffffff")) if grade is not None else ("#9e9e9e", "#ffffff")
     return (f"QLabel {{ background: {bg}; color: {fg}; border-radius: 4px; padding: 3px 10px; "
             "font-weight: bold; }")
-
-
-def grade_html(grade: IntegrityGrade, text: str | None = None) -> str:
-    """A grade (or ``text``) in the grade's colour, bold, for rich-text labels."""
-    return f"<b style='color:{GRADE_COLORS[grade][0]}'>{html.escape(text or grade.value)}</b>"

@@ -393,15 +393,20 @@ class SourceSession(QObject):
     def discover(self) -> None:
         """Look for what makes the source more than traces, in the background: the replay index,
         the evidence reader, the logs reader (call it once the first page has painted)."""
-        source = self._source
-        if source is None:
+        if self._source is None:
             return
-        self.submit(source.prepare, None, lambda e: self.report(e, "index replays"), worker=Worker.BACKGROUND,
-                    label="Indexing replays")
+        self._index_replays()
         if not self._evidence_given:
             self._discover_evidence()
         if not self._logs_given:
             self._discover_logs()
+
+    def _index_replays(self) -> None:
+        """The replay index, so the first click on a run does not wait for it."""
+        source = self._source
+        if source is not None:
+            self.submit(source.prepare, None, lambda e: self.report(e, "index replays"), worker=Worker.BACKGROUND,
+                        label="Indexing replays")
 
     def _set_evidence(self, reader: EvidenceReader | None) -> None:
         previous = self._evidence_state
@@ -457,9 +462,7 @@ class SourceSession(QObject):
 
         def done(_result: object) -> None:
             self.refreshed.emit()
-            # The replay index again, so the first click after a refresh does not wait for it.
-            self.submit(source.prepare, None, lambda e: self.report(e, "index replays"), worker=Worker.BACKGROUND,
-                        label="Indexing replays")
+            self._index_replays()
             if not self._evidence_given:
                 self._discover_evidence()
             self._info("Refreshed")

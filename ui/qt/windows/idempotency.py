@@ -46,7 +46,7 @@ from ui.qt.models.records import (
     record_table_view,
     texts_for,
 )
-from ui.qt.session.redis import RedisSettings
+from ui.qt.session.redis import RedisConnector, RedisSettings
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.session.tasks import Progress
 from ui.qt.theme import muted, placeholder_label, set_severity, title_font
@@ -90,11 +90,11 @@ class IdempotencyRead:
         return self.states.read_at
 
 
-def read_idempotency_states(redis: RedisSettings, keys: RunKeys, url: str, prefix: str,
+def read_idempotency_states(connector: RedisConnector, keys: RunKeys, url: str, prefix: str,
                             progress: Progress | None = None, *, chunk: int = CHUNK) -> IdempotencyRead:
     """Each keyed step's state in the Redis at ``url`` (Redis worker side). No fallback: an
     unreachable Redis raises (an empty memory store would say "new" for everything)."""
-    store = redis.connector.idempotency_store(url, prefix)
+    store = connector.idempotency_store(url, prefix)
     try:
         states = read_key_states(keys, store, location=redis_display_url(url), progress=progress, chunk=chunk,
                                  cancelled=(lambda: progress.cancelled) if progress is not None else None)
@@ -385,8 +385,8 @@ class IdempotencyView(QWidget):
         def progress(done: int, total: int) -> None:
             self.message.setText(f"Reading idempotency keys from {where}: {done:,} of {total:,}…")
 
-        redis = self.redis
-        self._work.run_on(redis.runner, lambda p: read_idempotency_states(redis, keys, url, prefix, p),
+        connector = self.redis.connector
+        self._work.run_on(self.redis.runner, lambda p: read_idempotency_states(connector, keys, url, prefix, p),
                           self._states_read, lambda exc: self._error(error_text(exc, "read the idempotency keys")),
                           label="reading idempotency keys", on_progress=progress)
 

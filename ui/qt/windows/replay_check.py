@@ -49,7 +49,7 @@ from ui.qt.models.records import (
     texts_for,
 )
 from ui.qt.panels.detail import PayloadView
-from ui.qt.session.redis import RedisSettings
+from ui.qt.session.redis import RedisConnector, RedisSettings
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted, placeholder_label, set_severity, title_font
 
@@ -66,11 +66,11 @@ __all__ = [
 # -- the work (pure of Qt: runs on workers) -----------------------------------------------------
 
 
-def run_replay_check(redis: RedisSettings, url: str | None, loaded: LoadedReplay, *,
+def run_replay_check(connector: RedisConnector, url: str | None, loaded: LoadedReplay, *,
                      seed_redis: bool = False) -> tuple[CheckedReplay, list[tuple[str, ...]]]:
     """The check on the cache ``trace-inspector replay-check --redis URL [--seed-cache]`` would
     use (memory without a URL), and its rows' cells (Redis worker side)."""
-    cache = redis.connector.replay_cache(url)
+    cache = connector.replay_cache(url)
     try:
         checked = check_replay(loaded, cache, seed_shared=seed_redis)
     finally:
@@ -382,9 +382,9 @@ class ReplayCheckView(QWidget):
         self._set_state("checking")
         self._show_placeholder("Checking against " + (f"Redis {self.redis.location()}…" if url else
                                                       "an in-memory cache…"))
-        redis = self.redis
-        self._work.run_on(redis.runner, lambda: run_replay_check(redis, url, loaded, seed_redis=seed), self._checked,
-                          lambda exc: self._fail("run the replay check", exc), label="checking a replay")
+        connector = self.redis.connector
+        self._work.run_on(self.redis.runner, lambda: run_replay_check(connector, url, loaded, seed_redis=seed),
+                          self._checked, lambda exc: self._fail("run the replay check", exc), label="checking a replay")
 
     def _checked(self, result: tuple[CheckedReplay, list[tuple[str, ...]]]) -> None:
         checked, texts = result
