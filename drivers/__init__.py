@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
+from inspector.bundle import PublicKey
 from inspector.errors import NotATraceSource, SourceNotFound
 from inspector.locations import is_postgres_url, redact_url
 from inspector.source import TraceSource
@@ -15,9 +17,12 @@ __all__ = ["open_source"]
 
 
 def open_source(
-    location: str | os.PathLike[str], *, busy_timeout: float = 5.0, password: str | None = None
+    location: str | os.PathLike[str], *, busy_timeout: float = 5.0, password: str | None = None,
+    trusted_keys: Sequence[PublicKey] = (), allow_untrusted: bool = False,
 ) -> TraceSource:
-    """Open a trace source read-only: a SQLite ``traces.db``, a one-run JSON trace file, or a
+    """Open a trace source read-only: a SQLite ``traces.db``, a one-run JSON trace file, an AOS
+    bundle JSON, an export bundle ``.zip`` (verified first: one that fails verification opens only
+    with ``allow_untrusted``; with ``trusted_keys`` its signer must be one of them), or a
     ``postgresql://user@host:port/db`` URL (``password`` is used for that connection only;
     without one, libpq's ``PGPASSWORD`` and ``~/.pgpass`` apply).
 
@@ -47,6 +52,10 @@ def open_source(
             head = fh.read(65536)
     except OSError as exc:
         raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=str(path)) from None
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        from drivers.bundle import open_bundle
+
+        return open_bundle(path, trusted_keys=trusted_keys, allow_untrusted=allow_untrusted)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
         from drivers.files import open_json_trace
 

@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 from drivers._sql import sql_list
@@ -532,11 +533,15 @@ class PostgresTraceReader:
             # transaction ends there, also when the caller stops early.
             raw = conn.connection.driver_connection
             try:
-                with raw.cursor(name="aos_trace_inspector_steps") as cur:
+                cur = raw.cursor(name="aos_trace_inspector_steps")
+                try:
                     cur.execute(str(compiled), compiled.params)
                     for rows in _read_ahead(iter(lambda: cur.fetchmany(batch), [])):
                         for row in rows:
                             yield full_step(row, rid)
+                finally:
+                    if _close_cursor(raw, cur):
+                        conn.invalidate()
             except BaseException:
                 # SQLAlchemy did not see the error: tell the pool a lost connection is gone, or it
                 # would try (and loudly fail) to roll it back when it comes back.
@@ -704,6 +709,22 @@ def _payload(raw: Any) -> Payload:
 
 
 _END = object()
+
+
+def _close_cursor(raw: Any, cur: Any) -> bool:
+    """Close a server-side cursor, also on a connection the server dropped: closing sends CLOSE,
+    which fails there and leaves the cursor open (a ResourceWarning later); closing the dead
+    connection first lets the cursor close locally. True when the connection was lost (the caller
+    invalidates it, so the pool does not try to reset it)."""
+    try:
+        cur.close()
+    except psycopg.Error:
+        if raw.broken or raw.closed:
+            raw.close()
+            cur.close()
+            return True
+        raise
+    return False
 
 
 def _read_ahead(batches: Iterator[Any]) -> Iterator[Any]:

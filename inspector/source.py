@@ -33,6 +33,7 @@ __all__ = [
     "TraceSource",
     "TracesPerRun",
     "run_matches",
+    "run_sort_key",
     "summarise_steps",
 ]
 
@@ -219,7 +220,7 @@ def run_matches(summary: RunSummary, flt: RunFilter) -> bool:
     return True
 
 
-def _sort_key(sort: RunSort):
+def run_sort_key(sort: RunSort):
     def key(s: RunSummary):
         value = getattr(s, sort.value, None)  # a memory source has no grades: run id order
         # None sorts first ascending (as SQLite does), then the run id keeps the order total.
@@ -246,7 +247,7 @@ class MemorySource:
         return len(self._runs(flt))
 
     def list_runs(self, flt, sort=RunSort.STARTED_AT, descending=True, offset=0, limit=100, *, with_aggregates=True):
-        runs = sorted(self._runs(flt), key=_sort_key(sort), reverse=descending)
+        runs = sorted(self._runs(flt), key=run_sort_key(sort), reverse=descending)
         return runs[offset : offset + limit]
 
     def aggregate_runs(self, run_ids):

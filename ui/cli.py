@@ -29,7 +29,8 @@ from inspector.source import HasLogs, StreamsRuns, TraceSource, TracesPerRun
 __all__ = ["build_parser", "main"]
 
 _EXIT_OK, _EXIT_FINDING, _EXIT_USAGE = 0, 1, 2
-_SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "demo")
+_SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "export", "verify", "keygen",
+                "demo")
 _PAGE = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
 _GRADE_BLOCK = 5000
@@ -52,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
     runs.add_argument("--limit", type=int, default=None, metavar="N", help="at most N runs (default: all)")
     runs.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_bundle_options(runs)
 
     show = sub.add_parser("show", help="show a run and all its steps")
     show.add_argument("source", metavar="SOURCE")
     show.add_argument("run_id", metavar="RUN_ID", help="a run id, or in Postgres a trace id (a run id picks its newest trace)")
     show.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_bundle_options(show)
 
     grade = sub.add_parser(
         "grade", help="grade runs by their evidence (upstream's integrity rules)",
@@ -74,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--grade", type=str.upper, choices=[g.value for g in _grades()],
                        help="only runs of this grade")
     grade.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_bundle_options(grade)
 
     diff = sub.add_parser(
         "diff", help="compare a run with its replay (exit 1 when parity is broken)",
@@ -91,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--limit", type=int, default=50, metavar="N",
                       help="differing rows to print (text output; default 50)")
     diff.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_bundle_options(diff)
 
     rc = sub.add_parser(
         "replay-check", help="run a recorded replay through upstream's replay enforcer (exit 1 on a mismatch)",
@@ -122,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--until", help="created at or before (a date includes the whole day)")
     audit.add_argument("--limit", type=int, default=None, metavar="N", help="at most N events (default: all)")
     audit.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_bundle_options(audit)
 
     logs = sub.add_parser("logs", help="the logs around one run (Postgres)",
                           description="LLM run records, system records, log exports, the replay window, "
@@ -129,6 +135,52 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("source", metavar="SOURCE", help="postgresql://user@host:port/db")
     logs.add_argument("run_id", metavar="RUN_ID", help="a run id or a trace id")
     logs.add_argument("--json", action="store_true", help="print one JSON document (see README)")
+    _add_bundle_options(logs)
+
+    export = sub.add_parser(
+        "export", help="write a signed export bundle (.zip) of runs",
+        description="Export runs as one signed bundle: the run data as JSON, upstream's EvidenceBundle / "
+                    "SOC2Bundle / ExecutiveDebriefBundle with its content_hash, a PDF report, a custody log, and a "
+                    "manifest of every file's SHA-256 signed with Ed25519. Give run ids, or filters (the same as "
+                    "runs'; none: every run). The bundle appears only once complete. Without --key the user's "
+                    "default signing key is used, and created the first time (its path is printed).")
+    export.add_argument("source", metavar="SOURCE")
+    export.add_argument("run_ids", metavar="RUN_ID", nargs="*", help="runs to export (default: the filter's)")
+    _add_run_filters(export)
+    export.add_argument("-o", "--out", required=True, metavar="OUT.zip", help="the bundle to write")
+    export.add_argument("--kind", choices=["evidence", "soc2", "executive"], default="evidence",
+                        help="which upstream bundle it carries (default: evidence)")
+    export.add_argument("--reason", metavar="TEXT", help="why the runs are exported (recorded, signed)")
+    export.add_argument("--no-redact", action="store_true",
+                        help="export payloads as stored (default: upstream's redaction plus card numbers and SSNs)")
+    export.add_argument("--key", metavar="KEYFILE", help="Ed25519 private key (trace-inspector keygen)")
+    export.add_argument("--by", metavar="NAME", help="the exporter's identity (default: the login name)")
+    export.add_argument("--at", metavar="TIME",
+                        help="the export time to record (ISO; default: the newest time in the exported runs, "
+                             "so the same export gives the same bytes)")
+    export.add_argument("--redis", metavar="URL",
+                        help="remember export requests in this Redis (the same request returns the bundle "
+                             "already written); default: in memory for this command")
+    export.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_bundle_options(export, untrusted=False)
+
+    verify = sub.add_parser(
+        "verify", help="verify an export bundle (exit 0 only when everything verifies)",
+        description="Check a bundle offline: its manifest's Ed25519 signature, every file's size and SHA-256, "
+                    "that no file is missing or unlisted, the custody log's hash chain, and the zip itself "
+                    "(unsafe names, symlinks, duplicates, encryption, zip bombs). With --trust, the signer must "
+                    "be one of the keys given. Exit 0 when everything verifies, 1 on any failure, 2 when the "
+                    "file is not a zip at all.")
+    verify.add_argument("bundle", metavar="BUNDLE")
+    verify.add_argument("--trust", action="append", default=[], metavar="PUBKEY",
+                        help="a trusted signer's public key file (.pub); repeatable")
+    verify.add_argument("--json", action="store_true", help="print the verification as JSON")
+
+    keygen = sub.add_parser("keygen", help="create an Ed25519 signing key for export bundles",
+                            description="Write a private key (mode 0600) and its public key beside it "
+                                        "(KEYFILE.pub): give the .pub to whoever verifies your bundles.")
+    keygen.add_argument("-o", "--out", required=True, metavar="KEYFILE")
+    keygen.add_argument("--force", action="store_true", help="replace an existing key")
 
     demo = sub.add_parser("demo", help="generate the demo database")
     demo.add_argument("--out", metavar="PATH", help="where to write it (default: the user data folder)")
@@ -160,6 +212,15 @@ def _add_run_filters(p: argparse.ArgumentParser) -> None:
                    help="Postgres: also list soft-archived traces (hidden by default)")
 
 
+def _add_bundle_options(p: argparse.ArgumentParser, *, untrusted: bool = True) -> None:
+    """Options for sources that are export bundles (verified when opened)."""
+    p.add_argument("--trust", action="append", default=[], metavar="PUBKEY",
+                   help="a bundle source's signer must be one of these public keys (.pub); repeatable")
+    if untrusted:
+        p.add_argument("--untrusted", action="store_true",
+                       help="open a bundle that fails verification anyway (its output is marked UNTRUSTED)")
+
+
 def _build_gui_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="trace-inspector",
@@ -172,14 +233,24 @@ def _build_gui_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _open(location: str):
+def _open(location: str, args: argparse.Namespace | None = None):
     """Open a source; a Postgres server that wants a password gets it from ``PGPASSWORD`` /
-    ``~/.pgpass`` (libpq reads them) or, at a terminal, from a prompt (never echoed or stored)."""
+    ``~/.pgpass`` (libpq reads them) or, at a terminal, from a prompt (never echoed or stored).
+    A bundle is verified first (``--trust``, ``--untrusted``); one opened untrusted says so on stderr."""
     from drivers import open_source
     from inspector.errors import PasswordRequired
 
+    kwargs: dict[str, Any] = {}
+    if args is not None:
+        from drivers.bundle import read_public_key
+
+        kwargs["trusted_keys"] = [read_public_key(k) for k in getattr(args, "trust", None) or []]
+        kwargs["allow_untrusted"] = bool(getattr(args, "untrusted", False))
     try:
-        return open_source(location)
+        source = open_source(location, **kwargs)
+        if getattr(source, "trusted", True) is False:
+            sys.stderr.write(f"trace-inspector: {source.info.location}: UNTRUSTED: {source.verification.summary()}\n")
+        return source
     except PasswordRequired:
         if not sys.stdin.isatty():
             raise
@@ -188,7 +259,7 @@ def _open(location: str):
         from inspector.locations import redact_url
 
         password = getpass.getpass(f"Password for {redact_url(location)}: ")
-        return open_source(location, password=password)
+        return open_source(location, password=password, **kwargs)
 
 
 def _filter(args: argparse.Namespace) -> RunFilter:
@@ -261,7 +332,7 @@ def _cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
     flt = _filter(args)
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be 0 or more")
-    source = _open(args.source)
+    source = _open(args.source, args)
     try:
         runs = _iter_runs(source, flt, RunSort(args.sort), not args.asc, args.limit)
         if args.json:
@@ -289,7 +360,7 @@ def _cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     from ui.format import fmt_cost, fmt_duration
 
-    source = _open(args.source)
+    source = _open(args.source, args)
     try:
         record = source.get_run(args.run_id)
         key = record.summary.key
@@ -372,7 +443,7 @@ def _cmd_grade(args: argparse.Namespace, out: TextIO) -> int:
         given = [opt for name, opt in _FILTER_OPTIONS if getattr(args, name)]
         if given:
             raise UsageError(f"RUN_ID grades one run: {', '.join(given)} filter the runs graded without it")
-    source = _open(args.source)
+    source = _open(args.source, args)
     try:
         ev = _evidence_store(source)
         if args.run_id is not None:
@@ -488,10 +559,10 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"--ignore: {exc} (a JSON pointer starts with '/')") from None
     sources = []
     try:
-        a = _open(ops[0])
+        a = _open(ops[0], args)
         sources.append(a)
         if len(ops) == 4:
-            b = _open(ops[2])
+            b = _open(ops[2], args)
             sources.append(b)
         else:
             b = a
@@ -554,11 +625,11 @@ def _cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
 
     sources = []
     try:
-        a = _open(args.source)
+        a = _open(args.source, args)
         sources.append(a)
         b = None
         if args.original_source:
-            b = _open(args.original_source)
+            b = _open(args.original_source, args)
             sources.append(b)
         loaded = load_replay(a, args.run_id, b, args.original)
     finally:
@@ -599,6 +670,126 @@ def _cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
               if any(st.outcome is outcome for st in result.steps)]
     out.write("Replay check passed\n" if result.ok else f"Replay check FAILED: {'; '.join(failed)}\n")
     return _EXIT_OK if result.ok else _EXIT_FINDING
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aos-trace-inspector")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from drivers.bundle import ZipBundleTarget, default_key_path, load_or_create_key, read_private_key
+    from drivers.redis_store import open_idempotency_store
+    from drivers.report import render_report
+    from inspector.services.export import ExportOptions, RunSelection, export_bundle
+
+    options = ExportOptions(kind=args.kind, reason=args.reason, redact=not args.no_redact,
+                            exported_by=args.by or _login(), exported_at=args.at, producer_version=_version())
+    options.check()
+    target = ZipBundleTarget(args.out)
+    if args.key:
+        key = read_private_key(args.key)
+    else:
+        key, created = load_or_create_key(default_key_path())
+        if created:
+            sys.stderr.write(f"trace-inspector: created the signing key {default_key_path()} "
+                             f"(public key: {default_key_path()}.pub)\n")
+    selection = RunSelection(tuple(args.run_ids)) if args.run_ids else RunSelection(flt=_filter(args))
+    store = open_idempotency_store(args.redis, prefix="export")
+    source = _open(args.source, args)
+    show_progress = sys.stderr.isatty() and not args.json
+
+    def progress(p) -> None:
+        if show_progress:
+            eta = f", about {p.eta_seconds} s left" if p.eta_seconds else ""
+            sys.stderr.write(f"\r{p.percentage:5.1f}% {p.message[:60]}{eta}\033[K")
+            sys.stderr.flush()
+
+    def on_retry(attempt: int, delay: float, error: str) -> None:
+        sys.stderr.write(f"\ntrace-inspector: retry {attempt} in {delay:.1f} s: {error}\n")
+
+    try:
+        result = export_bundle(source, selection, target, key, options, idempotency=store,
+                               render_report=render_report, progress=progress, on_retry=on_retry)
+    finally:
+        if show_progress:
+            sys.stderr.write("\r\033[K")
+        source.close()
+        store.close()
+    m = result.manifest
+    if args.json:
+        json.dump({"bundle": result.location, "reused": result.reused, "request_hash": result.request_hash,
+                   "signer_fingerprint": key.public.fingerprint, "files": result.files,
+                   "retries": result.retries, "completeness": m.get("completeness"),
+                   "content_digest": m.get("content_digest")}, out, ensure_ascii=False)
+        out.write("\n")
+        return _EXIT_OK
+    if result.reused:
+        out.write(f"{result.location}: the same export was already written (request {result.request_hash[:16]})\n")
+        return _EXIT_OK
+    c = m["completeness"]
+    out.write(f"Wrote {result.location}: {c['runs']['found']} run{'s' if c['runs']['found'] != 1 else ''}, "
+              f"{c['steps']['found']:,} steps, {result.files} files; signed by {key.public.short}\n")
+    if c["runs"]["missing"]:
+        out.write(f"Not found: {', '.join(c['runs']['missing_ids'])}\n")
+    return _EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from drivers.bundle import read_public_key, verify_path
+
+    trusted = [read_public_key(k) for k in args.trust]
+    v = verify_path(args.bundle, trusted)
+    if args.json:
+        json.dump({"bundle": os.path.abspath(args.bundle), **v.as_json()}, out, ensure_ascii=False)
+        out.write("\n")
+        return _EXIT_OK if v.ok else _EXIT_FINDING
+    m = v.manifest or {}
+    out.write(v.summary() + "\n")
+    if m:
+        c = m.get("completeness") or {}
+        runs = c.get("runs") or {}
+        steps = c.get("steps") or {}
+        producer = m.get("producer") or {}
+        lines = [
+            ("Signer", f"{v.signer.fingerprint if v.signer else '—'}"
+                       + {True: " (trusted)", False: " (NOT trusted)", None: ""}[v.signer_trusted]),
+            ("Exported", f"{m.get('exported_at')} by {m.get('exported_by')}"
+                         + (f": {m.get('export_reason')}" if m.get("export_reason") else "")),
+            ("Source", f"{(m.get('source') or {}).get('location')} ({(m.get('source') or {}).get('kind')})"),
+            ("Producer", f"{producer.get('name')} {producer.get('version')}, format {m.get('format_version')}"),
+            ("Complete", f"{runs.get('found')} of {runs.get('asked')} runs, {steps.get('found')} of "
+                         f"{steps.get('asked')} steps"),
+            ("Redaction", ", ".join((m.get("redaction") or {}).get("rules") or []) or "not applied"),
+            ("Custody", f"{v.custody_events} events, chain intact" if v.custody_events and not any(
+                p.code == "CUSTODY_BROKEN" for p in v.problems) else "—"),
+            ("Manifest", v.manifest_sha256 or "—"),
+        ]
+        _table([[k + ":", val] for k, val in lines], out)
+    for p in v.problems:
+        out.write(f"FAILED {p.code}: {p}\n")
+    return _EXIT_OK if v.ok else _EXIT_FINDING
+
+
+def _cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
+    from drivers.bundle import write_keypair
+
+    key = write_keypair(args.out, overwrite=args.force)
+    out.write(f"Wrote {args.out} (private, mode 0600) and {args.out}.pub\nFingerprint: {key.public.fingerprint}\n")
+    return _EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -651,7 +842,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--limit must be 0 or more")
     since = normalise_time_bound(args.since) if args.since else None
     until = normalise_time_bound(args.until, end=True) if args.until else None
-    source = _open(args.source)
+    source = _open(args.source, args)
     try:
         reader = _logs_reader(source)
 
@@ -711,7 +902,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.serialize import audit_event_to_json, logs_to_json
 
-    source = _open(args.source)
+    source = _open(args.source, args)
     try:
         reader = _logs_reader(source)
         record = source.get_run(args.run_id, with_aggregates=False)
@@ -794,7 +985,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             args = build_parser().parse_args(argv)
             handler = {"runs": _cmd_runs, "show": _cmd_show, "grade": _cmd_grade, "diff": _cmd_diff,
                        "replay-check": _cmd_replay_check, "audit": _cmd_audit,
-                       "logs": _cmd_logs, "demo": _cmd_demo}[args.command]
+                       "logs": _cmd_logs, "export": _cmd_export, "verify": _cmd_verify, "keygen": _cmd_keygen,
+                       "demo": _cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):
             _build_gui_parser().print_help(out)
