@@ -12,6 +12,7 @@ bundle then verifies at the speed of SHA-256 and a step is read by seeking, not 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import io
 import json
@@ -242,16 +243,21 @@ class ZipReader:
         self._lock = threading.RLock()
         self._fh = _open_regular(self.path)
         try:
-            self.zip = zipfile.ZipFile(self._fh)
-        except zipfile.BadZipFile as exc:
+            try:
+                self.zip = zipfile.ZipFile(self._fh)
+            except zipfile.BadZipFile as exc:
+                raise NotATraceSource(f"is not a zip file ({exc})", location=self.location) from None
+            except (OSError, ValueError, EOFError, struct.error, OverflowError, NotImplementedError,
+                    RuntimeError) as exc:
+                raise CorruptSource(f"is a damaged zip file ({type(exc).__name__}: {exc})"[:300],
+                                    location=self.location) from None
+            self.problems: list[Problem] = []
+            self.entries: dict[str, zipfile.ZipInfo] = {}
+            self._size = os.fstat(self._fh.fileno()).st_size
+            self._check()
+        except BaseException:
             self._fh.close()
-            raise NotATraceSource(f"is not a zip file ({exc})", location=self.location) from None
-        except (OSError, ValueError, EOFError, struct.error) as exc:
-            self._fh.close()
-            raise CorruptSource(f"is a damaged zip file ({exc})", location=self.location) from None
-        self.problems: list[Problem] = []
-        self.entries: dict[str, zipfile.ZipInfo] = {}
-        self._check()
+            raise
 
     def __enter__(self) -> ZipReader:
         return self
@@ -261,8 +267,23 @@ class ZipReader:
 
     def close(self) -> None:
         with self._lock:
-            self.zip.close()
-            self._fh.close()
+            try:
+                self.zip.close()
+            except (OSError, ValueError):
+                pass
+            finally:
+                self._fh.close()
+
+    @contextlib.contextmanager
+    def _reading(self, name: str) -> Iterator[None]:
+        """Any failure reading the zip (a damaged entry, an offset outside the file, bad
+        compressed data) as CorruptSource naming the entry."""
+        try:
+            yield
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError,
+                struct.error, OverflowError) as exc:
+            raise CorruptSource(f"entry {name}: cannot be read ({type(exc).__name__}: {exc})"[:300],
+                                location=self.location) from None
 
     def _bad(self, code: str, name: str, message: str) -> None:
         self.problems.append(Problem(code, message, name))
@@ -303,6 +324,9 @@ class ZipReader:
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 self._bad("UNSUPPORTED_ENTRY", name, f"compression method {info.compress_type} is not supported")
                 continue
+            if not 0 <= info.header_offset < self._size:
+                self._bad("CORRUPT_ENTRY", name, f"its data would start at byte {info.header_offset}, outside the file")
+                continue
             if info.file_size > lim.max_entry_bytes:
                 self._bad("ENTRY_TOO_LARGE", name, f"{info.file_size} bytes, over the {lim.max_entry_bytes}-byte limit")
                 continue
@@ -339,7 +363,7 @@ class ZipReader:
                 if len(head) != _LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
                     out.append(Problem("ZIP_LAYOUT", "no local header where the directory says", name))
                     return out
-                (_sig, ver, _sys, flags, method, t, d, crc, csize, usize, nlen, elen) = _LOCAL_HEADER.unpack(head)
+                (_sig, ver, ver_hi, flags, method, t, d, crc, csize, usize, nlen, elen) = _LOCAL_HEADER.unpack(head)
                 raw_name = self._fh.read(nlen)
                 zip64 = usize == 0xFFFFFFFF or csize == 0xFFFFFFFF
                 dt = info.date_time
@@ -350,7 +374,8 @@ class ZipReader:
                     ("flags", flags == info.flag_bits), ("method", method == info.compress_type),
                     ("time", (t, d) == (want_t, want_d)), ("CRC", crc == info.CRC),
                     ("sizes", zip64 or (csize, usize) == (info.compress_size, info.file_size)),
-                    ("version", ver == info.extract_version),
+                    ("version", (ver, ver_hi) == (info.extract_version, info.reserved)),
+                    ("extra field", elen == 0 or zip64),
                 ) if not ok]
                 if mismatch:
                     out.append(Problem("ZIP_LAYOUT", "local header differs from the directory: " + ", ".join(mismatch),
@@ -406,7 +431,7 @@ class ZipReader:
         info = self.entries[name]
         sha = hashlib.sha256()
         size = 0
-        with self._lock:
+        with self._lock, self._reading(name):
             offset = self._stored_offset(info) if info.compress_type == zipfile.ZIP_STORED else None
             if offset is not None:
                 self._fh.seek(offset)
@@ -428,11 +453,8 @@ class ZipReader:
         return FileDigest(size, sha.hexdigest())
 
     def _open_entry(self, info: zipfile.ZipInfo):
-        try:
+        with self._reading(info.filename):
             return self.zip.open(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
-                RuntimeError) as exc:
-            raise CorruptSource(f"entry {info.filename}: cannot be read ({exc})", location=self.location) from None
 
     def read(self, name: str, *, limit: int) -> bytes:
         """An entry's bytes (at most ``limit``); CorruptSource naming the entry when unreadable."""
@@ -442,30 +464,25 @@ class ZipReader:
         if info.file_size > limit:
             raise CorruptSource(f"entry {name} is {info.file_size} bytes, over the {limit}-byte limit",
                                 location=self.location)
-        with self._lock:
-            try:
-                with self._open_entry(info) as fh:
-                    data = fh.read(limit + 1)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
-                raise CorruptSource(f"entry {name}: cannot be read ({exc})", location=self.location) from None
-        return data
+        with self._lock, self._reading(name), self._open_entry(info) as fh:
+            return fh.read(limit + 1)
 
     def stored_span(self, name: str) -> tuple[int, int] | None:
         """``(offset, size)`` of a stored entry's data in the file, or None if compressed."""
         info = self.entries[name]
         if info.compress_type != zipfile.ZIP_STORED:
             return None
-        with self._lock:
+        with self._lock, self._reading(name):
             offset = self._stored_offset(info)
         return None if offset is None else (offset, info.file_size)
 
     def pread(self, offset: int, size: int) -> bytes:
-        with self._lock:
+        with self._lock, self._reading("(steps)"):
             self._fh.seek(offset)
             return self._fh.read(size)
 
     def copy_to(self, name: str, dest: BinaryIO) -> None:
-        with self._lock, self._open_entry(self.entries[name]) as fh:
+        with self._lock, self._reading(name), self._open_entry(self.entries[name]) as fh:
             shutil.copyfileobj(fh, dest, _CHUNK)
 
 
@@ -687,32 +704,42 @@ class BundleSource:
             if self._tmp is None:
                 self._tmp = tempfile.mkdtemp(prefix="trace-inspector-bundle-")
             file = tempfile.TemporaryFile(dir=self._tmp)  # noqa: SIM115
-            self._z.copy_to(name, file)
-            file.seek(0, io.SEEK_END)
-            size = file.tell()
+            try:
+                self._z.copy_to(name, file)
+            except BaseException:
+                file.close()
+                raise
             file.seek(0)
             base = 0
             data_iter = iter(lambda: file.read(_CHUNK), b"")  # type: ignore[union-attr]
+        try:
+            return self._scan(name, data_iter, base, file)
+        except BaseException:
+            if file is not None:
+                file.close()
+            raise
+
+    def _scan(self, name: str, data_iter: Iterator[bytes], base: int, file: BinaryIO | None) -> _StepIndex:
         rows: list[StepRow] = []
         offsets: list[tuple[int, int]] = []
         sha = hashlib.sha256()
-        pos = 0
-        tail = b""
+        buf = bytearray()
+        buf_at = 0  # where buf starts in the entry
+        limit = self._z.limits.max_json_bytes
         for chunk in data_iter:
             sha.update(chunk)
-            buf = tail + chunk
+            search = len(buf)
+            buf += chunk
             start = 0
-            while True:
-                nl = buf.find(b"\n", start)
-                if nl < 0:
-                    break
-                line = buf[start:nl]
-                self._add_row(name, rows, offsets, line, pos - len(tail) + start)
-                start = nl + 1
-            tail = buf[start:]
-            pos += len(chunk)
-        if tail.strip():
-            self._add_row(name, rows, offsets, tail, pos - len(tail))
+            while (nl := buf.find(b"\n", search)) >= 0:
+                self._add_row(name, rows, offsets, bytes(buf[start:nl]), buf_at + start)
+                start = search = nl + 1
+            del buf[:start]
+            buf_at += start
+            if len(buf) > limit:
+                raise CorruptSource(f"entry {name}: a line longer than {limit} bytes", location=self._z.location)
+        if bytes(buf).strip():
+            self._add_row(name, rows, offsets, bytes(buf), buf_at)
         entry = self._listed().get(name)
         if self.trusted and entry is not None and sha.hexdigest() != entry.get("sha256"):
             raise CorruptSource(f"entry {name} changed since the bundle was verified", location=self._z.location)
