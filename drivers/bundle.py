@@ -34,6 +34,7 @@ from inspector.bundle import (
     MANIFEST,
     SIGNATURE,
     BadKey,
+    BundleRejected,
     FileDigest,
     Problem,
     PublicKey,
@@ -68,6 +69,7 @@ __all__ = [
     "BundleEvidence",
     "BundleLogs",
     "BundleSource",
+    "BundleSourceWithLogs",
     "Limits",
     "ZipBundleTarget",
     "ZipReader",
@@ -622,9 +624,10 @@ class BundleSource:
         self._evidence: BundleEvidence | None = None
         self._logs: BundleLogs | None = None
         self._load_runs()
-        notes = [verification.summary()]
-        if not trusted:
-            notes.insert(0, "UNTRUSTED: this bundle failed verification; what it shows may have been changed")
+        # What verification found is the banner's to show; a note (shown as a warning) only when
+        # the bundle failed and was opened anyway.
+        notes = [] if trusted else ["UNTRUSTED: this bundle failed verification; what it shows may have been changed",
+                                    verification.summary()]
         name = self._z.path.name
         self.info = SourceInfo(location=self._z.location, kind="export bundle" + ("" if trusted else " (UNTRUSTED)"),
                                display_name=name, read_only=True,
@@ -852,7 +855,7 @@ class BundleSource:
             self._evidence = BundleEvidence(docs, self._z.location)
         return self._evidence
 
-    def logs(self) -> BundleLogs:
+    def _logs_reader(self) -> BundleLogs:
         if self._logs is None:
             docs: list[RunLogs] = []
             for d in self._dirs.values():
@@ -881,6 +884,13 @@ class BundleSource:
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
                 self._tmp = None
+
+
+class BundleSourceWithLogs(BundleSource):
+    """A bundle that carries logs (exported from Postgres): it has a logs reader, as its source had."""
+
+    def logs(self) -> BundleLogs:
+        return self._logs_reader()
 
 
 class _IndexView(Sequence[int]):
@@ -1054,10 +1064,11 @@ def open_bundle(path: str | os.PathLike[str], *, trusted_keys: Sequence[PublicKe
         if v.manifest is None:
             raise NotATraceSource(f"is a zip file but not a readable bundle: {v.problems[0]}", location=z.location)
         if not v.ok and not allow_untrusted:
-            raise CorruptSource(f"failed verification: {'; '.join(str(p) for p in v.problems[:3])}"
-                                + (f" (+{len(v.problems) - 3} more)" if len(v.problems) > 3 else ""),
-                                location=z.location)
-        return BundleSource(z, v, trusted=v.ok)
+            raise BundleRejected(f"failed verification: {'; '.join(str(p) for p in v.problems[:3])}"
+                                 + (f" (+{len(v.problems) - 3} more)" if len(v.problems) > 3 else ""),
+                                 location=z.location, verification=v)
+        has_logs = any(name.endswith("/logs.json") for name in z.entries)
+        return (BundleSourceWithLogs if has_logs else BundleSource)(z, v, trusted=v.ok)
     except BaseException:
         z.close()
         raise

@@ -27,9 +27,25 @@ def _text(value: Any, width: int = 0) -> str:
 
 
 def _money(cents: Any) -> str:
+    """Cents as the window shows them: whole dollars above $1, else cents with 4 decimals."""
     try:
-        return f"${float(cents) / 100:,.2f}"
-    except (TypeError, ValueError):
+        c = float(cents)
+    except (TypeError, ValueError, OverflowError):
+        return "—"
+    if c != c:  # NaN
+        return "NaN"
+    return f"${c / 100:,.2f}" if abs(c) >= 100 else f"{c:.4f}".rstrip("0").rstrip(".") + "¢"
+
+
+def _time(value: Any) -> str:
+    s = str(value or "—")
+    return s[:-6] + "Z" if s.endswith("+00:00") else s
+
+
+def _score(value: Any) -> str:
+    try:
+        return f"{float(value):.3f}"
+    except (TypeError, ValueError, OverflowError):
         return "—"
 
 
@@ -105,7 +121,7 @@ def render_report(data: ReportInput) -> bytes:
             ("Trace", _text(run.get("trace_id"))),
             ("Tenant / agent", f"{_text(run.get('tenant_id'))} / {_text(run.get('agent_id'))}"),
             ("Status", _text(run.get("status"))),
-            ("Started / completed", f"{_text(run.get('started_at'))} → {_text(run.get('completed_at'))}"),
+            ("Started / completed", f"{_text(_time(run.get('started_at')))} → {_text(_time(run.get('completed_at')))}"),
             ("Steps", f"{run.get('total_steps', 0):,} ({run.get('failure_count') or 0} failed)"),
             ("Cost / duration", f"{_money(run.get('total_cost_cents'))} / {_ms(run.get('total_duration_ms'))}"),
             ("Audit events / LLM records", f"{run.get('audit_events', 0)} / {run.get('llm_records', 0)}"),
@@ -121,7 +137,7 @@ def render_report(data: ReportInput) -> bytes:
             colour = _GRADE_COLOURS.get(g, "#333333")
             story.append(Paragraph(
                 f"<font color='{colour}' size='14'><b>{_text(g)}</b></font> &nbsp; score "
-                f"{_text(grade.get('integrity_score'))} — {_text(grade.get('explanation'), 300)}", body))
+                f"{_score(grade.get('integrity_score'))} — {_text(grade.get('explanation'), 300)}", body))
             observed = ", ".join(grade.get("observed_artifacts") or []) or "none"
             missing = ", ".join(grade.get("missing_artifacts") or []) or "none"
             story.append(Paragraph(f"Observed: {_text(observed)}. Missing: {_text(missing)}.", small))
@@ -148,7 +164,7 @@ def render_report(data: ReportInput) -> bytes:
             for s in timeline[:TIMELINE_ROWS]:
                 rows.append([Paragraph(_text(s.get("step_index")), small), Paragraph(_text(s.get("skill_name"), 40), small),
                              Paragraph(_text(s.get("status")), small), Paragraph(_money(s.get("cost_cents")), small),
-                             Paragraph(_ms(s.get("duration_ms")), small), Paragraph(_text(s.get("timestamp"), 32), mono)])
+                             Paragraph(_ms(s.get("duration_ms")), small), Paragraph(_text(_time(s.get("timestamp")), 32), mono)])
             t = Table(rows, colWidths=[0.5 * inch, 2.0 * inch, 0.8 * inch, 0.8 * inch, 0.9 * inch, 2.0 * inch],
                       repeatRows=1)
             t.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eaed")),

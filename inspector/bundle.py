@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from inspector.errors import CorruptSource
 from inspector.jobs import AuditChainError, JobAuditEvent, verify_chain
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "SIGNATURE",
     "FileDigest",
     "BadKey",
+    "BundleRejected",
     "ManifestError",
     "Problem",
     "PublicKey",
@@ -314,6 +316,15 @@ class Verification:
 
 class ManifestError(ValueError):
     pass
+
+
+class BundleRejected(CorruptSource):
+    """A bundle that failed verification, refused as a source; ``verification`` says why (the
+    window offers to open it anyway, marked untrusted)."""
+
+    def __init__(self, message: str, *, location: str | None = None, verification: Verification) -> None:
+        super().__init__(message, location=location)
+        self.verification = verification
 
 
 def _strict_json(data: bytes, what: str) -> Any:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from inspector.bundle import Verification
 from inspector.errors import RunNotFound
 from inspector.evidence import EvidenceReader
 from inspector.logs import LogsSource
@@ -23,6 +24,7 @@ from inspector.model import (
 )
 
 __all__ = [
+    "Attested",
     "Cancellable",
     "Capability",
     "HasLogs",
@@ -175,6 +177,16 @@ class HasLogs(Protocol):
     def logs(self) -> LogsSource:
         """The logs reader; it reads the catalogue, so build it on a worker."""
         ...
+
+
+@runtime_checkable
+class Attested(Protocol):
+    """A source that was verified when opened (an export bundle): what verification found, whether
+    it passed (``trusted``; a failed bundle opened on request is not), and its manifest."""
+
+    verification: Verification
+    trusted: bool
+    manifest: Mapping[str, Any]
 
 
 @runtime_checkable

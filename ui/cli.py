@@ -777,6 +777,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
             ("Custody", f"{v.custody_events} events, chain intact" if v.custody_events and not any(
                 p.code == "CUSTODY_BROKEN" for p in v.problems) else "—"),
             ("Manifest", v.manifest_sha256 or "—"),
+            ("Content", str(m.get("content_digest") or "—")),
         ]
         _table([[k + ":", val] for k, val in lines], out)
     for p in v.problems:

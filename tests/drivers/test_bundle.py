@@ -19,6 +19,7 @@ from inspector.errors import CorruptSource, NotATraceSource, SourceError, Source
 from inspector.serialize import logs_to_json, run_record_to_json, step_to_json
 from inspector.services.export import ExportCancelled
 from inspector.services.grading import grade_run
+from inspector.source import HasLogs
 from tests.bundles import AT, entries, export_to, resign, write_like_the_writer
 from tests.ui.evidence_dbs import GRADES, STEPS, build_evidence_db
 
@@ -59,7 +60,8 @@ def test_round_trip_on_sqlite_gives_the_same_runs_steps_evidence_and_grades(all_
     src = open_source(evidence_db)
     b = open_source(all_bundle)
     try:
-        assert b.info.kind == "export bundle" and b.trusted and b.verification.ok
+        assert b.info.kind == "export bundle" and b.trusted and b.verification.ok and b.info.notes == ()
+        assert not isinstance(b, HasLogs)  # exported from SQLite: no logs, as its source had none
         assert sorted(s.run_id for s in b.list_runs(_flt())) == sorted(STEPS)
         _same_runs(src, b, STEPS)
         assert {rid: grade_run(b.evidence(), rid).result.grade.value for rid in STEPS} == GRADES
@@ -242,6 +244,7 @@ def test_an_untrusted_bundle_opens_only_on_request_and_says_so(small_bundle, tmp
     b = open_source(path, allow_untrusted=True)
     try:
         assert b.trusted is False and "UNTRUSTED" in b.info.kind and "UNTRUSTED" in b.info.notes[0]
+        assert "runs/0001/steps.jsonl" in b.info.notes[1]
         assert next(iter(b.iter_steps("ev-pass"))).row.skill_name == "llm_INVOKE"
     finally:
         b.close()

@@ -16,6 +16,7 @@ from drivers.bundle import open_bundle, verify_path
 from inspector.bundle import SigningKey
 from inspector.errors import InspectorError
 from inspector.model import RunFilter
+from inspector.source import HasLogs
 from tests.bundles import export_to
 from tests.ui.evidence_dbs import build_evidence_db
 
@@ -70,7 +71,8 @@ def _read_everything(source) -> None:
         ev = source.evidence()
         if ev is not None:
             ev.run_evidence(s.run_id)
-        source.logs().run_logs(s.run_id, s.trace_id)
+        if isinstance(source, HasLogs):
+            source.logs().run_logs(s.run_id, s.trace_id)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,9 @@ class Commands(Protocol):
     def replay_check(self) -> None: ...
     def show_idempotency(self) -> None: ...
     def show_redis_settings(self) -> None: ...
+    def export_bundle(self) -> None: ...
+    def export_filtered(self) -> None: ...
+    def show_trusted_keys(self) -> None: ...
 
 
 def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_filters: Callable[[], None],
@@ -64,7 +67,7 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(make("open", "&Open…", c.ask_open, QKeySequence.StandardKey.Open,
-                             "Open a traces.db or a trace JSON file"))
+                             "Open a traces.db, a trace JSON file or an export bundle (.zip)"))
     file_menu.addAction(make("connect", "&Connect to Postgres…", c.ask_connect, "Ctrl+Shift+O",
                              "Open the AOS Postgres database (read-only)"))
     recent = file_menu.addMenu("Open &Recent")
@@ -75,6 +78,9 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
     file_menu.addAction(make("refresh", "&Refresh", c.refresh, QKeySequence.StandardKey.Refresh,
                              "Read the source again, showing what writers added"))
     file_menu.addAction(make("close", "&Close Source", c.close_source, None))
+    file_menu.addSeparator()
+    file_menu.addAction(make("export", "&Export…", c.export_bundle, "Ctrl+Shift+E",
+                             "Write the selected run, or the filter's runs, as a signed bundle for auditors"))
     file_menu.addSeparator()
     file_menu.addAction(make("quit", "&Quit", w.close, QKeySequence.StandardKey.Quit))
 
@@ -101,8 +107,15 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
     run_menu.addAction(make("idempotency", "&Idempotency Keys", c.show_idempotency, "Ctrl+Shift+I",
                             "The Redis state of the selected run's idempotency keys"))
     run_menu.addSeparator()
+    run_menu.addAction(make("export_run", "E&xport Run…", c.export_bundle, None,
+                            "The selected run as a signed bundle"))
+    run_menu.addAction(make("export_filtered", "Export Runs &Matching Filter…", c.export_filtered, None,
+                            "Every run of the current filter as one signed bundle"))
+    run_menu.addSeparator()
     run_menu.addAction(make("redis", "Redis &Settings…", c.show_redis_settings, None,
                             "The Redis the replay check and the idempotency view use"))
+    run_menu.addAction(make("trusted_keys", "&Trusted Signer Keys…", c.show_trusted_keys, None,
+                            "The public keys whose bundles show as verified by a trusted key"))
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(make("about", "&About", lambda: c.bus.info(

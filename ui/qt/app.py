@@ -21,8 +21,11 @@ from ui.qt.session.collector import GuiThreadCollector
 from ui.qt.session.redis import RedisConnector, RedisSettings
 from ui.qt.session.session import SourceSession
 from ui.qt.session.settings import Passwords
+from ui.qt.session.trust import TrustStore
+from ui.qt.windows.export import BundleTools
 
 __all__ = [
+    "bundle_tools",
     "collector",
     "compare_screenshot",
     "create_window",
@@ -63,11 +66,71 @@ def collector(app: QApplication) -> GuiThreadCollector:
 
 
 def new_session(name: str = "session", *, bus: MessageBus | None = None, passwords: Passwords | None = None,
-                sync: bool = False) -> SourceSession:
-    """A source session that opens sources with the drivers (``drivers.open_source``)."""
+                sync: bool = False, trust: TrustStore | None = None) -> SourceSession:
+    """A source session that opens sources with the drivers (``drivers.open_source``); export
+    bundles are verified against the keys ``trust`` holds when they are opened."""
     from drivers import open_source
 
-    return SourceSession(open_source, bus=bus, passwords=passwords, sync=sync, name=name)
+    if trust is None:
+        return SourceSession(open_source, bus=bus, passwords=passwords, sync=sync, name=name)
+    keys = trust.keys
+
+    def open_trusting(location: str, **kwargs):
+        return open_source(location, trusted_keys=keys(), **kwargs)
+
+    return SourceSession(open_trusting, bus=bus, passwords=passwords, sync=sync, name=name)
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def bundle_tools() -> BundleTools:
+    """What the export dialog and the trusted-keys dialog need of the drivers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from inspector.idempotency import MemoryIdempotencyStore
+
+    memory = MemoryIdempotencyStore()  # one per window: the same export twice is recognised
+
+    def idempotency(url: str | None):
+        if not url:
+            return memory
+        from drivers.redis_store import open_idempotency_store
+
+        return open_idempotency_store(url, "export")
+
+    def lazy(name: str):
+        def call(*args, **kwargs):
+            import drivers.bundle
+
+            return getattr(drivers.bundle, name)(*args, **kwargs)
+        return call
+
+    def render_report(data):
+        from drivers.report import render_report as render
+
+        return render(data)
+
+    def default_key_path() -> str:
+        from drivers.bundle import default_key_path as path
+
+        return str(path())
+
+    try:
+        producer_version = version("aos-trace-inspector")
+    except PackageNotFoundError:
+        producer_version = "0"
+    return BundleTools(target=lazy("ZipBundleTarget"), render_report=render_report,
+                       read_private_key=lazy("read_private_key"), write_keypair=lazy("write_keypair"),
+                       read_public_key=lazy("read_public_key"), default_key_path=default_key_path,
+                       idempotency=idempotency, verify=lazy("verify_path"), producer_version=producer_version,
+                       exported_by=_login())
 
 
 def _ping_redis(url: str) -> float:
@@ -118,12 +181,14 @@ def create_window(settings: QSettings | None = None, *, sync: bool = False, demo
     if demo_provider is None:
         demo_provider = _ensure_demo
     bus = MessageBus()
-    session = new_session("main", bus=bus, passwords=Passwords(), sync=sync)
+    trust = TrustStore(settings)
+    session = new_session("main", bus=bus, passwords=Passwords(), sync=sync, trust=trust)
     redis = RedisSettings(settings, redis_connector(), sync=sync)
     window = MainWindow(settings=settings, session=session, bus=bus, redis=redis, demo_provider=demo_provider,
-                        sync=sync)
+                        sync=sync, trust=trust, tools=bundle_tools())
     bus.setParent(window)
     redis.setParent(window)
+    trust.setParent(window)
     return window
 
 

@@ -15,13 +15,16 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from inspector.bundle import BundleRejected
 from inspector.errors import SourceUnavailable
 from inspector.model import RunSummary
+from inspector.source import Attested
 from ui.qt.actions import install_actions
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, read_first_page
@@ -35,13 +38,17 @@ from ui.qt.panels.grades import GradingJob
 from ui.qt.panels.logs import RunLogsPanel
 from ui.qt.panels.runs_view import RunsView
 from ui.qt.panels.status import StatusLine
+from ui.qt.panels.verification import VerificationBanner
 from ui.qt.panels.step_tree import StepTreeView
 from ui.qt.session.redis import RedisSettings
 from ui.qt.session.session import EvidenceState, SourceSession
 from ui.qt.session.settings import RecentSources
 from ui.qt.session.tasks import TaskRunner
+from ui.qt.session.trust import TrustStore
 from ui.qt.windows.connect import ConnectDialog, PasswordPrompt
+from ui.qt.windows.export import BundleTools, ExportDialog
 from ui.qt.windows.ledger import LedgerWindow
+from ui.qt.windows.trust import TrustDialog
 
 __all__ = ["MainWindow"]
 
@@ -53,7 +60,8 @@ class MainWindow(QMainWindow):
     """Built by the composition root (``ui.qt.app.create_window``) with the session it shows."""
 
     def __init__(self, *, settings: QSettings, session: SourceSession, bus: MessageBus, redis: RedisSettings,
-                 demo_provider: _DemoProvider | None = None, sync: bool = False) -> None:
+                 demo_provider: _DemoProvider | None = None, sync: bool = False, trust: TrustStore | None = None,
+                 tools: BundleTools | None = None) -> None:
         super().__init__()
         self.setWindowTitle("AOS Trace Inspector")
         self.setAcceptDrops(True)
@@ -62,6 +70,8 @@ class MainWindow(QMainWindow):
         session.setParent(self)
         self.bus = bus
         self.redis = redis
+        self.trust = trust if trust is not None else TrustStore(settings, self)
+        self.tools = tools
         self.recent = RecentSources(settings, self)
         self._demo_provider = demo_provider
         self._sync = sync
@@ -73,10 +83,15 @@ class MainWindow(QMainWindow):
         self._logs_panel: RunLogsPanel | None = None
         self._evidence_panel: EvidencePanel | None = None
         self._ledger_window: LedgerWindow | None = None
+        self._export_dialog: ExportDialog | None = None
+        self._trust_dialog: TrustDialog | None = None
+        self.untrusted_prompt: QMessageBox | None = None
 
         # Panels
         self.filters = FilterBar(session)
         self.banner = MessageBanner()
+        self.verification = VerificationBanner()
+        self.verification.hide()
         self.runs_model = RunsModel(session, self)
         self.runs_view = RunsView(self.runs_model)
         self.steps_model = StepTreeModel(session, self)
@@ -95,6 +110,10 @@ class MainWindow(QMainWindow):
 
         self.actions_by_name: dict[str, QAction] = install_actions(self, clear_filters=self.filters.clear,
                                                                    search=self.filters.search)
+        # The run's context menu: what the Run menu does to the selected run.
+        self.runs_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.runs_view.addActions([self.actions_by_name[n] for n in (
+            "compare_original", "compare_with", "replay_check", "export_run", "export_filtered")])
         self.recent_menu: QMenu = self.actions_by_name["recent"].menu()
         self._rebuild_recent_menu()
         self._connect()
@@ -116,6 +135,8 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        # Above every panel: the verification of an export bundle (auditor mode).
+        layout.addWidget(self.verification)
         layout.addWidget(self.filters)
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
@@ -138,6 +159,8 @@ class MainWindow(QMainWindow):
         s.reconnect_status.connect(self._reconnect_status)
         s.reconnected.connect(self._reconnected)
         self.bus.posted.connect(self._on_message)
+        self.verification.trust_requested.connect(self._trust_signer)
+        self.trust.changed.connect(self._show_verification)
         self.recent.changed.connect(self._rebuild_recent_menu)
         self.filters.changed.connect(self.runs_model.set_filter)
         self.filters.changed.connect(self.grading.start)
@@ -158,13 +181,14 @@ class MainWindow(QMainWindow):
         """The source shown (the session's), or None."""
         return self.session.source
 
-    def open_location(self, location: str, password: str | None = None) -> None:
+    def open_location(self, location: str, password: str | None = None, *, untrusted: bool = False) -> None:
         """Open a source in the background (the one shown stays until it is ready); its first page
-        of runs is read on the same worker right after opening."""
-        self.session.open(location, password, prepare=read_first_page)
+        of runs is read on the same worker right after opening. ``untrusted``: open an export
+        bundle that failed verification anyway (the user asked)."""
+        self.session.open(location, password, prepare=read_first_page, untrusted=untrusted)
 
     def _opened(self, source, _first_page) -> None:
-        self.setWindowTitle(f"{source.info.display_name} — AOS Trace Inspector")
+        self._show_verification()
         if self.session.location is not None:
             self.recent.add(self.session.location)
         source = self.session.source
@@ -180,8 +204,32 @@ class MainWindow(QMainWindow):
         if discover:
             self.session.discover()
 
+    def _show_verification(self) -> None:
+        """The title bar and the verification banner for the source shown (a bundle: auditor mode)."""
+        source = self.session.source
+        if source is None:
+            return
+        self.verification.show_for(source, self.trust.label_of)
+        self.verification.setVisible(isinstance(source, Attested))
+        name = source.info.display_name
+        if isinstance(source, Attested):
+            mark = "verified bundle" if source.trusted else "UNTRUSTED bundle: failed verification"
+            title = f"{'[UNTRUSTED] ' if not source.trusted else ''}{name} ({mark}, read-only)"
+        else:
+            title = name
+        self.setWindowTitle(f"{title} — AOS Trace Inspector")
+
+    def _trust_signer(self, key) -> None:
+        exported_by = ""
+        if isinstance(self.session.source, Attested):
+            exported_by = str(self.session.source.manifest.get("exported_by") or "")
+        self.trust.add(key, exported_by and f"signer of bundles by {exported_by}")
+        self.bus.info(f"Trusted the signer key {key.short}; manage trusted keys in Settings → Trusted Keys…")
+
     def _closed(self) -> None:
         self.setWindowTitle("AOS Trace Inspector")
+        self.verification.clear()
+        self.verification.hide()
         self.actions_by_name["ledger"].setEnabled(False)
         if self._logs_panel is not None:
             self._logs_panel.clear()
@@ -189,10 +237,35 @@ class MainWindow(QMainWindow):
             self._evidence_panel.set_store("unknown")
 
     def _open_failed(self, location: str, exc: BaseException) -> None:
+        if isinstance(exc, BundleRejected):
+            self._offer_untrusted(location, exc)
+            return
         if isinstance(exc, SourceUnavailable):
             # The server may be back in a moment: offer to try again without retyping anything.
             self.banner.show_message(Level.ERROR, self.banner.label.text(),
                                      ("Retry", lambda: self.open_location(location)))
+
+    def _offer_untrusted(self, location: str, exc: BundleRejected) -> None:
+        """A bundle failed verification: say exactly what failed, and open it only on request."""
+        v = exc.verification
+        if self.untrusted_prompt is not None:
+            self.untrusted_prompt.deleteLater()
+        box = QMessageBox(QMessageBox.Icon.Critical, "Bundle failed verification",
+                          f"{Path(location).name} failed verification: what it holds may not be what was exported.",
+                          parent=self)
+        box.setObjectName("untrustedPrompt")
+        box.setInformativeText("\n".join(f"• {p}" for p in v.problems[:8])
+                               + (f"\n… and {len(v.problems) - 8} more" if len(v.problems) > 8 else "")
+                               + "\n\nOpen it anyway, marked UNTRUSTED in every view?")
+        box.setDetailedText("\n".join(f"{p.code}: {p}" for p in v.problems))
+        open_button = box.addButton("Open Untrusted", QMessageBox.ButtonRole.AcceptRole)
+        open_button.setObjectName("openUntrusted")
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        open_button.clicked.connect(lambda: self.open_location(location, untrusted=True))
+        self.untrusted_prompt = box
+        box.open()
 
     def refresh(self) -> None:
         self.session.refresh()
@@ -339,6 +412,45 @@ class MainWindow(QMainWindow):
         window.raise_()
         window.activateWindow()
 
+    @property
+    def export_dialog(self) -> ExportDialog:
+        if self._export_dialog is None:
+            if self.tools is None:
+                raise RuntimeError("this window was built without the bundle tools")
+            self._export_dialog = ExportDialog(self.session, self.tools, self.trust, redis_url=self.redis.url,
+                                               sync=self._sync, parent=self)
+            self._export_dialog.open_requested.connect(self.open_location)
+            self._export_dialog.finished_export.connect(
+                lambda ok, text: self.statusBar().showMessage(text, 15000))
+        return self._export_dialog
+
+    def export_bundle(self, *, whole_filter: bool = False) -> None:
+        """File → Export…: the selected run (or every run of the filter) as a signed bundle."""
+        if self.session.source is None:
+            self.bus.info("Open a source first to export its runs.")
+            return
+        dialog = self.export_dialog
+        if not dialog.busy:
+            dialog.prepare(self.current_run(), self.runs_model.run_filter, whole_filter=whole_filter)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+
+    def export_filtered(self) -> None:
+        self.export_bundle(whole_filter=True)
+
+    @property
+    def trust_dialog(self) -> TrustDialog:
+        if self._trust_dialog is None:
+            if self.tools is None:
+                raise RuntimeError("this window was built without the bundle tools")
+            self._trust_dialog = TrustDialog(self.trust, self.tools, sync=self._sync, parent=self)
+        return self._trust_dialog
+
+    def show_trusted_keys(self) -> None:
+        self.trust_dialog.show()
+        self.trust_dialog.raise_()
+
     def show_redis_settings(self) -> None:
         from ui.qt.windows.redis_settings import RedisSettingsDialog
 
@@ -409,7 +521,8 @@ class MainWindow(QMainWindow):
         recent = self.recent.items()
         start = str(Path(recent[0]).parent) if recent else str(Path.home())
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open trace source", start, "Trace sources (*.db *.sqlite *.sqlite3 *.json);;All files (*)"
+            self, "Open trace source", start,
+            "Trace sources and bundles (*.db *.sqlite *.sqlite3 *.json *.zip);;Export bundles (*.zip);;All files (*)"
         )
         if path:
             self.open_location(path)
@@ -482,6 +595,9 @@ class MainWindow(QMainWindow):
 
         for window in self.findChildren(CompareWindow):
             window.shutdown()
+        for dialog in (self._export_dialog, self._trust_dialog):
+            if dialog is not None:
+                dialog.shutdown()
         self.session.shutdown()
         self.redis.shutdown()
         self.disk.shutdown()

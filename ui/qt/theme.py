@@ -41,6 +41,11 @@ _SEVERITY = {
     "warning": "background: #fff6e0; border-bottom: 1px solid #e8c66d;",
     "payload-warning": "background: #fff3cd; color: #6b4e00; padding: 4px 6px; border-radius: 3px;",
     "payload-info": "background: #e8f1fb; color: #1d3f63; padding: 4px 6px; border-radius: 3px;",
+    # The verification banner of an export bundle: verified by a trusted key, verified by a key
+    # not (yet) trusted, untrusted (failed verification, opened on request).
+    "verified": "background: #e3f4e8; color: #14532d; border-bottom: 2px solid #1e8449;",
+    "verified-unknown": "background: #fff6e0; color: #5c3d00; border-bottom: 2px solid #d68910;",
+    "untrusted": "background: #fdecea; color: #7a1c12; border-bottom: 3px solid #c0392b;",
 }
 
 
@@ -53,7 +58,8 @@ def apply_theme(app: QApplication) -> None:
 
 
 def set_severity(widget: QWidget, severity: str) -> None:
-    """Colour a banner: ``error``, ``warning``, ``payload-warning``, ``payload-info``."""
+    """Colour a banner: ``error``, ``warning``, ``payload-warning``, ``payload-info``, and the
+    bundle banner's ``verified``, ``verified-unknown`` and ``untrusted``."""
     widget.setStyleSheet(f"{type(widget).__name__} {{ {_SEVERITY[severity]} }}")
     widget.setProperty("severity", severity)
 

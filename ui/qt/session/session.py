@@ -317,12 +317,13 @@ class SourceSession(QObject):
     # -- opening -----------------------------------------------------------------------------------
 
     def open(self, location: str, password: str | None = None, *,
-             prepare: Callable[[TraceSource], Any] | None = None) -> None:
+             prepare: Callable[[TraceSource], Any] | None = None, untrusted: bool = False) -> None:
         """Open ``location`` in the background; the source open now stays until the new one is
         ready. ``prepare(source)`` runs right after opening on the same worker, and what it returns
         comes with ``opened`` (one round trip instead of two before the first paint). A Postgres
         URL's password (given, inside the URL, or typed before this session) is kept in memory
-        only; the location is shown, logged and remembered without it."""
+        only; the location is shown, logged and remembered without it. ``untrusted`` opens an
+        export bundle that fails verification anyway (the user asked; it is marked so)."""
         if self._open_source is None:
             raise RuntimeError("this session was not given a way to open sources")
         location, inline = split_pg_password(location)
@@ -333,7 +334,12 @@ class SourceSession(QObject):
         open_source = self._open_source
 
         def open_and_prepare() -> tuple[TraceSource, Any]:
-            source = open_source(location, password=password) if password else open_source(location)
+            kwargs: dict[str, Any] = {}
+            if password:
+                kwargs["password"] = password
+            if untrusted:
+                kwargs["allow_untrusted"] = True
+            source = open_source(location, **kwargs)
             try:
                 return source, prepare(source) if prepare is not None else None
             except BaseException:
