@@ -596,14 +596,26 @@ def read_public_key(path: str | os.PathLike[str]) -> PublicKey:
 
 
 class _StepIndex:
-    """One run's steps: their rows, and where each line is in the steps entry (or a local copy)."""
+    """One run's steps: where each line is in the steps entry (or a local copy); rows are parsed
+    when asked for (a page, a bisect probe) and kept in a bounded cache, so the first click on a
+    100,000-step run costs one pass over its bytes, not 100,000 JSON parses."""
 
-    def __init__(self, rows: list[StepRow], offsets: list[tuple[int, int]], base: int, file: BinaryIO | None) -> None:
-        self.rows = rows
+    _CACHE = 20_000
+
+    def __init__(self, offsets: list[tuple[int, int]], base: int, file: BinaryIO | None) -> None:
         self.offsets = offsets
         self.base = base
         self.file = file
-        self.by_index = {r.step_index: i for i, r in enumerate(rows)}
+        self.rows: dict[int, StepRow] = {}
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def remember(self, i: int, row: StepRow) -> StepRow:
+        if len(self.rows) >= self._CACHE:
+            self.rows.clear()
+        self.rows[i] = row
+        return row
 
 
 class BundleSource:
@@ -686,7 +698,7 @@ class BundleSource:
                 return self._steps[key]
             name = f"{self._dirs[key]}/steps.jsonl"
             if name not in self._z.entries:
-                idx = _StepIndex([], [], 0, None)
+                idx = _StepIndex([], 0, None)
             else:
                 idx = self._build_index(name)
             if len(self._steps) >= 4:  # bounded: a few runs' rows at a time
@@ -723,7 +735,6 @@ class BundleSource:
             raise
 
     def _scan(self, name: str, data_iter: Iterator[bytes], base: int, file: BinaryIO | None) -> _StepIndex:
-        rows: list[StepRow] = []
         offsets: list[tuple[int, int]] = []
         sha = hashlib.sha256()
         buf = bytearray()
@@ -735,18 +746,19 @@ class BundleSource:
             buf += chunk
             start = 0
             while (nl := buf.find(b"\n", search)) >= 0:
-                self._add_row(name, rows, offsets, bytes(buf[start:nl]), buf_at + start)
+                if nl > start:
+                    offsets.append((buf_at + start, nl - start))
                 start = search = nl + 1
             del buf[:start]
             buf_at += start
             if len(buf) > limit:
                 raise CorruptSource(f"entry {name}: a line longer than {limit} bytes", location=self._z.location)
         if bytes(buf).strip():
-            self._add_row(name, rows, offsets, bytes(buf), buf_at)
+            offsets.append((buf_at, len(buf)))
         entry = self._listed().get(name)
         if self.trusted and entry is not None and sha.hexdigest() != entry.get("sha256"):
             raise CorruptSource(f"entry {name} changed since the bundle was verified", location=self._z.location)
-        return _StepIndex(rows, offsets, base, file)
+        return _StepIndex(offsets, base, file)
 
     def _iter_span(self, base: int, size: int) -> Iterator[bytes]:
         done = 0
@@ -757,15 +769,14 @@ class BundleSource:
             done += len(chunk)
             yield chunk
 
-    def _add_row(self, name: str, rows: list, offsets: list, line: bytes, at: int) -> None:
-        if not line.strip():
-            return
+    def _row_at(self, idx: _StepIndex, i: int) -> StepRow:
+        row = idx.rows.get(i)
+        if row is not None:
+            return row
         try:
-            rows.append(step_row_from_doc(json.loads(line)))
+            return idx.remember(i, step_row_from_doc(json.loads(self._read_line(idx, i))))
         except (ValueError, RecursionError, CodecError) as exc:
-            raise CorruptSource(f"entry {name} line {len(rows) + 1}: not a step ({exc})"[:300],
-                                location=self._z.location) from None
-        offsets.append((at, len(line)))
+            raise CorruptSource(f"step line {i + 1}: not a step ({exc})"[:300], location=self._z.location) from None
 
     def _read_line(self, idx: _StepIndex, i: int) -> bytes:
         at, size = idx.offsets[i]
@@ -796,18 +807,21 @@ class BundleSource:
         return self._records[self._key(run_id)]
 
     def count_steps(self, run_id: str) -> int:
-        return len(self._index(self._key(run_id)).rows)
+        return len(self._index(self._key(run_id)))
+
+    def _position(self, idx: _StepIndex, step_index: int, *, right: bool) -> int:
+        """Where ``step_index`` is (or would be) among the lines, written by step index."""
+        view = _IndexView(lambda i: self._row_at(idx, i).step_index, len(idx))
+        return (bisect.bisect_right if right else bisect.bisect_left)(view, step_index)
 
     def list_steps(self, run_id, after_index=None, limit=500):
-        rows = self._index(self._key(run_id)).rows
-        if after_index is None:
-            return rows[:limit]
-        start = bisect.bisect_right(_IndexView(rows), after_index)
-        return rows[start: start + limit]
+        idx = self._index(self._key(run_id))
+        start = 0 if after_index is None else self._position(idx, after_index, right=True)
+        return [self._row_at(idx, i) for i in range(start, min(len(idx), start + max(0, limit)))]
 
     def iter_steps(self, run_id: str) -> Iterator[Step]:
         idx = self._index(self._key(run_id))
-        for i in range(len(idx.rows)):
+        for i in range(len(idx)):
             yield self._step_at(idx, i)
 
     def _step_at(self, idx: _StepIndex, i: int) -> Step:
@@ -819,8 +833,8 @@ class BundleSource:
 
     def get_step(self, run_id: str, step_index: int) -> Step:
         idx = self._index(self._key(run_id))
-        i = idx.by_index.get(step_index)
-        if i is None:
+        i = self._position(idx, step_index, right=False)
+        if i >= len(idx) or self._row_at(idx, i).step_index != step_index:
             raise RunNotFound(f"run {run_id!r} has no step {step_index}", location=self._z.location)
         return self._step_at(idx, i)
 
@@ -894,16 +908,17 @@ class BundleSourceWithLogs(BundleSource):
 
 
 class _IndexView(Sequence[int]):
-    """The step indexes of a row list, for bisect without copying them."""
+    """The step indexes of a run's lines, read as bisect asks for them."""
 
-    def __init__(self, rows: Sequence[StepRow]) -> None:
-        self._rows = rows
+    def __init__(self, at, n: int) -> None:
+        self._at = at
+        self._n = n
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._n
 
     def __getitem__(self, i):  # type: ignore[override]
-        return self._rows[i].step_index
+        return self._at(i)
 
 
 class BundleEvidence:

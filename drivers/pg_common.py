@@ -138,8 +138,12 @@ def _translate(exc: BaseException, location: str, doing: str) -> BaseException:
         return NotATraceSource(f"{doing}: the database lacks what AOS writes ({msg})", location=location)
     if state == "42501":
         return SourceError(f"{doing}: permission denied ({msg})", location=location)
+    import psycopg
+
+    # A connection lost mid-stream on a server-side cursor is psycopg's own OperationalError,
+    # often without a SQLSTATE ("server closed the connection unexpectedly").
     if state.startswith("08") or state in ("57P01", "57P02", "57P03") or isinstance(
-        exc, sa.exc.OperationalError | sa.exc.InterfaceError
+        exc, sa.exc.OperationalError | sa.exc.InterfaceError | psycopg.OperationalError | psycopg.InterfaceError
     ) or getattr(exc, "connection_invalidated", False):
         return SourceUnavailable(f"{doing}: the server is unreachable or closed the connection ({msg})",
                                  location=location)

@@ -51,3 +51,16 @@ def test_iso_is_utc():
     assert iso(aware) == "2026-11-29T05:00:00+00:00"
     assert iso(datetime(2026, 11, 29, 5, 0)) == "2026-11-29T05:00:00+00:00"
     assert iso(None) is None
+
+
+def test_a_connection_lost_mid_stream_is_unavailable_not_a_raw_error():
+    """psycopg's own OperationalError, without a SQLSTATE, as a server-side cursor raises it when
+    the server drops the connection between two batches (seen while an export streamed steps)."""
+    import psycopg
+
+    from drivers.pg_common import translate_errors
+    from inspector.errors import SourceUnavailable
+
+    with pytest.raises(SourceUnavailable, match="reading steps: the server is unreachable or closed"):
+        with translate_errors("postgresql://h/db", "reading steps"):
+            raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
