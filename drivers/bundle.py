@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import queue
 import shutil
 import stat
 import struct
@@ -84,6 +85,10 @@ __all__ = [
 ]
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+#: What decoding a document a hostile bundle wrote may raise (a signed bundle can still be
+#: hostile: anyone can sign with their own key).
+_DECODE_ERRORS = (CodecError, ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError,
+                  OverflowError)
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _CHUNK = 1 << 20
 
@@ -121,7 +126,12 @@ class _ZipSink:
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
         self.tmp = Path(tmp)
         self._fh = os.fdopen(fd, "w+b")
-        self._stage = tempfile.mkdtemp(prefix=".stage-", dir=final.parent)
+        try:
+            self._stage = tempfile.mkdtemp(prefix=".stage-", dir=final.parent)
+        except BaseException:
+            self._fh.close()
+            self.tmp.unlink(missing_ok=True)
+            raise
         self.zip = zipfile.ZipFile(self._fh, "w", zipfile.ZIP_STORED, allowZip64=True)
         self.names: set[str] = set()
         self._done = False
@@ -141,7 +151,7 @@ class _ZipSink:
         info.create_system = 3
         info.external_attr = (stat.S_IFREG | 0o644) << 16
         info.file_size = size
-        with self.zip.open(info, "w", force_zip64=size > 0x7FFFFFFF) as out:
+        with self.zip.open(info, "w", force_zip64=size > zipfile.ZIP64_LIMIT) as out:
             shutil.copyfileobj(f, out, _CHUNK)
         f.close()
         self.names.add(writer.name)
@@ -184,6 +194,7 @@ class ZipBundleTarget:
             raise UsageError(f"{self.path.parent}: no such folder")
 
     def existing_request_hash(self) -> str | None:
+        """The request hash of a bundle already at the path, once it verifies (else None)."""
         try:
             st = self.path.stat()
         except OSError:
@@ -192,10 +203,10 @@ class ZipBundleTarget:
             return None
         try:
             with ZipReader(self.path) as z:
-                doc = json.loads(z.read(MANIFEST, limit=z.limits.max_json_bytes))
-        except (SourceError, ValueError, KeyError, OSError):
+                v = verify_reader(z)  # a changed bundle is never "the same export"
+        except (SourceError, OSError):
             return None
-        value = doc.get("request_hash") if isinstance(doc, dict) else None
+        value = (v.manifest or {}).get("request_hash") if v.ok else None
         return value if isinstance(value, str) else None
 
     def open(self) -> _ZipSink:
@@ -206,6 +217,30 @@ class ZipBundleTarget:
 
 
 # -- reading -------------------------------------------------------------------------------------
+
+
+class _CrcThread:
+    """CRC-32 of a stream of chunks, computed on its own thread."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._value = 0
+        self._thread = threading.Thread(target=self._run, name="bundle-crc", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        value = 0
+        while (chunk := self._queue.get()) is not None:
+            value = zlib.crc32(chunk, value)
+        self._value = value
+
+    def feed(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def result(self) -> int:
+        self._queue.put(None)
+        self._thread.join()
+        return self._value
 
 
 def _open_regular(path: Path) -> BinaryIO:
@@ -245,6 +280,7 @@ class ZipReader:
         self._lock = threading.RLock()
         self._fh = _open_regular(self.path)
         try:
+            self._precheck()
             try:
                 self.zip = zipfile.ZipFile(self._fh)
             except zipfile.BadZipFile as exc:
@@ -260,6 +296,24 @@ class ZipReader:
         except BaseException:
             self._fh.close()
             raise
+
+    def _precheck(self) -> None:
+        """Refuse a directory of more entries than the limit before zipfile parses it all (a
+        million tiny entries would cost ten times the file's size in memory)."""
+        size = self._fh.seek(0, io.SEEK_END)
+        tail_at = max(0, size - (65535 + 22))
+        self._fh.seek(tail_at)
+        tail = self._fh.read()
+        self._fh.seek(0)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return  # zipfile says what is wrong
+        _sig, _d, _cd, _here, n_all, cd_size, _off, _clen = struct.unpack("<4s4H2LH", tail[at:at + 22])
+        per_entry = 46 + 16  # the smallest directory record with a short name
+        if (n_all != 0xFFFF and n_all > self.limits.max_entries) or (
+                cd_size != 0xFFFFFFFF and cd_size > self.limits.max_entries * (per_entry + 300)):
+            raise CorruptSource(f"lists {n_all} entries ({cd_size} bytes of directory), more than the "
+                                f"{self.limits.max_entries} a bundle may have", location=self.location)
 
     def __enter__(self) -> ZipReader:
         return self
@@ -302,10 +356,10 @@ class ZipReader:
         total = 0
         for info in infos:
             name = info.filename
-            if info.is_dir() and name.endswith("/"):
+            if name.endswith("/"):
                 why = check_entry_name(name.rstrip("/"))
-                if why is not None:
-                    self._bad("UNSAFE_ENTRY", name, f"unsafe name: {why}")
+                self._bad("UNSAFE_ENTRY" if why else "UNEXPECTED_ENTRY", name,
+                          f"unsafe name: {why}" if why else "a folder entry (bundles have none)")
                 continue
             why = check_entry_name(name)
             if why is not None:
@@ -339,8 +393,12 @@ class ZipReader:
                 continue
             total += info.file_size
             self.entries[name] = info
+        packed = sum(i.compress_size for i in self.entries.values())
         if total > lim.max_total_bytes:
             self._bad("ZIP_BOMB", "", f"{total} bytes uncompressed in all, over the {lim.max_total_bytes}-byte limit")
+            self.entries.clear()
+        elif total > (64 << 20) and total > lim.max_ratio * max(1, packed):
+            self._bad("ZIP_BOMB", "", f"expands {total / max(1, packed):.0f}× in all (limit {lim.max_ratio:.0f}×)")
             self.entries.clear()
 
     def layout_problems(self) -> list[Problem]:
@@ -367,7 +425,7 @@ class ZipReader:
                     return out
                 (_sig, ver, ver_hi, flags, method, t, d, crc, csize, usize, nlen, elen) = _LOCAL_HEADER.unpack(head)
                 raw_name = self._fh.read(nlen)
-                zip64 = usize == 0xFFFFFFFF or csize == 0xFFFFFFFF
+                zip64 = info.file_size > zipfile.ZIP64_LIMIT
                 dt = info.date_time
                 want_t = (dt[3] << 11) | (dt[4] << 5) | (dt[5] // 2)
                 want_d = ((dt[0] - 1980) << 9) | (dt[1] << 5) | dt[2]
@@ -382,12 +440,18 @@ class ZipReader:
                 if mismatch:
                     out.append(Problem("ZIP_LAYOUT", "local header differs from the directory: " + ", ".join(mismatch),
                                        name))
+                # Entries over 2 GiB, or past 2 GiB in the file, carry zip64 records (zipfile's rule).
+                big = info.file_size > zipfile.ZIP64_LIMIT or info.header_offset > zipfile.ZIP64_LIMIT
+                utf8 = 0x800 if not name.isascii() else 0
                 odd = [what for what, ok in (
                     ("comment", info.comment == b""), ("internal attributes", info.internal_attr == 0),
                     ("external attributes", info.external_attr == (stat.S_IFREG | 0o644) << 16),
-                    ("system", info.create_system == 3), ("flags", info.flag_bits & ~0x800 == 0),
+                    ("system", info.create_system == 3), ("flags", info.flag_bits == utf8),
                     ("volume", info.volume == 0), ("reserved", info.reserved == 0),
-                    ("date", info.date_time == _EPOCH),
+                    ("date", info.date_time == _EPOCH), ("method", info.compress_type == zipfile.ZIP_STORED),
+                    ("stored size", info.compress_size == info.file_size),
+                    ("versions", {info.create_version, info.extract_version} <= ({20, 45} if big else {20})),
+                    ("extra field", big or info.extra == b""),
                 ) if not ok]
                 if odd:
                     out.append(Problem("ZIP_LAYOUT", "not as the bundle writer writes it: " + ", ".join(odd), name))
@@ -436,22 +500,34 @@ class ZipReader:
         with self._lock, self._reading(name):
             offset = self._stored_offset(info) if info.compress_type == zipfile.ZIP_STORED else None
             if offset is not None:
-                self._fh.seek(offset)
-                left = info.file_size
-                while left > 0:
-                    chunk = self._fh.read(min(_CHUNK * 4, left))
-                    if not chunk:
-                        break
-                    sha.update(chunk)
-                    size += len(chunk)
-                    left -= len(chunk)
-                    if cancelled is not None and cancelled():
-                        raise UsageError("verification cancelled")
+                # The CRC the headers carry is checked too (on a second thread: SHA-256 and CRC-32
+                # both release the GIL), so that no byte of a bundle changes unnoticed.
+                crc = _CrcThread()
+                try:
+                    self._fh.seek(offset)
+                    left = info.file_size
+                    while left > 0:
+                        chunk = self._fh.read(min(_CHUNK * 4, left))
+                        if not chunk:
+                            break
+                        crc.feed(chunk)
+                        sha.update(chunk)
+                        size += len(chunk)
+                        left -= len(chunk)
+                        if cancelled is not None and cancelled():
+                            raise UsageError("verification cancelled")
+                finally:
+                    value = crc.result()
+                if value != info.CRC and size == info.file_size:
+                    self.problems.append(Problem("ZIP_LAYOUT", f"CRC-32 in the headers ({info.CRC:08x}) is not the "
+                                                               f"data's ({value:08x})", name))
                 return FileDigest(size, sha.hexdigest())
             with self._open_entry(info) as fh:
                 while chunk := fh.read(_CHUNK):
                     sha.update(chunk)
                     size += len(chunk)
+                    if cancelled is not None and cancelled():
+                        raise UsageError("verification cancelled")
         return FileDigest(size, sha.hexdigest())
 
     def _open_entry(self, info: zipfile.ZipInfo):
@@ -512,6 +588,7 @@ def verify_reader(z: ZipReader, trusted: Sequence[PublicKey] = (), cancelled=Non
                 found[name] = z.digest(name, cancelled)
         except CorruptSource as exc:
             problems.append(Problem("CORRUPT_ENTRY", exc.detail, name))
+    problems += [p for p in z.problems if p not in problems]  # found while reading (CRC)
     return verify_bundle(small[MANIFEST], small[SIGNATURE], found, custody=small[CUSTODY], trusted=trusted,
                          reader_problems=problems)
 
@@ -538,6 +615,7 @@ def write_keypair(path: str | os.PathLike[str], *, overwrite: bool = False) -> S
     key = SigningKey.generate()
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     try:
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(p, flags, 0o600)
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), 0o600)
@@ -633,6 +711,7 @@ class BundleSource:
         self._dirs: dict[str, str] = {}
         self._alias: dict[str, str] = {}
         self._steps: dict[str, _StepIndex] = {}
+        self._files: list[BinaryIO] = []
         self._evidence: BundleEvidence | None = None
         self._logs: BundleLogs | None = None
         self._load_runs()
@@ -678,7 +757,7 @@ class BundleSource:
                 continue
             try:
                 record = run_from_doc(self._json(f"{d}/run.json"))
-            except CodecError as exc:
+            except _DECODE_ERRORS as exc:
                 raise CorruptSource(f"entry {d}/run.json: {exc}", location=self._z.location) from None
             key = record.summary.key
             self._records[key] = record
@@ -701,11 +780,11 @@ class BundleSource:
                 idx = _StepIndex([], 0, None)
             else:
                 idx = self._build_index(name)
-            if len(self._steps) >= 4:  # bounded: a few runs' rows at a time
-                old = next(iter(self._steps))
-                stale = self._steps.pop(old)
-                if stale.file is not None:
-                    stale.file.close()
+            if len(self._steps) >= 4:  # bounded: a few runs' offsets at a time
+                # An extracted copy stays open until close(): an iterator may still read it.
+                self._steps.pop(next(iter(self._steps)))
+            if idx.file is not None:
+                self._files.append(idx.file)
             self._steps[key] = idx
             return idx
 
@@ -775,7 +854,7 @@ class BundleSource:
             return row
         try:
             return idx.remember(i, step_row_from_doc(json.loads(self._read_line(idx, i))))
-        except (ValueError, RecursionError, CodecError) as exc:
+        except _DECODE_ERRORS as exc:
             raise CorruptSource(f"step line {i + 1}: not a step ({exc})"[:300], location=self._z.location) from None
 
     def _read_line(self, idx: _StepIndex, i: int) -> bytes:
@@ -828,7 +907,7 @@ class BundleSource:
         line = self._read_line(idx, i)
         try:
             return step_from_doc(json.loads(line))
-        except (ValueError, RecursionError, CodecError) as exc:
+        except _DECODE_ERRORS as exc:
             raise CorruptSource(f"step line {i + 1}: {exc}"[:300], location=self._z.location) from None
 
     def get_step(self, run_id: str, step_index: int) -> Step:
@@ -863,7 +942,7 @@ class BundleSource:
                 if name in self._z.entries:
                     try:
                         ev = evidence_from_doc(self._json(name))
-                    except CodecError as exc:
+                    except _DECODE_ERRORS as exc:
                         raise CorruptSource(f"entry {name}: {exc}", location=self._z.location) from None
                     docs[ev.run_id] = ev
             self._evidence = BundleEvidence(docs, self._z.location)
@@ -877,7 +956,7 @@ class BundleSource:
                 if name in self._z.entries:
                     try:
                         docs.append(logs_from_doc(self._json(name)))
-                    except CodecError as exc:
+                    except _DECODE_ERRORS as exc:
                         raise CorruptSource(f"entry {name}: {exc}", location=self._z.location) from None
             self._logs = BundleLogs(docs)
         return self._logs
@@ -890,9 +969,9 @@ class BundleSource:
 
     def close(self) -> None:
         with self._lock:
-            for idx in self._steps.values():
-                if idx.file is not None:
-                    idx.file.close()
+            for f in self._files:
+                f.close()
+            self._files.clear()
             self._steps.clear()
             self._z.close()
             if self._tmp is not None:

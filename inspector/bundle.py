@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -138,7 +138,7 @@ class PublicKey:
         if stripped.startswith(b"-----BEGIN"):
             try:
                 key = serialization.load_pem_public_key(stripped)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
                 raise BadKey(f"not a readable public key: {exc}") from None
             if not isinstance(key, Ed25519PublicKey):
                 raise BadKey(f"not an Ed25519 key ({type(key).__name__})")
@@ -177,7 +177,7 @@ class SigningKey:
             key = serialization.load_pem_private_key(data, password=None)
         except TypeError:
             raise BadKey("the private key is encrypted; give an unencrypted key (keygen writes one)") from None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, UnsupportedAlgorithm) as exc:
             raise BadKey(f"not a readable private key: {exc}") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise BadKey(f"not an Ed25519 key ({type(key).__name__})")
@@ -369,7 +369,54 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
     signer = doc.get("signer")
     if not isinstance(signer, dict) or not isinstance(signer.get("public_key"), str):
         raise ManifestError("manifest.json names no signer public key")
+    if signer.get("fingerprint") is not None and not isinstance(signer.get("fingerprint"), str):
+        raise ManifestError("manifest.json signer fingerprint is not a string")
+    _check_shape(doc)
     return doc
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_shape(doc: Mapping[str, Any]) -> None:
+    """The optional fields readers show must have the types written (a bundle signed by anyone's
+    key can still be hostile): ManifestError naming the first that does not."""
+    def fail(what: str) -> None:
+        raise ManifestError(f"manifest.json {what}")
+
+    for name in ("kind", "exported_at", "exported_by", "export_reason", "request_hash", "content_digest"):
+        if doc.get(name) is not None and not isinstance(doc[name], str):
+            fail(f"{name} is not a string")
+    for name in ("producer", "source", "redaction", "completeness", "selection"):
+        if doc.get(name) is not None and not isinstance(doc[name], dict):
+            fail(f"{name} is not an object")
+    for name in ("name", "version"):
+        if (doc.get("producer") or {}).get(name) is not None and not isinstance(doc["producer"][name], str):
+            fail(f"producer {name} is not a string")
+    for name in ("location", "kind", "read_digest"):
+        if (doc.get("source") or {}).get(name) is not None and not isinstance(doc["source"][name], str):
+            fail(f"source {name} is not a string")
+    red = doc.get("redaction") or {}
+    if not isinstance(red.get("applied", False), bool) or not isinstance(red.get("rules", []), list) \
+            or not all(isinstance(r, str) for r in red.get("rules", [])):
+        fail("redaction is not {applied: bool, rules: [text]}")
+    runs = doc.get("runs", [])
+    if not isinstance(runs, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("dir"), str) and isinstance(r.get("run_id"), str)
+            for r in runs):
+        fail("runs is not a list of {run_id, dir}")
+    comp = doc.get("completeness") or {}
+    for kind, counts in comp.items():
+        if kind == "evidence_rows":
+            if not isinstance(counts, dict) or not all(
+                    isinstance(c, dict) and all(_is_count(v) for v in c.values()) for c in counts.values()):
+                fail("completeness evidence_rows is not counts per class")
+            continue
+        if not isinstance(counts, dict) or not all(
+                _is_count(v) or (k == "missing_ids" and isinstance(v, list) and all(isinstance(x, str) for x in v))
+                for k, v in counts.items()):
+            fail(f"completeness {kind} is not a set of counts")
 
 
 def parse_custody(data: bytes) -> list[JobAuditEvent]:
@@ -461,7 +508,7 @@ def verify_bundle(manifest_bytes: bytes | None, signature: bytes | None, found: 
         else:
             try:
                 custody_events = verify_chain(parse_custody(custody))
-            except (ManifestError, AuditChainError) as exc:
+            except (ManifestError, AuditChainError, ValueError) as exc:  # UnicodeError: a lone surrogate
                 problems.append(Problem("CUSTODY_BROKEN", f"the custody log's hash chain is broken: {exc}", CUSTODY))
     else:
         notes.append("the bundle carries no custody log")

@@ -180,18 +180,20 @@ def redact_export_string(value: str) -> str:
     return result
 
 
-def redact_export(value: Any, depth: int = 0) -> Any:
+def redact_export(value: Any, depth: int = 0, *, keep: frozenset[str] = frozenset()) -> Any:
     """A redacted copy of any JSON value, for exports: sensitive keys (any depth, keys compared
     lower-cased) hide their value, strings go through :func:`redact_export_string`, and unlike
     upstream nothing deep is let through: a container deeper than :data:`EXPORT_MAX_DEPTH` becomes
-    ``"<REDACTED_DEEP>"``. Non-string keys are compared by their text."""
+    ``"<REDACTED_DEEP>"``. Non-string keys are compared by their text. Values under a key in
+    ``keep`` (identifiers a bundle links records by: run ids, trace ids, row ids) are kept as
+    they are, at any depth."""
     if isinstance(value, str):
         return redact_export_string(value)
     if isinstance(value, dict | list) and depth >= EXPORT_MAX_DEPTH:
         return REDACTED_DEEP
     if isinstance(value, dict):
-        return {k: REDACTED if str(k).lower() in SENSITIVE_KEYS else redact_export(v, depth + 1)
-                for k, v in value.items()}
+        return {k: REDACTED if str(k).lower() in SENSITIVE_KEYS else v if k in keep
+                else redact_export(v, depth + 1, keep=keep) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_export(v, depth + 1) for v in value]
+        return [redact_export(v, depth + 1, keep=keep) for v in value]
     return value

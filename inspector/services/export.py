@@ -41,7 +41,7 @@ from inspector.jobs import (
     should_retry,
 )
 from inspector.logs import RunLogs
-from inspector.model import Payload, RunFilter, RunRecord, Step, StepRow, parse_timestamp
+from inspector.model import Payload, RunFilter, RunRecord, RunSummary, Step, StepRow, parse_timestamp
 from inspector.redact import EXPORT_RULES, redact_export
 from inspector.services.grading import grade_run
 from inspector.source import HasLogs, TraceSource
@@ -49,6 +49,7 @@ from inspector.source import HasLogs, TraceSource
 __all__ = [
     "BUNDLE_KINDS",
     "EXPORT_RETRY",
+    "KEEP_KEYS",
     "BundleSink",
     "BundleTarget",
     "EntryWriter",
@@ -154,13 +155,16 @@ class ExportResult:
         return len(self.manifest.get("files", ()))
 
 
-def request_hash(source: TraceSource, selection: RunSelection, options: ExportOptions, key: SigningKey) -> str:
-    """The export request's identity (upstream's ``hash_request``: compact JSON, SHA-256)."""
+def request_hash(source: TraceSource, selection: RunSelection, options: ExportOptions, key: SigningKey,
+                 state: str = "") -> str:
+    """The export request's identity (upstream's ``hash_request``: compact JSON, SHA-256): what
+    was asked, of which source, with which options and key, and how the selected runs stood
+    (``state``: their ids, statuses, times and step counts)."""
     return hash_request({"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "source": source.info.location,
                          "selection": selection.describe(), "kind": options.kind, "reason": options.reason,
                          "redact": options.redact, "exported_by": options.exported_by,
                          "exported_at": options.exported_at, "signer": key.public.fingerprint,
-                         "report": options.include_report})
+                         "report": options.include_report, "state": state})
 
 
 class _Hashing:
@@ -176,6 +180,14 @@ class _Hashing:
         self.sha.update(data)
         self.size += len(data)
         self.writer.write(data)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    keys: list[str]
+    missing: list[str]
+    steps: int
+    state: str
 
 
 @dataclass
@@ -194,7 +206,7 @@ class _RunOut:
 
 
 class _Job:
-    def __init__(self, source: TraceSource, selection: RunSelection, sink: BundleSink, key: SigningKey,
+    def __init__(self, source: TraceSource, selection: RunSelection, target: BundleTarget, key: SigningKey,
                  options: ExportOptions, req_hash: str, *, retry: RetryConfig, sleep: Callable[[float], None],
                  clock: Callable[[], float], random: Callable[[], float],
                  progress: Callable[[JobProgress], None] | None, cancelled: Callable[[], bool] | None,
@@ -202,7 +214,8 @@ class _Job:
                  render_report: Callable[[ReportInput], bytes] | None) -> None:
         self.source = source
         self.selection = selection
-        self.sink = sink
+        self.target = target
+        self.sink: BundleSink | None = None
         self.key = key
         self.options = options
         self.req_hash = req_hash
@@ -217,10 +230,15 @@ class _Job:
         self.files: list[dict[str, Any]] = []
         self.read_digest = hashlib.sha256()
         self.retries = 0
-        self.custody = JobAuditLog(f"export-{req_hash[:16]}", _TENANT, id_prefix=req_hash[:12])
+        self.custody = JobAuditLog("export", _TENANT, id_prefix="")
         self.retry_notes: list[tuple[int, float, str]] = []
-        self.progress = JobProgress(self.custody.job_id)
+        self.progress = JobProgress("export")
         self._last_report = -1.0
+
+    def set_request(self, req_hash: str) -> None:
+        """The request is known once the runs are planned: the job and its custody log take its id."""
+        self.req_hash = req_hash
+        self.custody = JobAuditLog(f"export-{req_hash[:16]}", _TENANT, id_prefix=req_hash[:12])
 
     # -- entries ----------------------------------------------------------------------------
 
@@ -260,11 +278,12 @@ class _Job:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def plan(self) -> tuple[list[str], list[str], int]:
-        """(keys to export, keys asked for but not found, total steps expected)."""
-        keys: list[str] = []
+    def plan(self) -> _Plan:
+        """The runs to export (one summary per run, in order), the ids not found, and how the
+        selected runs stand now (their state digest: part of the request's identity, so that an
+        export asked again after the runs changed is a new export)."""
+        summaries: dict[str, RunSummary] = {}
         missing: list[str] = []
-        total = 0
         if self.selection.run_ids:
             for rid in dict.fromkeys(self.selection.run_ids):
                 try:
@@ -272,21 +291,24 @@ class _Job:
                 except RunNotFound:
                     missing.append(rid)
                     continue
-                keys.append(s.key)
-                total += s.total_steps or 0
+                summaries.setdefault(s.key, s)
         else:
             flt = self.selection.flt or RunFilter()
             offset = 0
             while True:
                 page = self.source.list_runs(flt, offset=offset, limit=500)
                 for s in page:
-                    keys.append(s.key)
-                    total += s.total_steps or 0
+                    summaries.setdefault(s.key, s)
                 offset += len(page)
                 if len(page) < 500:
                     break
                 self.check_cancel()
-        return list(dict.fromkeys(keys)), missing, total
+        state = hashlib.sha256()
+        for s in summaries.values():
+            state.update(canonical_bytes([s.key, s.run_id, s.status, s.started_at, s.completed_at, s.total_steps,
+                                          s.failure_count, jsonable(s.total_cost_cents)]) + b"\n")
+        return _Plan(list(summaries), missing, sum(s.total_steps or 0 for s in summaries.values()),
+                     state.hexdigest())
 
     def export_run(self, n: int, key: str, done_before: int, total: int) -> _RunOut:
         pending: list[tuple[_Hashing, str]] = []
@@ -322,6 +344,8 @@ class _Job:
                 doc = step_to_doc(step)
                 if redact:
                     _redact_doc(doc, ("params", "outcome_data"))
+                    if "extra" in doc:
+                        doc["extra"] = redact_export(doc["extra"], keep=KEEP_KEYS)
                 buf.append(compact_bytes(doc) + b"\n")
                 rows.append(step.row)
                 if len(buf) >= 256:
@@ -338,9 +362,12 @@ class _Job:
                         for r in rows[:200]]
         run_doc = run_to_doc(record)
         digest.update(canonical_bytes(run_doc))
-        if self.options.redact:
-            run_doc = run_to_doc(replace(record, plan=self._redact_payload(record.plan),
-                                         metadata=self._redact_payload(record.metadata)))
+        if redact:
+            record = replace(record, plan=self._redact_payload(record.plan),
+                             metadata=self._redact_payload(record.metadata),
+                             extra={k: self._redact_payload(v) if isinstance(v, Payload)
+                                    else redact_export(v, keep=KEEP_KEYS) for k, v in (record.extra or {}).items()})
+            run_doc = run_to_doc(record)
         self.put(f"{d}/run.json", canonical_bytes(run_doc), pending)
         reader = self.source.evidence()
         if isinstance(reader, EvidenceReader) and reader.has_store:
@@ -348,8 +375,11 @@ class _Job:
             ev = graded.evidence
             ev_doc = evidence_to_doc(ev)
             digest.update(canonical_bytes(ev_doc))
-            self.put(f"{d}/evidence.json", canonical_bytes(ev_doc), pending)
             out.grade = graded.report()
+            if redact:
+                ev_doc = _redact_evidence(ev_doc)
+                out.grade = redact_export(out.grade, keep=KEEP_KEYS)
+            self.put(f"{d}/evidence.json", canonical_bytes(ev_doc), pending)
             self.put(f"{d}/integrity.json", canonical_bytes(out.grade), pending)
             for cls in sorted(set(ev.rows) - {EvidenceClass.TRACE, EvidenceClass.TRACE_STEPS}, key=lambda c: c.value):
                 found = int(ev.facts.counts.get(cls, len(ev.rows.get(cls, ()))))
@@ -357,12 +387,10 @@ class _Job:
                 out.evidence_counts[cls.value] = [found, written]
         if isinstance(self.source, HasLogs):
             logs: RunLogs = self.source.logs().run_logs(record.summary.run_id, record.summary.trace_id)
-            if self.options.redact:
-                logs = replace(logs, audit=tuple(
-                    replace(e, before_state=self._redact_payload(e.before_state),
-                            after_state=self._redact_payload(e.after_state)) for e in logs.audit))
             logs_doc = logs_to_doc(logs)
             digest.update(canonical_bytes(logs_doc))
+            if redact:
+                logs_doc = _redact_logs(logs_doc)
             self.put(f"{d}/logs.json", canonical_bytes(logs_doc), pending)
             out.audit_events = len(logs.audit)
             out.llm_records = len(logs.llm_records)
@@ -390,6 +418,33 @@ class _Job:
                                          prepared_by=self.options.exported_by), "executive_debrief_bundle.json"
         self.put(f"{d}/aos/{name}", canonical_bytes(envelope(doc, timestamp=created, request_id=request_id)), pending)
         del out.rows  # type: ignore[attr-defined]
+
+
+#: Identifiers a bundle links its records by: kept as they are when the rest is redacted.
+KEEP_KEYS = frozenset({"run_id", "trace_id", "id", "key", "step_index", "tenant_id", "agent_id", "correlation_id",
+                       "entity_id", "entity_type", "event_type", "policy_id", "loop_trace_id", "evidence_type",
+                       "failure_reason", "code", "severity", "table"})
+
+
+def _redact_evidence(doc: dict[str, Any]) -> dict[str, Any]:
+    """Evidence rows are ``[column, value]`` pairs: their values are redacted, identifiers kept;
+    capture failures' messages and the stored verdict's reasons too."""
+    out = dict(doc)
+    out["rows"] = {cls: [{**r, "fields": [[k, v if k in KEEP_KEYS else redact_export(v, keep=KEEP_KEYS)]
+                                          for k, v in r.get("fields", [])]} for r in rows]
+                   for cls, rows in doc.get("rows", {}).items()}
+    facts = dict(doc.get("facts") or {})
+    facts["failures"] = [redact_export(f, keep=KEEP_KEYS) for f in facts.get("failures", [])]
+    out["facts"] = facts
+    if doc.get("stored") is not None:
+        out["stored"] = redact_export(doc["stored"], keep=KEEP_KEYS)
+    return out
+
+
+def _redact_logs(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every value of the logs document (states, details, reasons, actors, notes), identifiers
+    kept."""
+    return redact_export(doc, keep=KEEP_KEYS)
 
 
 def _digest_step(digest: Any, step: Step) -> None:
@@ -437,17 +492,24 @@ def export_bundle(source: TraceSource, selection: RunSelection, target: BundleTa
     options.check()
     if not selection.run_ids and selection.flt is None:
         raise UsageError("nothing to export: give run ids or a filter")
-    req = request_hash(source, selection, options, key)
+    job = _Job(source, selection, target, key, options, "", retry=retry, sleep=sleep, clock=clock,
+               random=random or (lambda: 0.0), progress=progress, cancelled=cancelled, on_retry=on_retry,
+               render_report=render_report)
+    job.report(0, 1, "Planning", force=True)
+    plan = _with_retries(job, job.plan, "listing the runs")
+    if not plan.keys:
+        raise UsageError("no runs to export: " + (f"not found: {', '.join(plan.missing)}" if plan.missing
+                                                  else "the filter matches none"))
+    req = request_hash(source, selection, options, key, plan.state)
+    job.set_request(req)
     if idempotency is not None:
         resp = idempotency.check(req, req, _TENANT, trace_id=target.location)
         if (resp.is_duplicate and resp.stored_trace_id == target.location
                 and target.existing_request_hash() == req):
             return ExportResult(target.location, req, reused=True)
-    job = _Job(source, selection, target.open(), key, options, req, retry=retry, sleep=sleep, clock=clock,
-               random=random or (lambda: 0.0), progress=progress, cancelled=cancelled, on_retry=on_retry,
-               render_report=render_report)
+    job.sink = target.open()
     try:
-        manifest = _run(job)
+        manifest = _run(job, plan)
     except BaseException as exc:
         job.sink.abort()
         if idempotency is not None:
@@ -481,12 +543,9 @@ def _with_retries(job: _Job, what: Callable[[], Any], label: str) -> Any:
             job.source.refresh()
 
 
-def _run(job: _Job) -> dict[str, Any]:
-    job.report(0, 1, "Planning", force=True)
-    keys, missing, total = _with_retries(job, job.plan, "listing the runs")
-    if not keys:
-        raise UsageError("no runs to export: " + (f"not found: {', '.join(missing)}" if missing else "the filter matches none"))
-    total = max(total, 1) + len(keys)
+def _run(job: _Job, plan: _Plan) -> dict[str, Any]:
+    keys, missing = plan.keys, plan.missing
+    total = max(plan.steps, 1) + len(keys)
     outs: list[_RunOut] = []
     done = 0
     for n, key in enumerate(keys, start=1):
@@ -546,7 +605,8 @@ def _report_run(o: _RunOut) -> dict[str, Any]:
 def _manifest(job: _Job, outs: Sequence[_RunOut], keys: Sequence[str], missing: Sequence[str], stamp: str,
               content_digest: str) -> dict[str, Any]:
     o = job.options
-    asked = len(job.selection.run_ids) if job.selection.run_ids else len(keys)
+    # Ids given twice, or a run id and one of its trace ids, name one run: asked = found + missing.
+    asked = len(outs) + len(missing)
     steps_expected = sum(x.steps_expected for x in outs)
     steps_written = sum(x.steps_written for x in outs)
     ev_found: dict[str, int] = {}

@@ -313,8 +313,15 @@ def test_zip_bombs_and_oversized_entries_are_refused_before_reading(tmp_path):
     many = _raw_zip(tmp_path / "t.zip", [(_info(f"f{i}"), b"x" * 100) for i in range(5)])
     with ZipReader(many, Limits(max_total_bytes=300)) as z:
         assert [p.code for p in z.problems] == ["ZIP_BOMB"] and not z.entries
-    with ZipReader(many, Limits(max_entries=3)) as z:
-        assert [p.code for p in z.problems] == ["TOO_MANY_ENTRIES"]
+    # More entries than a bundle may have: refused from the end record, before zipfile parses
+    # the whole directory (a million tiny entries cost ten times the file's size in memory).
+    with pytest.raises(CorruptSource, match="lists 5 entries .* more than the 3"):
+        ZipReader(many, Limits(max_entries=3))
+    # A total that inflates like a bomb, though each entry stays under 1 MiB.
+    small_bombs = _raw_zip(tmp_path / "s.zip", [(_info(f"f{i}", compress_type=zipfile.ZIP_DEFLATED), b"\0" * (1 << 20))
+                                               for i in range(70)])
+    with ZipReader(small_bombs) as z:
+        assert [p.code for p in z.problems] == ["ZIP_BOMB"] and "in all" in z.problems[0].message
 
 
 def test_paths_that_are_not_bundles_say_what_they_are(tmp_path):
@@ -518,3 +525,202 @@ def test_aos_bundle_json_opens_read_only_with_its_hash_checked(tmp_path, all_bun
     src = open_source(tmp_path / "bare.json")
     assert "DOES NOT MATCH" in src.info.notes[0]
     assert AT  # the export time these bundles were pinned to
+
+
+# -- found in review: bytes around the entries, hostile self-signed bundles --------------------
+
+
+def _patch(data: bytes, at: int, new: bytes) -> bytes:
+    return data[:at] + new + data[at + len(new):]
+
+
+def _central(data: bytes, name: bytes) -> int:
+    """Offset of ``name``'s central directory record."""
+    import struct
+
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:
+        nlen = struct.unpack("<H", data[pos + 28:pos + 30])[0]
+        if data[pos + 46:pos + 46 + nlen] == name:
+            return pos
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    raise AssertionError(f"{name!r} is not in the directory")
+
+
+def test_no_byte_around_the_entries_changes_unnoticed(small_bundle, tmp_path):
+    import struct
+
+    data = small_bundle.read_bytes()
+    files = entries(small_bundle)
+    cd = _central(data, b"report.pdf")
+    local = struct.unpack("<L", data[cd + 42:cd + 46])[0]
+    cases = {
+        # The CRC changed in both headers: the data still matches its digest, the CRC does not.
+        "CRC": _patch(_patch(data, cd + 16, b"\0\0\0\0"), local + 14, b"\0\0\0\0"),
+        # Version made by, flags, attributes in the directory only.
+        "versions": _patch(data, cd + 4, b"\x2d"),
+        "flags": _patch(data, cd + 8, b"\x00\x08"),
+        "external attributes": _patch(data, cd + 38, b"\x00\x00\xed\x41"),
+        # A comment after the end record.
+        "comment": data[:-2] + b"\x03\x00abc",
+    }
+    for what, changed in cases.items():
+        path = tmp_path / f"{what}.zip"
+        path.write_bytes(changed)
+        v = verify_path(path)
+        assert not v.ok and {p.code for p in v.problems} <= {"ZIP_LAYOUT"}, what
+    folder = dict(files)
+    with zipfile.ZipFile(tmp_path / "dir.zip", "w") as z:
+        z.writestr(_info("evil/"), b"hidden bytes")
+        for n, d in folder.items():
+            z.writestr(_info(n, create_system=3, external_attr=(stat.S_IFREG | 0o644) << 16), d)
+    assert ("UNEXPECTED_ENTRY", "evil/") in _verify_codes(tmp_path / "dir.zip")
+
+
+def test_hostile_self_signed_bundles_are_refused_with_a_reason(small_bundle, tmp_path, key):
+    import base64
+
+    files = entries(small_bundle)
+    other = SigningKey.generate()
+    hostile = {
+        "manifest shape": resign(files, other, lambda m: m.update(producer="x")),
+        "completeness": resign(files, other, lambda m: m.update(
+            completeness={"evidence_rows": {"a": {"found": "x"}}})),
+    }
+    oid = bytes([0x06, 0x03, 0x2A, 0x03, 0x04])
+    alg = bytes([0x30, len(oid)]) + oid
+    bits = bytes([0x03, 33, 0]) + b"\x01" * 32
+    spki = bytes([0x30, len(alg) + len(bits)]) + alg + bits
+    pem = "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(spki).decode() + "\n-----END PUBLIC KEY-----\n"
+    unknown = resign(files, other, lambda m: m["signer"].update(public_key=pem, fingerprint=None))
+    for what, f in hostile.items():
+        v = verify_path(write_like_the_writer(tmp_path / "h.zip", f))
+        assert [p.code for p in v.problems] == ["MANIFEST_MALFORMED"], what
+    v = verify_path(write_like_the_writer(tmp_path / "u.zip", unknown))
+    assert "SIGNER_MALFORMED" in [p.code for p in v.problems]
+    # A custody event with a lone surrogate: the chain is broken, not a traceback.
+    lines = files[CUSTODY].splitlines(keepends=True)
+    event = json.loads(lines[0])
+    event["event_id"] = "\ud800"
+    bad = dict(files, **{CUSTODY: json.dumps(event).encode() + b"\n" + b"".join(lines[1:])})
+    v = verify_path(write_like_the_writer(tmp_path / "c.zip", resign(bad, other)))
+    assert [p.code for p in v.problems] == ["CUSTODY_BROKEN"]
+    # Documents of the wrong shape in a bundle that verifies (signed by its author's key).
+    for name, change in (("runs/0001/run.json", lambda d: d.update(payload_extras=[1])),
+                         ("runs/0001/evidence.json", lambda d: d["facts"].update(observed=5)),
+                         ("runs/0001/evidence.json", lambda d: d.update(alignment=[{"cls": "activity_evidence",
+                                                                                  "evidence_count": "x"}]))):
+        doc = json.loads(files[name])
+        change(doc)
+        path = write_like_the_writer(tmp_path / "d.zip", resign(dict(files, **{name: json.dumps(doc).encode()}), other))
+        assert verify_path(path).ok
+        try:
+            b = open_bundle(path)
+        except CorruptSource as exc:
+            assert name in str(exc)
+            continue
+        try:
+            with pytest.raises(CorruptSource, match=name):
+                b.evidence()
+        finally:
+            b.close()
+
+
+def test_a_changed_bundle_or_a_changed_source_is_never_reused(evidence_db, key, tmp_path):
+    from inspector.idempotency import MemoryIdempotencyStore
+
+    store = MemoryIdempotencyStore()
+    db = tmp_path / "traces.db"
+    db.write_bytes(evidence_db.read_bytes())
+    src = open_source(db)
+    try:
+        first = export_to(src, tmp_path / "a.zip", key, ["ev-pass"], idempotency=store)
+        files = entries(tmp_path / "a.zip")
+        files["runs/0001/run.json"] = files["runs/0001/run.json"].replace(b"ev-pass", b"ev-PASS")
+        write_like_the_writer(tmp_path / "a.zip", files)
+        again = export_to(src, tmp_path / "a.zip", key, ["ev-pass"], idempotency=store)
+        assert not again.reused and verify_path(tmp_path / "a.zip").ok
+    finally:
+        src.close()
+    from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
+
+    with SQLiteTraceWriter(db) as w:
+        w.record_steps([StepInput("ev-pass", 99, "late", {}, "success", "SUCCESS", None, None, 1.0, 1.0)])
+    src = open_source(db)
+    try:
+        later = export_to(src, tmp_path / "a.zip", key, ["ev-pass"], idempotency=store)
+    finally:
+        src.close()
+    assert not later.reused and later.request_hash != first.request_hash
+    assert later.manifest["completeness"]["steps"]["found"] == STEPS["ev-pass"] + 1
+
+
+def test_the_same_run_named_twice_is_asked_for_once(evidence_db, key, tmp_path):
+    src = open_source(evidence_db)
+    try:
+        res = export_to(src, tmp_path / "a.zip", key, ["ev-pass", "ev-pass", "nope"])
+    finally:
+        src.close()
+    assert res.manifest["completeness"]["runs"] == {"asked": 2, "found": 1, "missing": 1, "missing_ids": ["nope"]}
+
+
+def test_a_key_is_written_into_a_folder_that_does_not_exist_yet(tmp_path):
+    key = write_keypair(tmp_path / "new" / "folder" / "k.pem")
+    assert (tmp_path / "new" / "folder" / "k.pem.pub").exists()
+    assert stat.S_IMODE((tmp_path / "new" / "folder").stat().st_mode) == 0o700
+    assert read_private_key(tmp_path / "new" / "folder" / "k.pem").public == key.public
+
+
+def test_redaction_reaches_every_file_of_the_bundle(tmp_path, key):
+    """Evidence messages, the grade's reasons, upstream's bundle (run goal), the report: with
+    redaction on, nothing sensitive reaches any file."""
+    import sqlalchemy as sa
+
+    from drivers.evidence_schema import create_evidence_tables, evidence_capture_failures
+    from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
+
+    db = tmp_path / "traces.db"
+    with SQLiteTraceWriter(db) as w:
+        w.start_trace("r1", "c", "t", "a", [{"skill": "x"}])
+        w.record_steps([StepInput("r1", 0, "http", {"q": "x"}, "success", "SUCCESS", None, None, 1.0, 2.0)])
+        w.complete_trace("r1", "completed")
+        w.execute_raw("UPDATE traces SET metadata = ? WHERE run_id = 'r1'",
+                      (json.dumps({"goal": "refund card 4111111111111111 for carol@example.com"}),))
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        create_evidence_tables(conn)
+        conn.execute(evidence_capture_failures.insert().values(
+            id="ecf-1", run_id="r1", evidence_type="provider_evidence", failure_reason="database_error",
+            error_message="insert failed for dave@example.com ssn 123-45-6789", resolution="transient"))
+    engine.dispose()
+    src = open_source(db)
+    try:
+        export_to(src, tmp_path / "r.zip", key, ["r1"], redact=True, report=True)
+    finally:
+        src.close()
+    files = entries(tmp_path / "r.zip")
+    pdf_text = _pdf_text(files["report.pdf"])
+    assert "<REDACTED_EMAIL>" in pdf_text or "REDACTED" in pdf_text
+    for name, data in {**files, "report.pdf (text)": pdf_text.encode()}.items():
+        for secret in (b"4111111111111111", b"carol@example.com", b"dave@example.com", b"123-45-6789"):
+            assert secret not in data, (name, secret)
+    goal = json.loads(files["runs/0001/aos/evidence_bundle.json"])["data"]["run_goal"]
+    assert goal == "refund card <REDACTED_CARD> for <REDACTED_EMAIL>"
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """The text drawn in a PDF (reportlab writes its page streams ASCII85- and Flate-encoded)."""
+    import base64
+    import re
+    import zlib
+
+    out = []
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        data = stream.strip()
+        try:
+            if data.endswith(b"~>"):
+                data = base64.a85decode(data[:-2].replace(b"\n", b""))
+            out.append(zlib.decompress(data).decode("latin-1"))
+        except (ValueError, zlib.error):
+            out.append(stream.decode("latin-1"))
+    return "\n".join(out)

@@ -74,7 +74,7 @@ def test_a_signer_not_yet_trusted_can_be_trusted_from_the_banner(qtbot, make_win
     open_and_wait(qtbot, w, bundle)
     banner = w.verification
     assert banner.trusted is True and banner.property("severity") == "verified-unknown"
-    assert "not one of your trusted keys" in banner.details.text()
+    assert "not one of your trusted keys" in banner.details.text() and "signer not trusted" in banner.headline.text()
     assert banner.trust_button.isVisibleTo(banner)
     banner.trust_button.click()
     assert w.trust.label_of(signer[1].public) is not None

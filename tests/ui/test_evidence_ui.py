@@ -475,3 +475,15 @@ def test_a_grade_read_that_fails_marks_its_cells_instead_of_waiting_forever(qtbo
     assert tip.startswith("The grade could not be read: ") and "activity_evidence" in tip
     qtbot.waitUntil(lambda: w.session.pending(Worker.EVIDENCE) == 0, timeout=WAIT)
     assert grade_cell(w, WARN_RUN) == "?"  # not asked again and again
+
+
+
+def test_grading_progress_shows_the_time_left():
+    """Spec §9's ETA over the grading job's progress: 1,000 of 4,000 runs in 10 s → 30 s left."""
+    from inspector.jobs import JobProgress
+    from ui.qt.panels.grades import grading_text
+
+    p = JobProgress("grading").start(100.0).update(110.0, current_step=1_000, total_steps=4_000)
+    assert grading_text(1_000, 4_000, p.eta_seconds) == "Integrity: grading 1,000 of 4,000 runs… about 30 s left"
+    assert grading_text(4_000, 4_000, 0) == "Integrity: grading 4,000 of 4,000 runs…"
+    assert grading_text(10, 100_000, 5_400).endswith("about 90 min left")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import threading
+import time
+from collections.abc import Callable
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -32,13 +34,14 @@ from PySide6.QtWidgets import (
 
 from inspector.errors import InspectorError
 from inspector.integrity import IntegrityGrade
+from inspector.jobs import JobProgress
 from inspector.model import RunFilter
 from inspector.services.grading import GradeDistribution, grade_distribution
 from ui.qt.models.runs import GRADE_ROLE
 from ui.qt.session.session import EvidenceState, SourceSession, Worker
 from ui.qt.theme import GRADE_COLORS
 
-__all__ = ["GradeDelegate", "GradingJob"]
+__all__ = ["GradeDelegate", "GradingJob", "grading_text"]
 
 _MUTED = "#8a8a8a"
 
@@ -77,6 +80,14 @@ class GradeDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+def grading_text(done: int, total: int, eta_seconds: int | None) -> str:
+    """The status bar's words while grading, with the time left once it is known."""
+    text = f"Integrity: grading {done:,} of {total:,} runs…"
+    if eta_seconds and done < total:
+        text += f" about {eta_seconds} s left" if eta_seconds < 90 else f" about {round(eta_seconds / 60)} min left"
+    return text
+
+
 class GradingJob(QObject):
     """The status bar's integrity distribution for the filter shown: a label, a progress bar and
     a Cancel button (``widgets``). It grades when the session finds an evidence store and again
@@ -85,9 +96,12 @@ class GradingJob(QObject):
 
     finished = Signal(object)
 
-    def __init__(self, session: SourceSession, parent: QObject | None = None) -> None:
+    def __init__(self, session: SourceSession, parent: QObject | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
         self._session = session
+        #: The clock the ETA is measured with (spec §9's progress; tests give their own).
+        self.clock = clock
         self._job = session.scope("grading")
         self._filter = RunFilter()
         self.label = QLabel()
@@ -167,11 +181,14 @@ class GradingJob(QObject):
             return grade_distribution(source, reader, flt, progress=progress,
                                       cancelled=lambda: stop.is_set() or progress.cancelled)
 
+        job = {"progress": JobProgress("grading").start(self.clock())}
+
         def moved(done: int, total: int) -> None:
             self.progress.setRange(0, max(total, 1))
             self.progress.setValue(done)
+            p = job["progress"] = job["progress"].update(self.clock(), current_step=done, total_steps=total)
             if not stop.is_set():
-                self._set_text(f"Integrity: grading {done:,} of {total:,} runs…")
+                self._set_text(grading_text(done, total, p.eta_seconds))
 
         def done(dist: GradeDistribution) -> None:
             self._stop = None

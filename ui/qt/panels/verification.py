@@ -43,7 +43,8 @@ def verification_lines(v: Verification, manifest: Mapping[str, Any], *, trusted:
     ``signer_label``: the trusted key's label, or None when the signer is not a trusted key."""
     signer = v.signer
     if trusted and v.ok:
-        head = (f"<b>✔ Verified bundle</b> — signature valid, {v.files_checked} files match their SHA-256"
+        what = "✔ Verified bundle" if signer_label is not None else "✔ Intact bundle, signer not trusted"
+        head = (f"<b>{what}</b> — signature valid, {v.files_checked} files match their SHA-256"
                 + (f", custody log of {v.custody_events} events intact" if v.custody_events else ""))
     else:
         first = escape(str(v.problems[0])) if v.problems else "verification failed"
@@ -56,7 +57,7 @@ def verification_lines(v: Verification, manifest: Mapping[str, Any], *, trusted:
         else:
             who = "<b>not one of your trusted keys</b>"
         lines.append(f"Signer <tt>{signer.short}</tt> ({who}) · manifest SHA-256 <tt>{(v.manifest_sha256 or '')[:16]}…</tt>")
-    m = manifest
+    m = manifest or {}
     producer = m.get("producer") or {}
     source = m.get("source") or {}
     reason = m.get("export_reason")
