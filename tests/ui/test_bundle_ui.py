@@ -100,6 +100,13 @@ def test_a_failed_bundle_opens_only_on_request_and_is_marked_untrusted(qtbot, ma
     assert not banner.isHidden() and banner.trusted is False and banner.property("severity") == "untrusted"
     assert "UNTRUSTED" in banner.headline.text() and "runs/0001/steps.jsonl" in banner.headline.text()
     assert w.windowTitle().startswith("[UNTRUSTED] tampered.zip")
+    # Every panel says so: the run's detail, the evidence panel.
+    select_run(qtbot, w, "ev-pass")
+    qtbot.waitUntil(lambda: w.detail.title.text().startswith("[UNTRUSTED] Run ev-pass"), timeout=WAIT)
+    qtbot.waitUntil(lambda: w.session.evidence is not None, timeout=WAIT)
+    w.evidence_panel.show_run("ev-pass")
+    qtbot.waitUntil(lambda: "ev-pass" in w.evidence_panel.summary.text(), timeout=WAIT)
+    assert "[UNTRUSTED]" in w.evidence_panel.summary.text()
 
 
 def _export_dialog(qtbot, w, run_id, out: Path, key: Path):

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from inspector.model import Payload, RunRecord, RunSummary, Step, StepRow, StepStatus
 from ui.format import fmt_bytes, fmt_cost, fmt_duration
 from ui.qt.models.json_tree import JsonTreeModel
+from ui.qt.panels.verification import untrusted_mark
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted, set_severity, title_font
 
@@ -300,7 +301,7 @@ class DetailPanel(QWidget):
         self.kind = "step"
         row = step.row
         status_note = "" if row.status is not StepStatus.UNKNOWN else "not a known status; shown as stored"
-        self.title.setText(f"Step {row.step_index} of {row.run_id}")
+        self.title.setText(f"{untrusted_mark(self._session.source)}Step {row.step_index} of {row.run_id}")
         norm = row.status.value
         raw = "" if row.status_raw is None else str(row.status_raw)
         rows = [
@@ -342,7 +343,7 @@ class DetailPanel(QWidget):
     def show_run(self, record: RunRecord) -> None:
         self.kind = "run"
         s = record.summary
-        self.title.setText(("Orphan steps of " if s.orphan else "Run ") + s.run_id)
+        self.title.setText(untrusted_mark(self._session.source) + ("Orphan steps of " if s.orphan else "Run ") + s.run_id)
         rows = [
             _row("run_id", s.run_id),
             _row("status", s.status),

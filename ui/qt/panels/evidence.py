@@ -83,6 +83,7 @@ from inspector.integrity import (
 from inspector.services.grading import grade_run
 from ui.format import fmt_count, fmt_timestamp, shorten
 from ui.qt.models.records import Column, RecordTableModel, record_table_view, texts_for
+from ui.qt.panels.verification import untrusted_mark
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import (
     GRADE_COLORS,
@@ -913,6 +914,7 @@ class EvidencePanel(QWidget):
         self.badge.setStyleSheet(badge_style(grade))
         observed = len(result.facts.observed)
         self.summary.setText(
+            untrusted_mark(self._session.source, rich=True) +
             f"<b>Run {html.escape(ev.run_id)}</b> · score <b>{observed}/{len(EXPECTED_TABLES)}</b> "
             f"({result.score:.3f})"
             f" · legacy status <b>{html.escape(result.status)}</b>")

@@ -25,7 +25,15 @@ from inspector.bundle import PublicKey, Verification
 from inspector.source import Attested
 from ui.qt.theme import set_severity
 
-__all__ = ["VerificationBanner", "verification_lines"]
+__all__ = ["VerificationBanner", "untrusted_mark", "verification_lines"]
+
+
+def untrusted_mark(source: object, *, rich: bool = False) -> str:
+    """What a panel puts before its title while the source is a bundle that failed verification
+    and was opened on request ("" otherwise)."""
+    if not isinstance(source, Attested) or source.trusted:
+        return ""
+    return "<span style='color:#b03a2e'><b>[UNTRUSTED]</b></span> " if rich else "[UNTRUSTED] "
 
 
 def _when(text: Any) -> str:
