@@ -158,6 +158,7 @@ EXPORT_RULES = ("sensitive-keys", "email", "bearer", "aws-access-key", "github-t
 EXPORT_MAX_DEPTH = 64
 REDACTED_DEEP = "<REDACTED_DEEP>"
 _THREE_DIGITS = re.compile(r"\d{3}")
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def redact_export_string(value: str) -> str:
@@ -166,7 +167,7 @@ def redact_export_string(value: str) -> str:
     # Each rule runs only when its pattern could match (same result, a fraction of the time on
     # a 100k-step export): an email needs "@", the tokens their prefixes, cards and SSNs 3 digits.
     result = _EMAIL.sub("<REDACTED_EMAIL>", value) if "@" in value else value
-    if "bearer" in result.lower():
+    if ("b" in result or "B" in result) and "bearer" in result.lower():
         result = _BEARER.sub("Bearer <REDACTED>", result)
     if "AKIA" in result:
         result = _AWS_KEY.sub("<REDACTED_AWS_KEY>", result)
@@ -187,13 +188,29 @@ def redact_export(value: Any, depth: int = 0, *, keep: frozenset[str] = frozense
     ``"<REDACTED_DEEP>"``. Non-string keys are compared by their text. Values under a key in
     ``keep`` (identifiers a bundle links records by: run ids, trace ids, row ids) are kept as
     they are, at any depth."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return redact_export_string(value)
+    if kind in _SCALARS:  # the common leaves, answered without a call
+        return value
     if isinstance(value, dict | list) and depth >= EXPORT_MAX_DEPTH:
         return REDACTED_DEEP
     if isinstance(value, dict):
-        return {k: REDACTED if str(k).lower() in SENSITIVE_KEYS else v if k in keep
-                else redact_export(v, depth + 1, keep=keep) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            t = type(v)
+            if (k.lower() if type(k) is str else str(k).lower()) in SENSITIVE_KEYS:
+                out[k] = REDACTED
+            elif t in _SCALARS or k in keep:
+                out[k] = v
+            elif t is str:
+                out[k] = redact_export_string(v)
+            else:
+                out[k] = redact_export(v, depth + 1, keep=keep)
+        return out
     if isinstance(value, list):
-        return [redact_export(v, depth + 1, keep=keep) for v in value]
+        return [v if type(v) in _SCALARS else redact_export_string(v) if type(v) is str
+                else redact_export(v, depth + 1, keep=keep) for v in value]
+    if isinstance(value, str):  # a str subclass
+        return redact_export_string(value)
     return value
