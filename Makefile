@@ -34,6 +34,10 @@ screenshot: $(STAMP)
 	TRACE_INSPECTOR_SCREENSHOT=$(CURDIR)/resources/screenshot-evidence.png TRACE_INSPECTOR_EVIDENCE=1 \
 	  TRACE_INSPECTOR_RUN=run_44170bdce193357c \
 	  xvfb-run -a -s "-screen 0 1500x900x24" $(BIN)/trace-inspector /tmp/aos-demo.db
+	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python benchmarks/shoot_bundle.py /tmp/aos-demo.db \
+	  run_44170bdce193357c /tmp/aos-bundle-shots
+	cp /tmp/aos-bundle-shots/screenshot-bundle.png /tmp/aos-bundle-shots/screenshot-bundle-untrusted.png \
+	  /tmp/aos-bundle-shots/screenshot-export.png $(CURDIR)/resources/
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,6 +3,8 @@ verification (the prompt, then opened untrusted), and the export dialog (progres
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/shoot_bundle.py DB RUN_ID OUT_DIR
 
+(``make screenshot`` writes the README's into resources/.)
+
 DB is a traces.db with evidence (the demo database); RUN_ID a run of it with evidence.
 """
 
@@ -80,16 +82,16 @@ def main() -> int:
     w.evidence_dock.raise_()
     w._show_run_evidence(w.current_run())
     wait(app, lambda: w.session.idle and (w._evidence_panel is None or not w._evidence_panel.pending))
-    w.grab().save(str(out / "bundle-verified.png"))
+    w.grab().save(str(out / "screenshot-bundle.png"))
 
     w.open_location(str(tampered))
     wait(app, lambda: w.untrusted_prompt is not None and w.untrusted_prompt.isVisible())
-    app.primaryScreen().grabWindow(0).save(str(out / "bundle-failed-prompt.png"))
+    app.primaryScreen().grabWindow(0).save(str(out / "screenshot-bundle-prompt.png"))
     w.untrusted_prompt.findChild(type(w.untrusted_prompt.buttons()[0]), "openUntrusted").click()
     wait(app, lambda: settled() and "UNTRUSTED" in w.windowTitle())
     w.select_run(run_id)
     wait(app, lambda: w.session.idle)
-    w.grab().save(str(out / "bundle-untrusted.png"))
+    w.grab().save(str(out / "screenshot-bundle-untrusted.png"))
 
     w.open_location(db)
     wait(app, lambda: settled() and w.session.location == db)
@@ -104,10 +106,10 @@ def main() -> int:
     d.out_edit.setText(str(tmp / "export.zip"))
     d.reason.setText("Incident INC-4412 review")
     wait(app, lambda: True)
-    d.grab().save(str(out / "export-dialog.png"))
+    d.grab().save(str(out / "screenshot-export-dialog.png"))
     d.start()
     wait(app, lambda: not d.busy, timeout=300)
-    d.grab().save(str(out / "export-done.png"))
+    d.grab().save(str(out / "screenshot-export.png"))
     w.shutdown()
     print(out)
     return 0
