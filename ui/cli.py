@@ -30,7 +30,7 @@ __all__ = ["build_parser", "main"]
 
 _EXIT_OK, _EXIT_FINDING, _EXIT_USAGE = 0, 1, 2
 _SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "export", "verify", "keygen",
-                "demo")
+                "check-panel", "demo")
 _PAGE = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
 _GRADE_BLOCK = 5000
@@ -181,6 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(KEYFILE.pub): give the .pub to whoever verifies your bundles.")
     keygen.add_argument("-o", "--out", required=True, metavar="KEYFILE")
     keygen.add_argument("--force", action="store_true", help="replace an existing key")
+
+    cp = sub.add_parser(
+        "check-panel", help="check an AOS panel response for signals that contradict each other",
+        description="Upstream's panel consistency check (spec §5) on a panel adapter response: slots in document "
+                    "order, each slot's output as its signals; the duplicate-signal check CONS-DUP and the rules "
+                    "(upstream's defaults CONS-001…004, or --rules, which replace them). Conditions are parsed "
+                    "and evaluated as written; where upstream's matcher would answer differently (it ignores the "
+                    "operands of ==/!= and looks dotted names up literally, §11.21) the finding says so. "
+                    "--upstream gives upstream's own verdict instead. Exit 1 on violations.")
+    cp.add_argument("panel", metavar="PANEL_RESPONSE.json")
+    cp.add_argument("--rules", metavar="FILE", help="rules as JSON (a list, or {\"rules\": [...]}) or TOML ([[rules]])")
+    cp.add_argument("--upstream", action="store_true", help="upstream's checker exactly, its shortcuts included")
+    cp.add_argument("--json", action="store_true", help="print upstream's result keys as JSON")
 
     demo = sub.add_parser("demo", help="generate the demo database")
     demo.add_argument("--out", metavar="PATH", help="where to write it (default: the user data folder)")
@@ -785,6 +798,62 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     return _EXIT_OK if v.ok else _EXIT_FINDING
 
 
+def _read_text(path: str, what: str) -> str:
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{path}: is a folder, not a {what}")
+    if p.exists() and not p.is_file():
+        raise UsageError(f"{path}: is not a regular file")
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _cmd_check_panel(args: argparse.Namespace, out: TextIO) -> int:
+    from inspector.consistency import check, rules_from_text, slots_from_panel_response, upstream_check
+
+    text = _read_text(args.panel, "panel response")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{args.panel}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{args.panel}: not readable as JSON: {type(exc).__name__}") from None
+    try:
+        panel_id, slots = slots_from_panel_response(doc)
+    except ValueError as exc:
+        raise UsageError(f"{args.panel}: {exc}") from None
+    rules = None
+    if args.rules:
+        rules = rules_from_text(_read_text(args.rules, "rule file"), location=args.rules,
+                                toml=args.rules.lower().endswith(".toml"))
+    result = (upstream_check if args.upstream else check)(panel_id, slots, rules)
+    if args.json:
+        json.dump(result.as_json(), out, ensure_ascii=False)
+        out.write("\n")
+        return _EXIT_OK if result.is_consistent else _EXIT_FINDING
+    n = len(result.violations)
+    out.write(f"Panel {panel_id}: {len(slots)} slots, "
+              + ("consistent" if not n else f"{n} violation{'s' if n != 1 else ''}")
+              + (" (upstream's checker)" if args.upstream else "") + "\n")
+    for v in result.violations:
+        out.write(f"{v.rule_id} {v.rule_name} [{', '.join(v.slots_involved)}]\n"
+                  f"  expected: {v.expected}\n  actual:   {v.actual}\n")
+        if v.note:
+            out.write(f"  note:     {v.note}\n")
+    out.writelines(f"Note: {n_}\n" for n_ in result.notes)
+    return _EXIT_OK if result.is_consistent else _EXIT_FINDING
+
+
 def _cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.bundle import write_keypair
 
@@ -987,6 +1056,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             handler = {"runs": _cmd_runs, "show": _cmd_show, "grade": _cmd_grade, "diff": _cmd_diff,
                        "replay-check": _cmd_replay_check, "audit": _cmd_audit,
                        "logs": _cmd_logs, "export": _cmd_export, "verify": _cmd_verify, "keygen": _cmd_keygen,
+                       "check-panel": _cmd_check_panel,
                        "demo": _cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):
