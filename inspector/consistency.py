@@ -262,10 +262,12 @@ def upstream_check(panel_id: str, slots: Sequence[PanelSlot],
 # -- ours: conditions evaluated as written --------------------------------------------------------
 
 
-def check(panel_id: str, slots: Sequence[PanelSlot], rules: Sequence[ConsistencyRule] | None = None) -> CheckResult:
+def check(panel_id: str, slots: Sequence[PanelSlot], rules: Sequence[ConsistencyRule] | None = None, *,
+          compare_upstream: bool = True) -> CheckResult:
     """Each condition parsed and evaluated as written (dotted names resolve to a literal key
     first, then a path); where upstream's verdict differs, the finding says so, and a rule
-    upstream would flag that holds as written is listed in ``notes``."""
+    upstream would flag that holds as written is listed in ``notes`` (unless
+    ``compare_upstream`` is off: rules written for the inspector, never run by upstream)."""
     signals, owners, violations = merge_signals(slots)
     notes: list[str] = []
     aliases_of = {}
@@ -276,7 +278,7 @@ def check(panel_id: str, slots: Sequence[PanelSlot], rules: Sequence[Consistency
         except RuleSyntaxError as exc:
             notes.append(f"{rule.id}: condition not applied: {exc.message} at column {exc.column}")
             continue
-        up, _, _ = _upstream_verdict(rule, signals)
+        up = _upstream_verdict(rule, signals)[0] if compare_upstream else "same"
         try:
             holds = bool(evaluate(tree, signals, aliases=aliases_of[rule.id]))
         except MissingSignal as exc:
@@ -292,7 +294,7 @@ def check(panel_id: str, slots: Sequence[PanelSlot], rules: Sequence[Consistency
                 notes.append(f"{rule.id}: holds as written; upstream's matcher flags it ({_why(rule, signals)})")
             continue
         note = None
-        if up != "violated":
+        if up not in ("violated", "same"):
             note = f"upstream would {'skip it' if up == 'skip' else 'pass it'}: {_why(rule, signals)}"
         violations.append(_violation(rule, owners, a, b, note))
     return CheckResult(panel_id, tuple(violations), notes=tuple(notes))

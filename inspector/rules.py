@@ -16,7 +16,8 @@ Grammar (lowest precedence first)::
 are written in Python's words). Strings take single or double quotes. A name is a signal; a
 dotted name is a path into nested values (``runs.by_status.running``), but a signal whose own
 name contains the dots wins. ``a == b within t`` compares numbers with a tolerance (money,
-floats). Functions: ``abs``, ``len``, ``sum``, ``min``, ``max``, ``round``.
+floats). Functions: ``abs``, ``len``, ``sum``, ``min``, ``max``, ``round``, and ``exists(name)``
+(whether a signal is there and not null).
 
 Semantics: equality is strict about kinds: a boolean equals only a boolean (``1 == true`` is
 false, as upstream's ``is True``), numbers compare by value, strings by text. Ordering
@@ -471,6 +472,7 @@ def _fn_round(col: int, x: Any, digits: Any = 0) -> Any:
 _FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "abs": (_fn_abs, 1, 1), "len": (_fn_len, 1, 1), "sum": (_fn_sum, 1, 1),
     "min": (_fn_minmax(min), 1, 64), "max": (_fn_minmax(max), 1, 64), "round": (_fn_round, 1, 2),
+    "exists": (lambda col, x: x, 1, 1),  # evaluated in ``evaluate`` (its argument is not read)
 }
 
 
@@ -541,6 +543,13 @@ def evaluate(e: Expr, signals: Mapping[str, Any], *, aliases: Mapping[str, str] 
             return _check_int(r, col)
         if op == "call":
             name, call_args = args
+            if name == "exists":
+                # exists(x): whether a signal is there and not null (the one place an absent
+                # signal is an answer, not "not applicable").
+                if len(call_args) != 1 or call_args[0].op != "ref":
+                    raise RuleError("exists takes one signal name", col)
+                ref = aliases.get(call_args[0].args[0], call_args[0].args[0])
+                return resolve(signals, ref) not in (_MISSING, None)
             fn, lo, hi = _FUNCTIONS[name]
             if not lo <= len(call_args) <= hi:
                 raise RuleError(f"{name} takes {lo}{'' if lo == hi else f' to {hi}'} argument"

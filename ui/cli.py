@@ -30,7 +30,7 @@ __all__ = ["build_parser", "main"]
 
 _EXIT_OK, _EXIT_FINDING, _EXIT_USAGE = 0, 1, 2
 _SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "export", "verify", "keygen",
-                "check-panel", "demo")
+                "check", "check-panel", "demo")
 _PAGE = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
 _GRADE_BLOCK = 5000
@@ -181,6 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(KEYFILE.pub): give the .pub to whoever verifies your bundles.")
     keygen.add_argument("-o", "--out", required=True, metavar="KEYFILE")
     keygen.add_argument("--force", action="store_true", help="replace an existing key")
+
+    ck = sub.add_parser(
+        "check", help="check that the panels showing a run agree with each other (exit 1 on violations)",
+        description="The inspector's panels as slots of signals (runs list, step tree, evidence, integrity, LLM "
+                    "record, audit), checked against each other by rules with stable ids (INS-001…: step counts, "
+                    "costs and durations equal, a completed run has a completion time, steps inside the run's "
+                    "time bounds, a FAIL grade means a required class is missing, the stored verdict agrees, LLM "
+                    "tokens equal provider evidence tokens…); --rules replaces them. One run, or every run of "
+                    "the filters. Exit 1 on violations.")
+    ck.add_argument("source", metavar="SOURCE")
+    ck.add_argument("run_id", metavar="RUN_ID", nargs="?", help="check this run only (default: every run)")
+    _add_run_filters(ck)
+    ck.add_argument("--rules", metavar="FILE", help="rules as JSON or TOML (they replace the inspector's)")
+    ck.add_argument("--json", action="store_true", help="print JSON")
+    _add_bundle_options(ck)
 
     cp = sub.add_parser(
         "check-panel", help="check an AOS panel response for signals that contradict each other",
@@ -818,8 +833,56 @@ def _read_text(path: str, what: str) -> str:
         raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def _load_rules(path: str | None):
+    if not path:
+        return None
+    from inspector.consistency import rules_from_text
+
+    return rules_from_text(_read_text(path, "rule file"), location=path, toml=path.lower().endswith(".toml"))
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from inspector.services.consistency import check_run
+
+    rules = _load_rules(args.rules)
+    source = _open(args.source, args)
+    try:
+        reader = source.evidence()
+        evidence = reader if reader is not None and reader.has_store else None
+        logs = source.logs() if isinstance(source, HasLogs) else None
+        if args.run_id:
+            keys = [args.run_id]
+        else:
+            keys = [r.key for r in _iter_runs(source, _filter(args), RunSort.STARTED_AT, True, None)]
+        checked = (check_run(source, k, rules, evidence=evidence, logs=logs) for k in keys)
+        bad = 0
+        if args.json:
+            def docs():
+                nonlocal bad
+                for rc in checked:
+                    bad += not rc.result.is_consistent
+                    yield rc.as_json()
+
+            _write_json_stream(out, {"source": _source_json(source)}, "runs", docs(),
+                               {"inconsistent_runs": lambda n: bad})
+            return _EXIT_FINDING if bad else _EXIT_OK
+        n = 0
+        for rc in checked:
+            n += 1
+            if rc.result.is_consistent:
+                continue
+            bad += 1
+            for v in rc.result.violations:
+                out.write(f"{rc.run_id}  {v.rule_id} {v.rule_name}: {v.actual}\n")
+            out.writelines(f"{rc.run_id}  note: {x}\n" for x in rc.result.notes)
+        out.write(f"{n} run{'s' if n != 1 else ''} checked, {bad} with violations\n")
+        return _EXIT_FINDING if bad else _EXIT_OK
+    finally:
+        source.close()
+
+
 def _cmd_check_panel(args: argparse.Namespace, out: TextIO) -> int:
-    from inspector.consistency import check, rules_from_text, slots_from_panel_response, upstream_check
+    from inspector.consistency import check, slots_from_panel_response, upstream_check
 
     text = _read_text(args.panel, "panel response")
     try:
@@ -832,10 +895,7 @@ def _cmd_check_panel(args: argparse.Namespace, out: TextIO) -> int:
         panel_id, slots = slots_from_panel_response(doc)
     except ValueError as exc:
         raise UsageError(f"{args.panel}: {exc}") from None
-    rules = None
-    if args.rules:
-        rules = rules_from_text(_read_text(args.rules, "rule file"), location=args.rules,
-                                toml=args.rules.lower().endswith(".toml"))
+    rules = _load_rules(args.rules)
     result = (upstream_check if args.upstream else check)(panel_id, slots, rules)
     if args.json:
         json.dump(result.as_json(), out, ensure_ascii=False)
@@ -1056,7 +1116,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             handler = {"runs": _cmd_runs, "show": _cmd_show, "grade": _cmd_grade, "diff": _cmd_diff,
                        "replay-check": _cmd_replay_check, "audit": _cmd_audit,
                        "logs": _cmd_logs, "export": _cmd_export, "verify": _cmd_verify, "keygen": _cmd_keygen,
-                       "check-panel": _cmd_check_panel,
+                       "check": _cmd_check, "check-panel": _cmd_check_panel,
                        "demo": _cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):
