@@ -14,12 +14,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from inspector.errors import UsageError
-from inspector.rules import MissingSignal, RuleError, RuleSyntaxError, evaluate, parse, resolve
+from inspector.rules import Expr, MissingSignal, RuleError, RuleSyntaxError, compile_rule, parse, resolve
 
 __all__ = [
     "DEFAULT_RULES",
@@ -244,6 +245,17 @@ def _upstream_verdict(rule: ConsistencyRule, signals: Mapping[str, Any]) -> tupl
         return "error", a, b
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(condition: str) -> Expr:
+    """A condition's tree, parsed once (a check of 100,000 runs applies the same few rules)."""
+    return parse(condition)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(condition: str, signal_a: str, signal_b: str):
+    return compile_rule(_parsed(condition), aliases={"signal_a": signal_a, "signal_b": signal_b})
+
+
 def _rules(rules: Sequence[ConsistencyRule] | None) -> Sequence[ConsistencyRule]:
     return rules if rules else DEFAULT_RULES  # custom rules replace the defaults; none: defaults
 
@@ -270,17 +282,15 @@ def check(panel_id: str, slots: Sequence[PanelSlot], rules: Sequence[Consistency
     ``compare_upstream`` is off: rules written for the inspector, never run by upstream)."""
     signals, owners, violations = merge_signals(slots)
     notes: list[str] = []
-    aliases_of = {}
     for rule in _rules(rules):
-        aliases_of[rule.id] = {"signal_a": rule.signal_a, "signal_b": rule.signal_b}
         try:
-            tree = parse(rule.condition)
-        except RuleSyntaxError as exc:
+            run = _compiled(rule.condition, rule.signal_a, rule.signal_b)
+        except RuleError as exc:
             notes.append(f"{rule.id}: condition not applied: {exc.message} at column {exc.column}")
             continue
         up = _upstream_verdict(rule, signals)[0] if compare_upstream else "same"
         try:
-            holds = bool(evaluate(tree, signals, aliases=aliases_of[rule.id]))
+            holds = bool(run(signals))
         except MissingSignal as exc:
             if up == "violated":
                 notes.append(f"{rule.id}: not applicable (signal {exc.name} absent or null); upstream flags it")

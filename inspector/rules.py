@@ -44,6 +44,7 @@ __all__ = [
     "MissingSignal",
     "RuleError",
     "RuleSyntaxError",
+    "compile_rule",
     "evaluate",
     "names_in",
     "parse",
@@ -350,6 +351,7 @@ def names_in(e: Expr) -> list[str]:
 
 
 _MISSING = object()
+_ORDER = {"<": lambda x, y: x < y, "<=": lambda x, y: x <= y, ">": lambda x, y: x > y, ">=": lambda x, y: x >= y}
 
 
 def resolve(signals: Mapping[str, Any], name: str) -> Any:
@@ -369,7 +371,8 @@ def resolve(signals: Mapping[str, Any], name: str) -> Any:
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    t = type(v)
+    return t is int or t is float or (isinstance(v, int | float) and not isinstance(v, bool))
 
 
 def _check_int(v: Any, col: int) -> Any:
@@ -395,6 +398,9 @@ def _kind(v: Any) -> str:
 
 
 def _equal(a: Any, b: Any) -> bool:
+    ta, tb = type(a), type(b)
+    if ta is tb and ta in (str, int, float):
+        return a == b
     if _is_num(a) and _is_num(b):
         return a == b
     if isinstance(a, bool) or isinstance(b, bool):
@@ -420,6 +426,9 @@ def _truth(v: Any, col: int) -> bool:
 
 
 def _numeric(v: Any, col: int, what: str) -> float | int:
+    t = type(v)
+    if t is int or t is float:
+        return v
     if isinstance(v, bool):
         return int(v)
     if _is_num(v):
@@ -559,5 +568,77 @@ def evaluate(e: Expr, signals: Mapping[str, Any], *, aliases: Mapping[str, str] 
 
     try:
         return ev(e)
+    except RecursionError:
+        raise RuleError("nested too deeply to evaluate") from None
+
+
+def compile_rule(e: Expr, *, aliases: Mapping[str, str] | None = None) -> Callable[[Mapping[str, Any]], Any]:
+    """A tree turned once into nested closures: the same answers and errors as :func:`evaluate`,
+    several times faster when one rule is applied to many runs."""
+    aliases = dict(aliases or {})
+
+    def c(n: Expr) -> Callable[[Mapping[str, Any]], Any]:
+        op, args, col = n.op, n.args, n.col
+        if op == "lit":
+            value = args[0]
+            return lambda s: value
+        if op == "ref":
+            name = aliases.get(args[0], args[0])
+
+            def ref(s: Mapping[str, Any]) -> Any:
+                v = s.get(name, _MISSING) if name in s else resolve(s, name)
+                if v is _MISSING or v is None:
+                    raise MissingSignal(name)
+                return v
+            return ref
+        if op == "call" and args[0] == "exists":
+            if len(args[1]) != 1 or args[1][0].op != "ref":
+                raise RuleError("exists takes one signal name", col)
+            name = aliases.get(args[1][0].args[0], args[1][0].args[0])
+            return lambda s: resolve(s, name) not in (_MISSING, None)
+        if op == "not":
+            inner = c(args[0])
+            return lambda s: not _truth(inner(s), col)
+        if op in ("and", "or", "implies"):
+            left, right = c(args[0]), c(args[1])
+            if op == "and":
+                return lambda s: _truth(left(s), col) and _truth(right(s), col)
+            if op == "or":
+                return lambda s: _truth(left(s), col) or _truth(right(s), col)
+            return lambda s: (not _truth(left(s), col)) or _truth(right(s), col)
+        if op in ("==", "!=") and args[2] is None:
+            left, right = c(args[0]), c(args[1])
+            if op == "==":
+                return lambda s: _equal(left(s), right(s))
+            return lambda s: not _equal(left(s), right(s))
+        if op in ("==", "!=") and args[2] is not None:
+            left, right, tol = c(args[0]), c(args[1]), c(args[2])
+            want = op == "=="
+
+            def within(s: Mapping[str, Any]) -> bool:
+                a, b, t = left(s), right(s), tol(s)
+                t = _numeric(t, col, "'within'")
+                x, y = _numeric(a, col, "'within'"), _numeric(b, col, "'within'")
+                try:
+                    same = abs(x - y) <= t
+                except OverflowError:
+                    same = False
+                return same is want
+            return within
+        if op in ("<", "<=", ">", ">="):
+            left, right = c(args[0]), c(args[1])
+            cmp = _ORDER[op]
+
+            def order(s: Mapping[str, Any]) -> bool:
+                a, b = left(s), right(s)
+                if type(a) is str and type(b) is str:
+                    return cmp(a, b)
+                return cmp(_numeric(a, col, f"{op!r}"), _numeric(b, col, f"{op!r}"))
+            return order
+        # Everything else is rarer: the tree walker answers it, on the same node.
+        return lambda s: evaluate(n, s, aliases=aliases)
+
+    try:
+        return c(e)
     except RecursionError:
         raise RuleError("nested too deeply to evaluate") from None

@@ -15,7 +15,7 @@ A panel that has nothing to show emits nothing, and a rule naming its signals do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from inspector.consistency import CheckResult, ConsistencyRule, PanelSlot, check
 from inspector.evidence import EvidenceReader
 from inspector.integrity import REQUIRED_EVIDENCE, EvidenceClass, evaluate
 from inspector.logs import LogsSource
-from inspector.model import StepStatus
+from inspector.model import RunRecord, StepRow, StepStatus
 from inspector.source import TraceSource
 
 __all__ = ["INSPECTOR_RULES", "RunCheck", "check_run", "run_slots"]
@@ -74,33 +74,29 @@ def _num(v: Any) -> float:
 
 
 def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None = None,
-              logs: LogsSource | None = None, cancelled: Callable[[], bool] | None = None) -> list[PanelSlot]:
-    """What each panel shows of one run, as slots of signals (worker side: reads the run's rows)."""
-    record = source.get_run(key)
+              logs: LogsSource | None = None, cancelled: Callable[[], bool] | None = None,
+              record: RunRecord | None = None, rows: Iterable[StepRow] | None = None) -> list[PanelSlot]:
+    """What each panel shows of one run, as slots of signals (worker side: reads the run's rows,
+    unless the caller read them already: ``record`` and ``rows``)."""
+    record = record if record is not None else source.get_run(key)
     s = record.summary
     slots = [PanelSlot("runs_list", {
         "runs_list.run_id": s.run_id, "runs_list.status": s.status, "runs_list.total_steps": s.total_steps,
         "runs_list.success_count": s.success_count, "runs_list.failure_count": s.failure_count,
         "runs_list.total_cost_cents": s.total_cost_cents, "runs_list.total_duration_ms": s.total_duration_ms,
         "runs_list.started_at": s.started_at, "runs_list.completed_at": s.completed_at})]
-    rows = failures = 0
+    count = failures = 0
     cost = duration = 0.0
     first = last = None
-    after = None
-    while True:
-        page = source.list_steps(s.key, after_index=after, limit=_PAGE)
-        for r in page:
-            rows += 1
-            failures += r.status is StepStatus.FAILURE
-            cost += _num(r.cost_cents)
-            duration += _num(r.duration_ms)
-            if isinstance(r.timestamp, str):
-                first = r.timestamp if first is None or r.timestamp < first else first
-                last = r.timestamp if last is None or r.timestamp > last else last
-        if len(page) < _PAGE or (cancelled is not None and cancelled()):
-            break
-        after = page[-1].step_index
-    slots.append(PanelSlot("step_tree", {"step_tree.rows": rows, "step_tree.failures": failures,
+    for r in rows if rows is not None else _all_rows(source, s.key, cancelled):
+        count += 1
+        failures += r.status is StepStatus.FAILURE
+        cost += _num(r.cost_cents)
+        duration += _num(r.duration_ms)
+        if isinstance(r.timestamp, str):
+            first = r.timestamp if first is None or r.timestamp < first else first
+            last = r.timestamp if last is None or r.timestamp > last else last
+    slots.append(PanelSlot("step_tree", {"step_tree.rows": count, "step_tree.failures": failures,
                                          "step_tree.cost_sum": cost, "step_tree.duration_sum": duration,
                                          "step_tree.first_step_at": first, "step_tree.last_step_at": last}))
     if evidence is not None and evidence.has_store:
@@ -129,6 +125,16 @@ def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None 
     return slots
 
 
+def _all_rows(source: TraceSource, key: str, cancelled: Callable[[], bool] | None) -> Iterator[StepRow]:
+    after = None
+    while True:
+        page = source.list_steps(key, after_index=after, limit=_PAGE)
+        yield from page
+        if len(page) < _PAGE or (cancelled is not None and cancelled()):
+            return
+        after = page[-1].step_index
+
+
 @dataclass(frozen=True, slots=True)
 class RunCheck:
     """One run checked: its key, its slots, the result (violations named by panel.signal)."""
@@ -146,9 +152,10 @@ class RunCheck:
 
 
 def check_run(source: TraceSource, key: str, rules: Sequence[ConsistencyRule] | None = None, *,
-              evidence: EvidenceReader | None = None, logs: LogsSource | None = None) -> RunCheck:
+              evidence: EvidenceReader | None = None, logs: LogsSource | None = None,
+              record: RunRecord | None = None, rows: Iterable[StepRow] | None = None) -> RunCheck:
     """Check one run's panels against each other (the inspector's rules unless ``rules``)."""
-    slots = run_slots(source, key, evidence=evidence, logs=logs)
+    slots = run_slots(source, key, evidence=evidence, logs=logs, record=record, rows=rows)
     run_id = str(slots[0].output_signals.get("runs_list.run_id") or key)
     return RunCheck(key, run_id, tuple(slots), check(run_id, slots, list(rules) if rules else list(INSPECTOR_RULES),
                                                      compare_upstream=False))

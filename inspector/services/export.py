@@ -43,6 +43,7 @@ from inspector.jobs import (
 from inspector.logs import RunLogs
 from inspector.model import Payload, RunFilter, RunRecord, RunSummary, Step, StepRow, parse_timestamp
 from inspector.redact import EXPORT_RULES, redact_export
+from inspector.services.consistency import INSPECTOR_RULES, check_run
 from inspector.services.grading import grade_run
 from inspector.source import HasLogs, TraceSource
 
@@ -203,6 +204,7 @@ class _RunOut:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     aos_hash: str | None = None
     newest: str | None = None
+    findings: int = 0
 
 
 class _Job:
@@ -360,6 +362,7 @@ class _Job:
         out.timeline = [{"step_index": r.step_index, "skill_name": r.skill_name, "status": r.status.value,
                          "cost_cents": r.cost_cents, "duration_ms": r.duration_ms, "timestamp": r.timestamp}
                         for r in rows[:200]]
+        source_record = record
         run_doc = run_to_doc(record)
         digest.update(canonical_bytes(run_doc))
         if redact:
@@ -394,6 +397,15 @@ class _Job:
             self.put(f"{d}/logs.json", canonical_bytes(logs_doc), pending)
             out.audit_events = len(logs.audit)
             out.llm_records = len(logs.llm_records)
+        # The panels checked against each other (issue 13's rules), from what was just read.
+        checked = check_run(self.source, key, evidence=reader if isinstance(reader, EvidenceReader) and reader.has_store
+                            else None, logs=self.source.logs() if isinstance(self.source, HasLogs) else None,
+                            record=source_record, rows=rows)
+        findings = checked.result.as_json()
+        if redact:
+            findings = redact_export(findings, keep=KEEP_KEYS)
+        self.put(f"{d}/consistency.json", canonical_bytes(findings), pending)
+        out.findings = len(checked.result.violations)
         self.read_digest.update(digest.digest())
         out.newest = max((t for t in newest if isinstance(t, str) and parse_timestamp(t)),
                          key=lambda t: parse_timestamp(t), default=None)
@@ -637,7 +649,9 @@ def _manifest(job: _Job, outs: Sequence[_RunOut], keys: Sequence[str], missing: 
         "source": {"location": job.source.info.location, "kind": job.source.info.kind,
                    "read_digest": job.read_digest.hexdigest()},
         "runs": [{"run_id": x.record.summary.run_id, "key": x.record.summary.key, "dir": x.dir,
-                  "steps": x.steps_written, "grade": (x.grade or {}).get("integrity_grade")} for x in outs],
+                  "steps": x.steps_written, "grade": (x.grade or {}).get("integrity_grade"),
+                  "consistency_violations": x.findings} for x in outs],
+        "consistency_rules": [r.as_dict() for r in INSPECTOR_RULES],
         "completeness": completeness,
         "redaction": {"applied": o.redact, "rules": list(EXPORT_RULES) if o.redact else []},
         "signer": {"algorithm": "Ed25519", "public_key": job.key.public.b64, "fingerprint": job.key.public.fingerprint},

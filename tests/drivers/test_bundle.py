@@ -90,6 +90,11 @@ def test_the_bundle_holds_what_the_manifest_says(all_bundle, key):
     for name, f in listed.items():
         assert f["sha256"] == hashlib.sha256(files[name]).hexdigest() and f["size"] == len(files[name])
     assert files["report.pdf"].startswith(b"%PDF")
+    # The panels checked against each other travel with the run, and the rules that checked them.
+    findings = json.loads(files["runs/0001/consistency.json"])
+    assert set(findings) >= {"panel_id", "is_consistent", "violations"}
+    assert [r["id"] for r in manifest["consistency_rules"]][:2] == ["INS-001", "INS-002"]
+    assert all("consistency_violations" in r for r in manifest["runs"])
     c = manifest["completeness"]
     assert c["runs"] == {"asked": len(STEPS), "found": len(STEPS), "missing": 0, "missing_ids": []}
     assert c["steps"]["found"] == sum(STEPS.values()) == c["steps"]["asked"]

@@ -14,6 +14,7 @@ from inspector.rules import (
     MissingSignal,
     RuleError,
     RuleSyntaxError,
+    compile_rule,
     evaluate,
     names_in,
     parse,
@@ -43,6 +44,7 @@ SIGNALS = {"n": 3, "zero": 0, "f": 0.1, "t": True, "no": False, "s": "STRESSED",
 ])
 def test_cases(text, expected):
     assert evaluate(parse(text), SIGNALS) == expected
+    assert compile_rule(parse(text))(SIGNALS) == expected
 
 
 @pytest.mark.parametrize(("text", "column", "words"), [
@@ -145,11 +147,21 @@ def test_well_formed_rules_evaluate_or_say_why(text, values):
     _evaluate_safely(tree, {**SIGNALS, **values})
 
 
-def _evaluate_safely(tree, signals=SIGNALS) -> None:
+def _outcome(fn):
     try:
-        evaluate(tree, signals)
-    except (MissingSignal, RuleError):
-        pass
+        value = fn()
+    except MissingSignal as exc:
+        return ("missing", exc.name)
+    except RuleError as exc:
+        return ("error", exc.message)
+    return ("value", "nan" if isinstance(value, float) and math.isnan(value) else value)
+
+
+def _evaluate_safely(tree, signals=SIGNALS) -> None:
+    """The tree walker and the compiled closures give the same answer, or the same error."""
+    walked = _outcome(lambda: evaluate(tree, signals))
+    compiled = _outcome(lambda: compile_rule(tree)(signals))
+    assert walked == compiled
 
 
 def test_no_code_runs():
