@@ -19,6 +19,7 @@ class Commands(Protocol):
     bus: MessageBus
     logs_dock: QDockWidget
     evidence_dock: QDockWidget
+    consistency_dock: QDockWidget
 
     def ask_open(self) -> None: ...
     def ask_connect(self) -> None: ...
@@ -91,6 +92,8 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
     view_menu.addAction(dock_action("logs", c.logs_dock, "Run &Logs", "Ctrl+L"))
     view_menu.addAction(dock_action("evidence", c.evidence_dock, "&Evidence", "Ctrl+E",
                                     "The selected run's evidence and integrity grade"))
+    view_menu.addAction(dock_action("consistency", c.consistency_dock, "&Consistency", "Ctrl+K",
+                                    "The selected run's panels checked against each other"))
     ledger = make("ledger", "Audit &Ledger…", c.show_ledger, "Ctrl+Shift+L",
                   "The tenant-wide audit ledger of the open Postgres database")
     ledger.setEnabled(False)

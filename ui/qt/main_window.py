@@ -30,6 +30,7 @@ from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, read_first_page
 from ui.qt.models.steps import StepTreeModel
 from ui.qt.panels.banner import MessageBanner
+from ui.qt.panels.consistency import ConsistencyPanel
 from ui.qt.panels.detail import DetailPanel, save_text
 from ui.qt.panels.docks import AutoDock
 from ui.qt.panels.evidence import EvidencePanel
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.connect_dialog: ConnectDialog | None = None
         self._logs_panel: RunLogsPanel | None = None
         self._evidence_panel: EvidencePanel | None = None
+        self._consistency_panel: ConsistencyPanel | None = None
         self._ledger_window: LedgerWindow | None = None
         self._export_dialog: ExportDialog | None = None
         self._trust_dialog: TrustDialog | None = None
@@ -100,9 +102,11 @@ class MainWindow(QMainWindow):
         self.logs_dock = AutoDock("Run logs", "logsDock", self, holds=lambda: session.logs is not None)
         self.evidence_dock = AutoDock("Evidence", "evidenceDock", self,
                                       holds=lambda: session.evidence_state is EvidenceState.STORE)
-        for dock in (self.logs_dock, self.evidence_dock):
+        self.consistency_dock = AutoDock("Consistency", "consistencyDock", self, holds=lambda: False)
+        for dock in (self.logs_dock, self.evidence_dock, self.consistency_dock):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.tabifyDockWidget(self.logs_dock, self.evidence_dock)
+        self.tabifyDockWidget(self.evidence_dock, self.consistency_dock)
         self.grading = GradingJob(session, self)
         self.status = StatusLine(session, self.runs_model, self)
         self.status.track(self.disk)
@@ -173,6 +177,7 @@ class MainWindow(QMainWindow):
         # A dock opened (by the user, or shown by default) reads what it shows for the selected run.
         self.logs_dock.opened.connect(self._logs_dock_opened)
         self.evidence_dock.opened.connect(lambda: (self.evidence_panel, self._show_run_evidence(self.current_run())))
+        self.consistency_dock.opened.connect(lambda: self._show_run_consistency(self.current_run()))
 
     # -- the session -------------------------------------------------------------------------------
 
@@ -310,6 +315,7 @@ class MainWindow(QMainWindow):
         self.detail.read_run(run.key, run)
         self._show_run_logs(run)
         self._show_run_evidence(run)
+        self._show_run_consistency(run)
 
     # -- the docks: run logs and evidence ------------------------------------------------------------
 
@@ -388,6 +394,39 @@ class MainWindow(QMainWindow):
         if panel.run_id == run.run_id and (panel.pending or panel.showing_evidence):
             return  # another trace of the same run: the same evidence
         panel.show_run(run.run_id)
+
+    @property
+    def consistency_panel(self) -> ConsistencyPanel:
+        """The Consistency panel (View → Consistency), made on first use."""
+        if self._consistency_panel is None:
+            self._consistency_panel = ConsistencyPanel(self.session)
+            self._consistency_panel.panel_requested.connect(self._show_panels)
+            self.consistency_dock.setWidget(self._consistency_panel)
+        return self._consistency_panel
+
+    def _show_run_consistency(self, run: RunSummary | None) -> None:
+        """Check the selected run's panels, only while the dock is shown."""
+        if run is None or not self.consistency_dock.isVisible():
+            return
+        panel = self.consistency_panel
+        if panel.pending and panel.run_id == run.run_id:
+            return
+        if panel.current is not None and panel.current.key == run.key:
+            return  # shown already (choosing the tab again checks nothing again)
+        panel.show_run(run.key, run.run_id)
+
+    def _show_panels(self, slots: tuple) -> None:
+        """A finding was chosen: bring the panels it involves forward."""
+        if any(s in ("evidence", "integrity") for s in slots) and self.session.evidence is not None:
+            self.evidence_dock.show()
+            self.evidence_dock.raise_()
+        elif any(s in ("llm_record", "audit") for s in slots) and self.session.logs is not None:
+            self.logs_dock.show()
+            self.logs_dock.raise_()
+        if "step_tree" in slots:
+            self.steps_view.setFocus()
+        elif "runs_list" in slots:
+            self.runs_view.setFocus()
 
     # -- secondary windows ----------------------------------------------------------------------------
 
