@@ -20,6 +20,7 @@ class Commands(Protocol):
     logs_dock: QDockWidget
     evidence_dock: QDockWidget
     consistency_dock: QDockWidget
+    timeline_dock: QDockWidget
 
     def ask_open(self) -> None: ...
     def ask_connect(self) -> None: ...
@@ -94,6 +95,8 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
                                     "The selected run's evidence and integrity grade"))
     view_menu.addAction(dock_action("consistency", c.consistency_dock, "&Consistency", "Ctrl+K",
                                     "The selected run's panels checked against each other"))
+    view_menu.addAction(dock_action("timeline", c.timeline_dock, "&Timeline", "Ctrl+T",
+                                    "The selected run's steps on a time axis"))
     ledger = make("ledger", "Audit &Ledger…", c.show_ledger, "Ctrl+Shift+L",
                   "The tenant-wide audit ledger of the open Postgres database")
     ledger.setEnabled(False)

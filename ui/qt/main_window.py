@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
@@ -28,7 +29,7 @@ from inspector.source import Attested
 from ui.qt.actions import install_actions
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, read_first_page
-from ui.qt.models.steps import StepTreeModel
+from ui.qt.models.steps import STEP_ROLE, StepTreeModel
 from ui.qt.panels.banner import MessageBanner
 from ui.qt.panels.consistency import ConsistencyPanel
 from ui.qt.panels.detail import DetailPanel, save_text
@@ -50,6 +51,9 @@ from ui.qt.windows.connect import ConnectDialog, PasswordPrompt
 from ui.qt.windows.export import BundleTools, ExportDialog
 from ui.qt.windows.ledger import LedgerWindow
 from ui.qt.windows.trust import TrustDialog
+
+if TYPE_CHECKING:  # pyqtgraph loads when the Timeline is first shown
+    from ui.qt.panels.timeline import TimelinePanel
 
 __all__ = ["MainWindow"]
 
@@ -84,6 +88,7 @@ class MainWindow(QMainWindow):
         self._logs_panel: RunLogsPanel | None = None
         self._evidence_panel: EvidencePanel | None = None
         self._consistency_panel: ConsistencyPanel | None = None
+        self._timeline_panel: TimelinePanel | None = None
         self._ledger_window: LedgerWindow | None = None
         self._export_dialog: ExportDialog | None = None
         self._trust_dialog: TrustDialog | None = None
@@ -103,10 +108,12 @@ class MainWindow(QMainWindow):
         self.evidence_dock = AutoDock("Evidence", "evidenceDock", self,
                                       holds=lambda: session.evidence_state is EvidenceState.STORE)
         self.consistency_dock = AutoDock("Consistency", "consistencyDock", self, holds=lambda: False)
-        for dock in (self.logs_dock, self.evidence_dock, self.consistency_dock):
+        self.timeline_dock = AutoDock("Timeline", "timelineDock", self, holds=lambda: False)
+        for dock in (self.logs_dock, self.evidence_dock, self.consistency_dock, self.timeline_dock):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.tabifyDockWidget(self.logs_dock, self.evidence_dock)
         self.tabifyDockWidget(self.evidence_dock, self.consistency_dock)
+        self.tabifyDockWidget(self.consistency_dock, self.timeline_dock)
         self.grading = GradingJob(session, self)
         self.status = StatusLine(session, self.runs_model, self)
         self.status.track(self.disk)
@@ -178,6 +185,9 @@ class MainWindow(QMainWindow):
         self.logs_dock.opened.connect(self._logs_dock_opened)
         self.evidence_dock.opened.connect(lambda: (self.evidence_panel, self._show_run_evidence(self.current_run())))
         self.consistency_dock.opened.connect(lambda: self._show_run_consistency(self.current_run()))
+        self.timeline_dock.opened.connect(lambda: self._show_run_timeline(self.current_run()))
+        self.steps_view.step_chosen.connect(lambda _key, row: self._timeline_panel is not None
+                                            and self._timeline_panel.chart.centre_on(row.step_index))
 
     # -- the session -------------------------------------------------------------------------------
 
@@ -316,6 +326,7 @@ class MainWindow(QMainWindow):
         self._show_run_logs(run)
         self._show_run_evidence(run)
         self._show_run_consistency(run)
+        self._show_run_timeline(run)
 
     # -- the docks: run logs and evidence ------------------------------------------------------------
 
@@ -414,6 +425,41 @@ class MainWindow(QMainWindow):
         if panel.current is not None and panel.current.key == run.key:
             return  # shown already (choosing the tab again checks nothing again)
         panel.show_run(run.key, run.run_id)
+
+    @property
+    def timeline_panel(self) -> TimelinePanel:
+        """The step timeline (View → Timeline), made on first use (pyqtgraph loads then)."""
+        if self._timeline_panel is None:
+            from ui.qt.panels.timeline import TimelinePanel
+
+            self._timeline_panel = TimelinePanel(self.session)
+            self._timeline_panel.chart.step_clicked.connect(self._timeline_step)
+            self.timeline_dock.setWidget(self._timeline_panel)
+        return self._timeline_panel
+
+    def _show_run_timeline(self, run: RunSummary | None) -> None:
+        if run is None or run.orphan or not self.timeline_dock.isVisible():
+            return
+        panel = self.timeline_panel
+        if panel.key != run.key:
+            panel.show_run(run)
+
+    def _timeline_step(self, step_index: int) -> None:
+        """A bar was clicked: choose that step in the tree if it is loaded, else show it."""
+        model, top = self.steps_model, self.steps_model.top_index()
+        for r in range(model.rowCount(top)):
+            ix = model.index(r, 0, top)
+            ref = model.data(ix, STEP_ROLE)
+            if ref is not None and ref[1].step_index == step_index:
+                self.steps_view.setCurrentIndex(ix)
+                self.steps_view.scrollTo(ix)
+                return
+        run = self.current_run()
+        if run is not None:
+            from inspector.model import StepRow
+
+            self.detail.read_step(run.key, StepRow(None, run.run_id, step_index, None, None, None, None, None, None,
+                                                   None, None))
 
     def _show_panels(self, slots: tuple) -> None:
         """A finding was chosen: bring the panels it involves forward."""

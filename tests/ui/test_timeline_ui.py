@@ -1,0 +1,67 @@
+"""The step timeline: columns read on a worker, level of detail, and chart ↔ tree selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inspector.model import StepRow, StepStatus
+from inspector.timeline import STATUS_CODES, bucket, columns_from_rows
+from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS
+from tests.ui.test_main_window import WAIT, open_and_wait, select_run
+from ui.qt.models.steps import STEP_ROLE
+
+
+def _row(i, ts, dur, status="success", retries=0):
+    return StepRow(None, "r", i, "x", status, None, None, 0.5, dur, retries, ts)
+
+
+def test_columns_fill_gaps_and_order_by_step():
+    rows = [_row(0, "2026-01-01T00:00:00+00:00", 10.0), _row(1, None, 5.0, "failed"),
+            _row(2, "2026-01-01T00:00:01+00:00", float("nan"), "retry", 2), _row(3, "garbage", -4.0)]
+    cols = columns_from_rows([rows[:2], rows[2:]])
+    assert list(cols.index) == [0, 1, 2, 3]
+    assert list(cols.start) == [0.0, 10.0, 1000.0, 1000.0]  # no timestamp: starts where the last ended
+    assert list(cols.duration) == [10.0, 5.0, 0.0, 0.0]
+    assert cols.status[1] == STATUS_CODES[StepStatus.FAILURE] and cols.retries[2] == 2
+    assert cols.position_of(2) == 2 and cols.position_of(9) is None
+
+
+def test_buckets_keep_the_worst_status_and_never_exceed_the_pixels():
+    n = 100_000
+    rows = [_row(i, None, 1.0, "failed" if i == 50_123 else "success") for i in range(n)]
+    cols = columns_from_rows([rows])
+    b = bucket(cols, 0, n, 700)
+    assert len(b) <= 700 and int(b.count.sum()) == n
+    hit = int(np.flatnonzero(b.status == STATUS_CODES[StepStatus.FAILURE])[0])
+    assert b.first[hit] <= 50_123 <= b.last[hit]
+    assert b.left[0] == 0.0 and b.right[-1] == float(n)
+    zoom = bucket(cols, 10, 20, 700)
+    assert list(zoom.first) == list(range(10, 21)) and (zoom.count == 1).all()
+    assert len(bucket(cols, 200_000, 300_000, 700)) == 0
+
+
+@pytest.mark.gui
+def test_the_timeline_follows_the_run_and_the_tree(qtbot, make_window, small_db, tmp_path):
+    w = make_window()
+    open_and_wait(qtbot, w, small_db)
+    top = select_run(qtbot, w, BIG_RUN)
+    panel = w.timeline_panel
+    panel.show_run(w.current_run())
+    qtbot.waitUntil(lambda: panel.chart.cols is not None and len(panel.chart.cols) == BIG_RUN_STEPS, timeout=WAIT)
+    assert f"{BIG_RUN_STEPS:,} steps" in panel.title.text()
+    # A click on a bar chooses its step in the tree (loaded rows) and the detail shows it.
+    with qtbot.waitSignal(panel.chart.step_clicked, timeout=WAIT) as sig:
+        panel.chart.step_clicked.emit(3)
+    assert sig.args == [3]
+    qtbot.waitUntil(lambda: w.detail.kind == "step" and "Step 3 " in w.detail.title.text(), timeout=WAIT)
+    # The tree chooses a step: the chart brings it into view.
+    panel.chart.getViewBox().setRange(yRange=(0, 20), padding=0)
+    model = w.steps_model
+    ix = model.index(10, 0, top)
+    w.steps_view.setCurrentIndex(ix)
+    (_x0, _x1), (y0, y1) = panel.chart.getViewBox().viewRange()
+    row = panel.chart.cols.position_of(model.data(ix, STEP_ROLE)[1].step_index)
+    assert y0 <= row <= y1
+    assert panel.chart.export_png(str(tmp_path / "timeline.png"))
+    assert (tmp_path / "timeline.png").read_bytes().startswith(b"\x89PNG")

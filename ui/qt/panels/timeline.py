@@ -1,0 +1,245 @@
+"""The step timeline (pyqtgraph): a waterfall of the selected run's steps, one row per step
+(step_index order, top down), a bar from its start for its duration, coloured by status, retries
+marked. Level of detail: a frame draws at most one bar per pixel row of what is in view
+(``inspector.timeline.bucket``), so a 100,000-step run costs what a 1,000-step one does. The
+steps are read on a worker as columns. Clicking a bar chooses its step (``step_clicked``);
+:meth:`centre_on` brings a step chosen elsewhere into view. Wheel zooms, dragging pans; the
+keyboard's arrows pan and +/- zoom. The chart exports as PNG."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from inspector.model import RunSummary
+from inspector.timeline import STATUS_CODES, StepColumns, bucket, columns_from_rows
+from ui.qt.session.session import SourceSession, Worker
+from ui.qt.theme import muted
+
+__all__ = ["StepTimeline", "TimelinePanel", "read_columns"]
+
+_PAGE = 5000
+#: Bar colours by status code (success, skipped, unknown, retry, failure).
+_COLOURS = {0: "#2e9d57", 1: "#9e9e9e", 2: "#7a5bc7", 3: "#e08a1e", 4: "#c0392b"}
+_NAMES = {code: status.value for status, code in STATUS_CODES.items()}
+
+
+def read_columns(source: Any, key: str, cancelled=None) -> StepColumns:
+    """A run's steps as columns, read a page at a time (worker side)."""
+    def pages():
+        after = None
+        while True:
+            page = source.list_steps(key, after_index=after, limit=_PAGE)
+            yield page
+            if len(page) < _PAGE or (cancelled is not None and cancelled()):
+                return
+            after = page[-1].step_index
+
+    return columns_from_rows(pages())
+
+
+class _Bars(pg.GraphicsObject):
+    """The bars: drawn from buckets of what is in view, recomputed on every paint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cols: StepColumns | None = None
+        self._bounds = QRectF()
+        self._brushes = {code: QBrush(QColor(c)) for code, c in _COLOURS.items()}
+        self._retry_pen = QPen(QColor("#e08a1e"))
+        self._retry_pen.setCosmetic(True)
+        self._retry_pen.setWidth(2)
+        self.drawn = 0
+
+    def set_columns(self, cols: StepColumns | None) -> None:
+        self.prepareGeometryChange()
+        self.cols = cols
+        if cols is None or not len(cols):
+            self._bounds = QRectF()
+        else:
+            right = float(np.nanmax(cols.end)) if len(cols) else 1.0
+            self._bounds = QRectF(0.0, 0.0, max(right, 1.0), float(len(cols)))
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return self._bounds
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        cols, vb = self.cols, self.getViewBox()
+        if cols is None or not len(cols) or vb is None:
+            self.drawn = 0
+            return
+        (x0, x1), (y0, y1) = vb.viewRange()
+        pixels = max(1, int(vb.height()))
+        b = bucket(cols, y0, y1, pixels)
+        self.drawn = len(b)
+        painter.setPen(Qt.PenStyle.NoPen)
+        # A bar at least a pixel wide, so a 1 ms step shows on a 3-hour axis.
+        min_w = (x1 - x0) / max(1.0, vb.width())
+        for code, brush in self._brushes.items():
+            sel = np.flatnonzero(b.status == code)
+            if not len(sel):
+                continue
+            painter.setBrush(brush)
+            left, right, first, last = b.left[sel], b.right[sel], b.first[sel], b.last[sel]
+            painter.drawRects([QRectF(float(lx), float(f) + 0.1, max(float(rx - lx), min_w), float(la - f) + 0.8)
+                               for lx, rx, f, la in zip(left, right, first, last, strict=True)])
+        retried = np.flatnonzero(b.retries > 0)
+        if len(retried):
+            painter.setPen(self._retry_pen)
+            for i in retried:
+                y = float(b.first[i]) + 0.5
+                painter.drawLine(QPointF(float(b.left[i]) - min_w * 3, y), QPointF(float(b.left[i]), y))
+
+
+class StepTimeline(pg.PlotWidget):
+    """The chart itself: y = step row (top down), x = ms after the run's first step."""
+
+    step_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=None)
+        self.setObjectName("stepTimeline")
+        self.bars = _Bars()
+        self.addItem(self.bars)
+        item = self.getPlotItem()
+        item.invertY(True)
+        item.setLabel("bottom", "ms after the first step")
+        item.setLabel("left", "step")
+        item.showGrid(x=True, y=False, alpha=0.2)
+        item.setMenuEnabled(False)
+        self.getViewBox().setMouseMode(pg.ViewBox.PanMode)
+        self.cols: StepColumns | None = None
+        self.setMouseTracking(True)
+        self.scene().sigMouseClicked.connect(self._clicked)
+        self.scene().sigMouseMoved.connect(self._moved)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def set_columns(self, cols: StepColumns | None) -> None:
+        self.cols = cols
+        self.bars.set_columns(cols)
+        if cols is not None and len(cols):
+            self.getViewBox().setRange(self.bars.boundingRect(), padding=0.02)
+
+    def row_at(self, scene_pos: QPointF) -> int | None:
+        if self.cols is None or not len(self.cols):
+            return None
+        p = self.getViewBox().mapSceneToView(scene_pos)
+        row = int(np.floor(p.y()))
+        return row if 0 <= row < len(self.cols) else None
+
+    def _clicked(self, event) -> None:
+        row = self.row_at(event.scenePos())
+        if row is not None and self.cols is not None:
+            self.step_clicked.emit(int(self.cols.index[row]))
+
+    def _moved(self, pos: QPointF) -> None:
+        row = self.row_at(pos)
+        if row is None or self.cols is None:
+            self.setToolTip("")
+            return
+        c = self.cols
+        self.setToolTip(f"step {int(c.index[row])} · {_NAMES[int(c.status[row])]} · starts {c.start[row]:,.1f} ms · "
+                        f"{c.duration[row]:,.1f} ms · {c.cost[row]:.4f}¢"
+                        + (f" · {int(c.retries[row])} retries" if c.retries[row] else ""))
+
+    def centre_on(self, step_index: int) -> None:
+        """Bring a step into view (the tree chose it), keeping the zoom."""
+        if self.cols is None:
+            return
+        row = self.cols.position_of(step_index)
+        if row is None:
+            return
+        vb = self.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        half = (y1 - y0) / 2
+        start = float(self.cols.start[row])
+        width = x1 - x0
+        vb.setRange(xRange=(start - width / 2, start + width / 2) if not x0 <= start <= x1 else (x0, x1),
+                    yRange=(row + 0.5 - half, row + 0.5 + half), padding=0)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        vb = self.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        dx, dy = (x1 - x0) / 10, (y1 - y0) / 10
+        key = event.key()
+        if key == Qt.Key.Key_Left:
+            vb.translateBy(x=-dx)
+        elif key == Qt.Key.Key_Right:
+            vb.translateBy(x=dx)
+        elif key == Qt.Key.Key_Up:
+            vb.translateBy(y=-dy)
+        elif key == Qt.Key.Key_Down:
+            vb.translateBy(y=dy)
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            vb.scaleBy((0.8, 0.8))
+        elif key == Qt.Key.Key_Minus:
+            vb.scaleBy((1.25, 1.25))
+        else:
+            super().keyPressEvent(event)
+
+    def export_png(self, path: str) -> bool:
+        """The chart as a PNG (pyqtgraph's SVG exporter is broken on Qt 6.11+)."""
+        return self.grab().save(path, "PNG")
+
+
+class TimelinePanel(QWidget):
+    """The dock's content: a line about the run and the chart."""
+
+    loaded = Signal(str)
+
+    def __init__(self, session: SourceSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._read = session.scope("timeline")
+        self.key: str | None = None
+        self.title = QLabel("Select a run: its steps on a time axis.")
+        self.title.setObjectName("timelineTitle")
+        muted(self.title)
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Show the whole run")
+        self.fit_button.clicked.connect(self.fit)
+        self.chart = StepTimeline()
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.fit_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.chart, 1)
+
+    @property
+    def pending(self) -> bool:
+        return self._read.pending
+
+    def fit(self) -> None:
+        self.chart.set_columns(self.chart.cols)
+
+    def show_run(self, run: RunSummary) -> None:
+        """Read the run's steps as columns on the worker (a read for another run is dropped)."""
+        source = self._session.source
+        if source is None:
+            return
+        self._read.renew()
+        self.key = run.key
+        self.title.setText(f"Reading the steps of {run.run_id}…")
+        key = run.key
+
+        def done(cols: StepColumns) -> None:
+            self.chart.set_columns(cols)
+            span = float(np.nanmax(cols.end)) if len(cols) else 0.0
+            self.title.setText(f"Run {run.run_id}: {len(cols):,} steps over {span / 1000:,.2f} s "
+                               "(wheel: zoom · drag: pan · click: choose the step)")
+            self.loaded.emit(key)
+
+        def failed(exc: BaseException) -> None:
+            self.title.setText(f"Could not read the steps of {run.run_id}: {exc}")
+            self._session.report(exc, f"read the timeline of {run.run_id}")
+
+        self._read.submit(lambda: read_columns(source, key), done, failed, worker=Worker.BACKGROUND,
+                          label="Reading the step timeline")
