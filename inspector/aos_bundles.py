@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from inspector.model import RunRecord, StepRow, parse_timestamp
+from inspector.model import RunRecord, StepRow, parse_timestamp, to_float
 
 __all__ = [
     "AOS_BUNDLE_TYPES",
@@ -84,21 +84,13 @@ def content_hash(run_id: Any, incident_id: Any, trace_id: Any, steps: Sequence[M
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def _num(value: Any) -> float:
-    try:
-        f = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return 0.0
-    return f
-
-
 def _step_evidence(position: int, row: StepRow, fallback: datetime, violation_index: int | None) -> dict[str, Any]:
     """A ``TraceStepEvidence`` in python mode (the timestamp a datetime, as the hash needs it)."""
     ts = parse_timestamp(row.timestamp) or fallback
     violation = violation_index is not None and position == violation_index
     skill = row.skill_name if isinstance(row.skill_name, str) and row.skill_name else "unknown"
     return {"step_index": position, "timestamp": ts, "step_type": skill,
-            "tokens": 0, "cost_cents": _num(row.cost_cents), "duration_ms": _num(row.duration_ms),
+            "tokens": 0, "cost_cents": to_float(row.cost_cents), "duration_ms": to_float(row.duration_ms),
             "status": "violation" if violation else "ok", "is_inflection": violation, "content_hash": None}
 
 
@@ -205,7 +197,7 @@ def executive_bundle(base: Mapping[str, Any], *, bundle_id: str, created_at: dat
         "remediation_notes": None,
         "time_to_detect_seconds": detect,
         "time_to_contain_seconds": None,
-        "cost_incurred_cents": int(_num(base.get("total_cost_cents"))),
+        "cost_incurred_cents": int(to_float(base.get("total_cost_cents"))),
         "cost_prevented_cents": None,
         "prepared_for": prepared_for,
         "prepared_by": prepared_by,

@@ -29,6 +29,7 @@ __all__ = [
     "PanelSlot",
     "Violation",
     "check",
+    "json_document",
     "merge_signals",
     "rule_from_dict",
     "rules_from_text",
@@ -332,6 +333,18 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+def json_document(text: str, *, location: str) -> Any:
+    """A JSON document, or :class:`UsageError` naming the file, line and column of the error."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{location}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{location}: not readable as JSON: {type(exc).__name__}") from None
+
+
 def rules_from_text(text: str, *, location: str, toml: bool = False) -> list[ConsistencyRule]:
     """Rules from a JSON file (a list of rules, or ``{"rules": [...]}``) or a TOML file
     (``[[rules]]`` tables). Every condition is parsed now: a file with an error is refused with
@@ -346,12 +359,7 @@ def rules_from_text(text: str, *, location: str, toml: bool = False) -> list[Con
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{location}: not valid TOML: {exc}") from None
     else:
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{location}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-        except (ValueError, RecursionError) as exc:
-            raise UsageError(f"{location}: not readable as JSON: {type(exc).__name__}") from None
+        doc = json_document(text, location=location)
     items = doc.get("rules") if isinstance(doc, Mapping) else doc
     if not isinstance(items, list):
         raise UsageError(f"{location}: expected a list of rules, or {{\"rules\": [...]}} ([[rules]] in TOML)")

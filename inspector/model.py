@@ -25,6 +25,7 @@ __all__ = [
     "Step",
     "StepRow",
     "StepStatus",
+    "to_float",
 ]
 
 
@@ -98,6 +99,14 @@ def _ascii_lower(text: str) -> str:
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def to_float(value: Any) -> float:
+    """A stored number as a float; 0.0 for what is not one (text, a BLOB, None, a huge int)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
 
 
 def parse_timestamp(text: Any) -> datetime | None:

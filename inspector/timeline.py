@@ -13,7 +13,7 @@ from datetime import datetime
 
 import numpy as np
 
-from inspector.model import StepRow, StepStatus, parse_timestamp
+from inspector.model import StepRow, StepStatus, parse_timestamp, to_float
 
 __all__ = ["STATUS_CODES", "Buckets", "StepColumns", "bucket", "columns_from_rows"]
 
@@ -54,10 +54,7 @@ class StepColumns:
 
 
 def _finite(v: object) -> float:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        return 0.0
+    f = to_float(v)
     return f if np.isfinite(f) else 0.0
 
 

@@ -882,15 +882,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_check_panel(args: argparse.Namespace, out: TextIO) -> int:
-    from inspector.consistency import check, slots_from_panel_response, upstream_check
+    from inspector.consistency import check, json_document, slots_from_panel_response, upstream_check
 
-    text = _read_text(args.panel, "panel response")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{args.panel}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{args.panel}: not readable as JSON: {type(exc).__name__}") from None
+    doc = json_document(_read_text(args.panel, "panel response"), location=args.panel)
     try:
         panel_id, slots = slots_from_panel_response(doc)
     except ValueError as exc:

@@ -23,7 +23,7 @@ from inspector.consistency import CheckResult, ConsistencyRule, PanelSlot, check
 from inspector.evidence import EvidenceReader
 from inspector.integrity import REQUIRED_EVIDENCE, EvidenceClass, evaluate
 from inspector.logs import LogsSource
-from inspector.model import RunRecord, StepRow, StepStatus
+from inspector.model import RunRecord, StepRow, StepStatus, to_float
 from inspector.source import TraceSource
 
 __all__ = ["INSPECTOR_RULES", "RunCheck", "check_run", "run_slots"]
@@ -65,14 +65,6 @@ INSPECTOR_RULES = (
 )
 
 
-def _num(v: Any) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError, OverflowError):
-        return 0.0
-    return f
-
-
 def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None = None,
               logs: LogsSource | None = None, cancelled: Callable[[], bool] | None = None,
               record: RunRecord | None = None, rows: Iterable[StepRow] | None = None) -> list[PanelSlot]:
@@ -91,8 +83,8 @@ def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None 
     for r in rows if rows is not None else _all_rows(source, s.key, cancelled):
         count += 1
         failures += r.status is StepStatus.FAILURE
-        cost += _num(r.cost_cents)
-        duration += _num(r.duration_ms)
+        cost += to_float(r.cost_cents)
+        duration += to_float(r.duration_ms)
         if isinstance(r.timestamp, str):
             first = r.timestamp if first is None or r.timestamp < first else first
             last = r.timestamp if last is None or r.timestamp > last else last
@@ -102,7 +94,7 @@ def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None 
     if evidence is not None and evidence.has_store:
         ev = evidence.run_evidence(s.run_id)
         provider = ev.rows.get(EvidenceClass.G_PROVIDER, ())
-        tokens = sum(int(_num(p.get("total_tokens")) or _num(p.get("input_tokens")) + _num(p.get("output_tokens")))
+        tokens = sum(int(to_float(p.get("total_tokens")) or to_float(p.get("input_tokens")) + to_float(p.get("output_tokens")))
                      for p in provider)
         slots.append(PanelSlot("evidence", {
             "evidence.classes_present": [c.value for c in ev.facts.observed],
