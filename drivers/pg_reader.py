@@ -516,6 +516,20 @@ class PostgresTraceReader:
         with self._connect(f"reading steps of {trace_id}") as conn:
             return [self._step_row(r, rid) for r in conn.execute(stmt)]
 
+    def step_columns(self, run_id: str) -> tuple[Sequence[Any], ...]:
+        """The step timeline's columns in one statement (``StepColumnsSource``)."""
+        trace_id, _rid = self._trace_key(run_id)
+        names = ("step_index", "timestamp", "duration_ms", "status", "retry_count", "cost_cents")
+        stmt = self._select(names, steps=True).where(self._steps.c.trace_id == trace_id).order_by(
+            self._steps.c.step_index)
+        with self._connect(f"reading the step columns of {trace_id}") as conn:
+            rows = conn.execute(stmt).all()
+        cols = tuple(list(c) for c in zip(*rows, strict=True)) if rows else tuple([] for _ in names)
+        if cols[2] and not isinstance(cols[2][0], float | type(None)):
+            cols = (cols[0], cols[1], [None if v is None else float(v) for v in cols[2]], cols[3], cols[4],
+                    [None if v is None else float(v) for v in cols[5]])
+        return cols
+
     def iter_steps(self, run_id: str, batch: int = 2000) -> Iterator[Step]:
         """Every step with payloads, streamed through a server-side cursor (one snapshot).
 

@@ -508,6 +508,22 @@ class SQLiteTraceReader:
         with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
             return [self._step_row(r._mapping) for r in self._fetch(conn, stmt)]
 
+    def step_columns(self, run_id: str) -> tuple[Sequence[Any], ...]:
+        """The step timeline's columns in one statement (``StepColumnsSource``)."""
+        names = ("step_index", "timestamp", "duration_ms", "status", "retry_count", "cost_cents")
+        stmt = self._step_select(names).where(self._steps.c.run_id == run_id).order_by(self._steps.c.step_index)
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        params = [compiled.params[k] for k in (compiled.positiontup or ())]
+        with self._guard(f"reading the step columns of {run_id}"), self.engine.connect() as conn:
+            try:
+                # sqlite3's own tuples: a SQLAlchemy row per step would cost three times the read.
+                rows = conn.connection.driver_connection.execute(str(compiled), params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "decode" not in str(exc).lower():
+                    raise
+                rows = self._fetch(conn, stmt)  # a value that is not UTF-8: read the careful way
+        return tuple(list(c) for c in zip(*rows, strict=True)) if rows else tuple([] for _ in names)
+
     def _full_step(self, m: Any) -> Step:
         return Step(
             row=self._step_row(m),

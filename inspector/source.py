@@ -31,6 +31,7 @@ __all__ = [
     "MemorySource",
     "Pingable",
     "SourceTotals",
+    "StepColumnsSource",
     "StreamsRuns",
     "TraceSource",
     "TracesPerRun",
@@ -187,6 +188,15 @@ class Attested(Protocol):
     verification: Verification
     trusted: bool
     manifest: Mapping[str, Any]
+
+
+@runtime_checkable
+class StepColumnsSource(Protocol):
+    """A source that reads a run's step columns in one statement (the step timeline): the
+    stored ``step_index``, ``timestamp``, ``duration_ms``, ``status``, ``retry_count`` and
+    ``cost_cents``, as six sequences in step_index order."""
+
+    def step_columns(self, run_id: str) -> tuple[Sequence[Any], ...]: ...
 
 
 @runtime_checkable

@@ -7,15 +7,16 @@ Pure: no Qt, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
-from inspector.model import StepRow, StepStatus, parse_timestamp, to_float
+from inspector.model import StepRow, StepStatus, normalise_status, parse_timestamp, to_float
 
-__all__ = ["STATUS_CODES", "Buckets", "StepColumns", "bucket", "columns_from_rows"]
+__all__ = ["STATUS_CODES", "Buckets", "StepColumns", "bucket", "columns_from_raw", "columns_from_rows"]
 
 #: Status codes in the columns, worst last (a bucket shows the worst status it holds).
 STATUS_CODES = {StepStatus.SUCCESS: 0, StepStatus.SKIPPED: 1, StepStatus.UNKNOWN: 2, StepStatus.RETRY: 3,
@@ -53,40 +54,80 @@ class StepColumns:
         return pos if pos < len(self.index) and self.index[pos] == step_index else None
 
 
-def _finite(v: object) -> float:
-    f = to_float(v)
-    return f if np.isfinite(f) else 0.0
-
-
 def columns_from_rows(pages: Iterable[Iterable[StepRow]]) -> StepColumns:
-    """Columns from pages of step rows (each page turned into arrays at once: memory holds arrays,
-    not a million row objects)."""
-    idx_parts, ts_parts, dur_parts, st_parts, rt_parts, cost_parts = [], [], [], [], [], []
+    """Columns from pages of step rows (a source without a column read)."""
+    cols: list[list[Any]] = [[], [], [], [], [], []]
     for page in pages:
-        rows = list(page)
-        if not rows:
-            continue
-        idx_parts.append(np.fromiter((r.step_index for r in rows), dtype=np.int64, count=len(rows)))
-        stamps = []
-        for r in rows:
-            dt = parse_timestamp(r.timestamp) if isinstance(r.timestamp, str) else None
+        for r in page:
+            cols[0].append(r.step_index)
+            cols[1].append(r.timestamp)
+            cols[2].append(r.duration_ms)
+            cols[3].append(r.status_raw)
+            cols[4].append(r.retry_count)
+            cols[5].append(r.cost_cents)
+    return columns_from_raw(*cols)
+
+
+_UTC_SUFFIXES = ("+00:00", "Z")
+
+
+def _epoch_ms(stamps: Sequence[Any]) -> np.ndarray:
+    """Timestamps (ISO text as AOS writes it, or datetimes) as ms since the epoch, NaN where there
+    is none. UTC text is parsed by numpy in one call; anything else one by one."""
+    n = len(stamps)
+    if n and all(type(t) is str for t in stamps):
+        plain = []
+        for t in stamps:
+            body = t[:-6] if t.endswith("+00:00") else t[:-1] if t.endswith("Z") else None
+            if body is None or not body[:4].isdigit():
+                break
+            plain.append(body)
+        else:
             try:
-                stamps.append(dt.timestamp() * 1000.0 if dt is not None else np.nan)
-            except (OverflowError, ValueError, OSError):
-                stamps.append(np.nan)
-        ts_parts.append(np.asarray(stamps, dtype=np.float64))
-        dur_parts.append(np.fromiter((max(0.0, _finite(r.duration_ms)) for r in rows), dtype=np.float64, count=len(rows)))
-        st_parts.append(np.fromiter((STATUS_CODES[r.status] for r in rows), dtype=np.int8, count=len(rows)))
-        rt_parts.append(np.fromiter((r.retry_count if isinstance(r.retry_count, int) and 0 <= r.retry_count < 2**31
-                                     else 0 for r in rows), dtype=np.int32, count=len(rows)))
-        cost_parts.append(np.fromiter((_finite(r.cost_cents) for r in rows), dtype=np.float64, count=len(rows)))
+                us = np.array(plain, dtype="datetime64[us]").astype(np.int64)
+                return us.astype(np.float64) / 1000.0
+            except (ValueError, OverflowError):
+                pass
+    out = np.empty(n, dtype=np.float64)
+    for i, t in enumerate(stamps):
+        dt = t if isinstance(t, datetime) else parse_timestamp(t) if isinstance(t, str) else None
+        if dt is not None and dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        try:
+            out[i] = dt.timestamp() * 1000.0 if dt is not None else np.nan
+        except (OverflowError, ValueError, OSError):
+            out[i] = np.nan
+    return out
 
-    def cat(parts: list[np.ndarray], dtype) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
-    index = cat(idx_parts, np.int64)
-    stamps = cat(ts_parts, np.float64)
-    duration = cat(dur_parts, np.float64)
+def _floats(values: Sequence[Any]) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        arr = np.fromiter((to_float(v) for v in values), dtype=np.float64, count=len(values))
+    return np.where(np.isfinite(arr), arr, 0.0)
+
+
+def columns_from_raw(index: Sequence[Any], timestamps: Sequence[Any], durations: Sequence[Any],
+                     statuses: Sequence[Any], retries: Sequence[Any], costs: Sequence[Any]) -> StepColumns:
+    """Columns from the stored values as a source reads them (in step_index order): whole columns
+    converted at once, not a Python object per step."""
+    n = len(index)
+    idx = np.fromiter((i if type(i) is int else -1 for i in index), dtype=np.int64, count=n)
+    stamps = _epoch_ms(timestamps)
+    duration = np.maximum(_floats(durations), 0.0)
+    codes: dict[Any, int] = {}
+    status = np.empty(n, dtype=np.int8)
+    for i, raw in enumerate(statuses):
+        try:
+            code = codes[raw]
+        except KeyError:
+            code = codes[raw] = STATUS_CODES[normalise_status(raw)]
+        except TypeError:  # an unhashable stored value
+            code = STATUS_CODES[StepStatus.UNKNOWN]
+        status[i] = code
+    retry = np.fromiter((r if type(r) is int and 0 <= r < 2**31 else 0 for r in retries), dtype=np.int32, count=n)
+    cost = _floats(costs)
     known = np.isfinite(stamps)
     origin_ms = float(stamps[known].min()) if known.any() else 0.0
     start = np.where(known, stamps - origin_ms, np.nan)
@@ -97,9 +138,8 @@ def columns_from_rows(pages: Iterable[Iterable[StepRow]]) -> StepColumns:
             j = i - 1
             prev_end = (start[j] + duration[j]) if i > 0 and np.isfinite(start[j]) else prev_end
             start[i] = prev_end
-    origin = datetime.fromtimestamp(origin_ms / 1000.0).astimezone() if known.any() else None
-    return StepColumns(index, start, duration, cat(st_parts, np.int8), cat(rt_parts, np.int32),
-                       cat(cost_parts, np.float64), origin)
+    origin = datetime.fromtimestamp(origin_ms / 1000.0, tz=UTC) if known.any() else None
+    return StepColumns(idx, start, duration, status, retry, cost, origin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,3 +65,70 @@ def test_the_timeline_follows_the_run_and_the_tree(qtbot, make_window, small_db,
     assert y0 <= row <= y1
     assert panel.chart.export_png(str(tmp_path / "timeline.png"))
     assert (tmp_path / "timeline.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _same(a, b) -> None:
+    for name in ("index", "start", "duration", "status", "retries", "cost"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+    assert a.origin == b.origin
+
+
+def _pages(source, key):
+    from ui.qt.panels.timeline import _PAGE
+
+    after = None
+    while True:
+        page = source.list_steps(key, after_index=after, limit=_PAGE)
+        yield page
+        if len(page) < _PAGE:
+            return
+        after = page[-1].step_index
+
+
+def test_the_column_read_equals_the_rows_on_sqlite(small_db):
+    from drivers import open_source
+    from inspector.source import StepColumnsSource
+    from inspector.timeline import columns_from_raw
+
+    src = open_source(small_db)
+    try:
+        assert isinstance(src, StepColumnsSource)
+        _same(columns_from_raw(*src.step_columns(BIG_RUN)), columns_from_rows(_pages(src, BIG_RUN)))
+    finally:
+        src.close()
+
+
+def test_the_column_read_equals_the_rows_on_postgres(pg_url):
+    from drivers import open_source
+    from inspector.timeline import columns_from_raw
+    from tests.pgutil import TraceBuilder
+
+    b = TraceBuilder(pg_url)
+    try:
+        b.trace("run-t", statuses=("succeeded", "failed", "skipped", "weird") * 5)
+    finally:
+        b.close()
+    src = open_source(pg_url)
+    try:
+        cols = columns_from_raw(*src.step_columns("run-t"))
+        _same(cols, columns_from_rows(_pages(src, "run-t")))
+        assert list(cols.status[:4]) == [STATUS_CODES[StepStatus.SUCCESS], STATUS_CODES[StepStatus.FAILURE],
+                                         STATUS_CODES[StepStatus.SKIPPED], STATUS_CODES[StepStatus.UNKNOWN]]
+    finally:
+        src.close()
+
+
+def test_odd_stored_values_in_the_columns():
+    from datetime import UTC, datetime
+
+    from inspector.timeline import columns_from_raw
+
+    cols = columns_from_raw([0, 1, 2, "x"], ["2026-01-01T00:00:00+00:00", datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC),
+                                             "2026-01-01T02:00:00+02:00", b"\xff"],
+                            [1.0, "abc", float("inf"), None], [b"bytes", None, "success", ["x"]],
+                            [1, -5, 2**40, "3"], [float("nan"), 1, "2", None])
+    assert list(cols.index) == [0, 1, 2, -1]
+    assert list(cols.start[:3]) == [0.0, 1000.0, 0.0]  # +02:00 read as its instant
+    assert list(cols.duration) == [1.0, 0.0, 0.0, 0.0]
+    assert list(cols.retries) == [1, 0, 0, 0] and list(cols.cost) == [0.0, 1.0, 2.0, 0.0]
+    assert cols.status[3] == STATUS_CODES[StepStatus.UNKNOWN]

@@ -17,7 +17,8 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from inspector.model import RunSummary
-from inspector.timeline import STATUS_CODES, StepColumns, bucket, columns_from_rows
+from inspector.source import StepColumnsSource
+from inspector.timeline import STATUS_CODES, StepColumns, bucket, columns_from_raw, columns_from_rows
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted
 
@@ -30,7 +31,11 @@ _NAMES = {code: status.value for status, code in STATUS_CODES.items()}
 
 
 def read_columns(source: Any, key: str, cancelled=None) -> StepColumns:
-    """A run's steps as columns, read a page at a time (worker side)."""
+    """A run's steps as columns (worker side): in one statement where the source can
+    (``StepColumnsSource``), else a page of rows at a time."""
+    if isinstance(source, StepColumnsSource):
+        return columns_from_raw(*source.step_columns(key))
+
     def pages():
         after = None
         while True:
