@@ -8,7 +8,7 @@ Pure: no Qt, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,6 +154,10 @@ class Buckets:
     status: np.ndarray
     count: np.ndarray
     retries: np.ndarray
+    #: The longest step's duration (ms) and the costliest step's cost (cents) in each bucket
+    #: (maxima, so that the bars keep their scale whatever the zoom).
+    max_duration: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.first)
@@ -167,12 +171,14 @@ def bucket(cols: StepColumns, row0: float, row1: float, pixels: int) -> Buckets:
     hi = min(n, int(np.ceil(row1)) + 1)
     if hi <= lo or pixels <= 0:
         empty = np.zeros(0, dtype=np.int64)
-        return Buckets(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int8), empty, empty)
+        return Buckets(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int8), empty, empty,
+                       np.zeros(0), np.zeros(0))
     span = hi - lo
     if span <= pixels:
         rows = np.arange(lo, hi)
         return Buckets(rows, rows, cols.start[lo:hi], cols.start[lo:hi] + cols.duration[lo:hi],
-                       cols.status[lo:hi], np.ones(span, dtype=np.int64), cols.retries[lo:hi].astype(np.int64))
+                       cols.status[lo:hi], np.ones(span, dtype=np.int64), cols.retries[lo:hi].astype(np.int64),
+                       cols.duration[lo:hi], cols.cost[lo:hi])
     edges = np.unique(np.linspace(lo, hi, pixels + 1).astype(np.int64))
     starts = edges[:-1]
     start = cols.start[lo:hi]
@@ -180,4 +186,5 @@ def bucket(cols: StepColumns, row0: float, row1: float, pixels: int) -> Buckets:
     offs = starts - lo
     return Buckets(starts, edges[1:] - 1, np.minimum.reduceat(start, offs), np.maximum.reduceat(end, offs),
                    np.maximum.reduceat(cols.status[lo:hi], offs), np.diff(edges),
-                   np.add.reduceat(cols.retries[lo:hi].astype(np.int64), offs))
+                   np.add.reduceat(cols.retries[lo:hi].astype(np.int64), offs),
+                   np.maximum.reduceat(cols.duration[lo:hi], offs), np.maximum.reduceat(cols.cost[lo:hi], offs))

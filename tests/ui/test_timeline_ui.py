@@ -38,6 +38,11 @@ def test_buckets_keep_the_worst_status_and_never_exceed_the_pixels():
     assert b.left[0] == 0.0 and b.right[-1] == float(n)
     zoom = bucket(cols, 10, 20, 700)
     assert list(zoom.first) == list(range(10, 21)) and (zoom.count == 1).all()
+    # Latency and cost per bucket: the longest step, the costliest step.
+    rows = [StepRow(None, "r", i, "x", "success", None, None, float(i), float(i % 7), 0, None) for i in range(1000)]
+    cols = columns_from_rows([rows])
+    b = bucket(cols, 0, 1000, 10)
+    assert list(b.max_duration) == [6.0] * 10 and list(b.cost) == [float(99 + 100 * k) for k in range(10)]
     assert len(bucket(cols, 200_000, 300_000, 700)) == 0
 
 
@@ -50,6 +55,11 @@ def test_the_timeline_follows_the_run_and_the_tree(qtbot, make_window, small_db,
     panel.show_run(w.current_run())
     qtbot.waitUntil(lambda: panel.chart.cols is not None and len(panel.chart.cols) == BIG_RUN_STEPS, timeout=WAIT)
     assert f"{BIG_RUN_STEPS:,} steps" in panel.title.text()
+    # Latency and cost share the timeline's step axis.
+    panel.chart.getViewBox().setRange(yRange=(5, 25), padding=0)
+    for plot in (panel.latency, panel.cost):
+        (_x0, _x1), (y0, y1) = plot.getViewBox().viewRange()
+        assert (round(y0), round(y1)) == (5, 25) and plot.bars.cols is panel.chart.cols
     # A click on a bar chooses its step in the tree (loaded rows) and the detail shows it.
     with qtbot.waitSignal(panel.chart.step_clicked, timeout=WAIT) as sig:
         panel.chart.step_clicked.emit(3)

@@ -1,6 +1,7 @@
 """The step timeline (pyqtgraph): a waterfall of the selected run's steps, one row per step
 (step_index order, top down), a bar from its start for its duration, coloured by status, retries
-marked. Level of detail: a frame draws at most one bar per pixel row of what is in view
+marked; beside it, sharing its step axis, each row's latency (the longest step it stands for) and
+cost. Level of detail: a frame draws at most one bar per pixel row of what is in view
 (``inspector.timeline.bucket``), so a 100,000-step run costs what a 1,000-step one does. The
 steps are read on a worker as columns. Clicking a bar chooses its step (``step_clicked``);
 :meth:`centre_on` brings a step chosen elsewhere into view. Wheel zooms, dragging pans; the
@@ -100,6 +101,44 @@ class _Bars(pg.GraphicsObject):
             for i in retried:
                 y = float(b.first[i]) + 0.5
                 painter.drawLine(QPointF(float(b.left[i]) - min_w * 3, y), QPointF(float(b.left[i]), y))
+
+
+class _MetricBars(pg.GraphicsObject):
+    """One value per step row (a bucket's longest duration, or its costliest step) as a bar from 0,
+    drawn from the same buckets as the timeline beside it."""
+
+    def __init__(self, which: str, colour: str) -> None:
+        super().__init__()
+        self.which = which
+        self.cols: StepColumns | None = None
+        self._bounds = QRectF()
+        self._brush = QBrush(QColor(colour))
+
+    def set_columns(self, cols: StepColumns | None) -> None:
+        self.prepareGeometryChange()
+        self.cols = cols
+        if cols is None or not len(cols):
+            self._bounds = QRectF()
+        else:
+            values = cols.duration if self.which == "duration" else cols.cost
+            top = float(values.max()) if len(values) else 1.0
+            self._bounds = QRectF(0.0, 0.0, max(top, 1e-9), float(len(cols)))
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return self._bounds
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        cols, vb = self.cols, self.getViewBox()
+        if cols is None or not len(cols) or vb is None:
+            return
+        (_x0, _x1), (y0, y1) = vb.viewRange()
+        b = bucket(cols, y0, y1, max(1, int(vb.height())))
+        values = b.max_duration if self.which == "duration" else b.cost
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self._brush)
+        painter.drawRects([QRectF(0.0, float(f) + 0.1, float(v), float(la - f) + 0.8)
+                           for f, la, v in zip(b.first, b.last, values, strict=True)])
 
 
 class StepTimeline(pg.PlotWidget):
@@ -210,13 +249,36 @@ class TimelinePanel(QWidget):
         self.fit_button.setToolTip("Show the whole run")
         self.fit_button.clicked.connect(self.fit)
         self.chart = StepTimeline()
+        # Latency and cost per step, sharing the timeline's step axis (its rows).
+        self.latency = self._metric_plot("duration", "#3b6ea8", "longest step (ms)")
+        self.cost = self._metric_plot("cost", "#8a6d1e", "costliest step (¢)")
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.fit_button)
+        charts = QHBoxLayout()
+        charts.setSpacing(0)
+        charts.addWidget(self.chart, 5)
+        charts.addWidget(self.latency, 1)
+        charts.addWidget(self.cost, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addLayout(top)
-        layout.addWidget(self.chart, 1)
+        layout.addLayout(charts, 1)
+
+    def _metric_plot(self, which: str, colour: str, label: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget(background=None)
+        plot.setObjectName(f"timeline_{which}")
+        bars = _MetricBars(which, colour)
+        plot.addItem(bars)
+        plot.bars = bars  # type: ignore[attr-defined]
+        item = plot.getPlotItem()
+        item.invertY(True)
+        item.setLabel("bottom", label)
+        item.hideAxis("left")
+        item.setMenuEnabled(False)
+        plot.setYLink(self.chart)
+        plot.setMouseEnabled(x=False, y=True)
+        return plot
 
     @property
     def pending(self) -> bool:
@@ -224,6 +286,13 @@ class TimelinePanel(QWidget):
 
     def fit(self) -> None:
         self.chart.set_columns(self.chart.cols)
+
+    def _set_columns(self, cols: StepColumns) -> None:
+        for plot in (self.latency, self.cost):
+            plot.bars.set_columns(cols)  # type: ignore[attr-defined]
+            if len(cols):
+                plot.setXRange(0, plot.bars.boundingRect().width(), padding=0.05)  # type: ignore[attr-defined]
+        self.chart.set_columns(cols)
 
     def show_run(self, run: RunSummary) -> None:
         """Read the run's steps as columns on the worker (a read for another run is dropped)."""
@@ -236,7 +305,7 @@ class TimelinePanel(QWidget):
         key = run.key
 
         def done(cols: StepColumns) -> None:
-            self.chart.set_columns(cols)
+            self._set_columns(cols)
             span = float(np.nanmax(cols.end)) if len(cols) else 0.0
             self.title.setText(f"Run {run.run_id}: {len(cols):,} steps over {span / 1000:,.2f} s "
                                "(wheel: zoom · drag: pan · click: choose the step)")
