@@ -22,16 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.bundle import BundleRejected
 from inspector.errors import SourceUnavailable
 from inspector.model import RunSummary
-from inspector.source import Attested
 from ui.qt.actions import install_actions
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, read_first_page
-from ui.qt.models.steps import STEP_ROLE, StepTreeModel
+from ui.qt.models.steps import StepTreeModel
 from ui.qt.panels.banner import MessageBanner
-from ui.qt.panels.consistency import ConsistencyPanel
 from ui.qt.panels.detail import DetailPanel, save_text
 from ui.qt.panels.docks import AutoDock
 from ui.qt.panels.evidence import EvidencePanel
@@ -39,8 +36,8 @@ from ui.qt.panels.filter_bar import FilterBar
 from ui.qt.panels.grades import GradingJob
 from ui.qt.panels.logs import RunLogsPanel
 from ui.qt.panels.runs_view import RunsView
+from ui.qt.panels.run_docks import RunDocks
 from ui.qt.panels.status import StatusLine
-from ui.qt.panels.verification import VerificationBanner
 from ui.qt.panels.step_tree import StepTreeView
 from ui.qt.session.redis import RedisSettings
 from ui.qt.session.session import EvidenceState, SourceSession
@@ -48,11 +45,13 @@ from ui.qt.session.settings import RecentSources
 from ui.qt.session.tasks import TaskRunner
 from ui.qt.session.trust import TrustStore
 from ui.qt.windows.connect import ConnectDialog, PasswordPrompt
+from ui.qt.windows.auditor import AuditorMode
 from ui.qt.windows.export import BundleTools, ExportDialog
 from ui.qt.windows.ledger import LedgerWindow
 from ui.qt.windows.trust import TrustDialog
 
 if TYPE_CHECKING:  # pyqtgraph loads when the Timeline is first shown
+    from ui.qt.panels.consistency import ConsistencyPanel
     from ui.qt.panels.timeline import TimelinePanel
 
 __all__ = ["MainWindow"]
@@ -87,18 +86,15 @@ class MainWindow(QMainWindow):
         self.connect_dialog: ConnectDialog | None = None
         self._logs_panel: RunLogsPanel | None = None
         self._evidence_panel: EvidencePanel | None = None
-        self._consistency_panel: ConsistencyPanel | None = None
-        self._timeline_panel: TimelinePanel | None = None
         self._ledger_window: LedgerWindow | None = None
-        self._export_dialog: ExportDialog | None = None
-        self._trust_dialog: TrustDialog | None = None
-        self.untrusted_prompt: QMessageBox | None = None
 
         # Panels
         self.filters = FilterBar(session)
         self.banner = MessageBanner()
-        self.verification = VerificationBanner()
-        self.verification.hide()
+        self.auditor = AuditorMode(self, session, self.trust, bus, tools=tools, open_location=self.open_location,
+                                   current_run=self.current_run, run_filter=lambda: self.runs_model.run_filter,
+                                   redis_url=redis.url, sync=sync)
+        self.verification = self.auditor.banner
         self.runs_model = RunsModel(session, self)
         self.runs_view = RunsView(self.runs_model)
         self.steps_model = StepTreeModel(session, self)
@@ -107,13 +103,12 @@ class MainWindow(QMainWindow):
         self.logs_dock = AutoDock("Run logs", "logsDock", self, holds=lambda: session.logs is not None)
         self.evidence_dock = AutoDock("Evidence", "evidenceDock", self,
                                       holds=lambda: session.evidence_state is EvidenceState.STORE)
-        self.consistency_dock = AutoDock("Consistency", "consistencyDock", self, holds=lambda: False)
-        self.timeline_dock = AutoDock("Timeline", "timelineDock", self, holds=lambda: False)
-        for dock in (self.logs_dock, self.evidence_dock, self.consistency_dock, self.timeline_dock):
+        for dock in (self.logs_dock, self.evidence_dock):
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.tabifyDockWidget(self.logs_dock, self.evidence_dock)
-        self.tabifyDockWidget(self.evidence_dock, self.consistency_dock)
-        self.tabifyDockWidget(self.consistency_dock, self.timeline_dock)
+        self.run_docks = RunDocks(self)
+        self.consistency_dock = self.run_docks.consistency_dock
+        self.timeline_dock = self.run_docks.timeline_dock
         self.grading = GradingJob(session, self)
         self.status = StatusLine(session, self.runs_model, self)
         self.status.track(self.disk)
@@ -170,8 +165,6 @@ class MainWindow(QMainWindow):
         s.reconnect_status.connect(self._reconnect_status)
         s.reconnected.connect(self._reconnected)
         self.bus.posted.connect(self._on_message)
-        self.verification.trust_requested.connect(self._trust_signer)
-        self.trust.changed.connect(self._show_verification)
         self.recent.changed.connect(self._rebuild_recent_menu)
         self.filters.changed.connect(self.runs_model.set_filter)
         self.filters.changed.connect(self.grading.start)
@@ -184,10 +177,6 @@ class MainWindow(QMainWindow):
         # A dock opened (by the user, or shown by default) reads what it shows for the selected run.
         self.logs_dock.opened.connect(self._logs_dock_opened)
         self.evidence_dock.opened.connect(lambda: (self.evidence_panel, self._show_run_evidence(self.current_run())))
-        self.consistency_dock.opened.connect(lambda: self._show_run_consistency(self.current_run()))
-        self.timeline_dock.opened.connect(lambda: self._show_run_timeline(self.current_run()))
-        self.steps_view.step_chosen.connect(lambda _key, row: self._timeline_panel is not None
-                                            and self._timeline_panel.chart.centre_on(row.step_index))
 
     # -- the session -------------------------------------------------------------------------------
 
@@ -203,7 +192,6 @@ class MainWindow(QMainWindow):
         self.session.open(location, password, prepare=read_first_page, untrusted=untrusted)
 
     def _opened(self, source, _first_page) -> None:
-        self._show_verification()
         if self.session.location is not None:
             self.recent.add(self.session.location)
         source = self.session.source
@@ -219,32 +207,7 @@ class MainWindow(QMainWindow):
         if discover:
             self.session.discover()
 
-    def _show_verification(self) -> None:
-        """The title bar and the verification banner for the source shown (a bundle: auditor mode)."""
-        source = self.session.source
-        if source is None:
-            return
-        self.verification.show_for(source, self.trust.label_of)
-        self.verification.setVisible(isinstance(source, Attested))
-        name = source.info.display_name
-        if isinstance(source, Attested):
-            mark = "verified bundle" if source.trusted else "UNTRUSTED bundle: failed verification"
-            title = f"{'[UNTRUSTED] ' if not source.trusted else ''}{name} ({mark}, read-only)"
-        else:
-            title = name
-        self.setWindowTitle(f"{title} — AOS Trace Inspector")
-
-    def _trust_signer(self, key) -> None:
-        exported_by = ""
-        if isinstance(self.session.source, Attested):
-            exported_by = str(self.session.source.manifest.get("exported_by") or "")
-        self.trust.add(key, exported_by and f"signer of bundles by {exported_by}")
-        self.bus.info(f"Trusted the signer key {key.short}; manage trusted keys in Settings → Trusted Keys…")
-
     def _closed(self) -> None:
-        self.setWindowTitle("AOS Trace Inspector")
-        self.verification.clear()
-        self.verification.hide()
         self.actions_by_name["ledger"].setEnabled(False)
         if self._logs_panel is not None:
             self._logs_panel.clear()
@@ -252,35 +215,10 @@ class MainWindow(QMainWindow):
             self._evidence_panel.set_store("unknown")
 
     def _open_failed(self, location: str, exc: BaseException) -> None:
-        if isinstance(exc, BundleRejected):
-            self._offer_untrusted(location, exc)
-            return
         if isinstance(exc, SourceUnavailable):
             # The server may be back in a moment: offer to try again without retyping anything.
             self.banner.show_message(Level.ERROR, self.banner.label.text(),
                                      ("Retry", lambda: self.open_location(location)))
-
-    def _offer_untrusted(self, location: str, exc: BundleRejected) -> None:
-        """A bundle failed verification: say exactly what failed, and open it only on request."""
-        v = exc.verification
-        if self.untrusted_prompt is not None:
-            self.untrusted_prompt.deleteLater()
-        box = QMessageBox(QMessageBox.Icon.Critical, "Bundle failed verification",
-                          f"{Path(location).name} failed verification: what it holds may not be what was exported.",
-                          parent=self)
-        box.setObjectName("untrustedPrompt")
-        box.setInformativeText("\n".join(f"• {p}" for p in v.problems[:8])
-                               + (f"\n… and {len(v.problems) - 8} more" if len(v.problems) > 8 else "")
-                               + "\n\nOpen it anyway, marked UNTRUSTED in every view?")
-        box.setDetailedText("\n".join(f"{p.code}: {p}" for p in v.problems))
-        open_button = box.addButton("Open Untrusted", QMessageBox.ButtonRole.AcceptRole)
-        open_button.setObjectName("openUntrusted")
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        open_button.clicked.connect(lambda: self.open_location(location, untrusted=True))
-        self.untrusted_prompt = box
-        box.open()
 
     def refresh(self) -> None:
         self.session.refresh()
@@ -325,8 +263,7 @@ class MainWindow(QMainWindow):
         self.detail.read_run(run.key, run)
         self._show_run_logs(run)
         self._show_run_evidence(run)
-        self._show_run_consistency(run)
-        self._show_run_timeline(run)
+        self.run_docks.show_run(run)
 
     # -- the docks: run logs and evidence ------------------------------------------------------------
 
@@ -408,71 +345,11 @@ class MainWindow(QMainWindow):
 
     @property
     def consistency_panel(self) -> ConsistencyPanel:
-        """The Consistency panel (View → Consistency), made on first use."""
-        if self._consistency_panel is None:
-            self._consistency_panel = ConsistencyPanel(self.session)
-            self._consistency_panel.panel_requested.connect(self._show_panels)
-            self.consistency_dock.setWidget(self._consistency_panel)
-        return self._consistency_panel
-
-    def _show_run_consistency(self, run: RunSummary | None) -> None:
-        """Check the selected run's panels, only while the dock is shown."""
-        if run is None or not self.consistency_dock.isVisible():
-            return
-        panel = self.consistency_panel
-        if panel.pending and panel.run_id == run.run_id:
-            return
-        if panel.current is not None and panel.current.key == run.key:
-            return  # shown already (choosing the tab again checks nothing again)
-        panel.show_run(run.key, run.run_id)
+        return self.run_docks.consistency_panel
 
     @property
     def timeline_panel(self) -> TimelinePanel:
-        """The step timeline (View → Timeline), made on first use (pyqtgraph loads then)."""
-        if self._timeline_panel is None:
-            from ui.qt.panels.timeline import TimelinePanel
-
-            self._timeline_panel = TimelinePanel(self.session)
-            self._timeline_panel.chart.step_clicked.connect(self._timeline_step)
-            self.timeline_dock.setWidget(self._timeline_panel)
-        return self._timeline_panel
-
-    def _show_run_timeline(self, run: RunSummary | None) -> None:
-        if run is None or run.orphan or not self.timeline_dock.isVisible():
-            return
-        panel = self.timeline_panel
-        if panel.key != run.key:
-            panel.show_run(run)
-
-    def _timeline_step(self, step_index: int) -> None:
-        """A bar was clicked: choose that step in the tree if it is loaded, else show it."""
-        model, top = self.steps_model, self.steps_model.top_index()
-        for r in range(model.rowCount(top)):
-            ix = model.index(r, 0, top)
-            ref = model.data(ix, STEP_ROLE)
-            if ref is not None and ref[1].step_index == step_index:
-                self.steps_view.setCurrentIndex(ix)
-                self.steps_view.scrollTo(ix)
-                return
-        run = self.current_run()
-        if run is not None:
-            from inspector.model import StepRow
-
-            self.detail.read_step(run.key, StepRow(None, run.run_id, step_index, None, None, None, None, None, None,
-                                                   None, None))
-
-    def _show_panels(self, slots: tuple) -> None:
-        """A finding was chosen: bring the panels it involves forward."""
-        if any(s in ("evidence", "integrity") for s in slots) and self.session.evidence is not None:
-            self.evidence_dock.show()
-            self.evidence_dock.raise_()
-        elif any(s in ("llm_record", "audit") for s in slots) and self.session.logs is not None:
-            self.logs_dock.show()
-            self.logs_dock.raise_()
-        if "step_tree" in slots:
-            self.steps_view.setFocus()
-        elif "runs_list" in slots:
-            self.runs_view.setFocus()
+        return self.run_docks.timeline_panel
 
     # -- secondary windows ----------------------------------------------------------------------------
 
@@ -497,44 +374,28 @@ class MainWindow(QMainWindow):
         window.raise_()
         window.activateWindow()
 
+    # Auditor mode (``ui.qt.windows.auditor``): the menu commands and what tests look at.
+
     @property
     def export_dialog(self) -> ExportDialog:
-        if self._export_dialog is None:
-            if self.tools is None:
-                raise RuntimeError("this window was built without the bundle tools")
-            self._export_dialog = ExportDialog(self.session, self.tools, self.trust, redis_url=self.redis.url,
-                                               sync=self._sync, parent=self)
-            self._export_dialog.open_requested.connect(self.open_location)
-            self._export_dialog.finished_export.connect(
-                lambda ok, text: self.statusBar().showMessage(text, 15000))
-        return self._export_dialog
-
-    def export_bundle(self, *, whole_filter: bool = False) -> None:
-        """File → Export…: the selected run (or every run of the filter) as a signed bundle."""
-        if self.session.source is None:
-            self.bus.info("Open a source first to export its runs.")
-            return
-        dialog = self.export_dialog
-        if not dialog.busy:
-            dialog.prepare(self.current_run(), self.runs_model.run_filter, whole_filter=whole_filter)
-        dialog.show()
-        dialog.raise_()
-        dialog.activateWindow()
-
-    def export_filtered(self) -> None:
-        self.export_bundle(whole_filter=True)
+        return self.auditor.export_dialog
 
     @property
     def trust_dialog(self) -> TrustDialog:
-        if self._trust_dialog is None:
-            if self.tools is None:
-                raise RuntimeError("this window was built without the bundle tools")
-            self._trust_dialog = TrustDialog(self.trust, self.tools, sync=self._sync, parent=self)
-        return self._trust_dialog
+        return self.auditor.trust_dialog
+
+    @property
+    def untrusted_prompt(self) -> QMessageBox | None:
+        return self.auditor.untrusted_prompt
+
+    def export_bundle(self) -> None:
+        self.auditor.export()
+
+    def export_filtered(self) -> None:
+        self.auditor.export(whole_filter=True)
 
     def show_trusted_keys(self) -> None:
-        self.trust_dialog.show()
-        self.trust_dialog.raise_()
+        self.auditor.show_trusted_keys()
 
     def show_redis_settings(self) -> None:
         from ui.qt.windows.redis_settings import RedisSettingsDialog
@@ -680,9 +541,7 @@ class MainWindow(QMainWindow):
 
         for window in self.findChildren(CompareWindow):
             window.shutdown()
-        for dialog in (self._export_dialog, self._trust_dialog):
-            if dialog is not None:
-                dialog.shutdown()
+        self.auditor.shutdown()
         self.session.shutdown()
         self.redis.shutdown()
         self.disk.shutdown()

@@ -110,7 +110,7 @@ class VerificationBanner(QFrame):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.trust_button = QPushButton("Trust This Signer")
         self.trust_button.setObjectName("trustSigner")
-        self.trust_button.setToolTip("Add the signer's public key to your trusted keys (Settings → Trusted Keys…)")
+        self.trust_button.setToolTip("Add the signer's public key to your trusted keys (Run → Trusted Signer Keys…)")
         self.trust_button.clicked.connect(lambda: self._signer is not None and self.trust_requested.emit(self._signer))
         self.problems_button = QPushButton("All Problems…")
         self.problems_button.setObjectName("verificationProblems")

@@ -1,4 +1,4 @@
-"""Settings → Trusted Signer Keys…: the public keys whose bundles verify as trusted. Public keys
+"""Run → Trusted Signer Keys…: the public keys whose bundles verify as trusted. Public keys
 only: a private key file given here is refused."""
 
 from __future__ import annotations

@@ -1,0 +1,113 @@
+"""The Consistency and Timeline docks of the main window: made on first use, read for the selected
+run only while shown, and tied to the rest of the window (a finding brings its panels forward; a
+bar of the timeline chooses its step, a step chosen in the tree is brought into view)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+
+from inspector.model import RunSummary, StepRow
+from ui.qt.models.steps import STEP_ROLE
+from ui.qt.panels.consistency import ConsistencyPanel
+from ui.qt.panels.docks import AutoDock
+
+if TYPE_CHECKING:  # pyqtgraph loads when the Timeline is first shown
+    from ui.qt.panels.timeline import TimelinePanel
+    from ui.qt.main_window import MainWindow
+
+__all__ = ["RunDocks"]
+
+
+class RunDocks(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._w = window
+        self.consistency_dock = AutoDock("Consistency", "consistencyDock", window, holds=lambda: False)
+        self.timeline_dock = AutoDock("Timeline", "timelineDock", window, holds=lambda: False)
+        for dock in (self.consistency_dock, self.timeline_dock):
+            window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        window.tabifyDockWidget(window.evidence_dock, self.consistency_dock)
+        window.tabifyDockWidget(self.consistency_dock, self.timeline_dock)
+        self._consistency: ConsistencyPanel | None = None
+        self._timeline: TimelinePanel | None = None
+        self.consistency_dock.opened.connect(lambda: self.show_consistency(window.current_run()))
+        self.timeline_dock.opened.connect(lambda: self.show_timeline(window.current_run()))
+        window.steps_view.step_chosen.connect(
+            lambda _key, row: self._timeline is not None and self._timeline.chart.centre_on(row.step_index))
+
+    def show_run(self, run: RunSummary | None) -> None:
+        self.show_consistency(run)
+        self.show_timeline(run)
+
+    # -- consistency ---------------------------------------------------------------------------------
+
+    @property
+    def consistency_panel(self) -> ConsistencyPanel:
+        if self._consistency is None:
+            self._consistency = ConsistencyPanel(self._w.session)
+            self._consistency.panel_requested.connect(self._show_panels)
+            self.consistency_dock.setWidget(self._consistency)
+        return self._consistency
+
+    def show_consistency(self, run: RunSummary | None) -> None:
+        """Check the selected run's panels, only while the dock is shown."""
+        if run is None or not self.consistency_dock.isVisible():
+            return
+        panel = self.consistency_panel
+        if panel.pending and panel.run_id == run.run_id:
+            return
+        if panel.current is not None and panel.current.key == run.key:
+            return  # shown already (choosing the tab again checks nothing again)
+        panel.show_run(run.key, run.run_id)
+
+    def _show_panels(self, slots: tuple) -> None:
+        """A finding was chosen: bring the panels it involves forward."""
+        w = self._w
+        if any(s in ("evidence", "integrity") for s in slots) and w.session.evidence is not None:
+            w.evidence_dock.show()
+            w.evidence_dock.raise_()
+        elif any(s in ("llm_record", "audit") for s in slots) and w.session.logs is not None:
+            w.logs_dock.show()
+            w.logs_dock.raise_()
+        if "step_tree" in slots:
+            w.steps_view.setFocus()
+        elif "runs_list" in slots:
+            w.runs_view.setFocus()
+
+    # -- timeline ---------------------------------------------------------------------------------------
+
+    @property
+    def timeline_panel(self) -> TimelinePanel:
+        """Made on first use (pyqtgraph loads then)."""
+        if self._timeline is None:
+            from ui.qt.panels.timeline import TimelinePanel
+
+            self._timeline = TimelinePanel(self._w.session)
+            self._timeline.chart.step_clicked.connect(self._timeline_step)
+            self.timeline_dock.setWidget(self._timeline)
+        return self._timeline
+
+    def show_timeline(self, run: RunSummary | None) -> None:
+        if run is None or run.orphan or not self.timeline_dock.isVisible():
+            return
+        panel = self.timeline_panel
+        if panel.key != run.key:
+            panel.show_run(run)
+
+    def _timeline_step(self, step_index: int) -> None:
+        """A bar was clicked: choose that step in the tree if it is loaded, else show it."""
+        w = self._w
+        model, top = w.steps_model, w.steps_model.top_index()
+        for r in range(model.rowCount(top)):
+            ix = model.index(r, 0, top)
+            ref = model.data(ix, STEP_ROLE)
+            if ref is not None and ref[1].step_index == step_index:
+                w.steps_view.setCurrentIndex(ix)
+                w.steps_view.scrollTo(ix)
+                return
+        run = w.current_run()
+        if run is not None:
+            w.detail.read_step(run.key, StepRow(None, run.run_id, step_index, None, None, None, None, None, None,
+                                                None, None))
