@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inspector.consistency import CheckResult, ConsistencyRule, PanelSlot, check
-from inspector.evidence import EvidenceReader
+from inspector.evidence import EvidenceReader, RunEvidence
 from inspector.integrity import REQUIRED_EVIDENCE, EvidenceClass, evaluate
 from inspector.logs import LogsSource
 from inspector.model import RunRecord, StepRow, StepStatus, to_float
@@ -67,9 +67,10 @@ INSPECTOR_RULES = (
 
 def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None = None,
               logs: LogsSource | None = None, cancelled: Callable[[], bool] | None = None,
-              record: RunRecord | None = None, rows: Iterable[StepRow] | None = None) -> list[PanelSlot]:
-    """What each panel shows of one run, as slots of signals (worker side: reads the run's rows,
-    unless the caller read them already: ``record`` and ``rows``)."""
+              record: RunRecord | None = None, rows: Iterable[StepRow] | None = None,
+              run_evidence: RunEvidence | None = None) -> list[PanelSlot]:
+    """What each panel shows of one run, as slots of signals (worker side: reads the run's rows
+    and evidence, unless the caller read them already: ``record``, ``rows``, ``run_evidence``)."""
     record = record if record is not None else source.get_run(key)
     s = record.summary
     slots = [PanelSlot("runs_list", {
@@ -91,8 +92,8 @@ def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None 
     slots.append(PanelSlot("step_tree", {"step_tree.rows": count, "step_tree.failures": failures,
                                          "step_tree.cost_sum": cost, "step_tree.duration_sum": duration,
                                          "step_tree.first_step_at": first, "step_tree.last_step_at": last}))
-    if evidence is not None and evidence.has_store:
-        ev = evidence.run_evidence(s.run_id)
+    if run_evidence is not None or (evidence is not None and evidence.has_store):
+        ev = run_evidence if run_evidence is not None else evidence.run_evidence(s.run_id)
         provider = ev.rows.get(EvidenceClass.G_PROVIDER, ())
         tokens = sum(int(to_float(p.get("total_tokens")) or to_float(p.get("input_tokens")) + to_float(p.get("output_tokens")))
                      for p in provider)
@@ -145,9 +146,10 @@ class RunCheck:
 
 def check_run(source: TraceSource, key: str, rules: Sequence[ConsistencyRule] | None = None, *,
               evidence: EvidenceReader | None = None, logs: LogsSource | None = None,
-              record: RunRecord | None = None, rows: Iterable[StepRow] | None = None) -> RunCheck:
+              record: RunRecord | None = None, rows: Iterable[StepRow] | None = None,
+              run_evidence: RunEvidence | None = None) -> RunCheck:
     """Check one run's panels against each other (the inspector's rules unless ``rules``)."""
-    slots = run_slots(source, key, evidence=evidence, logs=logs, record=record, rows=rows)
+    slots = run_slots(source, key, evidence=evidence, logs=logs, record=record, rows=rows, run_evidence=run_evidence)
     run_id = str(slots[0].output_signals.get("runs_list.run_id") or key)
     return RunCheck(key, run_id, tuple(slots), check(run_id, slots, list(rules) if rules else list(INSPECTOR_RULES),
                                                      compare_upstream=False))

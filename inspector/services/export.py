@@ -373,9 +373,10 @@ class _Job:
             run_doc = run_to_doc(record)
         self.put(f"{d}/run.json", canonical_bytes(run_doc), pending)
         reader = self.source.evidence()
+        run_evidence = None
         if isinstance(reader, EvidenceReader) and reader.has_store:
             graded = grade_run(reader, record.summary.run_id)
-            ev = graded.evidence
+            ev = run_evidence = graded.evidence
             ev_doc = evidence_to_doc(ev)
             digest.update(canonical_bytes(ev_doc))
             out.grade = graded.report()
@@ -398,9 +399,8 @@ class _Job:
             out.audit_events = len(logs.audit)
             out.llm_records = len(logs.llm_records)
         # The panels checked against each other (issue 13's rules), from what was just read.
-        checked = check_run(self.source, key, evidence=reader if isinstance(reader, EvidenceReader) and reader.has_store
-                            else None, logs=self.source.logs() if isinstance(self.source, HasLogs) else None,
-                            record=source_record, rows=rows)
+        checked = check_run(self.source, key, logs=self.source.logs() if isinstance(self.source, HasLogs) else None,
+                            record=source_record, rows=rows, run_evidence=run_evidence)
         findings = checked.result.as_json()
         if redact:
             findings = redact_export(findings, keep=KEEP_KEYS)
