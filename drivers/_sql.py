@@ -1,13 +1,40 @@
-"""SQL text shared by the SQLite and Postgres readers."""
+"""SQL shared by the SQLite and Postgres readers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-__all__ = ["sql_list"]
+import sqlalchemy as sa
+
+from inspector.activity import FAILED_RUN_STATUSES, RunActivity, plan_intervals
+
+__all__ = ["count_activity", "failed_run", "sql_list"]
 
 
 def sql_list(values: Sequence[str]) -> str:
     """Constant strings as an SQL list (``'a', 'b'``), quotes doubled. For our own constants
     (status vocabularies) only, never for user input: that goes in bound parameters."""
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def failed_run(status: Any) -> Any:
+    """1 for a run whose status counts as failed (``FAILED_RUN_STATUSES``, any case), else 0."""
+    return sa.case((sa.func.lower(status).in_(FAILED_RUN_STATUSES), 1), else_=0)
+
+
+def count_activity(fetch: Callable[[Any], Sequence[Any]], runs: Any, max_intervals: int,
+                   floor: Callable[[Any], Any]) -> RunActivity:
+    """Runs per interval in two statements over ``runs``, a select of ``t`` (start, epoch seconds,
+    NULL when unusable) and ``f`` (``failed_run``) already filtered: the span first, then the
+    counts grouped by interval. ``floor`` turns a non-negative float into its integer floor in the
+    dialect (SQLite's CAST truncates; Postgres' rounds)."""
+    sub = runs.subquery()
+    lo, hi, total, dated = fetch(sa.select(sa.func.min(sub.c.t), sa.func.max(sub.c.t), sa.func.count(),
+                                           sa.func.count(sub.c.t)))[0]
+    if not dated:
+        return RunActivity.empty(int(total or 0))
+    start, width, count = plan_intervals(float(lo), float(hi), max_intervals)
+    slot = floor((sub.c.t - start) / width).label("slot")
+    rows = fetch(sa.select(slot, sa.func.count(), sa.func.sum(sub.c.f)).where(sub.c.t.is_not(None)).group_by(slot))
+    return RunActivity.from_counts(start, width, count, rows, undated=int(total) - int(dated))

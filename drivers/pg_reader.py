@@ -36,7 +36,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-from drivers._sql import sql_list
+from drivers._sql import count_activity, failed_run, sql_list
 from drivers.evidence_reader import PostgresEvidenceReader, grade_clause, grade_rank_clause
 from drivers.pg_common import (
     DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -60,6 +60,7 @@ from inspector.model import (
     StepStatus,
     raw_statuses,
 )
+from inspector.activity import RunActivity
 from inspector.records import replay_of
 from inspector.source import Capability, SourceTotals
 
@@ -288,6 +289,18 @@ class PostgresTraceReader:
         stmt = self._apply_filter(sa.select(sa.func.count()).select_from(self._traces), flt)
         with self._connect("counting runs") as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    def run_activity(self, flt: RunFilter, max_intervals: int = 120) -> RunActivity:
+        """Runs and failed runs per interval of the filter's span (``RunActivitySource``)."""
+        t = self._traces.c
+        epoch = sa.cast(sa.extract("epoch", t.started_at), sa.Float) if "started_at" in self._trace_cols \
+            else sa.literal(None, sa.Float)
+        status = t.status if "status" in self._trace_cols else sa.literal(None, sa.Text)
+        runs = self._apply_filter(sa.select(epoch.label("t"), failed_run(status).label("f"))
+                                  .select_from(self._traces), flt)
+        with self._connect("counting runs over time") as conn:
+            return count_activity(lambda stmt: conn.execute(stmt).all(), runs, max_intervals,
+                                  lambda x: sa.cast(sa.func.floor(x), sa.BigInteger))
 
     def _sort_expr(self, sort: RunSort):
         if sort is RunSort.GRADE:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy import column, select, table
 
-from drivers._sql import sql_list
+from drivers._sql import count_activity, failed_run, sql_list
 from drivers.evidence_reader import EvidenceReader, grade_clause, grade_rank_clause
 from inspector.errors import (
     CorruptSource,
@@ -47,6 +47,7 @@ from inspector.model import (
     StepStatus,
     raw_statuses,
 )
+from inspector.activity import RunActivity
 from inspector.records import replay_of
 from inspector.source import Capability, SourceTotals
 
@@ -378,6 +379,19 @@ class SQLiteTraceReader:
         stmt = self._apply_filter(select(sa.func.count()).select_from(self._traces), flt)
         with self._guard("counting runs"), self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    def run_activity(self, flt: RunFilter, max_intervals: int = 120) -> RunActivity:
+        """Runs and failed runs per interval of the filter's span (``RunActivitySource``)."""
+        started = self._col(self._traces, "started_at", self._trace_cols)
+        status = self._col(self._traces, "status", self._trace_cols)
+        # Text that starts like a date: julianday() would read '2461000.5' (or a number) as a Julian day.
+        dated = sa.and_(sa.func.typeof(started) == "text", started.op("GLOB")("[0-9][0-9][0-9][0-9]-*"))
+        epoch = sa.case((dated, (sa.func.julianday(started) - 2440587.5) * 86400.0))
+        runs = self._apply_filter(select(epoch.label("t"), failed_run(status).label("f")).select_from(self._traces),
+                                  flt)
+        with self._guard("counting runs over time"), self.engine.connect() as conn:
+            return count_activity(lambda stmt: self._fetch(conn, stmt), runs, max_intervals,
+                                  lambda x: sa.cast(x, sa.Integer))
 
     def list_runs(self, flt, sort=RunSort.STARTED_AT, descending=True, offset=0, limit=100, *, with_aggregates=True):
         if sort.needs_aggregates:

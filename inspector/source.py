@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
+from inspector.activity import RunActivity
 from inspector.bundle import Verification
 from inspector.errors import RunNotFound
 from inspector.evidence import EvidenceReader
@@ -30,6 +31,7 @@ __all__ = [
     "HasLogs",
     "MemorySource",
     "Pingable",
+    "RunActivitySource",
     "SourceTotals",
     "StepColumnsSource",
     "StreamsRuns",
@@ -197,6 +199,14 @@ class StepColumnsSource(Protocol):
     ``cost_cents``, as six sequences in step_index order."""
 
     def step_columns(self, run_id: str) -> tuple[Sequence[Any], ...]: ...
+
+
+@runtime_checkable
+class RunActivitySource(Protocol):
+    """A source that counts runs and failed runs per interval in its own query (the runs-over-time
+    chart); others are counted from their runs' start times (``services.activity``)."""
+
+    def run_activity(self, flt: RunFilter, max_intervals: int = 120) -> RunActivity: ...
 
 
 @runtime_checkable

@@ -30,7 +30,7 @@ __all__ = ["build_parser", "main"]
 
 _EXIT_OK, _EXIT_FINDING, _EXIT_USAGE = 0, 1, 2
 _SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "export", "verify", "keygen",
-                "check", "check-panel", "demo")
+                "check", "check-panel", "activity", "demo")
 _PAGE = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
 _GRADE_BLOCK = 5000
@@ -209,6 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--rules", metavar="FILE", help="rules as JSON (a list, or {\"rules\": [...]}) or TOML ([[rules]])")
     cp.add_argument("--upstream", action="store_true", help="upstream's checker exactly, its shortcuts included")
     cp.add_argument("--json", action="store_true", help="print upstream's result keys as JSON")
+
+    act = sub.add_parser(
+        "activity", help="runs and failed runs per interval of time (the chart above the runs list)",
+        description="How many runs of the filters started in each interval of their time span, and how many "
+                    "of them failed (status failed, timeout, error or aborted). Intervals have a round width "
+                    "(1 s … 30 days) chosen so there are at most --intervals of them; empty ones are not printed.")
+    act.add_argument("source", metavar="SOURCE")
+    _add_run_filters(act)
+    act.add_argument("--intervals", type=int, default=60, metavar="N", help="at most this many intervals (default 60)")
+    act.add_argument("--json", action="store_true", help="print JSON (every interval, empty ones included)")
+    _add_bundle_options(act)
 
     demo = sub.add_parser("demo", help="generate the demo database")
     demo.add_argument("--out", metavar="PATH", help="where to write it (default: the user data folder)")
@@ -881,6 +892,43 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         source.close()
 
 
+def _cmd_activity(args: argparse.Namespace, out: TextIO) -> int:
+    from inspector.activity import iso_utc
+    from inspector.services.activity import runs_over_time
+    from ui.format import fmt_count, fmt_interval
+
+    if not 1 <= args.intervals <= 10_000:
+        raise UsageError("--intervals must be between 1 and 10000")
+    flt = _filter(args)
+    source = _open(args.source, args)
+    try:
+        act = runs_over_time(source, flt, max_intervals=args.intervals)
+    finally:
+        source.close()
+    edges = act.edges()
+    if args.json:
+        json.dump({"source": _source_json(source), "interval_seconds": act.width, "runs": act.total,
+                   "failures": act.total_failures, "undated": act.undated,
+                   "intervals": [{"since": iso_utc(edges[i]), "until": iso_utc(edges[i + 1]), "runs": int(n),
+                                  "failures": int(f)} for i, (n, f) in enumerate(zip(act.runs, act.failures, strict=True))]},
+                  out, ensure_ascii=False)
+        out.write("\n")
+        return _EXIT_OK
+    if not len(act):
+        out.write("No run of the filters has a start time" + (f" ({fmt_count(act.undated)} undated)" if act.undated
+                                                              else "") + "\n")
+        return _EXIT_OK
+    out.write(f"{fmt_count(act.total)} runs ({fmt_count(act.total_failures)} failed) from {iso_utc(act.start)} to "
+              f"{iso_utc(act.end)}, in intervals of {fmt_interval(act.width)}"
+              + (f"; {fmt_count(act.undated)} without a start time" if act.undated else "") + "\n")
+    top = int(act.runs.max())
+    for i, (n, f) in enumerate(zip(act.runs, act.failures, strict=True)):
+        if n:
+            bar = "#" * max(1, round(40 * int(n) / top))
+            out.write(f"{iso_utc(edges[i])}  {int(n):>9,}  {int(f):>9,} failed  {bar}\n")
+    return _EXIT_OK
+
+
 def _cmd_check_panel(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.consistency import check, json_document, slots_from_panel_response, upstream_check
 
@@ -1111,6 +1159,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                        "replay-check": _cmd_replay_check, "audit": _cmd_audit,
                        "logs": _cmd_logs, "export": _cmd_export, "verify": _cmd_verify, "keygen": _cmd_keygen,
                        "check": _cmd_check, "check-panel": _cmd_check_panel,
+                       "activity": _cmd_activity,
                        "demo": _cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inspector.model import parse_timestamp
 
-__all__ = ["fmt_bytes", "fmt_cost", "fmt_duration", "fmt_count", "fmt_timestamp", "shorten"]
+__all__ = ["fmt_bytes", "fmt_cost", "fmt_duration", "fmt_count", "fmt_interval", "fmt_timestamp", "shorten"]
 
 
 def fmt_count(n: int | None) -> str:
@@ -40,6 +40,15 @@ def fmt_duration(ms: float | None) -> str:
         return f"{int(m)} min {s:02.0f} s"
     h, m = divmod(m, 60)
     return f"{int(h)} h {int(m):02d} min"
+
+
+def fmt_interval(seconds: int) -> str:
+    """A round interval width: ``30 s``, ``5 min``, ``3 h``, ``1 day``, ``14 days``."""
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''}"
+    return f"{seconds} s"
 
 
 def fmt_bytes(n: int) -> str:
