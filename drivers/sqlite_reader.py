@@ -386,7 +386,9 @@ class SQLiteTraceReader:
         status = self._col(self._traces, "status", self._trace_cols)
         # Text that starts like a date: julianday() would read '2461000.5' (or a number) as a Julian day.
         dated = sa.and_(sa.func.typeof(started) == "text", started.op("GLOB")("[0-9][0-9][0-9][0-9]-*"))
-        epoch = sa.case((dated, (sa.func.julianday(started) - 2440587.5) * 86400.0))
+        # julianday() keeps milliseconds, but as a day fraction: round back to the millisecond, or a
+        # run at 00:00:10 would count in the interval before (…09.99998).
+        epoch = sa.case((dated, sa.func.round((sa.func.julianday(started) - 2440587.5) * 86400.0, 3)))
         runs = self._apply_filter(select(epoch.label("t"), failed_run(status).label("f")).select_from(self._traces),
                                   flt)
         with self._guard("counting runs over time"), self.engine.connect() as conn:

@@ -101,3 +101,16 @@ def test_postgres_counts_what_the_pure_counter_counts(pg_url):
             act = runs_over_time(reader, flt, max_intervals=most)
             _same(act, _pure(reader, flt, most))
             assert act.total == reader.count_runs(flt)
+
+
+def test_sqlite_runs_on_an_edge_count_in_the_interval_they_open(db_path, raw_db, open_reader):
+    # julianday() holds a time as a day fraction: 00:10:00 came back as 00:09:59.99998 before
+    # rounding to the millisecond, and counted in the interval before.
+    conn = raw_db(db_path)
+    for k in range(12):
+        conn.execute("INSERT INTO traces (run_id, correlation_id, tenant_id, plan, started_at, status) "
+                     "VALUES (?, 'c', 't', '[]', ?, 'completed')", (f"e{k}", (T0 + timedelta(seconds=10 * k)).isoformat()))
+    reader = open_reader(db_path)
+    act = runs_over_time(reader, RunFilter(), max_intervals=12)
+    assert act.width == 10 and act.runs.tolist() == [1] * 12
+    _same(act, _pure(reader, RunFilter(), 12))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLineEdit, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QLineEdit, QMainWindow, QWidget
 
 from ui.qt.messages import MessageBus
 
@@ -21,6 +21,7 @@ class Commands(Protocol):
     evidence_dock: QDockWidget
     consistency_dock: QDockWidget
     timeline_dock: QDockWidget
+    activity: QWidget
 
     def ask_open(self) -> None: ...
     def ask_connect(self) -> None: ...
@@ -89,6 +90,12 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
     view_menu = bar.addMenu("&View")
     view_menu.addAction(make("clear_filters", "Show &All Runs", clear_filters, "Ctrl+Shift+A"))
     view_menu.addAction(make("find", "&Find Run…", search.setFocus, QKeySequence.StandardKey.Find))
+    activity = make("activity", "Runs Over &Time", lambda: None, "Ctrl+Shift+T",
+                    "Runs and failed runs per interval above the runs list; drag across it to filter")
+    activity.setCheckable(True)
+    activity.setChecked(not c.activity.isHidden())
+    activity.toggled.connect(c.activity.setVisible)
+    view_menu.addAction(activity)
     view_menu.addSeparator()
     view_menu.addAction(dock_action("logs", c.logs_dock, "Run &Logs", "Ctrl+L"))
     view_menu.addAction(dock_action("evidence", c.evidence_dock, "&Evidence", "Ctrl+E",

@@ -32,6 +32,8 @@ from ui.qt.panels.banner import MessageBanner
 from ui.qt.panels.detail import DetailPanel, save_text
 from ui.qt.panels.docks import AutoDock
 from ui.qt.panels.evidence import EvidencePanel
+from ui.qt.panels.activity import RunsActivityPanel
+from ui.qt.panels.charts import save_png
 from ui.qt.panels.filter_bar import FilterBar
 from ui.qt.panels.grades import GradingJob
 from ui.qt.panels.logs import RunLogsPanel
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
         self.verification = self.auditor.banner
         self.runs_model = RunsModel(session, self)
         self.runs_view = RunsView(self.runs_model)
+        self.activity = RunsActivityPanel(session, loader=self.disk)
         self.steps_model = StepTreeModel(session, self)
         self.steps_view = StepTreeView(self.steps_model)
         self.detail = DetailPanel(session)
@@ -133,8 +136,15 @@ class MainWindow(QMainWindow):
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 1)
         self.right_splitter = right
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.activity)
+        left.addWidget(self.runs_view)
+        left.setSizes([130, 670])
+        left.setStretchFactor(1, 1)
+        left.setCollapsible(1, False)
+        self.left_splitter = left
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.runs_view)
+        self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setSizes([890, 610])
         central = QWidget()
@@ -168,6 +178,9 @@ class MainWindow(QMainWindow):
         self.recent.changed.connect(self._rebuild_recent_menu)
         self.filters.changed.connect(self.runs_model.set_filter)
         self.filters.changed.connect(self.grading.start)
+        self.filters.changed.connect(self.activity.show_filter)
+        self.activity.span_chosen.connect(self.filters.set_started)
+        self.activity.png_requested.connect(self.save_png)
         self.filters.invalid.connect(self.bus.warning)
         self.grading.finished.connect(lambda dist: self.runs_model.add_grades(dict(dist.grades)))
         self.runs_view.run_chosen.connect(self._run_chosen)
@@ -204,6 +217,7 @@ class MainWindow(QMainWindow):
         logs readers (once per source): side reads, after the list has painted."""
         self.filters.load_choices()
         self.status.load_totals()
+        self.activity.show_filter(self.runs_model.run_filter, reread=True)
         if discover:
             self.session.discover()
 
@@ -505,6 +519,11 @@ class MainWindow(QMainWindow):
 
     def save_payload(self, path: str, text: str) -> None:
         self.disk.submit(lambda: save_text(path, text), lambda p: self.bus.info(f"Saved {p}"),
+                         lambda e: self.bus.error(f"Could not save {path}: {e}"), label="Saving")
+
+    def save_png(self, path: str, image) -> None:
+        """A chart's "Save PNG…": the image is written on the disk worker."""
+        self.disk.submit(lambda: save_png(path, image), lambda p: self.bus.info(f"Saved {p}"),
                          lambda e: self.bus.error(f"Could not save {path}: {e}"), label="Saving")
 
     def _rebuild_recent_menu(self) -> None:

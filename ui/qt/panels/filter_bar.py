@@ -1,5 +1,5 @@
-"""The runs list's filter bar: status, tenant, agent, integrity grade, time range, run-id prefix and
-(Postgres) archived traces. It follows its session: a new source starts unfiltered, the grade
+"""The runs list's filter bar: status, tenant, agent, integrity grade, time range (typed, or chosen
+on the runs-over-time chart), run-id prefix and (Postgres) archived traces. It follows its session: a new source starts unfiltered, the grade
 choice is enabled only for a source with an evidence store, and the choices come from the source
 (read on the background worker)."""
 
@@ -167,6 +167,12 @@ class FilterBar(QWidget):
         self.archived.blockSignals(True)
         self.archived.setChecked(False)
         self.archived.blockSignals(False)
+        self._emit()
+
+    def set_started(self, since: str | None, until: str | None) -> None:
+        """Show the runs started in this span (the runs-over-time chart chose it); None: open."""
+        self.since.setText(since or "")
+        self.until.setText(until or "")
         self._emit()
 
     def current(self) -> RunFilter:

@@ -86,6 +86,7 @@ class RunDocks(QObject):
 
             self._timeline = TimelinePanel(self._w.session)
             self._timeline.chart.step_clicked.connect(self._timeline_step)
+            self._timeline.png_requested.connect(self._w.save_png)
             self.timeline_dock.setWidget(self._timeline)
         return self._timeline
 

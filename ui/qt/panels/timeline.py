@@ -15,11 +15,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from inspector.model import RunSummary
 from inspector.source import StepColumnsSource
 from inspector.timeline import STATUS_CODES, StepColumns, bucket, columns_from_raw, columns_from_rows
+from ui.qt.panels.charts import ask_png_path, chart_image, export_png, follow_palette
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted
 
@@ -122,7 +124,8 @@ class _MetricBars(pg.GraphicsObject):
         else:
             values = cols.duration if self.which == "duration" else cols.cost
             top = float(values.max()) if len(values) else 1.0
-            self._bounds = QRectF(0.0, 0.0, max(top, 1e-9), float(len(cols)))
+            # Nothing above zero (steps of 0 ms, free steps): a unit axis, not one scaled by 1e-9.
+            self._bounds = QRectF(0.0, 0.0, top if top > 0 else 1.0, float(len(cols)))
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
@@ -163,6 +166,7 @@ class StepTimeline(pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(self._moved)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        follow_palette(self)
 
     def set_columns(self, cols: StepColumns | None) -> None:
         self.cols = cols
@@ -229,13 +233,14 @@ class StepTimeline(pg.PlotWidget):
 
     def export_png(self, path: str) -> bool:
         """The chart as a PNG (pyqtgraph's SVG exporter is broken on Qt 6.11+)."""
-        return self.grab().save(path, "PNG")
+        return export_png(self, path)
 
 
 class TimelinePanel(QWidget):
     """The dock's content: a line about the run and the chart."""
 
     loaded = Signal(str)
+    png_requested = Signal(str, QImage)
 
     def __init__(self, session: SourceSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -248,6 +253,9 @@ class TimelinePanel(QWidget):
         self.fit_button = QPushButton("Fit")
         self.fit_button.setToolTip("Show the whole run")
         self.fit_button.clicked.connect(self.fit)
+        self.save_button = QPushButton("Save PNG…")
+        self.save_button.setToolTip("Save the timeline, latency and cost charts as a PNG image")
+        self.save_button.clicked.connect(self._save)
         self.chart = StepTimeline()
         # Latency and cost per step, sharing the timeline's step axis (its rows).
         self.latency = self._metric_plot("duration", "#3b6ea8", "longest step (ms)")
@@ -255,7 +263,10 @@ class TimelinePanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.fit_button)
-        charts = QHBoxLayout()
+        top.addWidget(self.save_button)
+        self.charts = QWidget()
+        charts = QHBoxLayout(self.charts)
+        charts.setContentsMargins(0, 0, 0, 0)
         charts.setSpacing(0)
         charts.addWidget(self.chart, 5)
         charts.addWidget(self.latency, 1)
@@ -263,7 +274,7 @@ class TimelinePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addLayout(top)
-        layout.addLayout(charts, 1)
+        layout.addWidget(self.charts, 1)
 
     def _metric_plot(self, which: str, colour: str, label: str) -> pg.PlotWidget:
         plot = pg.PlotWidget(background=None)
@@ -278,11 +289,17 @@ class TimelinePanel(QWidget):
         item.setMenuEnabled(False)
         plot.setYLink(self.chart)
         plot.setMouseEnabled(x=False, y=True)
+        follow_palette(plot)
         return plot
 
     @property
     def pending(self) -> bool:
         return self._read.pending
+
+    def _save(self) -> None:
+        path = ask_png_path(self, f"timeline-{self.key or 'run'}")
+        if path:
+            self.png_requested.emit(path, chart_image(self.charts))
 
     def fit(self) -> None:
         self.chart.set_columns(self.chart.cols)
@@ -307,7 +324,8 @@ class TimelinePanel(QWidget):
         def done(cols: StepColumns) -> None:
             self._set_columns(cols)
             span = float(np.nanmax(cols.end)) if len(cols) else 0.0
-            self.title.setText(f"Run {run.run_id}: {len(cols):,} steps over {span / 1000:,.2f} s "
+            self.title.setText(f"Run {run.run_id}: {len(cols):,} step{'s' if len(cols) != 1 else ''} over "
+                               f"{span / 1000:,.2f} s "
                                "(wheel: zoom · drag: pan · click: choose the step)")
             self.loaded.emit(key)
 
