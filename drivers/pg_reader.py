@@ -35,6 +35,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from drivers._sql import count_activity, failed_run, sql_list
 from drivers.evidence_reader import PostgresEvidenceReader, grade_clause, grade_rank_clause
@@ -254,6 +255,9 @@ class PostgresTraceReader:
             # A prefix matches a run id or a trace id (worker traces are ``trace_`` + run id).
             stmt = stmt.where(sa.or_(t.run_id.like(escaped + "%", escape="\\"),
                                      t.trace_id.like(escaped + "%", escape="\\")))
+        if flt.run_ids is not None:
+            # One array parameter however many ids (Postgres allows 65,535 parameters a statement).
+            stmt = stmt.where(t.run_id == sa.any_(sa.bindparam(None, sorted(flt.run_ids), ARRAY(sa.Text))))
         if not flt.include_archived and "archived_at" in self._trace_cols:
             stmt = stmt.where(t.archived_at.is_(None))
         if flt.grade is not None:

@@ -243,6 +243,8 @@ def run_matches(summary: RunSummary, flt: RunFilter) -> bool:
         return False
     if flt.run_id_prefix and not summary.run_id.startswith(flt.run_id_prefix):
         return False
+    if flt.run_ids is not None and summary.run_id not in flt.run_ids:
+        return False
     started = summary.started_at
     # A run without a start time matches no bound, as NULL compares in SQL.
     if flt.since is not None and (started is None or not started >= flt.since):

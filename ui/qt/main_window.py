@@ -91,13 +91,13 @@ class MainWindow(QMainWindow):
         self._ledger_window: LedgerWindow | None = None
 
         # Panels
-        self.filters = FilterBar(session)
         self.banner = MessageBanner()
         self.auditor = AuditorMode(self, session, self.trust, bus, tools=tools, open_location=self.open_location,
                                    current_run=self.current_run, run_filter=lambda: self.runs_model.run_filter,
                                    redis_url=redis.url, sync=sync)
         self.verification = self.auditor.banner
         self.runs_model = RunsModel(session, self)
+        self.filters = FilterBar(session, findings=self.runs_model.findings)
         self.runs_view = RunsView(self.runs_model)
         self.activity = RunsActivityPanel(session, loader=self.disk)
         self.steps_model = StepTreeModel(session, self)

@@ -36,6 +36,7 @@ from inspector.source import TraceSource
 from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
 from ui.qt.icons import run_status_icon, warning_icon
 from ui.qt.models.fast import SELECTABLE, MultiDataMixin
+from ui.qt.models.findings import RunFindings
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import grade_color
 
@@ -52,6 +53,7 @@ COLUMNS: list[tuple[str, RunSort | None, str]] = [
     ("Run ID", RunSort.RUN_ID, "run_id"),
     ("Status", RunSort.STATUS, "status"),
     ("Grade", RunSort.GRADE, "grade"),
+    ("Findings", None, "findings"),
     ("Tenant", RunSort.TENANT, "tenant_id"),
     ("Agent", RunSort.AGENT, "agent_id"),
     ("Steps", RunSort.TOTAL_STEPS, "total_steps"),
@@ -82,8 +84,8 @@ def _italic_font() -> QFont:
 
 
 def _display(field: str, run: RunSummary) -> str:
-    if field == "grade":
-        return ""  # not a field of the run: from the model's grade cache
+    if field in ("grade", "findings"):
+        return ""  # not fields of the run: from the model's caches
     value = getattr(run, field)
     if field in ("total_steps", "failure_count"):
         return fmt_count(value)
@@ -126,6 +128,8 @@ _STATUS_COL = next(i for i, c in enumerate(COLUMNS) if c[2] == "status")
 _FAILURES_COL = next(i for i, c in enumerate(COLUMNS) if c[2] == "failure_count")
 _NUMERIC_COLS = frozenset(i for i, c in enumerate(COLUMNS) if c[2] in _NUMERIC)
 _GRADE_COL = column_of("grade")
+_FINDINGS_COL = column_of("findings")
+_CLEAN_COLOR = QColor("#1e7e34")
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 
@@ -166,6 +170,9 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         session.closed.connect(lambda: self.set_source(None))
         session.refreshed.connect(lambda: self.reload(keep_rows=True))
         session.evidence_changed.connect(lambda _previous: self.set_evidence(session.evidence))
+        #: Each shown run's panels checked against each other (the Findings column).
+        self.findings = RunFindings(session, self)
+        self.findings.changed.connect(self._findings_changed)
 
     # -- query state ---------------------------------------------------------------------------
 
@@ -193,6 +200,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         self._grades = {}
         self._grades_pending = set()
         self._grade_errors = {}
+        self.findings.reset()
         self.reload(first_page)
 
     def set_filter(self, flt: RunFilter) -> None:
@@ -234,6 +242,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             if not sort.needs_aggregates:
                 self._load_aggregates(0, page)
             self._load_grades(page)
+            self.findings.request(page)
             if flt.is_empty or flt.run_id_prefix:
                 self._load_orphans(flt)
 
@@ -390,6 +399,41 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             return tip
         return None
 
+    # -- findings --------------------------------------------------------------------------------
+
+    def _findings_changed(self, _keys: list) -> None:
+        rows = self.rowCount()
+        if rows:
+            self.dataChanged.emit(self.index(0, _FINDINGS_COL), self.index(rows - 1, _FINDINGS_COL))
+
+    def _findings_data(self, run: RunSummary, role: int):
+        """The Findings cell: how many of the inspector's rules the run's panels break."""
+        if run.orphan:
+            return None
+        found = self.findings.of(run.key)
+        if role == _DISPLAY:
+            if found is None:
+                return "…" if self.findings.waiting(run.key) else ""
+            if found.error is not None:
+                return "?"
+            return str(found.count) if found.count else "✓"
+        if role == _FOREGROUND:
+            if found is None or found.error is not None:
+                return _MUTED_COLOR
+            return _FAILURE_COLOR if found.count else _CLEAN_COLOR
+        if role == _ALIGN:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        if role == _TOOLTIP:
+            if found is None:
+                return "Checking the run's panels against each other…" if self.findings.waiting(run.key) else None
+            if found.error is not None:
+                return f"The run's panels could not be checked: {found.error}"
+            if not found.count:
+                return "The run's panels agree (the inspector's rules INS-001…)"
+            return (f"{found.count} finding{'s' if found.count != 1 else ''}: {', '.join(found.rule_ids)}: "
+                    "the run's panels disagree (View → Consistency says how)")
+        return None
+
     def _request_page(self, page_no: int) -> None:
         if page_no in self._pending or page_no in self._pages:
             return
@@ -412,6 +456,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             if not sort.needs_aggregates:
                 self._load_aggregates(page_no, page)
             self._load_grades(page)
+            self.findings.request(page)
 
         def failed(exc):
             self._pending.discard(page_no)
@@ -478,6 +523,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                     "Failures": "Steps whose status is a failure (failure, failed, error)",
                     "Cost": "Sum of the steps' cost_cents",
                     "Duration": "Sum of the steps' duration_ms",
+                    "Findings": "How many of the inspector's consistency rules the run's panels break (✓: none); "
+                                "View → Consistency shows them",
                     "Grade": "Upstream's integrity grade of the run id (spec §4): PASS, WARN or FAIL from "
                              "the evidence recorded; — when the source has no evidence store",
                 }.get(COLUMNS[section][0])
@@ -489,9 +536,10 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         run = self.run_at(index.row()) if index.isValid() and 0 <= column < len(COLUMNS) else None
         if run is None:
             return super().multiData(index, roleDataSpan)
-        if column == _GRADE_COL:
+        if column in (_GRADE_COL, _FINDINGS_COL):
+            cell = self._grade_data if column == _GRADE_COL else self._findings_data
             for role_data in roleDataSpan:
-                value = self._grade_data(run, role_data.role()) if role_data.role() != _TOOLTIP else None
+                value = cell(run, role_data.role()) if role_data.role() != _TOOLTIP else None
                 if value is None:
                     role_data.clearData()
                 else:
@@ -524,6 +572,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             return run
         if index.column() == _GRADE_COL:
             return self._grade_data(run, role)
+        if index.column() == _FINDINGS_COL:
+            return self._findings_data(run, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return run_texts(run)[index.column()]
         if role == RUN_ROLE:

@@ -5,6 +5,8 @@ choice is enabled only for a source with an evidence store, and the choices come
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,12 +21,14 @@ from PySide6.QtWidgets import (
 from inspector.errors import InspectorError
 from inspector.model import RunFilter, normalise_time_bound
 from inspector.source import Capability
+from ui.qt.models.findings import RunFindings
 from ui.qt.session.session import EvidenceState, SourceSession, Worker
 from ui.qt.theme import set_invalid
 
 __all__ = ["FilterBar"]
 
 _ANY = "(any)"
+_FINDINGS_TEXT = "With findings"
 _GRADES = ("PASS", "WARN", "FAIL")
 _GRADE_TIPS = {
     True: "Only runs of this integrity grade (upstream's rules, spec §4)",
@@ -40,9 +44,13 @@ class FilterBar(QWidget):
     changed = Signal(object)
     invalid = Signal(str)
 
-    def __init__(self, session: SourceSession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: SourceSession, parent: QWidget | None = None, *,
+                 findings: RunFindings | None = None) -> None:
         super().__init__(parent)
         self._session = session
+        self._findings = findings
+        #: The last sweep: (the filter swept, the run ids of its runs with findings).
+        self._swept: tuple[RunFilter, frozenset[str]] | None = None
         self._choices = session.scope("filter-choices")
         self.status = self._combo("Status")
         self.tenant = self._combo("Tenant")
@@ -64,6 +72,11 @@ class FilterBar(QWidget):
         self.archived.setObjectName("filterArchived")
         self.archived.setToolTip("Also list soft-archived traces (archived_at set; Postgres, §2.6)")
         self.archived.hide()
+        self.with_findings = QCheckBox(_FINDINGS_TEXT)
+        self.with_findings.setObjectName("filterFindings")
+        self.with_findings.setToolTip("Only the runs whose panels disagree (the inspector's consistency rules): "
+                                      "every run of the other filters is checked first")
+        self.with_findings.setVisible(findings is not None)
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Show every run")
         layout = QHBoxLayout(self)
@@ -78,12 +91,19 @@ class FilterBar(QWidget):
         layout.addWidget(self.until)
         layout.addWidget(self.search, 1)
         layout.addWidget(self.archived)
+        layout.addWidget(self.with_findings)
         layout.addWidget(self.clear_button)
         for combo in (self.status, self.tenant, self.agent, self.grade):
             combo.currentIndexChanged.connect(self._emit)
         for edit in (self.since, self.until, self.search):
             edit.editingFinished.connect(self._emit)
         self.archived.toggled.connect(self._emit)
+        self.with_findings.toggled.connect(self._findings_toggled)
+        if findings is not None:
+            findings.sweep_progress.connect(self._sweep_progress)
+            findings.swept.connect(self._sweep_ended)
+            findings.sweep_failed.connect(lambda _why: self.with_findings.setText(_FINDINGS_TEXT))
+            session.refreshed.connect(self._recheck)
         self.clear_button.clicked.connect(self.clear)
         self._last: RunFilter | None = None
         session.opened.connect(self._source_opened)
@@ -152,6 +172,7 @@ class FilterBar(QWidget):
 
     def reset(self) -> None:
         """Back to no filter without emitting (a new source starts unfiltered anyway)."""
+        self._swept = None
         self.blockSignals(True)
         self.clear()
         self.blockSignals(False)
@@ -164,9 +185,11 @@ class FilterBar(QWidget):
             combo.blockSignals(False)
         for edit in (self.since, self.until, self.search):
             edit.clear()
-        self.archived.blockSignals(True)
-        self.archived.setChecked(False)
-        self.archived.blockSignals(False)
+        for box in (self.archived, self.with_findings):
+            box.blockSignals(True)
+            box.setChecked(False)
+            box.blockSignals(False)
+        self._stop_sweep()
         self._emit()
 
     def set_started(self, since: str | None, until: str | None) -> None:
@@ -175,8 +198,43 @@ class FilterBar(QWidget):
         self.until.setText(until or "")
         self._emit()
 
+    # -- runs with findings -------------------------------------------------------------------------
+
+    def _findings_toggled(self, on: bool) -> None:
+        if not on:
+            self._stop_sweep()
+        self._emit()
+
+    def _stop_sweep(self) -> None:
+        if self._findings is not None and self._findings.sweeping is not None:
+            self._findings.cancel_sweep()
+        self.with_findings.setText(_FINDINGS_TEXT)
+
+    def _sweep_progress(self, done: int, total: int) -> None:
+        if self.with_findings.isChecked():
+            self.with_findings.setText(f"With findings (checking {done:,}/{total:,}…)" if total
+                                       else "With findings (listing runs…)")
+
+    def _sweep_ended(self, swept: RunFilter, run_ids: frozenset[str]) -> None:
+        self.with_findings.setText(_FINDINGS_TEXT)
+        self._swept = (swept, run_ids)
+        self._emit()
+
+    def _recheck(self) -> None:
+        """The source was read again: its runs' findings may have changed."""
+        self._swept = None
+        if self.with_findings.isChecked():
+            self._emit()
+
     def current(self) -> RunFilter:
-        """The filter as typed; raises UsageError for a malformed date."""
+        """The filter as typed, limited to the runs with findings once they are known (With
+        findings); raises UsageError for a malformed date."""
+        base = self._typed()
+        if self.with_findings.isChecked() and self._swept is not None and self._swept[0] == base:
+            return replace(base, run_ids=self._swept[1])
+        return base
+
+    def _typed(self) -> RunFilter:
 
         def pick(c: QComboBox) -> str | None:
             return None if c.currentIndex() <= 0 else c.currentText()
@@ -205,6 +263,9 @@ class FilterBar(QWidget):
             return
         for edit in (self.since, self.until):
             set_invalid(edit, False)
+        if self.with_findings.isChecked() and flt.run_ids is None and self._findings is not None \
+                and self._findings.sweeping != flt:
+            self._findings.sweep(flt)  # until it ends, the list shows the other filters' runs
         if flt != self._last:
             self._last = flt
             self.changed.emit(flt)

@@ -19,9 +19,11 @@ __all__ = ["FIRST_PAINT_WAIT_MS", "RunsView"]
 #: Waiting for the first paint of a new source's first page stops after this (nothing painted).
 FIRST_PAINT_WAIT_MS = 250
 
-#: Column widths: run id, status, grade, tenant, agent, steps, failures, cost, duration, started.
-_WIDTHS = (160, 95, 58, 110, 135, 50, 58, 68, 68, 145)
+#: Column widths: run id, status, grade, findings, tenant, agent, steps, failures, cost, duration, started.
+_WIDTHS = (160, 95, 58, 58, 110, 135, 50, 58, 68, 68, 145)
 _GRADE_COLUMN = column_of("grade")
+#: Columns filled from the model's caches after the rows (grades, findings).
+_CACHE_COLUMNS = frozenset({_GRADE_COLUMN, column_of("findings")})
 
 
 class RunsView(QTableView):
@@ -130,8 +132,8 @@ class RunsView(QTableView):
     def _page_arrived(self, top_left: QModelIndex | None = None, bottom_right: QModelIndex | None = None,
                       *_roles) -> None:
         if top_left is not None and bottom_right is not None and top_left.column() == bottom_right.column() \
-                == _GRADE_COLUMN:
-            return  # grades arriving: no new rows to find the selected run in
+                and top_left.column() in _CACHE_COLUMNS:
+            return  # grades or findings arriving: no new rows to find the selected run in
         if self._pending_select:
             self._try_restore_selection()
 

@@ -59,6 +59,8 @@ class Worker(enum.StrEnum):
     GRADING = "grading"
     #: The logs tables around the selected run, the audit ledger.
     LOGS = "logs"
+    #: Checking many runs' panels against each other (the runs list's Findings): never in the way.
+    CHECKING = "checking"
 
 
 #: Workers whose reads the user waits on: the status bar offers Cancel when one runs long.
