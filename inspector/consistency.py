@@ -100,6 +100,8 @@ class Violation:
     severity: str = "ERROR"
     #: Ours: where upstream's checker would answer differently, and why.
     note: str | None = None
+    #: Ours: the signals the rule compared (signal_a, signal_b), to point at what they count.
+    signals: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule_id": self.rule_id, "rule_name": self.rule_name,
@@ -199,7 +201,8 @@ def _slots_of(rule: ConsistencyRule, owners: Mapping[str, str]) -> tuple[str, ..
 
 def _violation(rule: ConsistencyRule, owners: Mapping[str, str], a: Any, b: Any, note: str | None = None) -> Violation:
     return Violation(rule.id or "UNKNOWN", rule.name, _slots_of(rule, owners), rule.description or rule.condition,
-                     f"{rule.signal_a}={_s(a)}, {rule.signal_b}={_s(b)}", note=note)
+                     f"{rule.signal_a}={_s(a)}, {rule.signal_b}={_s(b)}", note=note,
+                     signals=(rule.signal_a, rule.signal_b))
 
 
 # -- upstream's matcher, as it runs ----------------------------------------------------------------

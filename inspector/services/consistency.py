@@ -19,14 +19,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.consistency import CheckResult, ConsistencyRule, PanelSlot, check
+from inspector.consistency import CheckResult, ConsistencyRule, PanelSlot, Violation, check
 from inspector.evidence import EvidenceReader, RunEvidence
 from inspector.integrity import REQUIRED_EVIDENCE, EvidenceClass, evaluate
 from inspector.logs import LogsSource
 from inspector.model import RunRecord, StepRow, StepStatus, to_float
 from inspector.source import TraceSource
 
-__all__ = ["INSPECTOR_RULES", "RunCheck", "check_run", "run_slots"]
+__all__ = ["INSPECTOR_RULES", "RunCheck", "check_run", "run_slots", "step_of"]
+
+#: A step-tree signal, and the signal naming the step it comes from.
+_STEP_SIGNALS = {"step_tree.first_step_at": "step_tree.first_step_index",
+                 "step_tree.last_step_at": "step_tree.last_step_index",
+                 "step_tree.failures": "step_tree.first_failure_index"}
 
 _PAGE = 5000
 
@@ -81,17 +86,24 @@ def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None 
     count = failures = 0
     cost = duration = 0.0
     first = last = None
+    first_at = last_at = first_failed = None  # the step_index of each (what a finding points at)
     for r in rows if rows is not None else _all_rows(source, s.key, cancelled):
         count += 1
-        failures += r.status is StepStatus.FAILURE
+        if r.status is StepStatus.FAILURE:
+            failures += 1
+            first_failed = r.step_index if first_failed is None else first_failed
         cost += to_float(r.cost_cents)
         duration += to_float(r.duration_ms)
         if isinstance(r.timestamp, str):
-            first = r.timestamp if first is None or r.timestamp < first else first
-            last = r.timestamp if last is None or r.timestamp > last else last
+            if first is None or r.timestamp < first:
+                first, first_at = r.timestamp, r.step_index
+            if last is None or r.timestamp > last:
+                last, last_at = r.timestamp, r.step_index
     slots.append(PanelSlot("step_tree", {"step_tree.rows": count, "step_tree.failures": failures,
                                          "step_tree.cost_sum": cost, "step_tree.duration_sum": duration,
-                                         "step_tree.first_step_at": first, "step_tree.last_step_at": last}))
+                                         "step_tree.first_step_at": first, "step_tree.last_step_at": last,
+                                         "step_tree.first_step_index": first_at, "step_tree.last_step_index": last_at,
+                                         "step_tree.first_failure_index": first_failed}))
     if run_evidence is not None or (evidence is not None and evidence.has_store):
         ev = run_evidence if run_evidence is not None else evidence.run_evidence(s.run_id)
         provider = ev.rows.get(EvidenceClass.G_PROVIDER, ())
@@ -116,6 +128,19 @@ def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None 
                 "llm_record.status": records[0].execution_status}))
         slots.append(PanelSlot("audit", {"audit.events": len(logs.audit_for_run(s.run_id, s.tenant_id))}))
     return slots
+
+
+def step_of(violation: Violation, slots: Sequence[PanelSlot]) -> int | None:
+    """The step a finding points at (the step_index of the step a compared signal comes from:
+    the earliest or latest stamped step, the first failed one), or None."""
+    signals: dict[str, Any] = {}
+    for slot in slots:
+        signals.update(slot.output_signals)
+    for name in violation.signals:
+        index = signals.get(_STEP_SIGNALS.get(name, ""))
+        if isinstance(index, int):
+            return index
+    return None
 
 
 def _all_rows(source: TraceSource, key: str, cancelled: Callable[[], bool] | None) -> Iterator[StepRow]:

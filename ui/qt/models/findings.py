@@ -93,7 +93,7 @@ class RunFindings(QObject):
 
     def request(self, runs: Iterable[RunSummary]) -> None:
         """Check these runs (a page shown) before anything a sweep queued."""
-        keys = [r.key for r in runs if not r.orphan]
+        keys = [r.key for r in runs]
         for key in keys:
             self._shown.pop(key, None)
             self._shown[key] = None

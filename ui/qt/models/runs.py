@@ -299,6 +299,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self.endInsertRows()
             self.counts_changed.emit(self._count, len(self._orphans))
             self._load_grades(self._orphans)
+            self.findings.request(self._orphans)
 
         self._list.submit(source.orphan_runs, done, lambda e: self._session.report(e, "look for orphan steps"),
                           worker=Worker.BACKGROUND, label="Looking for orphan steps")
@@ -408,8 +409,6 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
 
     def _findings_data(self, run: RunSummary, role: int):
         """The Findings cell: how many of the inspector's rules the run's panels break."""
-        if run.orphan:
-            return None
         found = self.findings.of(run.key)
         if role == _DISPLAY:
             if found is None:

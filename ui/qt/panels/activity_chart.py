@@ -114,6 +114,9 @@ class RunsActivityChart(pg.PlotWidget):
         self.failed_bars.setOpts(x0=edges[:-1], x1=edges[1:], height=act.failures)
         self.runs_bars.show()
         self.failed_bars.show()
+        top = int(act.runs.max())
+        # Counts are whole: below 6, a tick per run rather than 0.2, 0.4…
+        self.getPlotItem().getAxis("left").setTicks([[(v, str(v)) for v in range(top + 1)]] if top < 6 else None)
         self.box.setRange(xRange=(act.start, act.end), yRange=(0, max(1, int(act.runs.max())) * 1.08),
                           padding=0.01)
 

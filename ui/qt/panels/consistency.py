@@ -1,7 +1,8 @@
 """The Consistency dock: the selected run's panels checked against each other (the rules of
 ``inspector.services.consistency``, as ``trace-inspector check``). Each finding names its rule,
-the panels involved, what was expected and what the panels show; choosing one says which panel
-to look at (``panel_requested``)."""
+the panels involved, what was expected and what the panels show; choosing one
+(``finding_chosen(violation, run_check)``) brings those panels forward with the rows involved
+selected."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ FINDING_COLUMNS = (
 
 class ConsistencyPanel(QWidget):
     #: A finding was chosen: the panels it involves (``runs_list``, ``step_tree``, ``evidence`` …).
-    panel_requested = Signal(tuple)
+    #: (the Violation chosen, the RunCheck it belongs to)
+    finding_chosen = Signal(object, object)
     #: A run was checked (or failed to be): its run id.
     loaded = Signal(str)
 
@@ -120,4 +122,4 @@ class ConsistencyPanel(QWidget):
     def _chosen(self, index) -> None:
         finding = self.model.data(index, RECORD_ROLE)
         if isinstance(finding, Violation):
-            self.panel_requested.emit(tuple(finding.slots_involved))
+            self.finding_chosen.emit(finding, self.current)

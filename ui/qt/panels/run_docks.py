@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 
+from inspector.consistency import Violation
+from inspector.integrity import EvidenceClass
 from inspector.model import RunSummary, StepRow
+from inspector.services.consistency import RunCheck, step_of
 from ui.qt.models.steps import STEP_ROLE
 from ui.qt.panels.consistency import ConsistencyPanel
 from ui.qt.panels.docks import AutoDock
@@ -47,7 +50,7 @@ class RunDocks(QObject):
     def consistency_panel(self) -> ConsistencyPanel:
         if self._consistency is None:
             self._consistency = ConsistencyPanel(self._w.session)
-            self._consistency.panel_requested.connect(self._show_panels)
+            self._consistency.finding_chosen.connect(self._show_finding)
             self.consistency_dock.setWidget(self._consistency)
         return self._consistency
 
@@ -62,16 +65,35 @@ class RunDocks(QObject):
             return  # shown already (choosing the tab again checks nothing again)
         panel.show_run(run.key, run.run_id)
 
-    def _show_panels(self, slots: tuple) -> None:
-        """A finding was chosen: bring the panels it involves forward."""
+    def _show_finding(self, finding: Violation, checked: RunCheck | None) -> None:
+        """A finding was chosen: bring the panels it involves forward, with the rows involved
+        selected (the run in the list; the step a compared signal comes from, else the run, in
+        the tree; the evidence card or the logs tab that holds the signal)."""
         w = self._w
+        slots = finding.slots_involved
+        if checked is not None and ("runs_list" in slots or "step_tree" in slots):
+            current = w.current_run()
+            if current is None or current.key != checked.key:
+                w.select_run(checked.key)
         if any(s in ("evidence", "integrity") for s in slots) and w.session.evidence is not None:
             w.evidence_dock.show()
             w.evidence_dock.raise_()
+            card = EvidenceClass.G_PROVIDER.value if "evidence" in slots else EvidenceClass.J_INTEGRITY.value
+            panel = w.evidence_panel
+            if card in panel.cards:
+                panel.card_tabs.setCurrentWidget(panel.cards[card])
         elif any(s in ("llm_record", "audit") for s in slots) and w.session.logs is not None:
             w.logs_dock.show()
             w.logs_dock.raise_()
+            tab = "llm" if "llm_record" in slots else "audit"
+            if tab in w.logs_panel.tabs:
+                w.logs_panel.setCurrentIndex(w.logs_panel.tab_index(tab))
         if "step_tree" in slots:
+            index = step_of(finding, checked.slots) if checked is not None else None
+            if index is not None:
+                self._timeline_step(index)
+            else:
+                w.steps_view.setCurrentIndex(w.steps_model.top_index())
             w.steps_view.setFocus()
         elif "runs_list" in slots:
             w.runs_view.setFocus()
