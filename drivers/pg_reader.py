@@ -533,12 +533,14 @@ class PostgresTraceReader:
         with self._connect(f"reading steps of {trace_id}") as conn:
             return [self._step_row(r, rid) for r in conn.execute(stmt)]
 
-    def step_columns(self, run_id: str) -> tuple[Sequence[Any], ...]:
+    def step_columns(self, run_id: str, every: int = 1) -> tuple[Sequence[Any], ...]:
         """The step timeline's columns in one statement (``StepColumnsSource``)."""
         trace_id, _rid = self._trace_key(run_id)
         names = ("step_index", "timestamp", "duration_ms", "status", "retry_count", "cost_cents")
         stmt = self._select(names, steps=True).where(self._steps.c.trace_id == trace_id).order_by(
             self._steps.c.step_index)
+        if every > 1:
+            stmt = stmt.where(self._steps.c.step_index % int(every) == 0)
         with self._connect(f"reading the step columns of {trace_id}") as conn:
             rows = conn.execute(stmt).all()
         cols = tuple(list(c) for c in zip(*rows, strict=True)) if rows else tuple([] for _ in names)

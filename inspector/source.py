@@ -196,9 +196,10 @@ class Attested(Protocol):
 class StepColumnsSource(Protocol):
     """A source that reads a run's step columns in one statement (the step timeline): the
     stored ``step_index``, ``timestamp``, ``duration_ms``, ``status``, ``retry_count`` and
-    ``cost_cents``, as six sequences in step_index order."""
+    ``cost_cents``, as six sequences in step_index order. ``every`` > 1: only the steps whose
+    step_index is a multiple of it (a quick overview of a long run: an index-only scan)."""
 
-    def step_columns(self, run_id: str) -> tuple[Sequence[Any], ...]: ...
+    def step_columns(self, run_id: str, every: int = 1) -> tuple[Sequence[Any], ...]: ...
 
 
 @runtime_checkable

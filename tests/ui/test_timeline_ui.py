@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QPointF
 
 from inspector.model import StepRow, StepStatus
 from inspector.timeline import STATUS_CODES, bucket, columns_from_rows
@@ -142,3 +143,54 @@ def test_odd_stored_values_in_the_columns():
     assert list(cols.duration) == [1.0, 0.0, 0.0, 0.0]
     assert list(cols.retries) == [1, 0, 0, 0] and list(cols.cost) == [0.0, 1.0, 2.0, 0.0]
     assert cols.status[3] == STATUS_CODES[StepStatus.UNKNOWN]
+
+
+def test_overview_strides():
+    from ui.qt.panels.timeline import OVERVIEW_ABOVE, overview_stride
+
+    assert overview_stride(0) == overview_stride(OVERVIEW_ABOVE) == 1
+    assert overview_stride(100_000) == 50 and overview_stride(1_000_000) == 500 and overview_stride(100_001) == 51
+
+
+def test_sqlite_reads_an_overview_of_the_steps(small_db):
+    from drivers import open_source
+
+    src = open_source(str(small_db))
+    try:
+        index, *_rest = src.step_columns(BIG_RUN, 100)
+        assert list(index) == list(range(0, BIG_RUN_STEPS, 100))
+        assert len(src.step_columns(BIG_RUN)[0]) == BIG_RUN_STEPS
+    finally:
+        src.close()
+
+
+@pytest.mark.gui
+def test_a_long_run_shows_an_overview_first_then_every_step(qtbot, make_window, small_db, monkeypatch):
+    import ui.qt.panels.timeline as timeline
+
+    monkeypatch.setattr(timeline, "OVERVIEW_ABOVE", 100)
+    monkeypatch.setattr(timeline, "OVERVIEW_ROWS", 100)
+    w = make_window()
+    open_and_wait(qtbot, w, small_db)
+    select_run(qtbot, w, BIG_RUN)
+    panel = w.timeline_panel
+    stride = -(-BIG_RUN_STEPS // 100)
+    seen = []
+
+    def at_overview(_key):
+        chart = panel.chart
+        vb = chart.getViewBox()
+        scene = vb.mapViewToScene(QPointF(1.0, 5 * stride + 0.5))
+        row = chart.row_at(scene)
+        seen.append((chart.stride, len(chart.cols), int(chart.cols.index[row]), panel.title.text(),
+                     chart.bars.boundingRect().height()))
+
+    panel.overview_shown.connect(at_overview)
+    panel.show_run(w.current_run())
+    qtbot.waitUntil(lambda: panel.chart.cols is not None and len(panel.chart.cols) == BIG_RUN_STEPS, timeout=WAIT)
+    ((got_stride, rows, step, title, height),) = seen
+    assert got_stride == stride and rows == -(-BIG_RUN_STEPS // stride)
+    assert step == 5 * stride  # a row of the overview is the step it samples
+    assert "overview" in title and f"one in {stride}" in title
+    assert height == rows * stride  # the axis still counts steps
+    assert panel.chart.stride == 1 and f"{BIG_RUN_STEPS:,} steps" in panel.title.text()

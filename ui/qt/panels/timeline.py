@@ -3,7 +3,8 @@
 marked; beside it, sharing its step axis, each row's latency (the longest step it stands for) and
 cost. Level of detail: a frame draws at most one bar per pixel row of what is in view
 (``inspector.timeline.bucket``), so a 100,000-step run costs what a 1,000-step one does. The
-steps are read on a worker as columns. Clicking a bar chooses its step (``step_clicked``);
+steps are read on a worker as columns; a long run is shown first as an overview (one step in
+``stride``, read by an index-only scan: ~35 ms for 100,000 steps on SQLite), then whole. Clicking a bar chooses its step (``step_clicked``);
 :meth:`centre_on` brings a step chosen elsewhere into view. Wheel zooms, dragging pans; the
 keyboard's arrows pan and +/- zoom. The chart exports as PNG."""
 
@@ -14,8 +15,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from inspector.model import RunSummary
@@ -25,19 +25,23 @@ from ui.qt.panels.charts import ask_png_path, chart_image, export_png, follow_pa
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted
 
-__all__ = ["StepTimeline", "TimelinePanel", "read_columns"]
+__all__ = ["OVERVIEW_ABOVE", "OVERVIEW_ROWS", "StepTimeline", "TimelinePanel", "overview_stride", "read_columns"]
 
 _PAGE = 5000
+#: Runs longer than this are shown first as an overview of about ``OVERVIEW_ROWS`` steps.
+OVERVIEW_ABOVE = 20_000
+OVERVIEW_ROWS = 2_000
 #: Bar colours by status code (success, skipped, unknown, retry, failure).
 _COLOURS = {0: "#2e9d57", 1: "#9e9e9e", 2: "#7a5bc7", 3: "#e08a1e", 4: "#c0392b"}
 _NAMES = {code: status.value for status, code in STATUS_CODES.items()}
 
 
-def read_columns(source: Any, key: str, cancelled=None) -> StepColumns:
+def read_columns(source: Any, key: str, cancelled=None, *, every: int = 1) -> StepColumns:
     """A run's steps as columns (worker side): in one statement where the source can
-    (``StepColumnsSource``), else a page of rows at a time."""
+    (``StepColumnsSource``; ``every`` > 1: the steps whose index is a multiple of it), else a page
+    of rows at a time."""
     if isinstance(source, StepColumnsSource):
-        return columns_from_raw(*source.step_columns(key))
+        return columns_from_raw(*source.step_columns(key, every) if every > 1 else source.step_columns(key))
 
     def pages():
         after = None
@@ -63,15 +67,19 @@ class _Bars(pg.GraphicsObject):
         self._retry_pen.setCosmetic(True)
         self._retry_pen.setWidth(2)
         self.drawn = 0
+        self.stride = 1
 
-    def set_columns(self, cols: StepColumns | None) -> None:
+    def set_columns(self, cols: StepColumns | None, stride: int = 1) -> None:
+        """``stride`` > 1: the columns hold one step in ``stride`` (an overview), each drawn
+        ``stride`` rows tall so the axis still counts steps."""
         self.prepareGeometryChange()
         self.cols = cols
+        self.stride = stride
         if cols is None or not len(cols):
             self._bounds = QRectF()
         else:
             right = float(np.nanmax(cols.end)) if len(cols) else 1.0
-            self._bounds = QRectF(0.0, 0.0, max(right, 1.0), float(len(cols)))
+            self._bounds = QRectF(0.0, 0.0, max(right, 1.0), float(len(cols) * stride))
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
@@ -84,8 +92,9 @@ class _Bars(pg.GraphicsObject):
             return
         (x0, x1), (y0, y1) = vb.viewRange()
         pixels = max(1, int(vb.height()))
-        b = bucket(cols, y0, y1, pixels)
+        b = bucket(cols, y0 / self.stride, y1 / self.stride, pixels)
         self.drawn = len(b)
+        painter.scale(1.0, float(self.stride))  # rows of the overview, in steps
         painter.setPen(Qt.PenStyle.NoPen)
         # A bar at least a pixel wide, so a 1 ms step shows on a 3-hour axis.
         min_w = (x1 - x0) / max(1.0, vb.width())
@@ -115,17 +124,19 @@ class _MetricBars(pg.GraphicsObject):
         self.cols: StepColumns | None = None
         self._bounds = QRectF()
         self._brush = QBrush(QColor(colour))
+        self.stride = 1
 
-    def set_columns(self, cols: StepColumns | None) -> None:
+    def set_columns(self, cols: StepColumns | None, stride: int = 1) -> None:
         self.prepareGeometryChange()
         self.cols = cols
+        self.stride = stride
         if cols is None or not len(cols):
             self._bounds = QRectF()
         else:
             values = cols.duration if self.which == "duration" else cols.cost
             top = float(values.max()) if len(values) else 1.0
             # Nothing above zero (steps of 0 ms, free steps): a unit axis, not one scaled by 1e-9.
-            self._bounds = QRectF(0.0, 0.0, top if top > 0 else 1.0, float(len(cols)))
+            self._bounds = QRectF(0.0, 0.0, top if top > 0 else 1.0, float(len(cols) * stride))
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
@@ -136,8 +147,9 @@ class _MetricBars(pg.GraphicsObject):
         if cols is None or not len(cols) or vb is None:
             return
         (_x0, _x1), (y0, y1) = vb.viewRange()
-        b = bucket(cols, y0, y1, max(1, int(vb.height())))
+        b = bucket(cols, y0 / self.stride, y1 / self.stride, max(1, int(vb.height())))
         values = b.max_duration if self.which == "duration" else b.cost
+        painter.scale(1.0, float(self.stride))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self._brush)
         painter.drawRects([QRectF(0.0, float(f) + 0.1, float(v), float(la - f) + 0.8)
@@ -168,17 +180,24 @@ class StepTimeline(pg.PlotWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         follow_palette(self)
 
-    def set_columns(self, cols: StepColumns | None) -> None:
+    @property
+    def stride(self) -> int:
+        """1, or how many steps a row of an overview stands for."""
+        return self.bars.stride
+
+    def set_columns(self, cols: StepColumns | None, stride: int = 1, *, keep_view: bool = False) -> None:
+        """Show these columns (``stride``: an overview's) and the whole run, unless ``keep_view``
+        (the whole columns replacing their overview: the user may have zoomed already)."""
         self.cols = cols
-        self.bars.set_columns(cols)
-        if cols is not None and len(cols):
+        self.bars.set_columns(cols, stride)
+        if cols is not None and len(cols) and not keep_view:
             self.getViewBox().setRange(self.bars.boundingRect(), padding=0.02)
 
     def row_at(self, scene_pos: QPointF) -> int | None:
         if self.cols is None or not len(self.cols):
             return None
         p = self.getViewBox().mapSceneToView(scene_pos)
-        row = int(np.floor(p.y()))
+        row = int(np.floor(p.y() / self.stride))
         return row if 0 <= row < len(self.cols) else None
 
     def _clicked(self, event) -> None:
@@ -207,6 +226,7 @@ class StepTimeline(pg.PlotWidget):
         (x0, x1), (y0, y1) = vb.viewRange()
         half = (y1 - y0) / 2
         start = float(self.cols.start[row])
+        row *= self.stride
         width = x1 - x0
         vb.setRange(xRange=(start - width / 2, start + width / 2) if not x0 <= start <= x1 else (x0, x1),
                     yRange=(row + 0.5 - half, row + 0.5 + half), padding=0)
@@ -240,6 +260,8 @@ class TimelinePanel(QWidget):
     """The dock's content: a line about the run and the chart."""
 
     loaded = Signal(str)
+    #: An overview of a long run is shown (its key); the whole run follows.
+    overview_shown = Signal(str)
     png_requested = Signal(str, QImage)
 
     def __init__(self, session: SourceSession, parent: QWidget | None = None) -> None:
@@ -302,17 +324,19 @@ class TimelinePanel(QWidget):
             self.png_requested.emit(path, chart_image(self.charts))
 
     def fit(self) -> None:
-        self.chart.set_columns(self.chart.cols)
+        self.chart.set_columns(self.chart.cols, self.chart.stride)
 
-    def _set_columns(self, cols: StepColumns) -> None:
+    def _set_columns(self, cols: StepColumns, stride: int = 1, *, keep_view: bool = False) -> None:
         for plot in (self.latency, self.cost):
-            plot.bars.set_columns(cols)  # type: ignore[attr-defined]
+            plot.bars.set_columns(cols, stride)  # type: ignore[attr-defined]
             if len(cols):
                 plot.setXRange(0, plot.bars.boundingRect().width(), padding=0.05)  # type: ignore[attr-defined]
-        self.chart.set_columns(cols)
+        self.chart.set_columns(cols, stride, keep_view=keep_view)
 
     def show_run(self, run: RunSummary) -> None:
-        """Read the run's steps as columns on the worker (a read for another run is dropped)."""
+        """Read the run's steps as columns on the worker (a read for another run is dropped). A
+        long run on a source with a column read is shown first as an overview (one step in
+        ``stride``, ~2,000 rows: an index-only scan), then whole."""
         source = self._session.source
         if source is None:
             return
@@ -320,9 +344,22 @@ class TimelinePanel(QWidget):
         self.key = run.key
         self.title.setText(f"Reading the steps of {run.run_id}…")
         key = run.key
+        total = run.total_steps or 0
+        stride = overview_stride(total) if isinstance(source, StepColumnsSource) else 1
+        shown: dict[str, bool] = {"overview": False}
+
+        def overview(cols: StepColumns) -> None:
+            # Step indices with gaps give a thin sample: then only the whole read is shown.
+            if len(cols) * stride * 2 < total:
+                return
+            shown["overview"] = True
+            self._set_columns(cols, stride)
+            self.title.setText(f"Run {run.run_id}: an overview of its {total:,} steps (one in {stride}); "
+                               "reading them all…")
+            self.overview_shown.emit(key)
 
         def done(cols: StepColumns) -> None:
-            self._set_columns(cols)
+            self._set_columns(cols, keep_view=shown["overview"])
             span = float(np.nanmax(cols.end)) if len(cols) else 0.0
             self.title.setText(f"Run {run.run_id}: {len(cols):,} step{'s' if len(cols) != 1 else ''} over "
                                f"{span / 1000:,.2f} s "
@@ -333,5 +370,13 @@ class TimelinePanel(QWidget):
             self.title.setText(f"Could not read the steps of {run.run_id}: {exc}")
             self._session.report(exc, f"read the timeline of {run.run_id}")
 
+        if stride > 1:
+            self._read.submit(lambda: read_columns(source, key, every=stride), overview, failed,
+                              worker=Worker.BACKGROUND, label="Reading an overview of the steps")
         self._read.submit(lambda: read_columns(source, key), done, failed, worker=Worker.BACKGROUND,
                           label="Reading the step timeline")
+
+
+def overview_stride(total_steps: int) -> int:
+    """How many steps a row of the first overview stands for (1: no overview, the run is short)."""
+    return 1 if total_steps <= OVERVIEW_ABOVE else -(-total_steps // OVERVIEW_ROWS)
