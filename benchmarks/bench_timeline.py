@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sqlite3
 import statistics
 import sys
@@ -51,6 +52,7 @@ def main() -> int:
     p.add_argument("--synthetic", type=int, default=1_000_000)
     args = p.parse_args()
     from drivers import open_source
+    from inspector.services.timeline import CHUNK, read_step_columns
     from inspector.timeline import StepColumns, columns_from_raw
     from ui.qt.app import make_application
     from ui.qt.panels.timeline import StepTimeline, overview_stride
@@ -60,17 +62,20 @@ def main() -> int:
     con.close()
     src = open_source(args.db)
     reads, overviews = [], []
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(3):
         t0 = time.perf_counter()
-        cols = columns_from_raw(*src.step_columns(run))
+        cols = read_step_columns(src, run)
         reads.append(time.perf_counter() - t0)
+    peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
     stride = overview_stride(len(cols))
     for _ in range(3):
         t0 = time.perf_counter()
         overview = columns_from_raw(*src.step_columns(run, stride))
         overviews.append(time.perf_counter() - t0)
     src.close()
-    print(f"1. read {len(cols):,} steps of {run} as columns: {statistics.median(reads) * 1000:.0f} ms median; "
+    print(f"1. read {len(cols):,} steps of {run} as columns (chunks of {CHUNK:,}): "
+          f"{statistics.median(reads) * 1000:.0f} ms median, peak memory +{peak_mb:.0f} MB; "
           f"its overview (one step in {stride}, {len(overview):,} rows): {statistics.median(overviews) * 1000:.0f} ms "
           "median")
     app = make_application()

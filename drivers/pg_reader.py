@@ -533,7 +533,8 @@ class PostgresTraceReader:
         with self._connect(f"reading steps of {trace_id}") as conn:
             return [self._step_row(r, rid) for r in conn.execute(stmt)]
 
-    def step_columns(self, run_id: str, every: int = 1) -> tuple[Sequence[Any], ...]:
+    def step_columns(self, run_id: str, every: int = 1, *, after: Any = None,
+                     limit: int | None = None) -> tuple[Sequence[Any], ...]:
         """The step timeline's columns in one statement (``StepColumnsSource``)."""
         trace_id, _rid = self._trace_key(run_id)
         names = ("step_index", "timestamp", "duration_ms", "status", "retry_count", "cost_cents")
@@ -541,6 +542,10 @@ class PostgresTraceReader:
             self._steps.c.step_index)
         if every > 1:
             stmt = stmt.where(self._steps.c.step_index % int(every) == 0)
+        if after is not None:
+            stmt = stmt.where(self._steps.c.step_index > after)
+        if limit is not None:
+            stmt = stmt.limit(int(limit))
         with self._connect(f"reading the step columns of {trace_id}") as conn:
             rows = conn.execute(stmt).all()
         cols = tuple(list(c) for c in zip(*rows, strict=True)) if rows else tuple([] for _ in names)

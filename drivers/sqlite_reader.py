@@ -529,12 +529,17 @@ class SQLiteTraceReader:
         with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
             return [self._step_row(r._mapping) for r in self._fetch(conn, stmt)]
 
-    def step_columns(self, run_id: str, every: int = 1) -> tuple[Sequence[Any], ...]:
+    def step_columns(self, run_id: str, every: int = 1, *, after: Any = None,
+                     limit: int | None = None) -> tuple[Sequence[Any], ...]:
         """The step timeline's columns in one statement (``StepColumnsSource``)."""
         names = ("step_index", "timestamp", "duration_ms", "status", "retry_count", "cost_cents")
         stmt = self._step_select(names).where(self._steps.c.run_id == run_id).order_by(self._steps.c.step_index)
         if every > 1:
             stmt = stmt.where(self._steps.c.step_index % int(every) == 0)
+        if after is not None:
+            stmt = stmt.where(self._steps.c.step_index > after)
+        if limit is not None:
+            stmt = stmt.limit(int(limit))
         compiled = stmt.compile(dialect=self.engine.dialect)
         params = [compiled.params[k] for k in (compiled.positiontup or ())]
         with self._guard(f"reading the step columns of {run_id}"), self.engine.connect() as conn:

@@ -264,6 +264,30 @@ def _rules(rules: Sequence[ConsistencyRule] | None) -> Sequence[ConsistencyRule]
     return rules if rules else DEFAULT_RULES  # custom rules replace the defaults; none: defaults
 
 
+#: Rule tuples prepared already, by identity (a check of many runs passes the same tuple each time).
+_PREPARED: dict[int, tuple[Sequence[ConsistencyRule], list]] = {}
+
+
+def _prepare(rules: Sequence[ConsistencyRule] | None) -> list:
+    """Each rule with its compiled condition, or the error that keeps it from applying."""
+    seq = _rules(rules)
+    if isinstance(seq, tuple):
+        hit = _PREPARED.get(id(seq))
+        if hit is not None and hit[0] is seq:
+            return hit[1]
+    prepared = []
+    for rule in seq:
+        try:
+            prepared.append((rule, _compiled(rule.condition, rule.signal_a, rule.signal_b), None))
+        except RuleError as exc:
+            prepared.append((rule, None, exc))
+    if isinstance(seq, tuple):  # immutable: safe to keep by identity
+        if len(_PREPARED) > 32:
+            _PREPARED.clear()
+        _PREPARED[id(seq)] = (seq, prepared)
+    return prepared
+
+
 def upstream_check(panel_id: str, slots: Sequence[PanelSlot],
                    rules: Sequence[ConsistencyRule] | None = None) -> CheckResult:
     """Upstream's ``check`` exactly (its matcher's shortcuts included, §11.21)."""
@@ -286,11 +310,9 @@ def check(panel_id: str, slots: Sequence[PanelSlot], rules: Sequence[Consistency
     ``compare_upstream`` is off: rules written for the inspector, never run by upstream)."""
     signals, owners, violations = merge_signals(slots)
     notes: list[str] = []
-    for rule in _rules(rules):
-        try:
-            run = _compiled(rule.condition, rule.signal_a, rule.signal_b)
-        except RuleError as exc:
-            notes.append(f"{rule.id}: condition not applied: {exc.message} at column {exc.column}")
+    for rule, run, error in _prepare(rules):
+        if run is None:
+            notes.append(f"{rule.id}: condition not applied: {error.message} at column {error.column}")
             continue
         up = _upstream_verdict(rule, signals)[0] if compare_upstream else "same"
         try:
@@ -302,11 +324,11 @@ def check(panel_id: str, slots: Sequence[PanelSlot], rules: Sequence[Consistency
         except RuleError as exc:
             notes.append(f"{rule.id}: condition not evaluated: {exc}")
             continue
-        a, b = resolve(signals, rule.signal_a), resolve(signals, rule.signal_b)
         if holds:
             if up == "violated":
                 notes.append(f"{rule.id}: holds as written; upstream's matcher flags it ({_why(rule, signals)})")
             continue
+        a, b = resolve(signals, rule.signal_a), resolve(signals, rule.signal_b)
         note = None
         if up not in ("violated", "same"):
             note = f"upstream would {'skip it' if up == 'skip' else 'pass it'}: {_why(rule, signals)}"

@@ -586,7 +586,9 @@ def compile_rule(e: Expr, *, aliases: Mapping[str, str] | None = None) -> Callab
             name = aliases.get(args[0], args[0])
 
             def ref(s: Mapping[str, Any]) -> Any:
-                v = s.get(name, _MISSING) if name in s else resolve(s, name)
+                v = s.get(name, _MISSING)
+                if v is _MISSING:
+                    v = resolve(s, name)
                 if v is _MISSING or v is None:
                     raise MissingSignal(name)
                 return v

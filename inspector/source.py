@@ -197,9 +197,11 @@ class StepColumnsSource(Protocol):
     """A source that reads a run's step columns in one statement (the step timeline): the
     stored ``step_index``, ``timestamp``, ``duration_ms``, ``status``, ``retry_count`` and
     ``cost_cents``, as six sequences in step_index order. ``every`` > 1: only the steps whose
-    step_index is a multiple of it (a quick overview of a long run: an index-only scan)."""
+    step_index is a multiple of it (a quick overview of a long run: an index-only scan);
+    ``after``/``limit``: the next ``limit`` steps after that step_index (a long run in chunks)."""
 
-    def step_columns(self, run_id: str, every: int = 1) -> tuple[Sequence[Any], ...]: ...
+    def step_columns(self, run_id: str, every: int = 1, *, after: Any = None,
+                     limit: int | None = None) -> tuple[Sequence[Any], ...]: ...
 
 
 @runtime_checkable

@@ -16,7 +16,8 @@ import numpy as np
 
 from inspector.model import StepRow, StepStatus, normalise_status, parse_timestamp, to_float
 
-__all__ = ["STATUS_CODES", "Buckets", "StepColumns", "bucket", "columns_from_raw", "columns_from_rows"]
+__all__ = ["STATUS_CODES", "Buckets", "ColumnsBuilder", "StepColumns", "bucket", "columns_from_raw",
+           "columns_from_rows"]
 
 #: Status codes in the columns, worst last (a bucket shows the worst status it holds).
 STATUS_CODES = {StepStatus.SUCCESS: 0, StepStatus.SKIPPED: 1, StepStatus.UNKNOWN: 2, StepStatus.RETRY: 3,
@@ -108,38 +109,66 @@ def _floats(values: Sequence[Any]) -> np.ndarray:
     return np.where(np.isfinite(arr), arr, 0.0)
 
 
+class ColumnsBuilder:
+    """Columns converted a chunk of rows at a time (a long run is read in chunks, so the rows of
+    only one chunk are Python objects at once), put together by :meth:`build`."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._codes: dict[Any, int] = {}
+
+    def __len__(self) -> int:
+        return sum(len(p[0]) for p in self._parts)
+
+    def add(self, index: Sequence[Any], timestamps: Sequence[Any], durations: Sequence[Any],
+            statuses: Sequence[Any], retries: Sequence[Any], costs: Sequence[Any]) -> None:
+        """The next rows, in step_index order, as the source read them."""
+        n = len(index)
+        idx = np.fromiter((i if type(i) is int else -1 for i in index), dtype=np.int64, count=n)
+        stamps = _epoch_ms(timestamps)
+        duration = np.maximum(_floats(durations), 0.0)
+        codes = self._codes
+        status = np.empty(n, dtype=np.int8)
+        for i, raw in enumerate(statuses):
+            try:
+                code = codes[raw]
+            except KeyError:
+                code = codes[raw] = STATUS_CODES[normalise_status(raw)]
+            except TypeError:  # an unhashable stored value
+                code = STATUS_CODES[StepStatus.UNKNOWN]
+            status[i] = code
+        retry = np.fromiter((r if type(r) is int and 0 <= r < 2**31 else 0 for r in retries), dtype=np.int32,
+                            count=n)
+        self._parts.append((idx, stamps, duration, status, retry, _floats(costs)))
+
+    def build(self) -> StepColumns:
+        if self._parts:
+            idx, stamps, duration, status, retry, cost = (np.concatenate(c) for c in zip(*self._parts, strict=True))
+        else:
+            idx, stamps, duration, cost = (np.zeros(0, t) for t in (np.int64, np.float64, np.float64, np.float64))
+            status, retry = np.zeros(0, np.int8), np.zeros(0, np.int32)
+        self._parts = []
+        known = np.isfinite(stamps)
+        origin_ms = float(stamps[known].min()) if known.any() else 0.0
+        start = np.where(known, stamps - origin_ms, np.nan)
+        # A step without a timestamp starts where the one before it ended.
+        if not known.all():
+            prev_end = 0.0
+            for i in np.flatnonzero(~known):
+                j = i - 1
+                prev_end = (start[j] + duration[j]) if i > 0 and np.isfinite(start[j]) else prev_end
+                start[i] = prev_end
+        origin = datetime.fromtimestamp(origin_ms / 1000.0, tz=UTC) if known.any() else None
+        return StepColumns(idx, start, duration, status, retry, cost, origin)
+
+
 def columns_from_raw(index: Sequence[Any], timestamps: Sequence[Any], durations: Sequence[Any],
                      statuses: Sequence[Any], retries: Sequence[Any], costs: Sequence[Any]) -> StepColumns:
     """Columns from the stored values as a source reads them (in step_index order): whole columns
     converted at once, not a Python object per step."""
-    n = len(index)
-    idx = np.fromiter((i if type(i) is int else -1 for i in index), dtype=np.int64, count=n)
-    stamps = _epoch_ms(timestamps)
-    duration = np.maximum(_floats(durations), 0.0)
-    codes: dict[Any, int] = {}
-    status = np.empty(n, dtype=np.int8)
-    for i, raw in enumerate(statuses):
-        try:
-            code = codes[raw]
-        except KeyError:
-            code = codes[raw] = STATUS_CODES[normalise_status(raw)]
-        except TypeError:  # an unhashable stored value
-            code = STATUS_CODES[StepStatus.UNKNOWN]
-        status[i] = code
-    retry = np.fromiter((r if type(r) is int and 0 <= r < 2**31 else 0 for r in retries), dtype=np.int32, count=n)
-    cost = _floats(costs)
-    known = np.isfinite(stamps)
-    origin_ms = float(stamps[known].min()) if known.any() else 0.0
-    start = np.where(known, stamps - origin_ms, np.nan)
-    # A step without a timestamp starts where the one before it ended.
-    if not known.all():
-        prev_end = 0.0
-        for i in np.flatnonzero(~known):
-            j = i - 1
-            prev_end = (start[j] + duration[j]) if i > 0 and np.isfinite(start[j]) else prev_end
-            start[i] = prev_end
-    origin = datetime.fromtimestamp(origin_ms / 1000.0, tz=UTC) if known.any() else None
-    return StepColumns(idx, start, duration, status, retry, cost, origin)
+    builder = ColumnsBuilder()
+    builder.add(index, timestamps, durations, statuses, retries, costs)
+    return builder.build()
 
 
 @dataclass(frozen=True, slots=True)

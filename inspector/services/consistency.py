@@ -176,5 +176,5 @@ def check_run(source: TraceSource, key: str, rules: Sequence[ConsistencyRule] | 
     """Check one run's panels against each other (the inspector's rules unless ``rules``)."""
     slots = run_slots(source, key, evidence=evidence, logs=logs, record=record, rows=rows, run_evidence=run_evidence)
     run_id = str(slots[0].output_signals.get("runs_list.run_id") or key)
-    return RunCheck(key, run_id, tuple(slots), check(run_id, slots, list(rules) if rules else list(INSPECTOR_RULES),
+    return RunCheck(key, run_id, tuple(slots), check(run_id, slots, tuple(rules) if rules else INSPECTOR_RULES,
                                                      compare_upstream=False))

@@ -85,7 +85,7 @@ def _same(a, b) -> None:
 
 
 def _pages(source, key):
-    from ui.qt.panels.timeline import _PAGE
+    from inspector.services.timeline import _PAGE
 
     after = None
     while True:
@@ -194,3 +194,68 @@ def test_a_long_run_shows_an_overview_first_then_every_step(qtbot, make_window, 
     assert "overview" in title and f"one in {stride}" in title
     assert height == rows * stride  # the axis still counts steps
     assert panel.chart.stride == 1 and f"{BIG_RUN_STEPS:,} steps" in panel.title.text()
+
+
+def test_a_run_read_in_chunks_equals_one_read(small_db, tmp_path):
+    import sqlite3
+
+    from drivers import open_source
+    from inspector.services.timeline import read_step_columns
+    from inspector.timeline import columns_from_raw
+
+    src = open_source(small_db)
+    try:
+        whole = columns_from_raw(*src.step_columns(BIG_RUN))
+        for chunk in (1, 7, 100, BIG_RUN_STEPS - 1, BIG_RUN_STEPS, BIG_RUN_STEPS + 1):
+            _same(read_step_columns(src, BIG_RUN, chunk=chunk), whole)
+        calls = []
+        with pytest.raises(Exception, match="cancelled"):
+            read_step_columns(src, BIG_RUN, chunk=100, cancelled=lambda: calls.append(1) or len(calls) > 3)
+    finally:
+        src.close()
+    # A foreign writer's text and NULL step_index (a schema without constraints): NULL cannot be
+    # read past, so that run is read in one go; text sorts after the numbers and ends the run.
+    odd = tmp_path / "odd.db"
+    conn = sqlite3.connect(odd)
+    with conn:
+        conn.executescript(
+            "CREATE TABLE traces (run_id TEXT PRIMARY KEY, correlation_id TEXT, tenant_id TEXT, agent_id TEXT,"
+            " plan TEXT, started_at TEXT, completed_at TEXT, status TEXT);"
+            "CREATE TABLE trace_steps (id INTEGER PRIMARY KEY, run_id TEXT, step_index, skill_name TEXT,"
+            " params TEXT, status TEXT, cost_cents REAL, duration_ms REAL, timestamp TEXT, retry_count INTEGER);"
+            "INSERT INTO traces VALUES ('a', 'c', 't', NULL, '[]', '2026-01-01T00:00:00+00:00', NULL, 'completed');"
+            "INSERT INTO traces VALUES ('b', 'c', 't', NULL, '[]', '2026-01-01T00:00:00+00:00', NULL, 'completed');")
+        for run, odd_index in (("a", None), ("b", "x")):
+            conn.executemany("INSERT INTO trace_steps (run_id, step_index, skill_name, params, status, cost_cents,"
+                             " duration_ms, timestamp, retry_count) VALUES (?, ?, 's', '{}', 'success', 1, 2, NULL, 0)",
+                             [(run, odd_index if i == 50 else i) for i in range(300)])
+    conn.close()
+    src = open_source(odd)
+    try:
+        for run in ("a", "b"):
+            whole = columns_from_raw(*src.step_columns(run))
+            assert len(whole) == 300
+            _same(read_step_columns(src, run, chunk=100), whole)
+    finally:
+        src.close()
+
+
+def test_a_run_read_in_chunks_on_postgres(pg_url):
+    from drivers import open_source
+    from inspector.services.timeline import read_step_columns
+    from inspector.timeline import columns_from_raw
+    from tests.pgutil import TraceBuilder
+
+    b = TraceBuilder(pg_url)
+    try:
+        b.trace("run-c", statuses=("succeeded", "failed", "skipped") * 30)
+    finally:
+        b.close()
+    src = open_source(pg_url)
+    try:
+        whole = columns_from_raw(*src.step_columns("run-c"))
+        _same(read_step_columns(src, "run-c", chunk=7), whole)
+        overview = read_step_columns(src, "run-c", every=10)
+        assert list(overview.index) == list(range(0, 90, 10))
+    finally:
+        src.close()

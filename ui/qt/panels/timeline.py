@@ -20,39 +20,20 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from inspector.model import RunSummary
 from inspector.source import StepColumnsSource
-from inspector.timeline import STATUS_CODES, StepColumns, bucket, columns_from_raw, columns_from_rows
+from inspector.services.timeline import read_step_columns
+from inspector.timeline import STATUS_CODES, StepColumns, bucket
 from ui.qt.panels.charts import ask_png_path, chart_image, export_png, follow_palette
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted
 
-__all__ = ["OVERVIEW_ABOVE", "OVERVIEW_ROWS", "StepTimeline", "TimelinePanel", "overview_stride", "read_columns"]
+__all__ = ["OVERVIEW_ABOVE", "OVERVIEW_ROWS", "StepTimeline", "TimelinePanel", "overview_stride"]
 
-_PAGE = 5000
 #: Runs longer than this are shown first as an overview of about ``OVERVIEW_ROWS`` steps.
 OVERVIEW_ABOVE = 20_000
 OVERVIEW_ROWS = 2_000
 #: Bar colours by status code (success, skipped, unknown, retry, failure).
 _COLOURS = {0: "#2e9d57", 1: "#9e9e9e", 2: "#7a5bc7", 3: "#e08a1e", 4: "#c0392b"}
 _NAMES = {code: status.value for status, code in STATUS_CODES.items()}
-
-
-def read_columns(source: Any, key: str, cancelled=None, *, every: int = 1) -> StepColumns:
-    """A run's steps as columns (worker side): in one statement where the source can
-    (``StepColumnsSource``; ``every`` > 1: the steps whose index is a multiple of it), else a page
-    of rows at a time."""
-    if isinstance(source, StepColumnsSource):
-        return columns_from_raw(*source.step_columns(key, every) if every > 1 else source.step_columns(key))
-
-    def pages():
-        after = None
-        while True:
-            page = source.list_steps(key, after_index=after, limit=_PAGE)
-            yield page
-            if len(page) < _PAGE or (cancelled is not None and cancelled()):
-                return
-            after = page[-1].step_index
-
-    return columns_from_rows(pages())
 
 
 class _Bars(pg.GraphicsObject):
@@ -371,9 +352,9 @@ class TimelinePanel(QWidget):
             self._session.report(exc, f"read the timeline of {run.run_id}")
 
         if stride > 1:
-            self._read.submit(lambda: read_columns(source, key, every=stride), overview, failed,
+            self._read.submit(lambda: read_step_columns(source, key, every=stride), overview, failed,
                               worker=Worker.BACKGROUND, label="Reading an overview of the steps")
-        self._read.submit(lambda: read_columns(source, key), done, failed, worker=Worker.BACKGROUND,
+        self._read.submit(lambda: read_step_columns(source, key), done, failed, worker=Worker.BACKGROUND,
                           label="Reading the step timeline")
 
 

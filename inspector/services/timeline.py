@@ -1,0 +1,64 @@
+"""A run's steps as columns for the step timeline (worker side): from a source that reads them as
+columns (:class:`~inspector.source.StepColumnsSource`) a chunk at a time, so only one chunk of
+rows is ever Python objects (a million-step run peaks near 100 MB, not 500); from any other a
+page of step rows at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from inspector.errors import QueryCancelled
+from inspector.model import StepRow
+from inspector.source import StepColumnsSource, TraceSource
+from inspector.timeline import ColumnsBuilder, StepColumns, columns_from_raw, columns_from_rows
+
+__all__ = ["CHUNK", "read_step_columns"]
+
+#: Steps read per statement.
+CHUNK = 100_000
+_PAGE = 5000
+
+
+def read_step_columns(source: TraceSource | Any, key: str, *, every: int = 1, chunk: int = CHUNK,
+                      cancelled: Callable[[], bool] | None = None) -> StepColumns:
+    """The run's steps in step_index order; ``every`` > 1: only the steps whose index is a
+    multiple of it (an overview; sources with a column read only, others read every step).
+    Raises QueryCancelled when ``cancelled()`` turns true between chunks."""
+    def check() -> None:
+        if cancelled is not None and cancelled():
+            raise QueryCancelled(f"Reading the steps of {key} was cancelled")
+
+    if not isinstance(source, StepColumnsSource):
+        def pages() -> Iterator[list[StepRow]]:
+            after = None
+            while True:
+                check()
+                page = source.list_steps(key, after_index=after, limit=_PAGE)
+                yield page
+                if len(page) < _PAGE:
+                    return
+                after = page[-1].step_index
+
+        return columns_from_rows(pages())
+    if every > 1:
+        return columns_from_raw(*source.step_columns(key, every))
+    builder = ColumnsBuilder()
+    after = None
+    while True:
+        check()
+        raw = source.step_columns(key, after=after, limit=chunk)
+        index = raw[0]
+        if after is None and len(index) < chunk:
+            builder.add(*raw)
+            break
+        if any(i is None for i in index):
+            # A NULL step_index cannot be read past: read the run in one statement instead.
+            builder = ColumnsBuilder()
+            builder.add(*source.step_columns(key))
+            break
+        builder.add(*raw)
+        if len(index) < chunk:
+            break
+        after = index[-1]
+    return builder.build()
