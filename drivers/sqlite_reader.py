@@ -389,13 +389,16 @@ class SQLiteTraceReader:
         """Runs and failed runs per interval of the filter's span (``RunActivitySource``)."""
         started = self._col(self._traces, "started_at", self._trace_cols)
         status = self._col(self._traces, "status", self._trace_cols)
-        # Text that starts like a date: julianday() would read '2461000.5' (or a number) as a Julian day.
-        dated = sa.and_(sa.func.typeof(started) == "text", started.op("GLOB")("[0-9][0-9][0-9][0-9]-*"))
-        # julianday() keeps milliseconds, but as a day fraction: round back to the millisecond, or a
-        # run at 00:00:10 would count in the interval before (…09.99998).
-        epoch = sa.case((dated, sa.func.round((sa.func.julianday(started) - 2440587.5) * 86400.0, 3)))
+        # Text that starts like a date (julianday() would read '2461000.5', or a number, as a
+        # Julian day), to the millisecond (julianday() keeps milliseconds as a day fraction: a run
+        # at 00:00:10 came back as 00:00:09.99998 and counted in the interval before).
+        dated = sa.and_(sa.func.typeof(started) == "text", sa.func.substr(started, 5, 1) == "-")
+        ms = sa.cast((sa.func.julianday(started) - 2440587.5) * 86400000.0 + 0.5, sa.Integer)
+        epoch = sa.case((dated, ms / 1000.0))
+        # LIMIT -1 keeps SQLite from flattening the subquery, which would work the expression out
+        # once for each use of it (min, max, count, the grouping): 0.9 s -> 0.35 s for 100k runs.
         runs = self._apply_filter(select(epoch.label("t"), failed_run(status).label("f")).select_from(self._traces),
-                                  flt)
+                                  flt).limit(-1)
         with self._guard("counting runs over time"), self.engine.connect() as conn:
             return count_activity(lambda stmt: self._fetch(conn, stmt), runs, max_intervals,
                                   lambda x: sa.cast(x, sa.Integer))

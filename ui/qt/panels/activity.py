@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
@@ -34,6 +34,9 @@ __all__ = ["RunsActivityPanel", "intervals_for_width", "short_time"]
 #: A pixel width per interval the chart aims at (bars stay wide enough to point at).
 _PIXELS_PER_INTERVAL = 7
 _CHART_MODULE = "ui.qt.panels.activity_chart"
+#: The chart's module is imported once the readers are idle, or after this long (ms).
+_QUIET_WAIT_MS = 5000
+_QUIET_POLL_MS = 100
 
 
 def intervals_for_width(pixels: int) -> int:
@@ -129,16 +132,29 @@ class RunsActivityPanel(QWidget):
         if self.chart is not None or self._loading_chart:
             return
         self._loading_chart = True
+        if self._loader is None:
+            self._chart_loaded(importlib.import_module(_CHART_MODULE))
+        else:
+            self._waited = 0
+            self._import_when_quiet()
+
+    def _import_when_quiet(self) -> None:
+        """Import once the source's readers are idle (or after ``_QUIET_WAIT_MS``): an import
+        competing with them for the interpreter held the GUI thread 200 ms at a time, where alone
+        it holds it under 40 ms."""
+        busy = self._session.pending(Worker.INTERACTIVE, Worker.BACKGROUND, Worker.EVIDENCE) > 0
+        if busy and self._waited < _QUIET_WAIT_MS and self._session.source is not None:
+            self._waited += _QUIET_POLL_MS
+            QTimer.singleShot(_QUIET_POLL_MS, self._import_when_quiet)
+            return
 
         def failed(exc: BaseException) -> None:
             self._loading_chart = False
             self.title.setText(f"Could not load the chart: {exc}")
 
-        if self._loader is None:
-            self._chart_loaded(importlib.import_module(_CHART_MODULE))
-        else:
-            self._loader.submit(lambda: importlib.import_module(_CHART_MODULE), self._chart_loaded, failed,
-                                label="Loading the charts")
+        assert self._loader is not None
+        self._loader.submit(lambda: importlib.import_module(_CHART_MODULE), self._chart_loaded, failed,
+                            label="Loading the charts")
 
     def _chart_loaded(self, module: Any) -> None:
         self._loading_chart = False

@@ -10,7 +10,6 @@ keyboard's arrows pan and +/- zoom. The chart exports as PNG."""
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
