@@ -164,7 +164,12 @@ def merge_signals(slots: Iterable[PanelSlot]) -> tuple[dict[str, Any], dict[str,
     owners: dict[str, str] = {}
     dups: list[Violation] = []
     for slot in slots:
-        for sig, val in slot.output_signals.items():
+        out = slot.output_signals
+        if signals.keys().isdisjoint(out):  # the common case, at C speed: nothing emitted twice
+            signals.update(out)
+            owners.update(dict.fromkeys(out, slot.slot_id))
+            continue
+        for sig, val in out.items():
             if sig not in signals:
                 signals[sig] = val
                 owners[sig] = slot.slot_id

@@ -608,6 +608,24 @@ def compile_rule(e: Expr, *, aliases: Mapping[str, str] | None = None) -> Callab
             if op == "or":
                 return lambda s: _truth(left(s), col) or _truth(right(s), col)
             return lambda s: (not _truth(left(s), col)) or _truth(right(s), col)
+        if op in ("==", "!=") and args[2] is None and args[0].op == args[1].op == "ref":
+            # signal_a == signal_b, the commonest rule: both lookups in one closure.
+            na, nb = (aliases.get(x.args[0], x.args[0]) for x in (args[0], args[1]))
+            want_equal = op == "=="
+
+            def refs_equal(s: Mapping[str, Any]) -> bool:
+                a = s.get(na, _MISSING)
+                if a is _MISSING:
+                    a = resolve(s, na)
+                if a is _MISSING or a is None:
+                    raise MissingSignal(na)
+                b = s.get(nb, _MISSING)
+                if b is _MISSING:
+                    b = resolve(s, nb)
+                if b is _MISSING or b is None:
+                    raise MissingSignal(nb)
+                return _equal(a, b) is want_equal
+            return refs_equal
         if op in ("==", "!=") and args[2] is None:
             left, right = c(args[0]), c(args[1])
             if op == "==":
