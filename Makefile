@@ -38,6 +38,11 @@ screenshot: $(STAMP)
 	  run_44170bdce193357c /tmp/aos-bundle-shots
 	cp /tmp/aos-bundle-shots/screenshot-bundle.png /tmp/aos-bundle-shots/screenshot-bundle-untrusted.png \
 	  /tmp/aos-bundle-shots/screenshot-export.png $(CURDIR)/resources/
+	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python benchmarks/shoot_charts.py /tmp/aos-demo.db /tmp/aos-chart-shots
+	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python benchmarks/shoot_charts.py /tmp/aos-demo.db /tmp/aos-chart-shots --dark
+	cp /tmp/aos-chart-shots/screenshot-timeline.png /tmp/aos-chart-shots/screenshot-timeline-100k.png \
+	  /tmp/aos-chart-shots/screenshot-timeline-100k-zoomed.png /tmp/aos-chart-shots/screenshot-activity.png \
+	  /tmp/aos-chart-shots/screenshot-timeline-100k-dark.png $(CURDIR)/resources/
 
 clean:
 	rm -rf $(VENV) build *.egg-info

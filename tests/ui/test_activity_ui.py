@@ -125,3 +125,19 @@ def test_the_chart_follows_the_palette_and_saves_a_png(qtbot, make_window, small
     assert path.read_bytes().startswith(b"\x89PNG")
     w.save_png(str(tmp_path / "missing" / "x.png"), chart.grab().toImage())
     qtbot.waitUntil(lambda: "Could not save" in w.banner.label.text(), timeout=WAIT)
+
+
+def test_span_bounds_read_as_dates_when_they_are_whole_days():
+    from datetime import UTC, datetime
+
+    from inspector.model import normalise_time_bound
+    from ui.qt.panels.activity import span_bounds
+
+    day = datetime(2026, 10, 9, tzinfo=UTC).timestamp()
+    since, until = span_bounds(day, day + 5 * 86400)
+    assert (since, until) == ("2026-10-09", "2026-10-13")
+    # The same instants as the ISO bounds: the 9th's first microsecond to the 13th's last.
+    assert parse_timestamp(normalise_time_bound(since)).timestamp() == day
+    assert parse_timestamp(normalise_time_bound(until, end=True)).timestamp() == pytest.approx(day + 5 * 86400 - 1e-6)
+    since, until = span_bounds(day + 3600, day + 7200)
+    assert (since, until) == ("2026-10-09T01:00:00+00:00", "2026-10-09T01:59:59.999999+00:00")

@@ -29,7 +29,7 @@ from ui.qt.session.session import SourceSession, Worker
 from ui.qt.session.tasks import TaskRunner
 from ui.qt.theme import muted
 
-__all__ = ["RunsActivityPanel", "intervals_for_width", "short_time"]
+__all__ = ["RunsActivityPanel", "intervals_for_width", "short_time", "span_bounds"]
 
 #: A pixel width per interval the chart aims at (bars stay wide enough to point at).
 _PIXELS_PER_INTERVAL = 7
@@ -202,7 +202,7 @@ class RunsActivityPanel(QWidget):
             undated = f" ({fmt_count(act.undated)} without a start time)" if act.undated else ""
             self.title.setText(f"No run of this filter has a start time{undated}")
             return
-        head = (f"{fmt_count(act.total)} runs, {fmt_count(act.total_failures)} failed, per "
+        head = (f"{fmt_count(act.total)} run{'s' if act.total != 1 else ''}, {fmt_count(act.total_failures)} failed, per "
                 f"{fmt_interval(act.width)} (UTC)")
         if lo is None and hi is None:
             self.title.setText(f"{head} · drag across the chart to list the runs started then")
@@ -212,12 +212,12 @@ class RunsActivityPanel(QWidget):
                                                                           + 1e-3)
         shown = int(act.runs[inside].sum())
         since = short_time(lo) if lo is not None else "the first"
-        until = short_time(hi) if hi is not None else "the last"
+        # An inclusive bound a microsecond before an edge reads as that edge.
+        until = short_time(round(hi) if abs(hi - round(hi)) < 1e-3 else hi) if hi is not None else "the last"
         self.title.setText(f"{head} · listing those started {since} – {until}: about {fmt_count(shown)}")
 
     def _chosen(self, lo: float, hi: float) -> None:
-        # The filter's ``until`` is inclusive: stop a microsecond before the next interval.
-        self.span_chosen.emit(iso_utc(lo), iso_utc(hi - 1e-6))
+        self.span_chosen.emit(*span_bounds(lo, hi))
 
     def _save(self) -> None:
         if self.chart is None:
@@ -225,6 +225,17 @@ class RunsActivityPanel(QWidget):
         path = ask_png_path(self, "runs-over-time")
         if path:
             self.png_requested.emit(path, chart_image(self.chart))
+
+
+def span_bounds(lo: float, hi: float) -> tuple[str, str]:
+    """The filter bar's Started bounds of the span lo <= t < hi (epoch seconds): whole UTC days as
+    dates (an ``until`` date includes its day), else ISO times, ``until`` a microsecond before hi
+    (the filter's bounds are inclusive)."""
+    if lo % 86400 == 0 and hi % 86400 == 0:
+        first = datetime.fromtimestamp(lo, UTC).date()
+        last = datetime.fromtimestamp(hi - 86400, UTC).date()
+        return first.isoformat(), last.isoformat()
+    return iso_utc(lo), iso_utc(hi - 1e-6)
 
 
 def short_time(epoch_s: float) -> str:

@@ -194,8 +194,9 @@ class FilterBar(QWidget):
 
     def set_started(self, since: str | None, until: str | None) -> None:
         """Show the runs started in this span (the runs-over-time chart chose it); None: open."""
-        self.since.setText(since or "")
-        self.until.setText(until or "")
+        for edit, text in ((self.since, since), (self.until, until)):
+            edit.setText(text or "")
+            edit.setCursorPosition(0)  # the date first, when the time does not fit
         self._emit()
 
     # -- runs with findings -------------------------------------------------------------------------

@@ -30,6 +30,8 @@ __all__ = ["OVERVIEW_ABOVE", "OVERVIEW_ROWS", "StepTimeline", "TimelinePanel", "
 #: Runs longer than this are shown first as an overview of about ``OVERVIEW_ROWS`` steps.
 OVERVIEW_ABOVE = 20_000
 OVERVIEW_ROWS = 2_000
+#: The time axis counts seconds beyond this span (ms).
+_SECONDS_ABOVE_MS = 10_000.0
 #: Bar colours by status code (success, skipped, unknown, retry, failure).
 _COLOURS = {0: "#2e9d57", 1: "#9e9e9e", 2: "#7a5bc7", 3: "#e08a1e", 4: "#c0392b"}
 _NAMES = {code: status.value for status, code in STATUS_CODES.items()}
@@ -149,6 +151,7 @@ class StepTimeline(pg.PlotWidget):
         item = self.getPlotItem()
         item.invertY(True)
         item.setLabel("bottom", "ms after the first step")
+        item.getAxis("bottom").enableAutoSIPrefix(False)
         item.setLabel("left", "step")
         item.showGrid(x=True, y=False, alpha=0.2)
         item.setMenuEnabled(False)
@@ -170,6 +173,11 @@ class StepTimeline(pg.PlotWidget):
         (the whole columns replacing their overview: the user may have zoomed already)."""
         self.cols = cols
         self.bars.set_columns(cols, stride)
+        # A long run reads in seconds (3,500 s, not 3.5e+06 ms); the data stay in ms.
+        seconds = cols is not None and len(cols) > 0 and float(np.nanmax(cols.end)) > _SECONDS_ABOVE_MS
+        axis = self.getPlotItem().getAxis("bottom")
+        axis.setScale(0.001 if seconds else 1.0)
+        self.getPlotItem().setLabel("bottom", "s after the first step" if seconds else "ms after the first step")
         if cols is not None and len(cols) and not keep_view:
             self.getViewBox().setRange(self.bars.boundingRect(), padding=0.02)
 
@@ -287,6 +295,7 @@ class TimelinePanel(QWidget):
         item = plot.getPlotItem()
         item.invertY(True)
         item.setLabel("bottom", label)
+        item.getAxis("bottom").enableAutoSIPrefix(False)  # 0.005, not "× 0.001"
         item.hideAxis("left")
         item.setMenuEnabled(False)
         plot.setYLink(self.chart)

@@ -1,0 +1,128 @@
+"""Screenshots of the charts (README): the step timeline of a small run and of the 100,000-step
+run, and the runs over time with a span chosen and *With findings* ticked, each in the light
+palette and (``--dark``) a dark one.
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/shoot_charts.py DEMO.db OUT_DIR [--dark]
+
+(``make screenshot`` writes the README's into resources/.) DEMO.db is the demo database: its
+largest run is the 100k-step one; the small run is the first of four to eight steps with a retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def wait(app, until, timeout=90.0) -> None:
+    end = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not settle")
+        app.processEvents()
+        time.sleep(0.02)
+    for _ in range(15):
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def dark_palette():
+    from PySide6.QtGui import QColor, QPalette
+
+    pal = QPalette()
+    for role, colour in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.WindowText, "#e6e6e6"),
+                         (QPalette.ColorRole.Base, "#1e1e1e"), (QPalette.ColorRole.AlternateBase, "#262626"),
+                         (QPalette.ColorRole.Text, "#e6e6e6"), (QPalette.ColorRole.Button, "#3a3a3a"),
+                         (QPalette.ColorRole.ButtonText, "#e6e6e6"), (QPalette.ColorRole.Highlight, "#2f5d8a"),
+                         (QPalette.ColorRole.HighlightedText, "#ffffff")):
+        pal.setColor(role, QColor(colour))
+    return pal
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("db")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--dark", action="store_true", help="a dark palette (file names end in -dark)")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+    big = con.execute("SELECT run_id FROM trace_steps GROUP BY run_id ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
+    small = con.execute("SELECT run_id FROM trace_steps GROUP BY run_id HAVING COUNT(*) BETWEEN 4 AND 8 "
+                        "AND SUM(retry_count) > 0 ORDER BY run_id LIMIT 1").fetchone()[0]
+    con.close()
+    from PySide6.QtCore import QSettings
+
+    from ui.qt.app import create_window, make_application
+
+    app = make_application()
+    suffix = ""
+    if args.dark:
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())
+        suffix = "-dark"
+    settings = QSettings(str(args.out / "shoot-settings.ini"), QSettings.Format.IniFormat)
+    w = create_window(settings)
+    w.resize(1280, 800)
+    w.show()
+    w.open_location(args.db)
+    wait(app, lambda: w.runs_model.rowCount() > 0 and w.activity.activity is not None and not w.activity.pending)
+
+    # The timeline of a small run, then of the big one (its whole read, after the overview).
+    w.timeline_dock.show()
+    w.timeline_dock.raise_()
+    for run_id, name in ((small, "timeline"), (big, "timeline-100k")):
+        w.filters.search.setText(run_id)
+        w.filters.search.editingFinished.emit()
+        wait(app, lambda run_id=run_id: w.runs_model.row_of(run_id) is not None)
+        w.select_run(run_id)
+        panel = w.timeline_panel
+        wait(app, lambda run_id=run_id: panel.key == w.current_run().key and not panel.pending
+             and panel.chart.cols is not None and panel.chart.stride == 1)
+        if name == "timeline-100k":
+            # Zoomed in on a few hundred steps in the middle: the level of detail at work.
+            n = len(panel.chart.cols)
+            panel.chart.getViewBox().setRange(yRange=(n // 2, n // 2 + 300), padding=0)
+            first = float(panel.chart.cols.start[n // 2])
+            last = float(panel.chart.cols.end[n // 2 + 300])
+            panel.chart.getViewBox().setRange(xRange=(first, last), padding=0.02)
+            w.grab().save(str(args.out / f"screenshot-{name}-zoomed{suffix}.png"))
+            panel.fit()
+        wait(app, lambda: True)
+        w.grab().save(str(args.out / f"screenshot-{name}{suffix}.png"))
+    w.filters.search.setText("")
+    w.filters.search.editingFinished.emit()
+
+    # Runs over time: with findings, a span of days chosen on the chart.
+    w.timeline_dock.hide()
+    w.filters.with_findings.setChecked(True)
+    wait(app, lambda: w.runs_model.run_filter.run_ids is not None and not w.runs_model.findings.pending
+         and not w.activity.pending and w.activity.activity is not None)
+    w.filters.with_findings.setChecked(False)
+    wait(app, lambda: w.runs_model.run_filter.run_ids is None and not w.activity.pending)
+    act = w.activity.activity
+    w.activity.chart.drag(act.start + act.width * len(act) * 0.3, act.start + act.width * len(act) * 0.45,
+                          finished=True)
+    wait(app, lambda: w.runs_model.run_filter.since is not None and not w.runs_model.loading
+         and not w.runs_model.findings.pending)
+    model = w.runs_model
+    with_findings = [r for r in range(model.rowCount())
+                     if (run := model.run_at(r, request=False)) is not None
+                     and (found := model.findings.of(run.key)) is not None and found.count]
+    w.runs_view.selectRow(with_findings[0] if with_findings else 0)
+    w.consistency_dock.show()
+    w.consistency_dock.raise_()
+    wait(app, lambda: not w.consistency_panel.pending and w.consistency_panel.current is not None)
+    w.grab().save(str(args.out / f"screenshot-activity{suffix}.png"))
+    w.shutdown()
+    print(f"wrote the screenshots of {small} and {big} to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
