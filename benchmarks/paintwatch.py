@@ -1,11 +1,25 @@
-"""What the GUI benchmarks share: when a widget paints, and the median of a list."""
+"""What the GUI benchmarks and screenshot scripts share: when a widget paints, the median of a
+list, waiting for a window to settle."""
 
 from __future__ import annotations
 
 import statistics
 import time
 
-__all__ = ["PaintWatch", "median"]
+__all__ = ["PaintWatch", "median", "wait"]
+
+
+def wait(app, until, timeout=60.0) -> None:
+    """Turn the event loop until ``until()`` holds, then a little longer (paints settle)."""
+    end = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not settle")
+        app.processEvents()
+        time.sleep(0.02)
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
 
 
 def median(xs):

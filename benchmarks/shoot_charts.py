@@ -13,22 +13,12 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def wait(app, until, timeout=90.0) -> None:
-    end = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() > end:
-            raise TimeoutError("the window did not settle")
-        app.processEvents()
-        time.sleep(0.02)
-    for _ in range(15):
-        app.processEvents()
-        time.sleep(0.02)
+from paintwatch import wait  # noqa: E402
 
 
 def dark_palette():
@@ -101,10 +91,10 @@ def main() -> int:
     # Runs over time: with findings, a span of days chosen on the chart.
     w.timeline_dock.hide()
     w.filters.with_findings.setChecked(True)
-    wait(app, lambda: w.runs_model.run_filter.run_ids is not None and not w.runs_model.findings.pending
-         and not w.activity.pending and w.activity.activity is not None)
+    wait(app, lambda: w.runs_model.run_filter.keys is not None and not w.runs_model.findings.pending
+         and not w.activity.pending and w.activity.activity is not None, timeout=180)
     w.filters.with_findings.setChecked(False)
-    wait(app, lambda: w.runs_model.run_filter.run_ids is None and not w.activity.pending)
+    wait(app, lambda: w.runs_model.run_filter.keys is None and not w.activity.pending)
     act = w.activity.activity
     w.activity.chart.drag(act.start + act.width * len(act) * 0.3, act.start + act.width * len(act) * 0.45,
                           finished=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from inspector.activity import FAILED_RUN_STATUSES, RunActivity, plan_intervals
 
-__all__ = ["count_activity", "failed_run", "sql_list"]
+__all__ = ["count_activity", "failed_run", "sql_list", "step_slice"]
 
 
 def sql_list(values: Sequence[str]) -> str:
@@ -32,9 +33,21 @@ def count_activity(fetch: Callable[[Any], Sequence[Any]], runs: Any, max_interva
     sub = runs.subquery()
     lo, hi, total, dated = fetch(sa.select(sa.func.min(sub.c.t), sa.func.max(sub.c.t), sa.func.count(),
                                            sa.func.count(sub.c.t)))[0]
-    if not dated:
+    if not dated or not (math.isfinite(lo) and math.isfinite(hi)):
         return RunActivity.empty(int(total or 0))
     start, width, count = plan_intervals(float(lo), float(hi), max_intervals)
     slot = floor((sub.c.t - start) / width).label("slot")
     rows = fetch(sa.select(slot, sa.func.count(), sa.func.sum(sub.c.f)).where(sub.c.t.is_not(None)).group_by(slot))
     return RunActivity.from_counts(start, width, count, rows, undated=int(total) - int(dated))
+
+
+def step_slice(stmt: Any, step_index: Any, every: int = 1, after: Any = None, limit: int | None = None) -> Any:
+    """A step read narrowed the way ``StepColumnsSource.step_columns`` asks: every ``every``-th
+    step_index (an overview), those after ``after`` (keyset chunks), at most ``limit``."""
+    if every > 1:
+        stmt = stmt.where(step_index % int(every) == 0)
+    if after is not None:
+        stmt = stmt.where(step_index > after)
+    if limit is not None:
+        stmt = stmt.limit(int(limit))
+    return stmt

@@ -37,7 +37,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from drivers._sql import count_activity, failed_run, sql_list
+from drivers._sql import count_activity, failed_run, sql_list, step_slice
 from drivers.evidence_reader import PostgresEvidenceReader, grade_clause, grade_rank_clause
 from drivers.pg_common import (
     DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -255,9 +255,10 @@ class PostgresTraceReader:
             # A prefix matches a run id or a trace id (worker traces are ``trace_`` + run id).
             stmt = stmt.where(sa.or_(t.run_id.like(escaped + "%", escape="\\"),
                                      t.trace_id.like(escaped + "%", escape="\\")))
-        if flt.run_ids is not None:
-            # One array parameter however many ids (Postgres allows 65,535 parameters a statement).
-            stmt = stmt.where(t.run_id == sa.any_(sa.bindparam(None, sorted(flt.run_ids), ARRAY(sa.Text))))
+        if flt.keys is not None:
+            # A run's key here is its trace id; one array parameter however many (Postgres allows
+            # 65,535 parameters a statement).
+            stmt = stmt.where(t.trace_id == sa.any_(sa.bindparam(None, sorted(flt.keys), ARRAY(sa.Text))))
         if not flt.include_archived and "archived_at" in self._trace_cols:
             stmt = stmt.where(t.archived_at.is_(None))
         if flt.grade is not None:
@@ -297,8 +298,9 @@ class PostgresTraceReader:
     def run_activity(self, flt: RunFilter, max_intervals: int = 120) -> RunActivity:
         """Runs and failed runs per interval of the filter's span (``RunActivitySource``)."""
         t = self._traces.c
-        epoch = sa.cast(sa.extract("epoch", t.started_at), sa.Float) if "started_at" in self._trace_cols \
-            else sa.literal(None, sa.Float)
+        # ±infinity is a timestamptz too, and no time to plan intervals around: undated.
+        epoch = sa.case((sa.func.isfinite(t.started_at), sa.cast(sa.extract("epoch", t.started_at), sa.Float))) \
+            if "started_at" in self._trace_cols else sa.literal(None, sa.Float)
         status = t.status if "status" in self._trace_cols else sa.literal(None, sa.Text)
         runs = self._apply_filter(sa.select(epoch.label("t"), failed_run(status).label("f"))
                                   .select_from(self._traces), flt)
@@ -540,12 +542,7 @@ class PostgresTraceReader:
         names = ("step_index", "timestamp", "duration_ms", "status", "retry_count", "cost_cents")
         stmt = self._select(names, steps=True).where(self._steps.c.trace_id == trace_id).order_by(
             self._steps.c.step_index)
-        if every > 1:
-            stmt = stmt.where(self._steps.c.step_index % int(every) == 0)
-        if after is not None:
-            stmt = stmt.where(self._steps.c.step_index > after)
-        if limit is not None:
-            stmt = stmt.limit(int(limit))
+        stmt = step_slice(stmt, self._steps.c.step_index, every, after, limit)
         with self._connect(f"reading the step columns of {trace_id}") as conn:
             rows = conn.execute(stmt).all()
         cols = tuple(list(c) for c in zip(*rows, strict=True)) if rows else tuple([] for _ in names)

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy import column, select, table
 
-from drivers._sql import count_activity, failed_run, sql_list
+from drivers._sql import count_activity, failed_run, sql_list, step_slice
 from drivers.evidence_reader import EvidenceReader, grade_clause, grade_rank_clause
 from inspector.errors import (
     CorruptSource,
@@ -327,9 +327,9 @@ class SQLiteTraceReader:
             # GLOB is case-sensitive like run ids, and can use the primary key's index.
             escaped = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in flt.run_id_prefix)
             stmt = stmt.where(t.run_id.op("GLOB")(escaped + "*"))
-        if flt.run_ids is not None:
+        if flt.keys is not None:
             # One parameter however many ids (SQLite allows 32,766 parameters a statement).
-            ids = sa.func.json_each(sa.bindparam(None, json.dumps(sorted(flt.run_ids)), sa.Text)).table_valued("value")
+            ids = sa.func.json_each(sa.bindparam(None, json.dumps(sorted(flt.keys)), sa.Text)).table_valued("value")
             stmt = stmt.where(t.run_id.in_(select(ids.c.value)))
         if flt.grade is not None:
             ev = self.evidence()
@@ -537,12 +537,7 @@ class SQLiteTraceReader:
         """The step timeline's columns in one statement (``StepColumnsSource``)."""
         names = ("step_index", "timestamp", "duration_ms", "status", "retry_count", "cost_cents")
         stmt = self._step_select(names).where(self._steps.c.run_id == run_id).order_by(self._steps.c.step_index)
-        if every > 1:
-            stmt = stmt.where(self._steps.c.step_index % int(every) == 0)
-        if after is not None:
-            stmt = stmt.where(self._steps.c.step_index > after)
-        if limit is not None:
-            stmt = stmt.limit(int(limit))
+        stmt = step_slice(stmt, self._steps.c.step_index, every, after, limit)
         compiled = stmt.compile(dialect=self.engine.dialect)
         params = [compiled.params[k] for k in (compiled.positiontup or ())]
         with self._guard(f"reading the step columns of {run_id}"), self.engine.connect() as conn:

@@ -42,11 +42,22 @@ def interval_width(span_s: float, max_intervals: int) -> int:
 
 
 def plan_intervals(first_s: float, last_s: float, max_intervals: int) -> tuple[float, int, int]:
-    """(start, width, count): intervals of a round width, aligned on it, covering first…last."""
-    width = interval_width(last_s - first_s, max_intervals)
-    start = math.floor(first_s / width) * width
-    count = int((last_s - start) // width) + 1
-    return float(start), width, max(1, count)
+    """(start, width, count): at most ``max_intervals`` intervals of a round width, aligned on it,
+    covering first…last (finite)."""
+    most = max(1, max_intervals)
+    width = interval_width(last_s - first_s, most)
+    while True:
+        start = math.floor(first_s / width) * width
+        count = int((last_s - start) // width) + 1
+        if count <= most:
+            return float(start), width, max(1, count)
+        if width > 2 * (last_s - first_s) + 1:
+            # No aligned start fits (the span straddles a multiple of every width, as 0 is one):
+            # start at the first run instead.
+            return float(first_s), width, 1
+        # Aligning the start on the width added an interval: the next width.
+        wider = [w for w in INTERVALS if w > width]
+        width = wider[0] if wider else width + INTERVALS[-1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -377,13 +377,14 @@ class RunFilter:
     #: Only runs of this integrity grade (``PASS``/``WARN``/``FAIL``, spec §4); a source without an
     #: evidence store has no graded runs, so none match.
     grade: str | None = None
-    #: Only these run ids (the runs found with consistency findings); None: no such limit.
-    run_ids: frozenset[str] | None = None
+    #: Only the runs of these keys (``RunSummary.key``: the run id; on Postgres the trace id), as
+    #: the runs found with consistency findings; None: no such limit.
+    keys: frozenset[str] | None = None
 
     @property
     def is_empty(self) -> bool:
         return not any((self.status, self.tenant_id, self.agent_id, self.since, self.until, self.run_id_prefix,
-                        self.grade)) and self.run_ids is None
+                        self.grade)) and self.keys is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -354,6 +356,16 @@ _MISSING = object()
 _ORDER = {"<": lambda x, y: x < y, "<=": lambda x, y: x <= y, ">": lambda x, y: x > y, ">=": lambda x, y: x >= y}
 
 
+def _signal(signals: Mapping[str, Any], name: str) -> Any:
+    """A signal a rule names (a key first, then a path); MissingSignal when absent or null."""
+    v = signals.get(name, _MISSING)
+    if v is _MISSING:
+        v = resolve(signals, name)
+    if v is _MISSING or v is None:
+        raise MissingSignal(name)
+    return v
+
+
 def resolve(signals: Mapping[str, Any], name: str) -> Any:
     """A signal by name: a key of that very name first (upstream's dotted ids), then a path into
     nested mappings (and list indexes). Absent: the module's missing marker, see ``evaluate``."""
@@ -585,14 +597,7 @@ def compile_rule(e: Expr, *, aliases: Mapping[str, str] | None = None) -> Callab
         if op == "ref":
             name = aliases.get(args[0], args[0])
 
-            def ref(s: Mapping[str, Any]) -> Any:
-                v = s.get(name, _MISSING)
-                if v is _MISSING:
-                    v = resolve(s, name)
-                if v is _MISSING or v is None:
-                    raise MissingSignal(name)
-                return v
-            return ref
+            return functools.partial(_signal, name=name)
         if op == "call" and args[0] == "exists":
             if len(args[1]) != 1 or args[1][0].op != "ref":
                 raise RuleError("exists takes one signal name", col)
@@ -614,17 +619,7 @@ def compile_rule(e: Expr, *, aliases: Mapping[str, str] | None = None) -> Callab
             want_equal = op == "=="
 
             def refs_equal(s: Mapping[str, Any]) -> bool:
-                a = s.get(na, _MISSING)
-                if a is _MISSING:
-                    a = resolve(s, na)
-                if a is _MISSING or a is None:
-                    raise MissingSignal(na)
-                b = s.get(nb, _MISSING)
-                if b is _MISSING:
-                    b = resolve(s, nb)
-                if b is _MISSING or b is None:
-                    raise MissingSignal(nb)
-                return _equal(a, b) is want_equal
+                return bool(_equal(_signal(s, na), _signal(s, nb))) is want_equal
             return refs_equal
         if op in ("==", "!=") and args[2] is None:
             left, right = c(args[0]), c(args[1])

@@ -246,7 +246,7 @@ def run_matches(summary: RunSummary, flt: RunFilter) -> bool:
         return False
     if flt.run_id_prefix and not summary.run_id.startswith(flt.run_id_prefix):
         return False
-    if flt.run_ids is not None and summary.run_id not in flt.run_ids:
+    if flt.keys is not None and summary.key not in flt.keys:
         return False
     started = summary.started_at
     # A run without a start time matches no bound, as NULL compares in SQL.

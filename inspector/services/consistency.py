@@ -23,10 +23,11 @@ from inspector.consistency import CheckResult, ConsistencyRule, PanelSlot, Viola
 from inspector.evidence import EvidenceReader, RunEvidence
 from inspector.integrity import REQUIRED_EVIDENCE, EvidenceClass, evaluate
 from inspector.logs import LogsSource
-from inspector.model import RunRecord, StepRow, StepStatus, to_float
-from inspector.source import TraceSource
+from inspector.model import RunFilter, RunRecord, RunSort, StepRow, StepStatus, to_float
+from inspector.errors import QueryCancelled
+from inspector.source import StreamsRuns, TraceSource
 
-__all__ = ["INSPECTOR_RULES", "RunCheck", "check_run", "run_slots", "step_of"]
+__all__ = ["INSPECTOR_RULES", "RunCheck", "check_run", "filter_keys", "run_slots", "step_of"]
 
 #: A step-tree signal, and the signal naming the step it comes from.
 _STEP_SIGNALS = {"step_tree.first_step_at": "step_tree.first_step_index",
@@ -128,6 +129,22 @@ def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None 
                 "llm_record.status": records[0].execution_status}))
         slots.append(PanelSlot("audit", {"audit.events": len(logs.audit_for_run(s.run_id, s.tenant_id))}))
     return slots
+
+
+def filter_keys(source: TraceSource, flt: RunFilter, cancelled: Callable[[], bool] | None = None) -> list[str]:
+    """The keys of a filter's runs (``RunSummary.key``: on Postgres each trace's), what checking
+    every run of a filter checks; orphan run ids are not in it (no filter but the empty one
+    lists them)."""
+    if isinstance(source, StreamsRuns):
+        return [r.key for r in source.iter_runs(flt, RunSort.RUN_ID, False) if not r.orphan]
+    keys: list[str] = []
+    while True:
+        if cancelled is not None and cancelled():
+            raise QueryCancelled("Listing the runs to check was cancelled")
+        page = source.list_runs(flt, RunSort.RUN_ID, False, len(keys), _PAGE, with_aggregates=False)
+        keys.extend(r.key for r in page if not r.orphan)
+        if len(page) < _PAGE:
+            return list(dict.fromkeys(keys))
 
 
 def step_of(violation: Violation, slots: Sequence[PanelSlot]) -> int | None:

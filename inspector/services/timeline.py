@@ -61,4 +61,9 @@ def read_step_columns(source: TraceSource | Any, key: str, *, every: int = 1, ch
         if len(index) < chunk:
             break
         after = index[-1]
+    if len(builder) != source.count_steps(key):
+        # Rows the keyset cannot page through: a NULL step_index sorted last (Postgres), the
+        # same step_index twice across a chunk's edge (a schema without the unique index).
+        builder = ColumnsBuilder()
+        builder.add(*source.step_columns(key))
     return builder.build()

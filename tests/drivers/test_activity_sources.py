@@ -82,7 +82,7 @@ def test_memory_source_is_counted_from_its_runs():
     src = MemorySource(SourceInfo("mem", "memory", "mem"), runs, {})
     assert not isinstance(src, RunActivitySource)
     act = runs_over_time(src, RunFilter(), max_intervals=10)
-    assert act.width == 3 * 3600 and act.total == 30
+    assert act.width == 6 * 3600 and act.total == 30 and len(act) <= 10  # 3 h aligned would need 11
     _same(act, _pure(src, RunFilter(), 10))
 
 
@@ -93,14 +93,24 @@ def test_postgres_counts_what_the_pure_counter_counts(pg_url):
             builder.trace(f"run-{i:03d}", started_at=T0 + timedelta(minutes=7 * i, seconds=i),
                           tenant_id=f"t{i % 2}", status=STATUSES[i % 7])
         builder.trace("archived", started_at=T0 - timedelta(days=3), archived_at=T0, status="failed")
+        # timestamptz holds ±infinity too: no time to plan intervals around
+        builder.trace("forever", tenant_id="t9", status="failed", started_at="infinity", created_at=T0)
+        builder.trace("never", tenant_id="t9", status="failed", started_at="-infinity", created_at=T0)
     finally:
         builder.close()
     with contextlib.closing(open_source(pg_url)) as reader:
         assert isinstance(reader, PostgresTraceReader)
-        for flt, most in ((RunFilter(), 120), (RunFilter(tenant_id="t0"), 9), (RunFilter(include_archived=True), 50)):
+        failed = sum(st.lower() in ("failed", "timeout", "error", "aborted") for st in (STATUSES[i % 7] for i in range(40)))
+        for flt, most, undated, failures in ((RunFilter(), 120, 2, failed), (RunFilter(include_archived=True), 50, 2,
+                                                                               failed + 1)):
             act = runs_over_time(reader, flt, max_intervals=most)
-            _same(act, _pure(reader, flt, most))
-            assert act.total == reader.count_runs(flt)
+            assert act.total + act.undated == reader.count_runs(flt)
+            assert (act.undated, act.total_failures) == (undated, failures) and len(act) <= most
+        act = runs_over_time(reader, RunFilter(tenant_id="t0"), max_intervals=9)
+        _same(act, _pure(reader, RunFilter(tenant_id="t0"), 9))
+        assert act.total == reader.count_runs(RunFilter(tenant_id="t0")) and len(act) <= 9
+        only = runs_over_time(reader, RunFilter(tenant_id="t9"))
+        assert (len(only), only.total, only.undated) == (0, 0, 2)
 
 
 def test_sqlite_runs_on_an_edge_count_in_the_interval_they_open(db_path, raw_db, open_reader):

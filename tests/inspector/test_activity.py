@@ -39,9 +39,16 @@ def test_a_plan_covers_the_span_with_aligned_round_intervals(first, span, most):
     start, width, count = plan_intervals(first, first + span, most)
     assert start <= first < start + width
     assert start + count * width > first + span
-    assert start % width == 0
+    # Aligned on the width, unless no aligned start fits (then one interval from the first run).
+    assert start % width == 0 or (count == 1 and start == first)
     assert width in INTERVALS or width % INTERVALS[-1] == 0
-    assert count <= most + 1  # alignment may add one at the start
+    assert count <= most
+
+
+def test_a_span_straddling_every_multiple_still_gets_its_one_interval():
+    # 0 is a multiple of every width: no aligned interval holds both -5 and 5.
+    assert plan_intervals(-5, 5, 1) == (-5.0, 30, 1)
+    assert plan_intervals(0, 3 * 86400, 3) == (0.0, 2 * 86400, 2)
 
 
 def test_counts_runs_and_failures_per_interval():

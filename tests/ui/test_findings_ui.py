@@ -24,7 +24,7 @@ def findings_db(tmp_path):
     """40 runs over two tenants; three of them completed without a completion time (INS-005)."""
     from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
 
-    db = tmp_path / "traces.db"
+    db = tmp_path / "findings.db"
     names = list(BAD) + [f"ok-{i:02d}" for i in range(RUNS - len(BAD))]
     with SQLiteTraceWriter(db, clock=lambda: datetime(2026, 11, 1, 12, 0)) as w:
         for i, rid in enumerate(names):
@@ -85,7 +85,7 @@ def test_with_findings_sweeps_the_filter_and_narrows_the_list(qtbot, make_window
     idle(qtbot, w)
     assert progress[-1] == (RUNS, RUNS)
     qtbot.waitUntil(lambda: _shown(w) == list(BAD), timeout=WAIT)
-    assert w.runs_model.run_filter.run_ids == frozenset(BAD)
+    assert w.runs_model.run_filter.keys == frozenset(BAD)
     assert w.filters.with_findings.text() == "With findings"
     # Another filter is swept again (the runs checked already are not checked twice).
     w.filters.tenant.setCurrentIndex(w.filters.tenant.findText("tenant-1"))
@@ -94,7 +94,7 @@ def test_with_findings_sweeps_the_filter_and_narrows_the_list(qtbot, make_window
     # Unticked: the tenant's runs, all of them.
     w.filters.with_findings.setChecked(False)
     qtbot.waitUntil(lambda: len(_shown(w)) == RUNS // 2, timeout=WAIT)
-    assert w.runs_model.run_filter.run_ids is None
+    assert w.runs_model.run_filter.keys is None
 
 
 def test_a_refresh_checks_again(qtbot, make_window, findings_db):
@@ -116,3 +116,55 @@ def test_a_refresh_checks_again(qtbot, make_window, findings_db):
     _checked(qtbot, w)
     assert _cell(w, "bad-0") == "✓"
     assert not w.filters.with_findings.isChecked()
+
+
+@pytest.fixture
+def two_pages_db(tmp_path):
+    """2,000 runs (ten pages of the list), every tenth completed without a completion time."""
+    from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
+
+    db = tmp_path / "pages.db"
+    with SQLiteTraceWriter(db, clock=lambda: datetime(2026, 11, 1, 12, 0)) as w, w.bulk():
+        for i in range(2000):
+            rid = f"r{i:04d}"
+            w.start_trace(rid, "c", "t", "a", [{"skill": "x"}])
+            w.record_steps([StepInput(rid, 0, "x", {}, "success", "SUCCESS", None, None, 0.5, 10.0)])
+            w.complete_trace(rid, "completed")
+        w.execute_raw("UPDATE traces SET completed_at = NULL WHERE CAST(substr(run_id, 2) AS INTEGER) % 10 = 0", ())
+    return db
+
+
+def test_rows_shown_while_a_sweep_runs_are_checked_even_if_it_is_cancelled(qtbot, make_window, two_pages_db):
+    w = make_window()
+    open_and_wait(qtbot, w, two_pages_db)
+    _checked(qtbot, w)
+    m = w.runs_model
+    progress = []
+    m.findings.sweep_progress.connect(lambda done, total: progress.append((done, total)))
+    w.filters.with_findings.setChecked(True)  # the sweep lists and queues every run...
+    qtbot.waitUntil(lambda: progress and progress[-1][1] == 2000, timeout=WAIT)
+    # ...then the list shows its second page (r1799…r1600, late in the sweep's run-id order)...
+    m.run_at(210)
+    qtbot.waitUntil(lambda: m.run_at(210, request=False) is not None, timeout=WAIT)
+    assert progress[-1][0] < 1600  # (the sweep has not reached them)
+    w.filters.with_findings.setChecked(False)  # ...and the sweep is cancelled
+    _checked(qtbot, w)
+    page = [m.run_at(r, request=False) for r in range(200, 400)]
+    assert all(run is not None and m.findings.of(run.key) is not None for run in page)
+    assert sorted(run.run_id for run in page if m.findings.of(run.key).count) == [f"r{i:04d}" for i in range(1600, 1800, 10)]
+
+
+def test_another_source_is_not_checked_with_the_last_ones_runs(qtbot, make_window, findings_db, small_db):
+    w = make_window()
+    open_and_wait(qtbot, w, findings_db)
+    _checked(qtbot, w)
+    assert w.runs_model.findings.of("bad-0") is not None
+    w.open_location(str(small_db))
+    qtbot.waitUntil(lambda: w.source is not None and w.source.info.location == str(small_db)
+                    and w.runs_model.rowCount() > 0, timeout=WAIT)
+    idle(qtbot, w)
+    _checked(qtbot, w)
+    f = w.runs_model.findings
+    assert f.of("bad-0") is None and f.of("ok-05") is None  # not looked for in small_db
+    shown = [w.runs_model.run_at(r, request=False) for r in range(w.runs_model.rowCount())]
+    assert all(f.of(run.key) is not None and f.of(run.key).error is None for run in shown if run is not None)

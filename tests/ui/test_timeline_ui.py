@@ -213,8 +213,8 @@ def test_a_run_read_in_chunks_equals_one_read(small_db, tmp_path):
             read_step_columns(src, BIG_RUN, chunk=100, cancelled=lambda: calls.append(1) or len(calls) > 3)
     finally:
         src.close()
-    # A foreign writer's text and NULL step_index (a schema without constraints): NULL cannot be
-    # read past, so that run is read in one go; text sorts after the numbers and ends the run.
+    # A foreign writer's text, NULL and repeated step_index (a schema without constraints): a run
+    # the keyset cannot page through is read in one go; text sorts after the numbers.
     odd = tmp_path / "odd.db"
     conn = sqlite3.connect(odd)
     with conn:
@@ -224,15 +224,17 @@ def test_a_run_read_in_chunks_equals_one_read(small_db, tmp_path):
             "CREATE TABLE trace_steps (id INTEGER PRIMARY KEY, run_id TEXT, step_index, skill_name TEXT,"
             " params TEXT, status TEXT, cost_cents REAL, duration_ms REAL, timestamp TEXT, retry_count INTEGER);"
             "INSERT INTO traces VALUES ('a', 'c', 't', NULL, '[]', '2026-01-01T00:00:00+00:00', NULL, 'completed');"
-            "INSERT INTO traces VALUES ('b', 'c', 't', NULL, '[]', '2026-01-01T00:00:00+00:00', NULL, 'completed');")
-        for run, odd_index in (("a", None), ("b", "x")):
+            "INSERT INTO traces VALUES ('b', 'c', 't', NULL, '[]', '2026-01-01T00:00:00+00:00', NULL, 'completed');"
+            "INSERT INTO traces VALUES ('c', 'c', 't', NULL, '[]', '2026-01-01T00:00:00+00:00', NULL, 'completed');")
+        # c: step 100 written twice, astride the first chunk's edge (no unique index to stop it).
+        for run, odd_index in (("a", None), ("b", "x"), ("c", 100)):
             conn.executemany("INSERT INTO trace_steps (run_id, step_index, skill_name, params, status, cost_cents,"
                              " duration_ms, timestamp, retry_count) VALUES (?, ?, 's', '{}', 'success', 1, 2, NULL, 0)",
                              [(run, odd_index if i == 50 else i) for i in range(300)])
     conn.close()
     src = open_source(odd)
     try:
-        for run in ("a", "b"):
+        for run in ("a", "b", "c"):
             whole = columns_from_raw(*src.step_columns(run))
             assert len(whole) == 300
             _same(read_step_columns(src, run, chunk=100), whole)

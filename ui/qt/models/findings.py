@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 
 from inspector.model import RunFilter, RunSummary
-from inspector.services.consistency import check_run
+from inspector.errors import PasswordRequired, QueryCancelled, SourceUnavailable
+from inspector.services.consistency import check_run, filter_keys
 from ui.qt.session.session import EvidenceState, SourceSession, Worker
 
 __all__ = ["BLOCK", "Findings", "RunFindings"]
@@ -30,6 +31,8 @@ __all__ = ["BLOCK", "Findings", "RunFindings"]
 BLOCK = 16
 #: Seconds the checking worker sleeps between runs (a run takes ~2.5 ms to check).
 _PAUSE_S = 0.001
+#: Errors that are the source's, not a run's: the checks wait for it to come back.
+_SOURCE_GONE = (SourceUnavailable, PasswordRequired, QueryCancelled)
 #: Keys of the pages shown that are checked again after a refresh (the latest).
 _SHOWN_KEPT = 1000
 
@@ -51,7 +54,7 @@ class Findings:
 
 class RunFindings(QObject):
     """``changed(keys)`` after each block; ``sweep_progress(done, total)`` while a filter is swept;
-    ``swept(filter, run_ids)`` with the run ids of the filter's runs that have findings."""
+    ``swept(filter, keys)`` with the keys of the filter's runs that have findings."""
 
     changed = Signal(list)
     sweep_progress = Signal(int, int)
@@ -63,10 +66,13 @@ class RunFindings(QObject):
         self._session = session
         self._checks = session.scope("findings")
         self._found: dict[str, Findings] = {}
+        #: Keys waiting in a queue or in the block being checked.
         self._queued: set[str] = set()
-        self._front: deque[str] = deque()  # pages shown: first
+        self._front: deque[str] = deque()  # pages shown: first (a key may also wait in _back)
         self._back: deque[str] = deque()  # a sweep's runs
-        self._in_flight = False
+        self._in_flight: list[str] = []  # the block being checked
+        #: The source stopped answering: wait for a reconnect (or a refresh) to go on.
+        self._paused = False
         self._sweep: RunFilter | None = None
         #: The sweep's run keys (None until listed) and those not checked yet.
         self._sweep_keys: list[str] | None = None
@@ -75,6 +81,7 @@ class RunFindings(QObject):
         self._shown: dict[str, None] = {}
         session.closed.connect(self.reset)
         session.refreshed.connect(self._again)
+        session.reconnected.connect(self._again)
         session.evidence_changed.connect(lambda _previous: self._again())
         session.logs_changed.connect(self._again)
 
@@ -88,21 +95,23 @@ class RunFindings(QObject):
 
     @property
     def pending(self) -> bool:
-        return self._in_flight or bool(self._front or self._back) or self._sweep is not None
+        return bool(self._in_flight or self._front or self._back) or self._sweep is not None
 
     @property
     def sweeping(self) -> RunFilter | None:
         return self._sweep
 
     def request(self, runs: Iterable[RunSummary]) -> None:
-        """Check these runs (a page shown) before anything a sweep queued."""
+        """Check these runs (a page shown) before anything a sweep queued (a key the sweep holds
+        too is checked once, from whichever queue reaches it first)."""
         keys = [r.key for r in runs]
         for key in keys:
             self._shown.pop(key, None)
             self._shown[key] = None
         while len(self._shown) > _SHOWN_KEPT:
             del self._shown[next(iter(self._shown))]
-        fresh = [k for k in keys if k not in self._found and k not in self._queued]
+        front = set(self._front)
+        fresh = [k for k in keys if k not in self._found and k not in front and k not in self._in_flight]
         if not fresh:
             return
         self._queued.update(fresh)
@@ -110,8 +119,8 @@ class RunFindings(QObject):
         self._pump()
 
     def sweep(self, flt: RunFilter) -> None:
-        """Check every run of ``flt`` (its run ids are listed on the worker first); ``swept``
-        gives those with findings. A sweep of another filter replaces this one."""
+        """Check every run of ``flt`` (its keys are listed on the worker first); ``swept`` gives
+        those with findings. A sweep of another filter replaces this one."""
         source = self._session.source
         if source is None:
             return
@@ -137,13 +146,13 @@ class RunFindings(QObject):
                 self.sweep_failed.emit(str(exc))
             self._session.report(exc, "list the runs to check")
 
-        self._checks.submit(lambda: source.run_ids(flt), listed, failed, worker=Worker.CHECKING,
+        self._checks.submit(lambda: filter_keys(source, flt), listed, failed, worker=Worker.CHECKING,
                             label="Listing the runs to check")
 
     def cancel_sweep(self) -> None:
-        for key in self._back:
-            self._queued.discard(key)
+        """Stop checking the sweep's runs (those the list shows stay queued)."""
         self._back.clear()
+        self._queued = set(self._front) | set(self._in_flight)
         self._sweep = None
         self._sweep_keys = None
         self._sweep_left = set()
@@ -156,20 +165,23 @@ class RunFindings(QObject):
         self._queued.clear()
         self._front.clear()
         self._back.clear()
-        self._in_flight = False
+        self._in_flight = []
+        self._paused = False
         self._sweep = None
         self._sweep_keys = None
         self._sweep_left = set()
+        self._shown = {}
         self.changed.emit([])
 
     def _again(self) -> None:
-        """What the checks read changed: check again what was checked or asked for."""
+        """What the checks read changed (or the source is back): check again what the list
+        showed last, and the sweep under way."""
         asked = list(reversed(self._shown))  # the latest first
         sweep = self._sweep
         self.reset()
-        self._shown = dict.fromkeys(reversed(asked))
         if self._session.source is None:
             return
+        self._shown = dict.fromkeys(reversed(asked))
         self._queued.update(asked)
         self._front.extend(asked)
         if sweep is not None:
@@ -180,15 +192,18 @@ class RunFindings(QObject):
 
     def _pump(self) -> None:
         source = self._session.source
-        if self._in_flight or source is None or self._session.evidence_state is EvidenceState.UNKNOWN:
+        if self._in_flight or self._paused or source is None \
+                or self._session.evidence_state is EvidenceState.UNKNOWN:
             return
         block: list[str] = []
         for queue in (self._front, self._back):
             while queue and len(block) < BLOCK:
-                block.append(queue.popleft())
+                key = queue.popleft()
+                if key not in self._found and key not in block:
+                    block.append(key)
         if not block:
             return
-        self._in_flight = True
+        self._in_flight = block
         evidence, logs = self._session.evidence, self._session.logs
 
         def work() -> dict[str, Findings]:
@@ -199,6 +214,8 @@ class RunFindings(QObject):
                 time.sleep(_PAUSE_S)
                 try:
                     rc = check_run(source, key, evidence=evidence, logs=logs)
+                except _SOURCE_GONE:
+                    raise  # not this run's fault: the whole block waits for the source
                 except Exception as exc:  # noqa: BLE001 - one run's bad data must not stop the others
                     out[key] = Findings(key, error=str(exc) or type(exc).__name__)
                 else:
@@ -206,7 +223,7 @@ class RunFindings(QObject):
             return out
 
         def done(found: dict[str, Findings]) -> None:
-            self._in_flight = False
+            self._in_flight = []
             self._found.update(found)
             self._queued.difference_update(found)
             self._sweep_left.difference_update(found)
@@ -215,12 +232,18 @@ class RunFindings(QObject):
             self._pump()
 
         def failed(exc: BaseException) -> None:
-            # Said once, and on each run's cell: a sweep still ends (those runs count as found).
+            self._in_flight = []
             self._session.report(exc, "check the runs' panels")
+            if isinstance(exc, _SOURCE_GONE):
+                # Back at the front, and wait: a reconnect or a refresh goes on (``_again``).
+                self._front.extendleft(reversed(block))
+                self._paused = True
+                return
+            # Said once, and on each run's cell: a sweep still ends (without these runs).
             done({key: Findings(key, error=str(exc) or type(exc).__name__) for key in block})
 
         if self._checks.submit(work, done, failed, worker=Worker.CHECKING, label="Checking runs' panels") is None:
-            self._in_flight = False
+            self._in_flight = []
 
     def _sweep_tick(self) -> None:
         flt, keys = self._sweep, self._sweep_keys
@@ -228,7 +251,8 @@ class RunFindings(QObject):
             return
         self.sweep_progress.emit(len(keys) - len(self._sweep_left), len(keys))
         if not self._sweep_left:
-            with_findings = frozenset(f.run_id for k in keys if (f := self._found[k]).count or f.error)
+            # Runs that could not be checked are not known to have findings: left out.
+            with_findings = frozenset(k for k in keys if (f := self._found[k]).count and f.error is None)
             self._sweep = None
             self._sweep_keys = None
             self.swept.emit(flt, with_findings)

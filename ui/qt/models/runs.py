@@ -170,6 +170,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         session.closed.connect(lambda: self.set_source(None))
         session.refreshed.connect(lambda: self.reload(keep_rows=True))
         session.evidence_changed.connect(lambda _previous: self.set_evidence(session.evidence))
+        #: The rows of the loaded runs by key (None: to be made again, the rows changed).
+        self._where: dict[str, int] | None = None
         #: Each shown run's panels checked against each other (the Findings column).
         self.findings = RunFindings(session, self)
         self.findings.changed.connect(self._findings_changed)
@@ -219,6 +221,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self._count = 0
             self._orphans = []
             self._pages.clear()
+            self._where = None
             self.endResetModel()
         source = self._source
         if source is None or self._session.source is not source:
@@ -236,6 +239,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self._count = count
             self._orphans = []
             self._pages = {0: page}
+            self._where = None
             self.endResetModel()
             self._set_loading(False)
             self.counts_changed.emit(self._count, len(self._orphans))
@@ -296,6 +300,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                 return
             self.beginInsertRows(QModelIndex(), 0, len(orphans) - 1)
             self._orphans = list(orphans)
+            self._where = None
             self.endInsertRows()
             self.counts_changed.emit(self._count, len(self._orphans))
             self._load_grades(self._orphans)
@@ -417,13 +422,15 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             self.dataChanged.emit(ix, ix)
 
     def _rows_of(self, keys: set[str]) -> list[int]:
-        """The rows of these runs among those loaded."""
-        out = [i for i, o in enumerate(self._orphans) if o.key in keys]
-        base = len(self._orphans)
-        for page_no, page in self._pages.items():
-            first = base + page_no * PAGE_SIZE
-            out.extend(first + i for i, r in enumerate(page) if r.key in keys)
-        return out
+        """The rows of these runs among those loaded (from a map of the loaded pages, made again
+        only when they change: a sweep's blocks arrive many times between two scrolls)."""
+        if self._where is None:
+            where: dict[str, int] = {o.key: i for i, o in enumerate(self._orphans)}
+            for page_no, page in self._pages.items():
+                first = len(self._orphans) + page_no * PAGE_SIZE
+                where.update((r.key, first + i) for i, r in enumerate(page))
+            self._where = where
+        return [self._where[k] for k in keys if k in self._where]
 
     def _findings_data(self, run: RunSummary, role: int):
         """The Findings cell: how many of the inspector's rules the run's panels break."""
@@ -466,6 +473,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         def done(page):
             self._pending.discard(page_no)
             self._pages[page_no] = page
+            self._where = None
             first = len(self._orphans) + page_no * PAGE_SIZE
             last = min(first + PAGE_SIZE, self.rowCount()) - 1
             if last >= first:

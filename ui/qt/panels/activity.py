@@ -239,8 +239,13 @@ def span_bounds(lo: float, hi: float) -> tuple[str, str]:
 
 
 def short_time(epoch_s: float) -> str:
-    """An interval bound, to the minute when it is a whole one."""
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S").removesuffix(":00")
+    """An interval bound, to the minute when it is a whole one (clamped to years 1…9999: an
+    "until forever" bound ends at 9999-12-31T23:59:59.999999)."""
+    try:
+        dt = datetime.fromtimestamp(epoch_s, UTC)
+    except (OverflowError, OSError, ValueError):
+        dt = datetime.max.replace(tzinfo=UTC) if epoch_s > 0 else datetime.min.replace(tzinfo=UTC)
+    return dt.strftime("%Y-%m-%d %H:%M:%S").removesuffix(":00")
 
 
 def _epoch(bound: str | None) -> float | None:

@@ -216,9 +216,15 @@ class FilterBar(QWidget):
             self.with_findings.setText(f"With findings (checking {done:,}/{total:,}…)" if total
                                        else "With findings (listing runs…)")
 
-    def _sweep_ended(self, swept: RunFilter, run_ids: frozenset[str]) -> None:
+    def _sweep_ended(self, swept: RunFilter, keys: frozenset[str]) -> None:
         self.with_findings.setText(_FINDINGS_TEXT)
-        self._swept = (swept, run_ids)
+        try:
+            typed = self._typed()
+        except InspectorError:
+            return
+        if swept != typed:
+            return  # the filter changed since: its own sweep (or result) stands
+        self._swept = (swept, keys)
         self._emit()
 
     def _recheck(self) -> None:
@@ -232,7 +238,7 @@ class FilterBar(QWidget):
         findings); raises UsageError for a malformed date."""
         base = self._typed()
         if self.with_findings.isChecked() and self._swept is not None and self._swept[0] == base:
-            return replace(base, run_ids=self._swept[1])
+            return replace(base, keys=self._swept[1])
         return base
 
     def _typed(self) -> RunFilter:
@@ -264,9 +270,11 @@ class FilterBar(QWidget):
             return
         for edit in (self.since, self.until):
             set_invalid(edit, False)
-        if self.with_findings.isChecked() and flt.run_ids is None and self._findings is not None \
-                and self._findings.sweeping != flt:
-            self._findings.sweep(flt)  # until it ends, the list shows the other filters' runs
+        if self.with_findings.isChecked() and self._findings is not None:
+            if flt.keys is None and self._findings.sweeping != flt:
+                self._findings.sweep(flt)  # until it ends, the list shows the other filters' runs
+            elif flt.keys is not None and self._findings.sweeping is not None:
+                self._stop_sweep()  # back to a filter already swept: another's sweep is moot
         if flt != self._last:
             self._last = flt
             self.changed.emit(flt)

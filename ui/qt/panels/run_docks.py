@@ -73,8 +73,8 @@ class RunDocks(QObject):
         slots = finding.slots_involved
         if checked is not None and ("runs_list" in slots or "step_tree" in slots):
             current = w.current_run()
-            if current is None or current.key != checked.key:
-                w.select_run(checked.key)
+            if (current is None or current.key != checked.key) and not w.select_run(checked.key):
+                return  # the run is no longer listed: its steps are not the tree's
         if any(s in ("evidence", "integrity") for s in slots) and w.session.evidence is not None:
             w.evidence_dock.show()
             w.evidence_dock.raise_()

@@ -1,5 +1,6 @@
-"""RunFilter.run_ids (the runs found with consistency findings) on every source: one parameter
-however many ids, combined with the other fields, an empty set lists nothing."""
+"""RunFilter.keys (the runs found with consistency findings) on every source: one parameter however
+many keys, combined with the other fields, an empty set lists nothing; on Postgres a key is a
+trace id, so one trace of a run is listed without the others."""
 
 from __future__ import annotations
 
@@ -17,15 +18,15 @@ def _ids(source, flt):
     return sorted(r.run_id for r in source.list_runs(flt, RunSort.RUN_ID, False, 0, 1000) if not r.orphan)
 
 
-def _check(source):
-    many = frozenset({"run-003", "run-007", "nope"} | {f"x{i}" for i in range(40_000)})
-    assert _ids(source, RunFilter(run_ids=many)) == ["run-003", "run-007"]
-    assert source.count_runs(RunFilter(run_ids=many)) == 2
-    assert _ids(source, RunFilter(run_ids=many, tenant_id="t1")) == ["run-003", "run-007"]
-    assert _ids(source, RunFilter(run_ids=many, tenant_id="t0")) == []
-    assert _ids(source, RunFilter(run_ids=frozenset())) == []
-    assert sorted(source.run_ids(RunFilter(run_ids=frozenset({"run-001", "it's"})))) == ["it's", "run-001"]
-    assert not RunFilter(run_ids=frozenset()).is_empty
+def _check(source, key=lambda rid: rid):
+    many = frozenset({key("run-003"), key("run-007"), "nope"} | {f"x{i}" for i in range(40_000)})
+    assert _ids(source, RunFilter(keys=many)) == ["run-003", "run-007"]
+    assert source.count_runs(RunFilter(keys=many)) == 2
+    assert _ids(source, RunFilter(keys=many, tenant_id="t1")) == ["run-003", "run-007"]
+    assert _ids(source, RunFilter(keys=many, tenant_id="t0")) == []
+    assert _ids(source, RunFilter(keys=frozenset())) == []
+    assert sorted(source.run_ids(RunFilter(keys=frozenset({key("run-001"), key("it's")})))) == ["it's", "run-001"]
+    assert not RunFilter(keys=frozenset()).is_empty
 
 
 def test_sqlite(db_path, raw_db, open_reader):
@@ -43,8 +44,15 @@ def test_postgres(pg_url):
             builder.trace(rid, tenant_id=f"t{i % 2}", started_at=T0 + timedelta(minutes=i))
     finally:
         builder.close()
+    builder = TraceBuilder(pg_url)
+    try:  # a second trace of run-005 (a retried worker): its key lists it alone
+        builder.trace("run-005", trace_id="trace_run-005-b", tenant_id="t1", started_at=T0 + timedelta(hours=1))
+    finally:
+        builder.close()
     with contextlib.closing(open_source(pg_url)) as source:
-        _check(source)
+        _check(source, key=lambda rid: f"trace_{rid}")
+        listed = source.list_runs(RunFilter(keys=frozenset({"trace_run-005-b"})), RunSort.RUN_ID, False, 0, 10)
+        assert [(r.run_id, r.key) for r in listed] == [("run-005", "trace_run-005-b")]
 
 
 def test_memory_source():
