@@ -172,3 +172,14 @@ def test_no_code_runs():
             continue
         with pytest.raises(MissingSignal):
             evaluate(tree, {})
+
+
+def test_the_compiled_equality_of_two_signals_agrees_on_numpy_values():
+    import numpy as np
+
+    for op, want in (("==", True), ("!=", False)):
+        tree = parse(f"signal_a {op} signal_b")
+        signals = {"a": np.float64(1.0), "b": np.float64(1.0)}
+        run = compile_rule(tree, aliases={"signal_a": "a", "signal_b": "b"})
+        assert run(signals) is want
+        assert bool(evaluate(tree, signals, aliases={"signal_a": "a", "signal_b": "b"})) is want

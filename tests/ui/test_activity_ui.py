@@ -141,3 +141,12 @@ def test_span_bounds_read_as_dates_when_they_are_whole_days():
     assert parse_timestamp(normalise_time_bound(until, end=True)).timestamp() == pytest.approx(day + 5 * 86400 - 1e-6)
     since, until = span_bounds(day + 3600, day + 7200)
     assert (since, until) == ("2026-10-09T01:00:00+00:00", "2026-10-09T01:59:59.999999+00:00")
+
+
+def test_an_until_forever_bound_reads_as_the_last_day():
+    from inspector.model import normalise_time_bound
+    from ui.qt.panels.activity import short_time
+
+    forever = parse_timestamp(normalise_time_bound("9999-12-31", end=True)).timestamp()
+    assert short_time(round(forever)).startswith("9999-12-31")
+    assert short_time(-1e20).startswith("0001-01-01")

@@ -245,7 +245,7 @@ def short_time(epoch_s: float) -> str:
         dt = datetime.fromtimestamp(epoch_s, UTC)
     except (OverflowError, OSError, ValueError):
         dt = datetime.max.replace(tzinfo=UTC) if epoch_s > 0 else datetime.min.replace(tzinfo=UTC)
-    return dt.strftime("%Y-%m-%d %H:%M:%S").removesuffix(":00")
+    return f"{dt.year:04d}-{dt:%m-%d %H:%M:%S}".removesuffix(":00")  # %Y drops a year's zeros
 
 
 def _epoch(bound: str | None) -> float | None:
