@@ -40,6 +40,7 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
         return (session.source is not None and session.pending(Worker.INTERACTIVE, Worker.BACKGROUND, Worker.LOGS,
                                                                 Worker.EVIDENCE) == 0
                 and not window.runs_model.loading and not window.grading.running and not window.activity.pending
+                and not window.runs_model.findings.pending
                 and (panel is None or not panel.pending)
                 and (window._ledger_window is None or not window._ledger_window.pending))
 
