@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from inspector.activity import FAILED_RUN_STATUSES, RunActivity, plan_intervals
+from inspector.model import FAILED_RUN_STATUSES
+
+if TYPE_CHECKING:
+    from inspector.activity import RunActivity
 
 __all__ = ["count_activity", "failed_run", "sql_list", "step_slice"]
 
@@ -30,6 +33,8 @@ def count_activity(fetch: Callable[[Any], Sequence[Any]], runs: Any, max_interva
     NULL when unusable) and ``f`` (``failed_run``) already filtered: the span first, then the
     counts grouped by interval. ``floor`` turns a non-negative float into its integer floor in the
     dialect (SQLite's CAST truncates; Postgres' rounds)."""
+    from inspector.activity import RunActivity, plan_intervals  # numpy: only when counting
+
     sub = runs.subquery()
     lo, hi, total, dated = fetch(sa.select(sa.func.min(sub.c.t), sa.func.max(sub.c.t), sa.func.count(),
                                            sa.func.count(sub.c.t)))[0]

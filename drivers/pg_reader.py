@@ -31,7 +31,7 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import sqlalchemy as sa
@@ -61,9 +61,11 @@ from inspector.model import (
     StepStatus,
     raw_statuses,
 )
-from inspector.activity import RunActivity
 from inspector.records import replay_of
 from inspector.source import Capability, SourceTotals
+
+if TYPE_CHECKING:  # numpy loads with it: only when runs are counted over time
+    from inspector.activity import RunActivity
 
 __all__ = ["PENDING_ROOT_HASH", "PostgresTraceReader"]
 

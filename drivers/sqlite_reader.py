@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -48,9 +48,11 @@ from inspector.model import (
     StepStatus,
     raw_statuses,
 )
-from inspector.activity import RunActivity
 from inspector.records import replay_of
 from inspector.source import Capability, SourceTotals
+
+if TYPE_CHECKING:  # numpy loads with it: only when runs are counted over time
+    from inspector.activity import RunActivity
 
 __all__ = ["SQLITE_HEADER", "SQLiteTraceReader", "check_sqlite_file"]
 

@@ -16,13 +16,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from inspector.model import parse_timestamp
+from inspector.model import FAILED_RUN_STATUSES, parse_timestamp
 
 __all__ = ["FAILED_RUN_STATUSES", "INTERVALS", "RunActivity", "activity_from_times", "interval_width",
            "iso_utc", "plan_intervals"]
 
-#: Run statuses that count as a failed run (spec §1.4, §2.4), compared lower-case.
-FAILED_RUN_STATUSES = ("failed", "timeout", "error", "aborted")
 
 #: Interval widths, seconds: round to read (1 s … 30 days).
 INTERVALS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,

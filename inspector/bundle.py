@@ -28,14 +28,25 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from inspector.errors import CorruptSource
 from inspector.jobs import AuditChainError, JobAuditEvent, verify_chain
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def _ed25519():
+    """cryptography's Ed25519 and PEM pieces, imported when a key is first used (commands that
+    never sign or verify do not pay for loading it)."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return ed25519, serialization, InvalidSignature, UnsupportedAlgorithm
+
 
 __all__ = [
     "CUSTODY",
@@ -117,13 +128,15 @@ class PublicKey:
         return base64.b64encode(self.raw).decode("ascii")
 
     def pem(self) -> bytes:
-        return Ed25519PublicKey.from_public_bytes(self.raw).public_bytes(
+        ed25519, serialization, _invalid, _unsupported = _ed25519()
+        return ed25519.Ed25519PublicKey.from_public_bytes(self.raw).public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def verify(self, signature: bytes, data: bytes) -> bool:
+        ed25519, _serialization, invalid, _unsupported = _ed25519()
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
-        except (InvalidSignature, ValueError):
+            ed25519.Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
+        except (invalid, ValueError):
             return False
         return True
 
@@ -136,11 +149,12 @@ class PublicKey:
         if b"PRIVATE KEY" in stripped:
             raise BadKey("this is a private key; give its public key (the .pub file)")
         if stripped.startswith(b"-----BEGIN"):
+            ed25519, serialization, _invalid, unsupported = _ed25519()
             try:
                 key = serialization.load_pem_public_key(stripped)
-            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            except (ValueError, TypeError, unsupported) as exc:
                 raise BadKey(f"not a readable public key: {exc}") from None
-            if not isinstance(key, Ed25519PublicKey):
+            if not isinstance(key, ed25519.Ed25519PublicKey):
                 raise BadKey(f"not an Ed25519 key ({type(key).__name__})")
             return cls(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
         try:
@@ -157,6 +171,7 @@ class SigningKey:
     (its ``repr`` names only the fingerprint)."""
 
     def __init__(self, key: Ed25519PrivateKey) -> None:
+        serialization = _ed25519()[1]
         self._key = key
         self.public = PublicKey(key.public_key().public_bytes(serialization.Encoding.Raw,
                                                               serialization.PublicFormat.Raw))
@@ -166,24 +181,26 @@ class SigningKey:
 
     @classmethod
     def generate(cls) -> SigningKey:
-        return cls(Ed25519PrivateKey.generate())
+        return cls(_ed25519()[0].Ed25519PrivateKey.generate())
 
     @classmethod
     def from_pem(cls, data: bytes) -> SigningKey:
         """Raises :class:`BadKey` for anything but an unencrypted PKCS#8 Ed25519 private key."""
         if b"PUBLIC KEY" in data and b"PRIVATE KEY" not in data:
             raise BadKey("this is a public key; signing needs the private key file")
+        ed25519, serialization, _invalid, unsupported = _ed25519()
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except TypeError:
             raise BadKey("the private key is encrypted; give an unencrypted key (keygen writes one)") from None
-        except (ValueError, UnicodeDecodeError, UnsupportedAlgorithm) as exc:
+        except (ValueError, UnicodeDecodeError, unsupported) as exc:
             raise BadKey(f"not a readable private key: {exc}") from None
-        if not isinstance(key, Ed25519PrivateKey):
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
             raise BadKey(f"not an Ed25519 key ({type(key).__name__})")
         return cls(key)
 
     def private_pem(self) -> bytes:
+        serialization = _ed25519()[1]
         return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption())
 

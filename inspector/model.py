@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "FAILED_RUN_STATUSES",
     "MISSING",
     "STATUS_WHITESPACE",
     "normalise_status",
@@ -27,6 +28,9 @@ __all__ = [
     "StepStatus",
     "to_float",
 ]
+
+#: Run statuses that count as a failed run (spec §1.4, §2.4), compared lower-case.
+FAILED_RUN_STATUSES = ("failed", "timeout", "error", "aborted")
 
 
 class _Missing:

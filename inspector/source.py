@@ -5,9 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from inspector.activity import RunActivity
 from inspector.bundle import Verification
 from inspector.errors import RunNotFound
 from inspector.evidence import EvidenceReader
@@ -23,6 +22,9 @@ from inspector.model import (
     StepRow,
     StepStatus,
 )
+
+if TYPE_CHECKING:  # numpy (0.2 s to import) only where runs are counted over time
+    from inspector.activity import RunActivity
 
 __all__ = [
     "Attested",
