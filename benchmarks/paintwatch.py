@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 
-__all__ = ["PaintWatch", "median", "wait"]
+__all__ = ["PaintWatch", "median", "pct", "rss_mb", "wait"]
 
 
 def wait(app, until, timeout=60.0) -> None:
@@ -20,6 +20,23 @@ def wait(app, until, timeout=60.0) -> None:
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)
+
+
+def rss_mb() -> float:
+    """This process's resident memory (Linux)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(xs, p):
+    """The p-th percentile (nearest rank) of a list, NaN when it is empty."""
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def median(xs):
