@@ -55,7 +55,7 @@ def plan_intervals(first_s: float, last_s: float, max_intervals: int) -> tuple[f
             return float(first_s), width, 1
         # Aligning the start on the width added an interval: the next width.
         wider = [w for w in INTERVALS if w > width]
-        width = wider[0] if wider else width + INTERVALS[-1]
+        width = wider[0] if wider else width * 2  # still whole months; a few steps however long the span
 
 
 @dataclass(frozen=True, slots=True)

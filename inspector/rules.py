@@ -638,7 +638,7 @@ def compile_rule(e: Expr, *, aliases: Mapping[str, str] | None = None) -> Callab
                     same = abs(x - y) <= t
                 except OverflowError:
                     same = False
-                return same is want
+                return bool(same) is want
             return within
         if op in ("<", "<=", ">", ">="):
             left, right = c(args[0]), c(args[1])

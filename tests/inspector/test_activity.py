@@ -51,6 +51,13 @@ def test_a_span_straddling_every_multiple_still_gets_its_one_interval():
     assert plan_intervals(0, 3 * 86400, 3) == (0.0, 2 * 86400, 2)
 
 
+def test_even_absurd_spans_are_planned():
+    # Beyond a month the width doubles: a loop stepping a month at a time never ended on these.
+    for first, last in ((-1e300, 1e300), (-62135596800.0, 253402300799.0), (0.0, 1e15)):
+        start, width, count = plan_intervals(first, last, 1)
+        assert count == 1 and start <= first and start + width > last
+
+
 def test_counts_runs_and_failures_per_interval():
     stamps = [(T0 + timedelta(minutes=m)).isoformat() for m in (0, 1, 1, 30, 59)]
     statuses = ["completed", "FAILED", "timeout", "running", "aborted"]

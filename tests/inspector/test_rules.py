@@ -183,3 +183,13 @@ def test_the_compiled_equality_of_two_signals_agrees_on_numpy_values():
         run = compile_rule(tree, aliases={"signal_a": "a", "signal_b": "b"})
         assert run(signals) is want
         assert bool(evaluate(tree, signals, aliases={"signal_a": "a", "signal_b": "b"})) is want
+
+
+def test_the_compiled_tolerance_agrees_on_numpy_values():
+    import numpy as np
+
+    tree = parse("signal_a == signal_b within 0.5")
+    signals = {"a": np.float64(1.0), "b": np.float64(1.2)}
+    aliases = {"signal_a": "a", "signal_b": "b"}
+    assert compile_rule(tree, aliases=aliases)(signals) is True
+    assert bool(evaluate(tree, signals, aliases=aliases)) is True

@@ -168,3 +168,29 @@ def test_another_source_is_not_checked_with_the_last_ones_runs(qtbot, make_windo
     assert f.of("bad-0") is None and f.of("ok-05") is None  # not looked for in small_db
     shown = [w.runs_model.run_at(r, request=False) for r in range(w.runs_model.rowCount())]
     assert all(f.of(run.key) is not None and f.of(run.key).error is None for run in shown if run is not None)
+
+
+def test_a_run_whose_check_times_out_is_marked_and_the_sweep_ends(qtbot, make_window, findings_db, monkeypatch):
+    from PySide6.QtCore import Qt
+
+    import ui.qt.models.findings as findings
+    from inspector.errors import QueryCancelled
+
+    real = findings.check_run
+
+    def check_run(source, key, **kwargs):
+        if key == "bad-1":
+            raise QueryCancelled("canceling statement due to statement timeout")
+        return real(source, key, **kwargs)
+
+    monkeypatch.setattr(findings, "check_run", check_run)
+    w = make_window()
+    open_and_wait(qtbot, w, findings_db)
+    with qtbot.waitSignal(w.runs_model.findings.swept, timeout=WAIT):
+        w.filters.with_findings.setChecked(True)
+    qtbot.waitUntil(lambda: _shown(w) == ["bad-0", "bad-2"], timeout=WAIT)  # not known to have findings
+    w.filters.with_findings.setChecked(False)
+    qtbot.waitUntil(lambda: len(_shown(w)) == RUNS, timeout=WAIT)
+    _checked(qtbot, w)
+    assert _cell(w, "bad-1") == "?" and "statement timeout" in _cell(w, "bad-1", Qt.ItemDataRole.ToolTipRole)
+    assert w.filters.with_findings.text() == "With findings"

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 
 from inspector.model import RunFilter, RunSummary
-from inspector.errors import PasswordRequired, QueryCancelled, SourceUnavailable
+from inspector.errors import SourceUnavailable
 from inspector.services.consistency import check_run, filter_keys
 from ui.qt.session.session import EvidenceState, SourceSession, Worker
 
@@ -31,8 +31,9 @@ __all__ = ["BLOCK", "Findings", "RunFindings"]
 BLOCK = 16
 #: Seconds the checking worker sleeps between runs (a run takes ~2.5 ms to check).
 _PAUSE_S = 0.001
-#: Errors that are the source's, not a run's: the checks wait for it to come back.
-_SOURCE_GONE = (SourceUnavailable, PasswordRequired, QueryCancelled)
+#: The source stopped answering: not a run's fault. The checks wait for the reconnect that
+#: ``session.report`` starts (a timeout or a Cancel, QueryCancelled, is the one run's).
+_SOURCE_GONE = (SourceUnavailable,)
 #: Keys of the pages shown that are checked again after a refresh (the latest).
 _SHOWN_KEPT = 1000
 
@@ -234,8 +235,8 @@ class RunFindings(QObject):
         def failed(exc: BaseException) -> None:
             self._in_flight = []
             self._session.report(exc, "check the runs' panels")
-            if isinstance(exc, _SOURCE_GONE):
-                # Back at the front, and wait: a reconnect or a refresh goes on (``_again``).
+            if isinstance(exc, _SOURCE_GONE) and self._session.reconnect.active:
+                # Back at the front, and wait: the reconnect (or a refresh) goes on (``_again``).
                 self._front.extendleft(reversed(block))
                 self._paused = True
                 return

@@ -116,6 +116,7 @@ class FilterBar(QWidget):
 
     def _source_closed(self) -> None:
         self.archived.hide()
+        self.with_findings.setText(_FINDINGS_TEXT)  # a sweep under way ended with the source
         self.set_grades_available(None)
 
     def _evidence_known(self, _previous: str) -> None:
@@ -272,7 +273,10 @@ class FilterBar(QWidget):
             set_invalid(edit, False)
         if self.with_findings.isChecked() and self._findings is not None:
             if flt.keys is None and self._findings.sweeping != flt:
+                before = self._last
                 self._findings.sweep(flt)  # until it ends, the list shows the other filters' runs
+                if self._last is not before:
+                    return  # it ended at once (every run checked already) and said so
             elif flt.keys is not None and self._findings.sweeping is not None:
                 self._stop_sweep()  # back to a filter already swept: another's sweep is moot
         if flt != self._last:
