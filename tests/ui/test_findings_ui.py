@@ -194,3 +194,13 @@ def test_a_run_whose_check_times_out_is_marked_and_the_sweep_ends(qtbot, make_wi
     _checked(qtbot, w)
     assert _cell(w, "bad-1") == "?" and "statement timeout" in _cell(w, "bad-1", Qt.ItemDataRole.ToolTipRole)
     assert w.filters.with_findings.text() == "With findings"
+
+
+def test_a_sweep_that_ends_at_once_narrows_the_list(qtbot, make_window, findings_db):
+    # Synchronous workers: the sweep ends inside the call that starts it.
+    w = make_window(sync=True)
+    w.open_location(str(findings_db))
+    qtbot.waitUntil(lambda: w.source is not None and w.runs_model.rowCount() > 0, timeout=WAIT)
+    w.filters.with_findings.setChecked(True)
+    qtbot.waitUntil(lambda: w.runs_model.run_filter.keys is not None, timeout=WAIT)
+    assert _shown(w) == list(BAD)
