@@ -41,6 +41,7 @@ __all__ = [
     "TracesPerRun",
     "run_matches",
     "run_sort_key",
+    "step_pages",
     "summarise_steps",
 ]
 
@@ -221,6 +222,17 @@ class StreamsRuns(Protocol):
 
     def iter_runs(self, flt: RunFilter, sort: RunSort = RunSort.STARTED_AT,
                   descending: bool = True) -> Iterator[RunSummary]: ...
+
+
+def step_pages(source: TraceSource, run_id: str, page: int = 5000) -> Iterator[list[StepRow]]:
+    """A run's step rows a page at a time, in step_index order (keyset on step_index)."""
+    after = None
+    while True:
+        rows = source.list_steps(run_id, after_index=after, limit=page)
+        yield rows
+        if len(rows) < page:
+            return
+        after = rows[-1].step_index
 
 
 def summarise_steps(summary: RunSummary, rows: Sequence[StepRow]) -> RunSummary:

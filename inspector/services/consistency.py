@@ -25,7 +25,7 @@ from inspector.integrity import REQUIRED_EVIDENCE, EvidenceClass, evaluate
 from inspector.logs import LogsSource
 from inspector.model import RunFilter, RunRecord, RunSort, StepRow, StepStatus, to_float
 from inspector.errors import QueryCancelled
-from inspector.source import StreamsRuns, TraceSource
+from inspector.source import StreamsRuns, TraceSource, step_pages
 
 __all__ = ["INSPECTOR_RULES", "RunCheck", "check_run", "filter_keys", "run_slots", "step_of"]
 
@@ -161,13 +161,10 @@ def step_of(violation: Violation, slots: Sequence[PanelSlot]) -> int | None:
 
 
 def _all_rows(source: TraceSource, key: str, cancelled: Callable[[], bool] | None) -> Iterator[StepRow]:
-    after = None
-    while True:
-        page = source.list_steps(key, after_index=after, limit=_PAGE)
+    for page in step_pages(source, key, _PAGE):
         yield from page
-        if len(page) < _PAGE or (cancelled is not None and cancelled()):
+        if cancelled is not None and cancelled():
             return
-        after = page[-1].step_index
 
 
 @dataclass(frozen=True, slots=True)

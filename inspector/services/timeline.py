@@ -10,7 +10,7 @@ from typing import Any
 
 from inspector.errors import QueryCancelled
 from inspector.model import StepRow
-from inspector.source import StepColumnsSource, TraceSource
+from inspector.source import StepColumnsSource, TraceSource, step_pages
 from inspector.timeline import ColumnsBuilder, StepColumns, columns_from_raw, columns_from_rows
 
 __all__ = ["CHUNK", "read_step_columns"]
@@ -31,14 +31,9 @@ def read_step_columns(source: TraceSource | Any, key: str, *, every: int = 1, ch
 
     if not isinstance(source, StepColumnsSource):
         def pages() -> Iterator[list[StepRow]]:
-            after = None
-            while True:
-                check()
-                page = source.list_steps(key, after_index=after, limit=_PAGE)
+            for page in step_pages(source, key, _PAGE):
                 yield page
-                if len(page) < _PAGE:
-                    return
-                after = page[-1].step_index
+                check()
 
         return columns_from_rows(pages())
     if every > 1:
