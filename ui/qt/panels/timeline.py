@@ -37,19 +37,18 @@ _COLOURS = {0: "#2e9d57", 1: "#9e9e9e", 2: "#7a5bc7", 3: "#e08a1e", 4: "#c0392b"
 _NAMES = {code: status.value for status, code in STATUS_CODES.items()}
 
 
-class _Bars(pg.GraphicsObject):
-    """The bars: drawn from buckets of what is in view, recomputed on every paint."""
+class _StepRows(pg.GraphicsObject):
+    """An item with a row per step: the columns it draws, how many steps a row stands for, and
+    bounds ``row_width(cols)`` wide and a row a step tall."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cols: StepColumns | None = None
         self._bounds = QRectF()
-        self._brushes = {code: QBrush(QColor(c)) for code, c in _COLOURS.items()}
-        self._retry_pen = QPen(QColor("#e08a1e"))
-        self._retry_pen.setCosmetic(True)
-        self._retry_pen.setWidth(2)
-        self.drawn = 0
         self.stride = 1
+
+    def row_width(self, cols: StepColumns) -> float:
+        raise NotImplementedError
 
     def set_columns(self, cols: StepColumns | None, stride: int = 1) -> None:
         """``stride`` > 1: the columns hold one step in ``stride`` (an overview), each drawn
@@ -57,15 +56,27 @@ class _Bars(pg.GraphicsObject):
         self.prepareGeometryChange()
         self.cols = cols
         self.stride = stride
-        if cols is None or not len(cols):
-            self._bounds = QRectF()
-        else:
-            right = float(np.nanmax(cols.end)) if len(cols) else 1.0
-            self._bounds = QRectF(0.0, 0.0, max(right, 1.0), float(len(cols) * stride))
+        self._bounds = QRectF() if cols is None or not len(cols) else \
+            QRectF(0.0, 0.0, self.row_width(cols), float(len(cols) * stride))
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return self._bounds
+
+
+class _Bars(_StepRows):
+    """The bars: drawn from buckets of what is in view, recomputed on every paint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._brushes = {code: QBrush(QColor(c)) for code, c in _COLOURS.items()}
+        self._retry_pen = QPen(QColor("#e08a1e"))
+        self._retry_pen.setCosmetic(True)
+        self._retry_pen.setWidth(2)
+        self.drawn = 0
+
+    def row_width(self, cols: StepColumns) -> float:
+        return max(float(np.nanmax(cols.end)), 1.0)
 
     def paint(self, painter: QPainter, *_args) -> None:
         cols, vb = self.cols, self.getViewBox()
@@ -96,33 +107,19 @@ class _Bars(pg.GraphicsObject):
                 painter.drawLine(QPointF(float(b.left[i]) - min_w * 3, y), QPointF(float(b.left[i]), y))
 
 
-class _MetricBars(pg.GraphicsObject):
+class _MetricBars(_StepRows):
     """One value per step row (a bucket's longest duration, or its costliest step) as a bar from 0,
     drawn from the same buckets as the timeline beside it."""
 
     def __init__(self, which: str, colour: str) -> None:
         super().__init__()
         self.which = which
-        self.cols: StepColumns | None = None
-        self._bounds = QRectF()
         self._brush = QBrush(QColor(colour))
-        self.stride = 1
 
-    def set_columns(self, cols: StepColumns | None, stride: int = 1) -> None:
-        self.prepareGeometryChange()
-        self.cols = cols
-        self.stride = stride
-        if cols is None or not len(cols):
-            self._bounds = QRectF()
-        else:
-            values = cols.duration if self.which == "duration" else cols.cost
-            top = float(values.max()) if len(values) else 1.0
-            # Nothing above zero (steps of 0 ms, free steps): a unit axis, not one scaled by 1e-9.
-            self._bounds = QRectF(0.0, 0.0, top if top > 0 else 1.0, float(len(cols) * stride))
-        self.update()
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
-        return self._bounds
+    def row_width(self, cols: StepColumns) -> float:
+        top = float((cols.duration if self.which == "duration" else cols.cost).max())
+        # Nothing above zero (steps of 0 ms, free steps): a unit axis, not one scaled by 1e-9.
+        return top if top > 0 else 1.0
 
     def paint(self, painter: QPainter, *_args) -> None:
         cols, vb = self.cols, self.getViewBox()
