@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from inspector.model import FAILED_RUN_STATUSES
+from inspector.model import FAILED_RUN_STATUSES, StepStatus, raw_statuses
+from inspector.source import StepSeek
+from inspector.step_rows import StepExtent
 
 if TYPE_CHECKING:
     from inspector.activity import RunActivity
 
-__all__ = ["count_activity", "failed_run", "sql_list", "step_slice"]
+__all__ = ["count_activity", "failed_run", "seek_select", "sql_list", "step_extent_select", "step_extent_of",
+           "step_slice"]
 
 
 def sql_list(values: Sequence[str]) -> str:
@@ -56,3 +59,33 @@ def step_slice(stmt: Any, step_index: Any, every: int = 1, after: Any = None, li
     if limit is not None:
         stmt = stmt.limit(int(limit))
     return stmt
+
+
+def step_extent_select(steps: Any, run: Any, step_index: Any) -> Any:
+    """The count, smallest and largest step_index of a run's steps (``StepKeysSource``), as three
+    subqueries: SQLite seeks the index for a lone MIN or MAX but scans for both in one select."""
+
+    def one(expr: Any) -> Any:
+        return sa.select(expr).select_from(steps).where(run).scalar_subquery()
+
+    return sa.select(one(sa.func.count()), one(sa.func.min(step_index)), one(sa.func.max(step_index)))
+
+
+def step_extent_of(row: Sequence[Any]) -> StepExtent:
+    count, low, high = row
+    return StepExtent(int(count or 0), low, high)
+
+
+def seek_select(steps: Any, run: Any, step_index: Any, norm_status: Any, retries: Any, after: Any,
+                what: StepSeek, backward: bool) -> Any:
+    """The step_index of the next (previous) step after ``after`` that ``what`` matches.
+    ``norm_status`` is the dialect's trimmed, lower-cased status (NULL when not text);
+    ``retries`` a condition that the step's retry_count is a number above 0."""
+    if what is StepSeek.FAILURE:
+        cond = norm_status.in_(raw_statuses(StepStatus.FAILURE))
+    else:
+        cond = sa.or_(norm_status.in_(raw_statuses(StepStatus.RETRY)), retries)
+    stmt = sa.select(step_index).select_from(steps).where(run, cond)
+    if after is not None:
+        stmt = stmt.where(step_index < after if backward else step_index > after)
+    return stmt.order_by(step_index.desc() if backward else step_index).limit(1)

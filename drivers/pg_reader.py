@@ -37,7 +37,15 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from drivers._sql import count_activity, failed_run, sql_list, step_slice
+from drivers._sql import (
+    count_activity,
+    failed_run,
+    seek_select,
+    sql_list,
+    step_extent_of,
+    step_extent_select,
+    step_slice,
+)
 from drivers.evidence_reader import PostgresEvidenceReader, grade_clause, grade_rank_clause
 from drivers.pg_common import (
     DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -62,7 +70,8 @@ from inspector.model import (
     raw_statuses,
 )
 from inspector.records import replay_of
-from inspector.source import Capability, SourceTotals
+from inspector.source import Capability, SourceTotals, StepSeek
+from inspector.step_rows import StepExtent
 
 if TYPE_CHECKING:  # numpy loads with it: only when runs are counted over time
     from inspector.activity import RunActivity
@@ -552,6 +561,37 @@ class PostgresTraceReader:
             cols = (cols[0], cols[1], [None if v is None else float(v) for v in cols[2]], cols[3], cols[4],
                     [None if v is None else float(v) for v in cols[5]])
         return cols
+
+    def step_extent(self, run_id: str) -> StepExtent:
+        """``StepKeysSource``: the trace's count and smallest and largest step_index."""
+        trace_id, _ = self._trace_key(run_id)
+        c = self._steps.c
+        with self._connect(f"counting the steps of {trace_id}") as conn:
+            return step_extent_of(conn.execute(step_extent_select(self._steps, c.trace_id == trace_id,
+                                                                  c.step_index)).one())
+
+    def step_keys(self, run_id: str) -> Sequence[Any]:
+        """``StepKeysSource``: the trace's step_index values in order (an index-only scan)."""
+        trace_id, _ = self._trace_key(run_id)
+        c = self._steps.c
+        stmt = sa.select(c.step_index).where(c.trace_id == trace_id).order_by(c.step_index)
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        with self._connect(f"listing the steps of {trace_id}") as conn:
+            cur = conn.connection.driver_connection.execute(str(compiled), compiled.params)
+            return [r[0] for r in cur.fetchall()]
+
+    def seek_step(self, run_id: str, after: Any, what: StepSeek, *, backward: bool = False) -> Any:
+        """``StepKeysSource``: the next (previous) failed or retried step's step_index."""
+        trace_id, _ = self._trace_key(run_id)
+        c = self._steps.c
+        have = self._step_cols
+        status = sa.cast(c.status, sa.Text) if "status" in have else sa.null()
+        norm = sa.func.lower(sa.func.btrim(status, STATUS_WHITESPACE))
+        retries = c.retry_count > 0 if "retry_count" in have else sa.false()
+        stmt = seek_select(self._steps, c.trace_id == trace_id, c.step_index, norm, retries, after, what, backward)
+        with self._connect(f"looking for the {'previous' if backward else 'next'} {what.value} in {trace_id}") as conn:
+            row = conn.execute(stmt).first()
+        return row[0] if row is not None else None
 
     def iter_steps(self, run_id: str, batch: int = 2000) -> Iterator[Step]:
         """Every step with payloads, streamed through a server-side cursor (one snapshot).

@@ -24,7 +24,15 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy import column, select, table
 
-from drivers._sql import count_activity, failed_run, sql_list, step_slice
+from drivers._sql import (
+    count_activity,
+    failed_run,
+    seek_select,
+    sql_list,
+    step_extent_of,
+    step_extent_select,
+    step_slice,
+)
 from drivers.evidence_reader import EvidenceReader, grade_clause, grade_rank_clause
 from inspector.errors import (
     CorruptSource,
@@ -49,7 +57,8 @@ from inspector.model import (
     raw_statuses,
 )
 from inspector.records import replay_of
-from inspector.source import Capability, SourceTotals
+from inspector.source import Capability, SourceTotals, StepSeek
+from inspector.step_rows import StepExtent
 
 if TYPE_CHECKING:  # numpy loads with it: only when runs are counted over time
     from inspector.activity import RunActivity
@@ -540,17 +549,49 @@ class SQLiteTraceReader:
         names = ("step_index", "timestamp", "duration_ms", "status", "retry_count", "cost_cents")
         stmt = self._step_select(names).where(self._steps.c.run_id == run_id).order_by(self._steps.c.step_index)
         stmt = step_slice(stmt, self._steps.c.step_index, every, after, limit)
+        with self._guard(f"reading the step columns of {run_id}"), self.engine.connect() as conn:
+            rows = self._raw_rows(conn, stmt)
+        return tuple(list(c) for c in zip(*rows, strict=True)) if rows else tuple([] for _ in names)
+
+    def _raw_rows(self, conn: sa.Connection, stmt: Any) -> list[Any]:
+        """sqlite3's own tuples for ``stmt`` (a SQLAlchemy row per step costs three times the
+        read), read the careful way when a value is not UTF-8."""
         compiled = stmt.compile(dialect=self.engine.dialect)
         params = [compiled.params[k] for k in (compiled.positiontup or ())]
-        with self._guard(f"reading the step columns of {run_id}"), self.engine.connect() as conn:
-            try:
-                # sqlite3's own tuples: a SQLAlchemy row per step would cost three times the read.
-                rows = conn.connection.driver_connection.execute(str(compiled), params).fetchall()
-            except sqlite3.OperationalError as exc:
-                if "decode" not in str(exc).lower():
-                    raise
-                rows = self._fetch(conn, stmt)  # a value that is not UTF-8: read the careful way
-        return tuple(list(c) for c in zip(*rows, strict=True)) if rows else tuple([] for _ in names)
+        try:
+            return conn.connection.driver_connection.execute(str(compiled), params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc).lower():
+                raise
+            return self._fetch(conn, stmt)
+
+    def step_extent(self, run_id: str) -> StepExtent:
+        """``StepKeysSource``: three index lookups (the count walks the index)."""
+        c = self._steps.c
+        stmt = step_extent_select(self._steps, c.run_id == run_id, c.step_index)
+        with self._guard(f"counting the steps of {run_id}"), self.engine.connect() as conn:
+            return step_extent_of(self._fetch(conn, stmt)[0])
+
+    def step_keys(self, run_id: str) -> Sequence[Any]:
+        """``StepKeysSource``: the run's step_index values in order, an index-only scan."""
+        c = self._steps.c
+        stmt = select(c.step_index).where(c.run_id == run_id).order_by(c.step_index)
+        with self._guard(f"listing the steps of {run_id}"), self.engine.connect() as conn:
+            return [r[0] for r in self._raw_rows(conn, stmt)]
+
+    def seek_step(self, run_id: str, after: Any, what: StepSeek, *, backward: bool = False) -> Any:
+        """``StepKeysSource``: the next (previous) failed or retried step's step_index."""
+        c = self._steps.c
+        have = self._step_cols
+        status = c.status if "status" in have else sa.null()
+        norm = sa.case((sa.func.typeof(status) == "text", sa.func.lower(sa.func.trim(status, STATUS_WHITESPACE))))
+        retry = c.retry_count if "retry_count" in have else sa.null()
+        retries = sa.and_(sa.func.typeof(retry).in_(("integer", "real")), retry > 0)
+        stmt = seek_select(self._steps, c.run_id == run_id, c.step_index, norm, retries, after, what, backward)
+        with self._guard(f"looking for the {'previous' if backward else 'next'} {what.value} in {run_id}"), \
+                self.engine.connect() as conn:
+            rows = self._fetch(conn, stmt)
+        return rows[0][0] if rows else None
 
     def _full_step(self, m: Any) -> Step:
         return Step(

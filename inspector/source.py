@@ -22,6 +22,7 @@ from inspector.model import (
     StepRow,
     StepStatus,
 )
+from inspector.step_rows import StepExtent
 
 if TYPE_CHECKING:  # numpy (0.2 s to import) only where runs are counted over time
     from inspector.activity import RunActivity
@@ -36,6 +37,8 @@ __all__ = [
     "RunActivitySource",
     "SourceTotals",
     "StepColumnsSource",
+    "StepKeysSource",
+    "StepSeek",
     "StreamsRuns",
     "TraceSource",
     "TracesPerRun",
@@ -205,6 +208,36 @@ class StepColumnsSource(Protocol):
 
     def step_columns(self, run_id: str, every: int = 1, *, after: Any = None,
                      limit: int | None = None) -> tuple[Sequence[Any], ...]: ...
+
+
+class StepSeek(enum.StrEnum):
+    """What "next"/"previous" looks for among a run's steps."""
+
+    #: A step whose status normalises to failure (§2.4).
+    FAILURE = "failure"
+    #: A step that was retried: ``retry_count`` > 0, or a status that normalises to retry.
+    RETRY = "retry"
+
+    def matches(self, row: StepRow) -> bool:
+        if self is StepSeek.FAILURE:
+            return row.status is StepStatus.FAILURE
+        retries = row.retry_count
+        return row.status is StepStatus.RETRY or (type(retries) is int and retries > 0)
+
+
+@runtime_checkable
+class StepKeysSource(Protocol):
+    """A source that finds a run's steps by ``step_index`` without reading them (the step table
+    of a million-step run): ``step_extent`` counts them and gives the smallest and largest value
+    (index lookups); ``step_keys`` lists every value in order (an index-only scan);
+    ``seek_step`` gives the step_index of the next (``backward``: previous) step after ``after``
+    (None: from the end) that ``what`` matches, or None, in one statement."""
+
+    def step_extent(self, run_id: str) -> StepExtent: ...
+
+    def step_keys(self, run_id: str) -> Sequence[Any]: ...
+
+    def seek_step(self, run_id: str, after: Any, what: StepSeek, *, backward: bool = False) -> Any: ...
 
 
 @runtime_checkable
