@@ -242,3 +242,31 @@ def test_a_finaliser_given_after_a_shutdown_still_runs(qtbot):
     runner.shutdown()
     assert len(ran) == 2 and threading.get_ident() not in ran and runner.stopped
 
+
+
+def test_full_collections_wait_until_the_old_generation_grew_by_a_quarter(qapp):
+    """The interpreter's rule, kept by the GUI-thread collector: a full collection (tens of ms over
+    the app's objects) only once a quarter more objects reached the old generation."""
+    from ui.qt.session.collector import GuiThreadCollector
+
+    col = GuiThreadCollector(interval_ms=60_000)
+    try:
+        col.threshold = (1, 1, 1)  # every generation's count threshold crossed at every other check
+        kept = []
+
+        def ticks(n: int) -> None:
+            for _ in range(n):
+                kept.append([[] for _ in range(3)])  # objects that live on: tracked, counted
+                col.check()
+
+        ticks(10)
+        full = col.full_collections
+        ticks(10)
+        assert col.full_collections == full  # middle collections only: the old generation barely grew
+        kept.append([[] for _ in range(len(gc.get_objects(2)))])  # as many again as it holds
+        ticks(10)
+        assert col.full_collections > full
+    finally:
+        col.stop()
+        col.deleteLater()
+        gc.disable()  # the application's own collector still runs
