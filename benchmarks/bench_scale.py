@@ -7,15 +7,18 @@ prints one JSON line of figures (issue 14). Asserts nothing.
 
 RUN_ID defaults to the run with the most steps. Keys:
 
-- ``click_to_steps_ms``: select the run in the list → its first steps painted in the tree;
-- ``page_paint_p95_ms`` / ``page_paint_max_ms``: Page Down in the tree, to the next paint (the
-  fetches it causes included), over ``--pages`` pages;
-- ``jump_to_end_ms``: Ctrl+End, again until the run's last step is painted (null when
-  ``--timeout`` passes first, with ``jump_to_end_rows`` the rows reached);
+- ``click_to_steps_ms``: select the run in the list → its first steps painted in the step table;
+  ``count_known_ms``: → the table has all the run's rows;
+- ``page_paint_p95_ms`` / ``page_paint_max_ms``: Page Down in the table, until the rows in view
+  are read and painted, over ``--pages`` pages;
+- ``jump_to_end_ms``: Ctrl+End until the run's last step is read and painted (likewise
+  ``jump_to_start_ms``, ``go_to_middle_ms``; ``next_retry_ms``/``next_failure_ms``: the jump bar,
+  ``*_found`` whether one was found);
 - ``scroll_all_max_stall_ms``: the longest the heartbeat waited while paging down through 20,000
-  rows and dragging the scroll bar to 25/50/75/100 %;
-- ``rss_after_mb``: resident memory at the end, and ``rows_loaded`` then;
-- ``search_first_hit_ms``: null until the tree has a search.
+  rows and dragging the scroll bar to 25/50/75/100 % (``drag_paint_max_ms``: the slowest drag);
+- ``rss_after_visiting_mb``: resident memory after dragging through the whole run in 500 stops
+  (``visit_max_stall_ms`` the longest wait meanwhile, ``pages_read``/``pages_kept``);
+- ``search_first_hit_ms``: the first hit of a search in the run's payloads.
 
 Every figure is measured here, in this run; ``heartbeat_max_stall_ms`` is the longest gap over the
 whole benchmark.
@@ -117,47 +120,66 @@ def main() -> int:
     watch = PaintWatch(view.viewport())
     t0 = time.perf_counter()
     w.runs_view.selectRow(w.runs_model.row_of(run_id))
-    spin(lambda: model.rowCount(model.top_index()) > 0)
+    spin(lambda: model.rowCount() > 0)
     marker = len(watch.times)
     spin(lambda: len(watch.times) > marker)
     out["click_to_steps_ms"] = round((watch.times[-1] - t0) * 1000, 1) if watch.times else None
-    spin(lambda: w.session.pending(Worker.INTERACTIVE) == 0)
-    top = model.top_index()
+    spin(lambda: model.row_map is not None and w.session.pending(Worker.INTERACTIVE) == 0)
+    out["count_known_ms"] = round((time.perf_counter() - t0) * 1000, 1)
     view.setFocus()
-    view.setCurrentIndex(model.index(0, 0, top))
+    view.setCurrentIndex(model.index(0, 0))
     app.processEvents()
 
-    def key(k, mod=Qt.KeyboardModifier.NoModifier) -> float:
-        """Press a key in the tree; ms to the next paint (the fetch it starts included)."""
-        marker = len(watch.times)
+    def settled() -> bool:
+        """Every row in the view is read and the read painted."""
+        first = view.rowAt(0)
+        last = view.rowAt(view.viewport().height() - 2)
+        last = model.rowCount() - 1 if last < 0 else last
+        return first < 0 or (model.step_at(first) is not None and model.step_at(last) is not None)
+
+    def act(do) -> float:
+        """Do something to the table; ms until its rows are read and painted."""
         t0 = time.perf_counter()
-        QTest.keyClick(view, k, mod)
-        spin(lambda: len(watch.times) > marker and w.session.pending(Worker.INTERACTIVE) == 0, timeout=args.timeout)
+        do()
+        marker = len(watch.times)
+        spin(lambda: settled() and len(watch.times) > marker and w.session.pending(Worker.INTERACTIVE) == 0)
         return (watch.times[-1] - t0) * 1000 if len(watch.times) > marker else float("nan")
 
-    # Page Down: the next paint, fetches included.
+    def key(k, mod=Qt.KeyboardModifier.NoModifier) -> float:
+        return act(lambda: QTest.keyClick(view, k, mod))
+
+    # Page Down: the next paint, reads included.
+    mark = beat.mark()
     pages = [key(Qt.Key.Key_PageDown) for _ in range(args.pages)]
     out["page_paint_p95_ms"] = round(pct(pages, 95), 1) if pages else None
     out["page_paint_max_ms"] = round(max(pages), 1) if pages else None
+    out["page_down_max_stall_ms"] = round(beat.max_since(mark), 1)
 
-    # Ctrl+End until the last step is painted.
-    t0 = time.perf_counter()
-    end = t0 + args.timeout
-    while time.perf_counter() < end:
-        key(Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
-        last = model.index(model.rowCount(top) - 1, 0, top)
-        if model.rowCount(top) >= total and view.visualRect(last).isValid():
-            break
-    reached = model.rowCount(top)
-    out["jump_to_end_ms"] = round((time.perf_counter() - t0) * 1000, 1) if reached >= total else None
-    out["jump_to_end_rows"] = reached
+    # Ctrl+End: the last step read and painted.
+    out["jump_to_end_ms"] = round(key(Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier), 1)
+    out["jump_to_end_last_row"] = model.step_index_at(model.rowCount() - 1)
+    out["jump_to_end_last_painted"] = model.step_at(model.rowCount() - 1) is not None
+    # Ctrl+Home, then Go to step (the middle of the run).
+    out["jump_to_start_ms"] = round(key(Qt.Key.Key_Home, Qt.KeyboardModifier.ControlModifier), 1)
+    middle = model.step_index_at(model.rowCount() // 2)
+    out["go_to_middle_ms"] = round(act(lambda: view.select_step(middle)), 1)
+    for name, what, backward in (("next_retry_ms", "retry", False), ("next_failure_ms", "failure", False)):
+        from inspector.source import StepSeek
+
+        before = view.current_step_index()
+        t0 = time.perf_counter()
+        w.steps_panel.seek(StepSeek(what), backward=backward)
+        spin(lambda: w.session.pending(Worker.INTERACTIVE) == 0 and (view.current_step_index() != before
+                                                                      or w.steps_panel.note.text().startswith("No")))
+        out[name] = round((time.perf_counter() - t0) * 1000, 1)
+        out[name.replace("_ms", "_found")] = view.current_step_index() != before
 
     # Page down through 20,000 rows, then drag the scroll bar: the heartbeat's longest wait.
     mark = beat.mark()
-    view.setCurrentIndex(model.index(0, 0, top))
+    view.setCurrentIndex(model.index(0, 0))
     view.scrollToTop()
     app.processEvents()
-    rows_per_page = max(1, view.viewport().height() // max(1, view.sizeHintForRow(0)))
+    rows_per_page = max(1, view.viewport().height() // max(1, view.rowHeight(0)))
     deadline = time.perf_counter() + args.timeout
     for _ in range(20_000 // rows_per_page):
         key(Qt.Key.Key_PageDown)
@@ -165,13 +187,23 @@ def main() -> int:
             out["scroll_all_gave_up_after_s"] = args.timeout
             break
     bar = view.verticalScrollBar()
+    drags = []
     for share in (0.25, 0.5, 0.75, 1.0):
-        bar.setValue(int(bar.maximum() * share))
-        spin(lambda: w.session.pending(Worker.INTERACTIVE) == 0, timeout=args.timeout)
-        app.processEvents()
+        drags.append(act(lambda share=share: bar.setValue(int(bar.maximum() * share))))
+    out["drag_paint_max_ms"] = round(max(drags), 1)
     out["scroll_all_max_stall_ms"] = round(beat.max_since(mark), 1)
-    out["rows_loaded"] = model.rowCount(top)
-    out["rss_after_mb"] = round(rss_mb())
+
+    # Visit the whole run: the scroll bar dragged through it in 500 stops.
+    mark = beat.mark()
+    t0 = time.perf_counter()
+    for i in range(501):
+        act(lambda i=i: bar.setValue(int(bar.maximum() * i / 500)))
+    out["visit_whole_run_s"] = round(time.perf_counter() - t0, 1)
+    out["visit_max_stall_ms"] = round(beat.max_since(mark), 1)
+    out["rows"] = model.rowCount()
+    out["pages_read"] = model.pages_read
+    out["pages_kept"] = model.pages_kept
+    out["rss_after_visiting_mb"] = round(rss_mb())
     out["search_first_hit_ms"] = None
     out["heartbeat_max_stall_ms"] = round(beat.max_since(0), 1)
     w.shutdown()

@@ -21,7 +21,7 @@ from tests.ui.dbs import (
 )
 from ui.qt.messages import Level
 from ui.qt.models.runs import RUN_ROLE
-from ui.qt.models.steps import FIRST_CHUNK, STEP_ROLE
+from ui.qt.models.steps import KEEP_PAGES, PAGE_ROWS
 from ui.qt.panels.detail import TRUNCATE_BYTES
 from ui.qt.session.session import Worker
 
@@ -48,19 +48,17 @@ def select_run(qtbot, window, run_id):
     qtbot.waitUntil(lambda: window.runs_model.row_of(run_id) is not None, timeout=WAIT)
     assert window.select_run(run_id)
     idle(qtbot, window)
-    top = window.steps_model.top_index()
-    qtbot.waitUntil(lambda: window.steps_model.rowCount(top) > 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.steps_model.row_map is not None, timeout=WAIT)
     idle(qtbot, window)
-    return top
+    return window.run_tree_model.top_index()
 
 
-def step_index_row(window, top, step_index):
+def step_index_row(window, _top, step_index):
     model = window.steps_model
-    for r in range(model.rowCount(top)):
-        ref = model.data(model.index(r, 0, top), STEP_ROLE)
-        if ref is not None and ref[1].step_index == step_index:
-            return model.index(r, 0, top)
-    raise AssertionError(f"step {step_index} not shown")
+    row = model.row_of(step_index)
+    if row is None:
+        raise AssertionError(f"step {step_index} not shown")
+    return model.index(row, 0)
 
 
 def test_open_pick_run_expand_and_show_step(qtbot, make_window, small_db):
@@ -72,7 +70,9 @@ def test_open_pick_run_expand_and_show_step(qtbot, make_window, small_db):
     assert "1 orphan run ids" in w.status.totals_label.text()
 
     top = select_run(qtbot, w, ORIGINAL_RUN)
-    assert w.steps_view.isExpanded(top)
+    assert w.run_tree_view.isExpanded(top)
+    assert w.steps_model.run.run_id == ORIGINAL_RUN
+    assert w.steps_panel.title.text() == f"Steps of {ORIGINAL_RUN} · {w.steps_model.rowCount()} steps"
     assert w.detail.kind == "run"
     ix = step_index_row(w, top, 1)
     w.steps_view.setCurrentIndex(ix)
@@ -131,28 +131,51 @@ def test_orphan_steps_are_listed_and_shown(qtbot, make_window, small_db):
     row = w.runs_model.row_of(ORPHAN_RUN)
     assert row == 0  # pinned on top
     w.runs_view.selectRow(row)
-    top = w.steps_model.top_index()
-    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) > 0, timeout=WAIT)
-    assert "run row missing" in w.steps_model.data(top)
+    top = w.run_tree_model.top_index()
+    qtbot.waitUntil(lambda: w.steps_model.row_map is not None, timeout=WAIT)
+    assert "run row missing" in w.run_tree_model.data(top)
+    assert w.steps_model.rowCount() == w.steps_model.row_map.count > 0
+    assert w.steps_model.step_at(0).run_id == ORPHAN_RUN
 
 
-def test_big_run_scrolls_through_fetch_more(qtbot, make_window, small_db):
+def test_big_run_has_every_row_and_reads_only_pages_shown(qtbot, make_window, small_db):
+    from PySide6.QtCore import Qt
+
     w = make_window()
     w.resize(1200, 800)
     w.show()
     open_and_wait(qtbot, w, small_db)
-    top = select_run(qtbot, w, BIG_RUN)
-    qtbot.wait(300)
-    idle(qtbot, w)
-    first = w.steps_model.rowCount(top)
-    assert first == FIRST_CHUNK  # the first page only: nothing read ahead of the user
-    for _ in range(200):
-        if w.steps_model.rowCount(top) >= BIG_RUN_STEPS:
-            break
-        w.steps_view.scrollToBottom()
-        qtbot.wait(20)
-        idle(qtbot, w)
-    assert w.steps_model.rowCount(top) == BIG_RUN_STEPS
+    select_run(qtbot, w, BIG_RUN)
+    model, view = w.steps_model, w.steps_view
+    assert model.rowCount() == BIG_RUN_STEPS  # the scroll bar shows the whole run at once
+    assert model.pages_read == 1  # the first page only: nothing read ahead of the user
+    # Ctrl+End: the last page is read (not the ones between), and the last step is there.
+    view.setFocus()
+    view.setCurrentIndex(model.index(0, 0))
+    qtbot.keyClick(view, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: model.step_at(BIG_RUN_STEPS - 1) is not None, timeout=WAIT)
+    assert model.step_at(BIG_RUN_STEPS - 1).step_index == BIG_RUN_STEPS - 1
+    assert model.pages_read <= 3
+    assert model.step_at(BIG_RUN_STEPS // 2) is None
+    qtbot.waitUntil(lambda: w.detail.title.text() == f"Step {BIG_RUN_STEPS - 1} of {BIG_RUN}", timeout=WAIT)
+    # Go to step N (Ctrl+G, type, Enter): the step in the middle of the view, its detail shown.
+    qtbot.keyClick(w.steps_panel, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert w.steps_panel.go_to.hasFocus()
+    qtbot.keyClicks(w.steps_panel.go_to, "617")
+    qtbot.keyClick(w.steps_panel.go_to, Qt.Key.Key_Return)
+    assert view.currentIndex().row() == model.row_of(617)
+    qtbot.waitUntil(lambda: model.step_at(617) is not None and "Step 617 " in w.detail.title.text(), timeout=WAIT)
+    w.steps_panel.go_to.setText("99999")
+    w.steps_panel.go_to.returnPressed.emit()
+    assert w.steps_panel.note.text() == "No step 99999 in this run"
+    assert view.current_step_index() == 617
+    # Dragging through the whole run keeps a bounded number of pages.
+    bar = view.verticalScrollBar()
+    for i in range(41):
+        bar.setValue(bar.maximum() * i // 40)
+        qtbot.waitUntil(lambda: model.step_at(view.rowAt(2)) is not None, timeout=WAIT)
+    assert model.pages_kept <= KEEP_PAGES and model.pages_read <= 3 + 41 * 2 + 2
+    assert model.pages_read >= BIG_RUN_STEPS // PAGE_ROWS // 2
 
 
 def test_filters_and_sorting_go_to_the_source(qtbot, make_window, small_db):
@@ -231,16 +254,13 @@ def test_browsing_everything_leaves_the_file_unchanged(qtbot, make_window, small
         w.runs_view.selectRow(row)
         run = model.data(model.index(row, 0), RUN_ROLE)
         assert run is not None
-        top = w.steps_model.top_index()
-        while w.steps_model.request_more(top):
-            pass
-        assert w.steps_model.loaded_steps(top) == (run.total_steps or 0)
-        for r in range(w.steps_model.rowCount(top)):
-            ix = w.steps_model.index(r, 0, top)
-            if w.steps_model.data(ix, STEP_ROLE) is None:
-                continue
+        assert w.steps_model.rowCount() == (run.total_steps or 0)
+        for r in range(w.steps_model.rowCount()):
+            ix = w.steps_model.index(r, 0)
             w.steps_view.setCurrentIndex(ix)
+            w.steps_view._settled()  # what the settle timer does once the moves stop
             assert w.detail.kind == "step"
+            assert w.detail.title.text().startswith(f"Step {w.steps_model.step_index_at(r)} of")
             seen_steps += 1
     assert seen_steps == w.status.totals.steps if w.status.totals else seen_steps > BIG_RUN_STEPS
     assert [lvl for lvl, _ in w.bus.history if lvl == Level.ERROR] == []

@@ -9,13 +9,8 @@ from inspector.model import RunFilter, RunSort
 from tests.ui.dbs import BIG_RUN, BIG_RUN_STEPS, ORIGINAL_RUN, ORPHAN_RUN, REPLAYS
 from ui.qt.models.json_tree import PATH_ROLE, JsonTreeModel
 from ui.qt.models.runs import PAGE_SIZE, RUN_ROLE, RunsModel, column_of
-from ui.qt.models.steps import (
-    FETCH_CHUNK,
-    FIRST_CHUNK,
-    NODE_ROLE,
-    STEP_ROLE,
-    StepTreeModel,
-)
+from ui.qt.models.run_tree import NODE_ROLE, RunTreeModel
+from ui.qt.models.steps import PAGE_ROWS, WANTED_PAGES, StepTableModel
 
 pytestmark = pytest.mark.gui
 
@@ -99,62 +94,85 @@ def test_runs_model_filter_and_sort(source, shown):
     assert counts == sorted(counts, reverse=True)
 
 
-def test_step_tree_passes_model_tester(qtmodeltester, source, shown):
-    model = shown(StepTreeModel, source, None)
+def test_run_tree_passes_model_tester(qtmodeltester, source, shown):
+    model = shown(RunTreeModel, source, None)
     model.set_run(source.get_run(ORIGINAL_RUN).summary)
-    top = model.top_index()
-    while model.request_more(top):
-        pass
     qtmodeltester.check(model)
 
 
-def test_step_tree_lists_replays_under_their_original(source, shown):
-    model = shown(StepTreeModel, source, None)
+def test_run_tree_lists_replays_under_their_original(source, shown):
+    model = shown(RunTreeModel, source, None)
     model.set_run(source.get_run(ORIGINAL_RUN).summary)
     top = model.top_index()
     group = model.index(0, 0, top)
     assert model.data(group) == "Replays (2)"
     replays = [model.data(model.index(r, 0, group), NODE_ROLE).run_id for r in range(model.rowCount(group))]
     assert replays == list(REPLAYS)
-    # a replay node loads its own steps on demand
-    first = model.index(0, 0, group)
-    assert model.canFetchMore(first)
-    model.fetchMore(first)
-    assert model.rowCount(first) == source.count_steps(REPLAYS[0])
+    assert [r.run_id for r in model.runs()] == [ORIGINAL_RUN, *REPLAYS]
+    assert model.index_of(REPLAYS[1]) == model.index(1, 0, group)
 
 
-def test_step_tree_fetch_more_in_chunks(source, shown):
-    model = shown(StepTreeModel, source, None)
-    model.set_run(source.get_run(BIG_RUN).summary)
-    top = model.top_index()
-    assert model.hasChildren(top)
-    assert model.rowCount(top) == 0  # nothing read before the view asks
-    assert model.canFetchMore(top)
-    model.fetchMore(top)
-    assert model.rowCount(top) == FIRST_CHUNK  # small: it is what the click waits for
-    # a view re-laying out the parent may call fetchMore again: nothing more without demand
-    assert not model.canFetchMore(top)
-    model.fetchMore(top)
-    assert model.rowCount(top) == FIRST_CHUNK
-    assert model.request_more(top)
-    assert model.rowCount(top) == FIRST_CHUNK + FETCH_CHUNK
-    fetches = 2
-    while model.request_more(top):
-        fetches += 1
-    assert model.rowCount(top) == BIG_RUN_STEPS
-    assert fetches == 1 + -(-(BIG_RUN_STEPS - FIRST_CHUNK) // FETCH_CHUNK)
-    indexes = [model.data(model.index(r, 0, top), STEP_ROLE)[1].step_index for r in range(model.rowCount(top))]
-    assert indexes == list(range(BIG_RUN_STEPS))
-
-
-def test_step_tree_shows_orphans_under_their_own_node(source, shown):
-    model = shown(StepTreeModel, source, None)
+def test_run_tree_shows_orphans_as_their_own_node(source, shown):
+    model = shown(RunTreeModel, source, None)
     orphan = source.orphan_runs()[0]
     model.set_run(orphan)
     top = model.top_index()
     assert "Orphan steps of " + ORPHAN_RUN in model.data(top)
-    model.fetchMore(top)
-    assert model.rowCount(top) == orphan.total_steps > 0
+    assert model.rowCount(top) == 0
+
+
+def test_step_table_passes_model_tester(qtmodeltester, qapp, source, shown):
+    model = shown(StepTableModel, source, None)
+    model.set_run(source.get_run(BIG_RUN).summary)
+    qtmodeltester.check(model)
+    model.set_run(source.get_run(ORIGINAL_RUN).summary)
+    qtmodeltester.check(model)
+
+
+def _drain(qapp) -> None:
+    """Run the event loop until the page reads it starts are done (a synchronous session reads
+    within the call; each read queues the next)."""
+    for _ in range(20):
+        qapp.processEvents()
+
+
+def test_step_table_counts_first_then_reads_the_pages_painted(qapp, source, shown, monkeypatch):
+    import ui.qt.models.steps as steps
+
+    model = shown(StepTableModel, source, None)
+    model.set_run(source.get_run(BIG_RUN).summary)
+    # The first page, then the count: every row from the start, one page read.
+    assert model.rowCount() == BIG_RUN_STEPS and model.row_map.is_dense
+    assert model.pages_read == 1 and model.step_at(0).step_index == 0 and model.step_at(PAGE_ROWS) is None
+    # A row not read yet shows its step number and asks for its page, read after the paint.
+    cells = _style_options(model, [model.index(1000, c) for c in range(model.columnCount())])
+    assert [opt.text for _ix, opt in cells][:2] == ["1000", "…"]
+    assert model.step_at(1000) is None
+    _drain(qapp)
+    assert model.step_at(1000).step_index == 1000 and model.pages_read == 2
+    # Only the latest pages asked for are read, the newest first: rows scrolled past are not.
+    for page in range(2, 10):
+        _style_options(model, [model.index(page * PAGE_ROWS, 0)])
+    _drain(qapp)
+    read = [p for p in range(2, 10) if model.step_at(p * PAGE_ROWS) is not None]
+    assert read == list(range(10 - WANTED_PAGES, 10))
+    # At most KEEP_PAGES pages are kept, the least recently painted dropped.
+    monkeypatch.setattr(steps, "KEEP_PAGES", 3)
+    for page in range(0, BIG_RUN_STEPS // PAGE_ROWS):
+        _style_options(model, [model.index(page * PAGE_ROWS, 0)])
+        _drain(qapp)
+    assert model.pages_kept == 3
+    assert model.step_at(0) is None and model.step_at(BIG_RUN_STEPS // PAGE_ROWS * PAGE_ROWS - 1) is not None
+
+
+def test_step_table_of_orphans_and_of_nothing(qapp, source, shown):
+    model = shown(StepTableModel, source, None)
+    orphan = source.orphan_runs()[0]
+    model.set_run(orphan)
+    assert model.rowCount() == orphan.total_steps > 0
+    assert model.step_at(0).run_id == ORPHAN_RUN
+    model.set_run(None)
+    assert model.rowCount() == 0 and model.run is None and model.row_map is None
 
 
 def test_json_model_passes_model_tester_and_is_lazy(qtmodeltester):
@@ -213,13 +231,16 @@ def test_runs_model_multidata_matches_data_cell_by_cell(source, shown):
     _assert_options_match_data(model, cells)
 
 
-def test_step_tree_multidata_matches_data_cell_by_cell(source, shown):
-    model = shown(StepTreeModel, source, None)
+def test_step_table_multidata_matches_data_cell_by_cell(qapp, source, shown):
+    model = shown(StepTableModel, source, None)
+    model.set_run(source.get_run(BIG_RUN).summary)
+    # A loaded page and a page not read yet (placeholders), in one painting order.
+    rows = list(range(0, 12)) + list(range(700, 705))
+    _assert_options_match_data(model, [model.index(r, c) for r in rows for c in range(model.columnCount())])
+    _drain(qapp)
     model.set_run(source.get_run(ORIGINAL_RUN).summary)
-    top = model.top_index()
-    model.fetchMore(top)
-    cells = [top] + [model.index(r, c, top) for r in range(model.rowCount(top)) for c in range(model.columnCount())]
-    _assert_options_match_data(model, cells)
+    _assert_options_match_data(model, [model.index(r, c) for r in range(model.rowCount())
+                                       for c in range(model.columnCount())])
 
 
 def test_runs_model_with_grades_passes_model_tester(qtmodeltester, tmp_path, shown):

@@ -54,26 +54,35 @@ def test_browse_postgres_like_sqlite(qtbot, make_window, filled_pg):
     assert w.detail.kind == "run"
     assert "trace_0123456789abcdef" in w.detail.fields.text()
     assert "not computed" in w.detail.fields.text()  # root_hash 'pending'
-    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) == 5, timeout=WAIT)  # other traces + 4 steps
+    qtbot.waitUntil(lambda: w.run_tree_model.rowCount(top) == 1, timeout=WAIT)  # other traces
+    assert w.steps_model.rowCount() == 4
     top = select_run(qtbot, w, "trace_run-05")
-    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) == 4, timeout=WAIT)  # the group + 3 steps
-    group = w.steps_model.index(0, 0, top)
-    assert w.steps_model.data(group).startswith("Other traces of this run (1)")
-    assert "trace_0123456789abcdef" in w.steps_model.data(w.steps_model.index(0, 0, group))
-    top_rows = [w.steps_model.index(r, 0, top) for r in range(1, 4)]
-    assert [w.steps_model.data(ix, STEP_ROLE)[1].step_index for ix in top_rows] == [0, 1, 2]
-    statuses = [w.steps_model.data(w.steps_model.index(r, 1, top)) for r in range(1, 4)]
-    assert statuses == ["succeeded", "failed", "skipped"]
-    ix = w.steps_model.index(2, 0, top)
-    assert w.steps_model.data(ix, STEP_ROLE)[0] == "trace_run-05"
+    qtbot.waitUntil(lambda: w.run_tree_model.rowCount(top) == 1, timeout=WAIT)  # the group
+    tree = w.run_tree_model
+    group = tree.index(0, 0, top)
+    assert tree.data(group).startswith("Other traces of this run (1)")
+    other = tree.index(0, 0, group)
+    assert "trace_0123456789abcdef" in tree.data(other)
+    model = w.steps_model
+    assert model.rowCount() == 3
+    assert [model.data(model.index(r, 0), STEP_ROLE)[1].step_index for r in range(3)] == [0, 1, 2]
+    assert [model.data(model.index(r, 1)) for r in range(3)] == ["succeeded", "failed", "skipped"]
+    ix = model.index(1, 0)
+    assert model.data(ix, STEP_ROLE)[0] == "trace_run-05"
     w.steps_view.setCurrentIndex(ix)
     qtbot.waitUntil(lambda: w.detail.kind == "step", timeout=WAIT)
     text = w.detail.fields.text()
     assert "failed → failure" in text and "trace_run-05" in text and "INFO" in text
+    # Choosing the other trace in the tree shows its steps and its details.
+    w.run_tree_view.setCurrentIndex(other)
+    qtbot.waitUntil(lambda: model.run is not None and model.run.key == "trace_0123456789abcdef"
+                    and model.rowCount() == 4, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.detail.kind == "run" and "trace_0123456789abcdef" in w.detail.fields.text(),
+                    timeout=WAIT)
 
-    # The big run pages its steps in chunks.
-    top = select_run(qtbot, w, "trace_big")
-    assert 0 < w.steps_model.rowCount(top) < 1200
+    # The big run has every row from the start and reads only its first page.
+    select_run(qtbot, w, "trace_big")
+    assert model.rowCount() == 1200 and model.row_map.is_dense and model.pages_read <= 2
 
 
 def test_archived_toggle(qtbot, make_window, filled_pg):
@@ -179,8 +188,7 @@ def test_server_restart_mid_session_reconnects_and_keeps_the_place(qtbot, make_w
     qtbot.waitUntil(lambda: not w.session.reconnect.active, timeout=WAIT)
     qtbot.waitUntil(lambda: w.current_run() is not None and w.current_run().key == "trace_run-07", timeout=WAIT)
     idle(qtbot, w)
-    top = w.steps_model.top_index()
-    qtbot.waitUntil(lambda: w.steps_model.rowCount(top) == 2, timeout=WAIT)  # 2 steps; run-07 has one trace
+    qtbot.waitUntil(lambda: w.steps_model.rowCount() == 2, timeout=WAIT)  # 2 steps; run-07 has one trace
     assert any("Reconnected" in text for _lvl, text in w.bus.history)
     assert not w.banner.isVisible()
 
@@ -389,7 +397,7 @@ def test_refresh_keeps_the_place_beyond_the_first_page(qtbot, make_window, many_
     # Newest first: r010 is row 249, on the second page.
     w.runs_view.scrollToBottom()
     qtbot.waitUntil(lambda: w.runs_model.row_of("trace_r010") is not None, timeout=WAIT)
-    top = select_run(qtbot, w, "trace_r010")
+    select_run(qtbot, w, "trace_r010")
     assert w.runs_model.row_of("trace_r010") == 249
     scroll = w.runs_view.verticalScrollBar().value()
     assert scroll > 0
@@ -400,5 +408,4 @@ def test_refresh_keeps_the_place_beyond_the_first_page(qtbot, make_window, many_
     qtbot.waitUntil(lambda: w.current_run() is not None and w.current_run().key == "trace_r010", timeout=WAIT)
     idle(qtbot, w)
     assert w.runs_view.verticalScrollBar().value() == scroll
-    top = w.steps_model.top_index()
-    assert w.steps_model.rowCount(top) == 3
+    assert w.steps_model.rowCount() == 3

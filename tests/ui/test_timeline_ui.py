@@ -51,7 +51,7 @@ def test_buckets_keep_the_worst_status_and_never_exceed_the_pixels():
 def test_the_timeline_follows_the_run_and_the_tree(qtbot, make_window, small_db, tmp_path):
     w = make_window()
     open_and_wait(qtbot, w, small_db)
-    top = select_run(qtbot, w, BIG_RUN)
+    select_run(qtbot, w, BIG_RUN)
     panel = w.timeline_panel
     panel.show_run(w.current_run())
     qtbot.waitUntil(lambda: panel.chart.cols is not None and len(panel.chart.cols) == BIG_RUN_STEPS, timeout=WAIT)
@@ -69,11 +69,19 @@ def test_the_timeline_follows_the_run_and_the_tree(qtbot, make_window, small_db,
     # The tree chooses a step: the chart brings it into view.
     panel.chart.getViewBox().setRange(yRange=(0, 20), padding=0)
     model = w.steps_model
-    ix = model.index(10, 0, top)
+    ix = model.index(10, 0)
     w.steps_view.setCurrentIndex(ix)
-    (_x0, _x1), (y0, y1) = panel.chart.getViewBox().viewRange()
     row = panel.chart.cols.position_of(model.data(ix, STEP_ROLE)[1].step_index)
-    assert y0 <= row <= y1
+
+    def in_view() -> bool:
+        (_x0, _x1), (y0, y1) = panel.chart.getViewBox().viewRange()
+        return y0 <= row <= y1
+
+    qtbot.waitUntil(in_view, timeout=WAIT)  # once the moves settle
+    # A bar far down the run: its row is chosen (read when shown) and its detail read.
+    panel.chart.step_clicked.emit(BIG_RUN_STEPS - 5)
+    assert w.steps_view.current_step_index() == BIG_RUN_STEPS - 5
+    qtbot.waitUntil(lambda: f"Step {BIG_RUN_STEPS - 5} " in w.detail.title.text(), timeout=WAIT)
     assert panel.chart.export_png(str(tmp_path / "timeline.png"))
     assert (tmp_path / "timeline.png").read_bytes().startswith(b"\x89PNG")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
@@ -27,7 +27,8 @@ from inspector.model import RunSummary
 from ui.qt.actions import install_actions
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, read_first_page
-from ui.qt.models.steps import StepTreeModel
+from ui.qt.models.run_tree import RunTreeModel
+from ui.qt.models.steps import StepTableModel
 from ui.qt.panels.banner import MessageBanner
 from ui.qt.panels.detail import DetailPanel, save_text
 from ui.qt.panels.docks import AutoDock
@@ -40,7 +41,7 @@ from ui.qt.panels.logs import RunLogsPanel
 from ui.qt.panels.runs_view import RunsView
 from ui.qt.panels.run_docks import RunDocks
 from ui.qt.panels.status import StatusLine
-from ui.qt.panels.step_tree import StepTreeView
+from ui.qt.panels.steps import StepsPanel
 from ui.qt.session.redis import RedisSettings
 from ui.qt.session.session import EvidenceState, SourceSession
 from ui.qt.session.settings import RecentSources
@@ -100,8 +101,11 @@ class MainWindow(QMainWindow):
         self.filters = FilterBar(session, findings=self.runs_model.findings)
         self.runs_view = RunsView(self.runs_model)
         self.activity = RunsActivityPanel(session, loader=self.disk)
-        self.steps_model = StepTreeModel(session, self)
-        self.steps_view = StepTreeView(self.steps_model)
+        self.run_tree_model = RunTreeModel(session, self)
+        self.steps_model = StepTableModel(session, self)
+        self.steps_panel = StepsPanel(session, self.run_tree_model, self.steps_model)
+        self.run_tree_view = self.steps_panel.tree
+        self.steps_view = self.steps_panel.table
         self.detail = DetailPanel(session)
         self.logs_dock = AutoDock("Run logs", "logsDock", self, holds=lambda: session.logs is not None)
         self.evidence_dock = AutoDock("Evidence", "evidenceDock", self,
@@ -130,7 +134,7 @@ class MainWindow(QMainWindow):
 
     def _lay_out(self) -> None:
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.steps_view)
+        right.addWidget(self.steps_panel)
         right.addWidget(self.detail)
         right.setSizes([380, 420])
         right.setStretchFactor(0, 1)
@@ -184,7 +188,7 @@ class MainWindow(QMainWindow):
         self.filters.invalid.connect(self.bus.warning)
         self.grading.finished.connect(lambda dist: self.runs_model.add_grades(dict(dist.grades)))
         self.runs_view.run_chosen.connect(self._run_chosen)
-        self.steps_view.run_chosen.connect(lambda run: self.detail.read_run(run.key, run))
+        self.run_tree_view.run_chosen.connect(self._tree_run_chosen)
         self.steps_view.step_chosen.connect(self.detail.read_step)
         self.detail.save_requested.connect(self.save_payload)
         # A dock opened (by the user, or shown by default) reads what it shows for the selected run.
@@ -267,17 +271,34 @@ class MainWindow(QMainWindow):
         return self.runs_view.select_run(key)
 
     def _run_chosen(self, run: RunSummary) -> None:
-        shown = self.steps_model.current_run
+        shown = self.run_tree_model.current_run
         if shown is not None and shown.key == run.key and not run.orphan and not self._reload_selected:
             self._show_run_evidence(run)  # read again if a refresh found the evidence reader again
             return
         self._reload_selected = False
-        self.steps_model.set_run(run)
-        self.steps_view.show_run_top()
+        self.steps_model.set_run(run)  # first: its first page is what the user waits on
+        self.run_tree_model.set_run(run)
         self.detail.read_run(run.key, run)
         self._show_run_logs(run)
         self._show_run_evidence(run)
         self.run_docks.show_run(run)
+
+    def _tree_run_chosen(self, run: RunSummary) -> None:
+        """A run of the run tree (the run, a replay, another trace): its details and its steps."""
+        self.detail.read_run(run.key, run)
+        shown = self.steps_model.run
+        if shown is None or shown.key != run.key:
+            self.steps_model.set_run(run)
+
+    def show_step(self, step_index: Any) -> bool:
+        """Select a step of the selected run by its step_index (the table shows the selected
+        run's steps again if a replay's were shown). False when the run has no such step."""
+        run = self.run_tree_model.current_run
+        if run is None:
+            return False
+        if self.steps_model.run is None or self.steps_model.run.key != run.key:
+            self.run_tree_view.select_top()
+        return self.steps_view.select_step(step_index)
 
     # -- the docks: run logs and evidence ------------------------------------------------------------
 

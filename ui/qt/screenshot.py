@@ -80,13 +80,9 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
                         break
             state["phase"] = "run"
         elif state["phase"] == "run":
-            top = window.steps_model.top_index()
-            node_rows = 0
-            while window.steps_model.data(window.steps_model.index(node_rows, 0, top), 0x0101) is None and node_rows < 2:
-                node_rows += 1
-            ix = window.steps_model.index(node_rows + want_step, 0, top)
-            if ix.isValid():
-                window.steps_view.setCurrentIndex(ix)
+            key = window.steps_model.step_index_at(want_step)
+            if key is not None:
+                window.steps_view.select_step(key)
             state["phase"] = "step"
         elif state["phase"] == "step" and evidence and session.evidence is not None \
                 and not state.get("evidence"):

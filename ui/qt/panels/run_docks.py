@@ -10,9 +10,8 @@ from PySide6.QtCore import QObject, Qt
 
 from inspector.consistency import Violation
 from inspector.integrity import EvidenceClass
-from inspector.model import RunSummary, StepRow
+from inspector.model import RunSummary
 from inspector.services.consistency import RunCheck, step_of
-from ui.qt.models.steps import STEP_ROLE
 from ui.qt.panels.consistency import ConsistencyPanel
 from ui.qt.panels.docks import AutoDock
 
@@ -93,7 +92,7 @@ class RunDocks(QObject):
             if index is not None:
                 self._timeline_step(index)
             else:
-                w.steps_view.setCurrentIndex(w.steps_model.top_index())
+                w.run_tree_view.select_top()
             w.steps_view.setFocus()
         elif "runs_list" in slots:
             w.runs_view.setFocus()
@@ -120,17 +119,7 @@ class RunDocks(QObject):
             panel.show_run(run)
 
     def _timeline_step(self, step_index: int) -> None:
-        """A bar was clicked: choose that step in the tree if it is loaded, else show it."""
+        """A bar was clicked (a finding or a search hit chosen): select that step in the table."""
         w = self._w
-        model, top = w.steps_model, w.steps_model.top_index()
-        for r in range(model.rowCount(top)):
-            ix = model.index(r, 0, top)
-            ref = model.data(ix, STEP_ROLE)
-            if ref is not None and ref[1].step_index == step_index:
-                w.steps_view.setCurrentIndex(ix)
-                w.steps_view.scrollTo(ix)
-                return
-        run = w.current_run()
-        if run is not None:
-            w.detail.read_step(run.key, StepRow(None, run.run_id, step_index, None, None, None, None, None, None,
-                                                None, None))
+        if not w.show_step(step_index):
+            w.bus.info(f"The selected run has no step {step_index}")

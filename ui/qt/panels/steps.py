@@ -1,108 +1,308 @@
-"""The run → step tree view: the selected run, its replays and other traces, and its steps read a
-chunk at a time as the view scrolls near the end of what is loaded (the model never reads ahead of
-the user); run and group rows span the whole width, steps use the columns."""
+"""The run and its steps: a small tree of the selected run, its replays and other traces, and
+below it the table of the chosen run's steps, at any size, with a bar to jump inside the run
+(go to step N, previous/next failure, previous/next retry).
+
+Choosing a run in the tree shows its steps in the table; the run's details show in the detail
+panel, a step's when a step is chosen.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Signal
-from PySide6.QtWidgets import QAbstractItemView, QTreeView, QWidget
+from typing import Any
 
-from ui.qt.models.steps import NODE_ROLE, STEP_ROLE, StepTreeModel
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QIntValidator, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QTableView,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
-__all__ = ["StepTreeView"]
+from inspector.model import RunSummary, StepRow
+from inspector.services.steps import seek_step
+from inspector.source import StepSeek
+from ui.format import fmt_count
+from ui.qt.models.run_tree import NODE_ROLE, RunTreeModel
+from ui.qt.models.steps import StepTableModel
+from ui.qt.session.session import SourceSession
+
+__all__ = ["RunTreeView", "StepTableView", "StepsPanel", "stub_step"]
 
 #: Column widths: step, status, skill, outcome, code, cost, duration, retries, timestamp.
-_WIDTHS = (60, 95, 150, 85, 105, 65, 65, 50, 150)
+_WIDTHS = (70, 95, 150, 85, 105, 65, 65, 50, 150)
+ROW_HEIGHT = 22
+#: A step chosen while the previous choice is this recent waits until the keys stop (Page Down
+#: held): the detail panel reads and lays out one step, not every step flown over.
+SETTLE_MS = 120
 
 
-class StepTreeView(QTreeView):
-    """A view of a :class:`StepTreeModel`. ``run_chosen(RunSummary)`` fires when a run row becomes
-    current, ``step_chosen(run key, StepRow)`` when a step does."""
+def stub_step(run: RunSummary, step_index: Any) -> StepRow:
+    """A step known only by its index (its row not read yet): what the detail panel needs to read it."""
+    return StepRow(None, run.run_id, step_index, None, None, None, None, None, None, None, None,
+                   trace_id=run.trace_id)
+
+
+class RunTreeView(QTreeView):
+    """The run, its replays and other traces. ``run_chosen(RunSummary)`` when a run row becomes current."""
 
     run_chosen = Signal(object)
+
+    def __init__(self, model: RunTreeModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runTreeView")
+        self.setModel(model)
+        self._model = model
+        self.setHeaderHidden(True)
+        self.setUniformRowHeights(True)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.selectionModel().currentChanged.connect(self._current_changed)
+        model.rowsInserted.connect(self._grew)
+        model.modelReset.connect(self._grew)
+        self._fit()
+
+    def _grew(self, *_args) -> None:
+        top = self._model.top_index()
+        if top.isValid():
+            self.expandAll()
+        self._fit()
+
+    def _fit(self) -> None:
+        """As tall as its rows, up to six; a run without replays takes one line."""
+        rows = 0
+        ix = self._model.top_index()
+        while ix.isValid() and rows < 6:
+            rows += 1
+            ix = self.indexBelow(ix)
+        self.setFixedHeight(max(1, rows) * ROW_HEIGHT + 2 * self.frameWidth() + 2)
+
+    def select_top(self) -> None:
+        top = self._model.top_index()
+        if top.isValid():
+            self.setCurrentIndex(top)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex | None = None) -> None:
+        run = self._model.data(current, NODE_ROLE) if current.isValid() else None
+        if run is not None:
+            self.run_chosen.emit(run)
+
+
+class StepTableView(QTableView):
+    """A table of a :class:`StepTableModel`: fixed row heights (no per-row call into Python when
+    it lays out). ``step_chosen(run key, StepRow)`` fires when a row becomes current (a stub
+    :class:`StepRow` with only the step_index when its page is not read yet); a row that becomes
+    current while the previous one is under :data:`SETTLE_MS` old is told when the moves stop."""
+
     step_chosen = Signal(str, object)
 
-    def __init__(self, model: StepTreeModel, parent: QWidget | None = None) -> None:
+    def __init__(self, model: StepTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("stepsView")
         self.setModel(model)
         self._model = model
-        self.setUniformRowHeights(True)
-        self.setAlternatingRowColors(True)
+        self._pending_step: Any = None
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_MS)
+        self._settle.timeout.connect(self._settled)
+        self._unsaid = False
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setCornerButtonEnabled(False)
+        vh = self.verticalHeader()
+        vh.setVisible(False)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(ROW_HEIGHT)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
         for col, width in enumerate(_WIDTHS):
             self.setColumnWidth(col, width)
-        self.verticalScrollBar().valueChanged.connect(self.fetch_if_near_end)
-        self.verticalScrollBar().rangeChanged.connect(self.fetch_if_near_end)
-        self.expanded.connect(self.fetch_if_near_end)
-        model.rowsInserted.connect(self._span_node_rows)
-        model.modelReset.connect(self._span_node_rows)
-        self.selectionModel().currentChanged.connect(self._current_changed)
+        self.selectionModel().currentRowChanged.connect(self._current_changed)
+        model.count_known.connect(self._count_known)
+        model.modelReset.connect(self._reset)
 
-    def show_run_top(self) -> None:
-        """After a run was set on the model: ask for its first steps now and expand it (after a
-        reset QTreeView expands, and fetches, only at its next layout, which would put the step
-        page behind the run's detail read)."""
-        top = self._model.top_index()
-        if top.isValid():
-            self._model.fetchMore(top)
-            self.expand(top)
+    def _reset(self) -> None:
+        self._pending_step = None
+        self._unsaid = False
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex | None = None) -> None:
-        if not current.isValid():
-            return
-        first = current.siblingAtColumn(0)
-        step_ref = self._model.data(first, STEP_ROLE)
-        if step_ref is not None:
-            run_key, row = step_ref
-            self.step_chosen.emit(run_key, row)
-            return
-        run = self._model.data(first, NODE_ROLE)
-        if run is not None:
-            self.run_chosen.emit(run)
-
-    def fetch_if_near_end(self, *_args) -> None:
-        """Near the end of the loaded steps of an expanded run, ask for the next chunk."""
-        bar = self.verticalScrollBar()
-        if bar.maximum() > 0 and bar.value() < bar.maximum() - bar.pageStep():
-            return
-        model = self._model
-        vp = self.viewport()
-        bottom = self.indexAt(QPoint(4, vp.height() - 4))
-        candidates = []
-        if bottom.isValid():
-            candidates.append(bottom.parent() if model.data(bottom.siblingAtColumn(0), STEP_ROLE) else bottom)
-        elif bar.maximum() == 0:
-            # Nothing scrolls: either the rows do not fill the view (fetch more) or the view has
-            # not laid them out yet (a range change before layout must not fetch ahead).
-            top = model.top_index()
-            last = model.index(model.rowCount(top) - 1, 0, top) if top.isValid() else top
-            rect = self.visualRect(last) if last.isValid() else None
-            if rect is None or not rect.isValid() or rect.bottom() >= vp.height():
-                return
-        candidates.append(model.top_index())
-        for parent in candidates:
-            if parent.isValid() and self.isExpanded(parent) and model.request_more(parent):
-                return
-
-    def _span_node_rows(self, parent: QModelIndex | None = None, first: int = 0, last: int = -1) -> None:
-        """Run and group rows span the whole width; steps use the columns."""
-        model = self._model
-        parent = parent if parent is not None and parent.isValid() else QModelIndex()
-        if parent.isValid() and model.data(parent, NODE_ROLE) is not None and model.rowCount(parent) > 0:
-            # Within a run node only the first rows can be nodes (the replays group).
-            for r in range(min(model.rowCount(parent), 2)):
-                ix = model.index(r, 0, parent)
-                if model.data(ix, STEP_ROLE) is None:
-                    self.setFirstColumnSpanned(r, parent, True)
-                    self._span_children(ix)
+        if self._settle.isActive():
+            self._unsaid = True  # said when the moves stop
         else:
-            for r in range(model.rowCount(QModelIndex())):
-                self.setFirstColumnSpanned(r, QModelIndex(), True)
+            self._say(current)
+        self._settle.start()
 
-    def _span_children(self, parent: QModelIndex) -> None:
-        model = self._model
-        for r in range(model.rowCount(parent)):
-            ix = model.index(r, 0, parent)
-            if model.data(ix, STEP_ROLE) is None:
-                self.setFirstColumnSpanned(r, parent, True)
+    def _settled(self) -> None:
+        if self._unsaid:
+            self._unsaid = False
+            self._say(self.currentIndex())
+
+    def _say(self, current: QModelIndex) -> None:
+        run = self._model.run
+        if not current.isValid() or run is None:
+            return
+        row = current.row()
+        step = self._model.step_at(row)
+        if step is None:
+            key = self._model.step_index_at(row)
+            if key is None:
+                return
+            step = stub_step(run, key)
+        self.step_chosen.emit(run.key, step)
+
+    def current_step_index(self) -> Any:
+        current = self.currentIndex()
+        return self._model.step_index_at(current.row()) if current.isValid() else None
+
+    def select_step(self, step_index: Any) -> bool:
+        """Make the step with this step_index current and show it in the middle of the view;
+        before the run's steps are counted, once they are. False when the run has no such step."""
+        row = self._model.row_of(step_index)
+        if row is None:
+            if self._model.row_map is None and self._model.run is not None:
+                self._pending_step = step_index
+                return True
+            return False
+        self._pending_step = None
+        index = self._model.index(row, 0)
+        self.setCurrentIndex(index)
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
+    def _count_known(self, _count: int) -> None:
+        if self._pending_step is not None:
+            self.select_step(self._pending_step)
+
+
+class StepsPanel(QWidget):
+    """The run tree, the jump bar and the step table."""
+
+    def __init__(self, session: SourceSession, tree_model: RunTreeModel, model: StepTableModel,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._model = model
+        self._seeks = session.scope("step seek")
+        self.tree = RunTreeView(tree_model)
+        self.table = StepTableView(model)
+        self.title = QLabel("")
+        self.title.setObjectName("stepsTitle")
+        self.go_to = QLineEdit()
+        self.go_to.setObjectName("goToStep")
+        self.go_to.setPlaceholderText("Go to step…")
+        self.go_to.setValidator(QIntValidator(0, 2**31 - 1, self.go_to))
+        self.go_to.setClearButtonEnabled(True)
+        self.go_to.setMaximumWidth(110)
+        self.go_to.setToolTip("Type a step_index and press Enter (Ctrl+G)")
+        self.go_to.returnPressed.connect(self._go)
+        self.note = QLabel("")
+        self.note.setObjectName("stepsNote")
+        self.buttons: dict[tuple[StepSeek, bool], QToolButton] = {}
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        bar.setSpacing(4)
+        bar.addWidget(self.title, 1)
+        bar.addWidget(self.note)
+        bar.addWidget(self.go_to)
+        for what, backward, text, keys in (
+            (StepSeek.FAILURE, True, "◀ Failure", "Shift+F8"), (StepSeek.FAILURE, False, "Failure ▶", "F8"),
+            (StepSeek.RETRY, True, "◀ Retry", "Shift+F7"), (StepSeek.RETRY, False, "Retry ▶", "F7"),
+        ):
+            button = QToolButton()
+            button.setText(text)
+            direction = "previous" if backward else "next"
+            button.setToolTip(f"The {direction} {'failed' if what is StepSeek.FAILURE else 'retried'} step ({keys})")
+            button.clicked.connect(lambda _=False, w=what, b=backward: self.seek(w, backward=b))
+            QShortcut(QKeySequence(keys), self, lambda w=what, b=backward: self.seek(w, backward=b),
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.buttons[(what, backward)] = button
+            bar.addWidget(button)
+        QShortcut(QKeySequence("Ctrl+G"), self, self._focus_go_to, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.tree)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        model.modelReset.connect(self._show_title)
+        model.count_known.connect(self._show_title)
+        model.loading_changed.connect(self._show_title)
+        self._enable(False)
+
+    # -- the title -------------------------------------------------------------------------------
+
+    def _show_title(self, *_args) -> None:
+        run = self._model.run
+        self._enable(run is not None)
+        if run is None:
+            self.title.setText("")
+            self.note.setText("")
+            return
+        row_map = self._model.row_map
+        count = f"{fmt_count(row_map.count)} steps" if row_map is not None else "counting steps…"
+        self.title.setText(f"Steps of {run.run_id} · {count}")
+
+    def _enable(self, on: bool) -> None:
+        self.go_to.setEnabled(on)
+        for button in self.buttons.values():
+            button.setEnabled(on)
+
+    # -- jumps -----------------------------------------------------------------------------------
+
+    def _focus_go_to(self) -> None:
+        self.go_to.setFocus()
+        self.go_to.selectAll()
+
+    def _go(self) -> None:
+        text = self.go_to.text().strip()
+        if not text:
+            return
+        step_index = int(text)
+        if self.table.select_step(step_index):
+            self.note.setText("")
+            self.table.setFocus()
+        else:
+            self.note.setText(f"No step {step_index} in this run")
+
+    def seek(self, what: StepSeek, *, backward: bool = False) -> None:
+        """Select the next (previous) failed or retried step after the current one, looked for by
+        the source (one statement on SQLite and Postgres) on the interactive worker."""
+        run = self._model.run
+        source = self._session.source
+        if run is None or source is None:
+            return
+        after = self.table.current_step_index()
+        key = run.key
+        noun = "failure" if what is StepSeek.FAILURE else "retry"
+        direction = "previous" if backward else "next"
+        self._seeks.renew()
+        self.note.setText(f"Looking for the {direction} {noun}…")
+
+        def found(step_index: Any) -> None:
+            if self._model.run is None or self._model.run.key != key:
+                return
+            if step_index is None:
+                where = f" {'before' if backward else 'after'} step {after}" if after is not None else ""
+                self.note.setText(f"No {noun}{where}")
+                return
+            self.note.setText("")
+            self.table.select_step(step_index)
+            self.table.setFocus()
+
+        def failed(exc: BaseException) -> None:
+            self.note.setText("")
+            self._session.report(exc, f"look for the {direction} {noun}")
+
+        self._seeks.submit(lambda: seek_step(source, key, after, what, backward=backward), found, failed,
+                           label=f"Looking for the {direction} {noun}")
