@@ -244,6 +244,32 @@ def test_a_finaliser_given_after_a_shutdown_still_runs(qtbot):
 
 
 
+def test_a_task_given_first_runs_before_those_waiting(qtbot):
+    """A page of the step table on screen goes ahead of reads queued before it (a step's
+    payloads), never ahead of the one already running."""
+    runner = TaskRunner("order")
+    try:
+        started, release = threading.Event(), threading.Event()
+        ran: list[str] = []
+
+        def running() -> None:
+            started.set()
+            release.wait(WAIT / 1000)
+            ran.append("running")
+
+        runner.submit(running)
+        assert started.wait(WAIT / 1000)
+        for name in ("payloads", "more payloads"):
+            runner.submit(lambda name=name: ran.append(name))
+        runner.submit(lambda: ran.append("page"), first=True)
+        release.set()
+        qtbot.waitUntil(lambda: runner.pending == 0, timeout=WAIT)
+        assert ran == ["running", "page", "payloads", "more payloads"]
+    finally:
+        release.set()
+        runner.shutdown()
+
+
 def test_full_collections_wait_until_the_old_generation_grew_by_a_quarter(qapp):
     """The interpreter's rule, kept by the GUI-thread collector: a full collection (tens of ms over
     the app's objects) only once a quarter more objects reached the old generation."""

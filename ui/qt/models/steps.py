@@ -275,7 +275,8 @@ class StepTableModel(QAbstractTableModel):
             self.loading_changed.emit(self.loading)
             self._session.report(exc, f"read steps {page_no * PAGE_ROWS}… of {key}")
 
-        if self._reads.submit(read, done, failed, label="Reading steps") is None:
+        # Ahead of the queue: a page on screen must not wait behind a step's payloads being read.
+        if self._reads.submit(read, done, failed, label="Reading steps", first=True) is None:
             self._reading = None
         self.loading_changed.emit(self.loading)
 

@@ -104,12 +104,12 @@ class Scope:
     def submit(self, fn: Callable[..., Any], on_done: Callable[[Any], None] | None = None,
                on_error: Callable[[BaseException], None] | None = None, *, worker: Worker = Worker.INTERACTIVE,
                label: str = "", on_progress: Callable[[int, int], None] | None = None,
-               on_discard: Callable[[Any], None] | None = None) -> Task | None:
+               on_discard: Callable[[Any], None] | None = None, first: bool = False) -> Task | None:
         """:meth:`SourceSession.submit` within this stream."""
         if self._session is None:
             raise RuntimeError(f"scope {self.name!r} has no session to read")
         return self._session.submit(fn, on_done, on_error, worker=worker, label=label, scope=self,
-                                    on_progress=on_progress, on_discard=on_discard)
+                                    on_progress=on_progress, on_discard=on_discard, first=first)
 
     def run_on(self, runner: TaskRunner, fn: Callable[..., Any], on_done: Callable[[Any], None] | None = None,
                on_error: Callable[[BaseException], None] | None = None, *, label: str = "",
@@ -131,7 +131,8 @@ class Scope:
 def _guarded_submit(runner: TaskRunner, session: SourceSession | None, scope: Scope | None, fn: Callable[..., Any],
                     on_done: Callable[[Any], None] | None, on_error: Callable[[BaseException], None] | None, *,
                     label: str, on_progress: Callable[[int, int], None] | None,
-                    on_discard: Callable[[Any], None] | None, report: Callable[[BaseException], None]) -> Task:
+                    on_discard: Callable[[Any], None] | None, report: Callable[[BaseException], None],
+                    first: bool = False) -> Task:
     """Submit ``fn`` to ``runner`` with its callbacks guarded by the generations of ``session``
     and ``scope`` at this moment: the one place that decides whether a result is still wanted."""
     generation = session._generation if session is not None else 0
@@ -161,7 +162,7 @@ def _guarded_submit(runner: TaskRunner, session: SourceSession | None, scope: Sc
             on_progress(done_, total)
 
     task = runner.submit(fn, done, failed, label=label, on_progress=moved if on_progress is not None else None,
-                         on_discard=on_discard)
+                         on_discard=on_discard, first=first)
     if scope is not None and not task.done:
         scope._track(task)
     return task
@@ -287,16 +288,17 @@ class SourceSession(QObject):
     def submit(self, fn: Callable[..., Any], on_done: Callable[[Any], None] | None = None,
                on_error: Callable[[BaseException], None] | None = None, *, worker: Worker = Worker.INTERACTIVE,
                label: str = "", scope: Scope | None = None, on_progress: Callable[[int, int], None] | None = None,
-               on_discard: Callable[[Any], None] | None = None) -> Task | None:
+               on_discard: Callable[[Any], None] | None = None, first: bool = False) -> Task | None:
         """Run ``fn()`` (``fn(progress)`` with ``on_progress``) on the ``worker`` of the source open
         now; its result reaches ``on_done`` only while the source and ``scope`` are still those it
-        was asked for (else ``on_discard`` gets it). None when no source is open."""
+        was asked for (else ``on_discard`` gets it). None when no source is open. ``first``: ahead
+        of the worker's queue (see :meth:`TaskRunner.submit`)."""
         runner = self._runners.get(worker)
         if runner is None:
             return None
         doing = label[:1].lower() + label[1:] if label else "read the source"
         return _guarded_submit(runner, self, scope, fn, on_done, on_error, label=label, on_progress=on_progress,
-                               on_discard=on_discard, report=lambda exc: self.report(exc, doing))
+                               on_discard=on_discard, report=lambda exc: self.report(exc, doing), first=first)
 
     def report(self, exc: BaseException, doing: str) -> None:
         """A read failed: a lost server starts reconnecting (what is shown stays); a cancelled

@@ -139,9 +139,12 @@ class TaskRunner(QObject):
         label: str = "",
         on_progress: Callable[[int, int], None] | None = None,
         on_discard: Callable[[Any], None] | None = None,
+        first: bool = False,
     ) -> Task:
         """Run ``fn()`` (or ``fn(progress)`` when ``on_progress`` is given) off the GUI thread.
-        ``on_discard(result)`` releases a result that arrives after the task was cancelled."""
+        ``on_discard(result)`` releases a result that arrives after the task was cancelled.
+        ``first``: ahead of the tasks waiting (a short read of what is on screen, which must not
+        wait behind a long one queued before it)."""
         task = Task(next(self._ids), label or getattr(fn, "__name__", "task"), on_done, on_error, on_progress,
                     on_discard, fn=fn)
         progress = Progress(self, task) if on_progress is not None else None
@@ -159,18 +162,20 @@ class TaskRunner(QObject):
         self._tasks[task.id] = task
         if len(self._tasks) == 1:
             self.busy_changed.emit(True, task.label)
-        self._enqueue(_Job(task, fn, progress))
+        self._enqueue(_Job(task, fn, progress), first=first)
         return task
 
     # -- the worker thread ---------------------------------------------------------------------
 
-    def _enqueue(self, job: _Job | None, *, before_stop: bool = False) -> None:
+    def _enqueue(self, job: _Job | None, *, before_stop: bool = False, first: bool = False) -> None:
         """Queue ``job`` (None: the stop sentinel). ``before_stop`` puts it ahead of a sentinel
         already queued: a finaliser given after a shutdown still runs, on a thread started again
         if the last one has stopped."""
         with self._cond:
             stop = next((i for i, j in enumerate(self._queue) if j is None), None) if before_stop else None
-            if stop is None:
+            if first and job is not None and not self._closed:
+                self._queue.appendleft(job)
+            elif stop is None:
                 self._queue.append(job)
             else:
                 self._queue.insert(stop, job)
