@@ -72,7 +72,7 @@ def test_open_pick_run_expand_and_show_step(qtbot, make_window, small_db):
     top = select_run(qtbot, w, ORIGINAL_RUN)
     assert w.run_tree_view.isExpanded(top)
     assert w.steps_model.run.run_id == ORIGINAL_RUN
-    assert w.steps_panel.title.text() == f"Steps of {ORIGINAL_RUN} · {w.steps_model.rowCount()} steps"
+    assert w.steps_panel.title.text() == f"{w.steps_model.rowCount()} steps of {ORIGINAL_RUN}"
     assert w.detail.kind == "run"
     ix = step_index_row(w, top, 1)
     w.steps_view.setCurrentIndex(ix)

@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.steps_panel)
         right.addWidget(self.detail)
-        right.setSizes([380, 420])
+        right.setSizes([450, 350])
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 1)
         self.right_splitter = right

@@ -191,12 +191,12 @@ class RunTreeModel(QAbstractItemModel):
         assert run is not None
         if role == Qt.ItemDataRole.DisplayRole:
             total = run.total_steps
-            steps = f"{fmt_count(total)} steps" if total is not None else "steps"
+            steps = f" · {fmt_count(total)} steps" if total is not None else ""
             if node.kind == "orphans":
-                return f"Orphan steps of {run.run_id} — run row missing · {steps}"
+                return f"Orphan steps of {run.run_id} — run row missing{steps}"
             prefix = "↻ replay " if run.replay_of else ""
             trace = f" ({run.trace_id})" if run.trace_id and run.trace_id != f"trace_{run.run_id}" else ""
-            return f"{prefix}{run.run_id}{trace} · {run.status or '?'} · {steps}"
+            return f"{prefix}{run.run_id}{trace} · {run.status or '?'}{steps}"
         if role == Qt.ItemDataRole.DecorationRole:
             return warning_icon() if node.kind == "orphans" else run_status_icon(run.status)
         if role == Qt.ItemDataRole.ToolTipRole:

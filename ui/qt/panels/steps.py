@@ -203,17 +203,18 @@ class StepsPanel(QWidget):
         self.go_to.setPlaceholderText("Go to step…")
         self.go_to.setValidator(QIntValidator(0, 2**31 - 1, self.go_to))
         self.go_to.setClearButtonEnabled(True)
-        self.go_to.setMaximumWidth(110)
+        self.go_to.setFixedWidth(120)
         self.go_to.setToolTip("Type a step_index and press Enter (Ctrl+G)")
         self.go_to.returnPressed.connect(self._go)
         self.note = QLabel("")
         self.note.setObjectName("stepsNote")
+        for label in (self.title, self.note):  # they shrink (elided by the layout) before the buttons do
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.buttons: dict[tuple[StepSeek, bool], QToolButton] = {}
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
         bar.setSpacing(4)
-        bar.addWidget(self.title, 1)
-        bar.addWidget(self.note)
         bar.addWidget(self.go_to)
         for what, backward, text, keys in (
             (StepSeek.FAILURE, True, "◀ Failure", "Shift+F8"), (StepSeek.FAILURE, False, "Failure ▶", "F8"),
@@ -228,6 +229,8 @@ class StepsPanel(QWidget):
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.buttons[(what, backward)] = button
             bar.addWidget(button)
+        bar.addWidget(self.note, 1)
+        bar.addWidget(self.title)
         QShortcut(QKeySequence("Ctrl+G"), self, self._focus_go_to, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -251,7 +254,8 @@ class StepsPanel(QWidget):
             return
         row_map = self._model.row_map
         count = f"{fmt_count(row_map.count)} steps" if row_map is not None else "counting steps…"
-        self.title.setText(f"Steps of {run.run_id} · {count}")
+        self.title.setText(f"{count} of {run.run_id}")
+        self.title.setToolTip(f"The steps of {run.key}, in step_index order")
 
     def _enable(self, on: bool) -> None:
         self.go_to.setEnabled(on)
