@@ -135,3 +135,13 @@ def test_postgres_extent_keys_pages_and_seek(pg_url):
             reader.close()
     finally:
         builder.close()
+
+
+def test_real_blob_and_huge_step_index_values_keep_every_row(reader):
+    odd = [0, 1.5, 2**62, b"\xff", "text"]
+    src = reader([(v, "success", 0) for v in odd], unique=False)
+    m = read_row_map(src, "r")
+    assert m.count == 5 and not m.is_dense
+    rows = [r for first in range(5) for r in read_page(src, "r", m, first, 1).rows]
+    assert len(rows) == 5  # one row each, in SQLite's order: numbers, text, then BLOBs
+    assert m.row_of(2**62) == 2 and m.row_of(0) == 0
