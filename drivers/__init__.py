@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from drivers.paths import open_regular, regular_file
 from inspector.bundle import PublicKey
 from inspector.errors import NotATraceSource, SourceNotFound
 from inspector.locations import is_postgres_url, redact_url
@@ -37,17 +38,9 @@ def open_source(
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         raise NotATraceSource(f"sources of kind '{scheme}://' are not supported yet", location=redact_url(text))
-    path = Path(text).expanduser()
-    if not path.exists():
-        raise SourceNotFound("no such file", location=str(path))
-    if path.is_dir():
-        candidate = path / "traces.db"
-        if candidate.is_file():
-            path = candidate
-        else:
-            raise SourceNotFound("is a folder without a traces.db", location=str(path))
+    path, _st = regular_file(Path(text).expanduser(), folder_file="traces.db")
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             # SQLite files start with their header; JSON may start with any amount of blank space.
             head = fh.read(65536)
     except OSError as exc:

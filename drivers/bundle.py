@@ -45,8 +45,9 @@ from inspector.bundle import (
     check_entry_name,
     verify_bundle,
 )
+from drivers.paths import open_regular
 from inspector.bundle_codec import CodecError, evidence_from_doc, logs_from_doc, run_from_doc, step_from_doc, step_row_from_doc
-from inspector.errors import CorruptSource, NotATraceSource, RunNotFound, SourceError, SourceNotFound, UsageError
+from inspector.errors import CorruptSource, NotATraceSource, RunNotFound, SourceError, UsageError
 from inspector.evidence import RunEvidence, StoredVerdict
 from inspector.integrity import IntegrityFacts, IntegrityResult, assemble, evaluate
 from inspector.logs import (
@@ -256,31 +257,6 @@ class _Digester:
         return self.sha.hexdigest(), self.crc
 
 
-def _open_regular(path: Path) -> BinaryIO:
-    """Open a regular file for reading without blocking on a FIFO or a device."""
-    location = str(path)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise SourceNotFound("no such file", location=location) from None
-    except OSError as exc:
-        raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=location) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise SourceNotFound("is a folder, not a bundle", location=location)
-    if not stat.S_ISREG(st.st_mode):
-        raise NotATraceSource("is not a regular file (a FIFO, socket or device)", location=location)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except PermissionError:
-        raise SourceNotFound("permission denied: the file cannot be read", location=location) from None
-    except OSError as exc:
-        raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=location) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between stat and open
-        os.close(fd)
-        raise NotATraceSource("is not a regular file", location=location)
-    return os.fdopen(fd, "rb")
-
-
 class ZipReader:
     """A bundle's zip, checked entry by entry before anything is read. ``problems`` lists what is
     wrong with the container (those entries are never read); reads are serialised by a lock so
@@ -291,7 +267,7 @@ class ZipReader:
         self.location = str(self.path)
         self.limits = limits
         self._lock = threading.RLock()
-        self._fh = _open_regular(self.path)
+        self._fh = open_regular(self.path)
         try:
             self._precheck()
             try:
@@ -676,7 +652,7 @@ def load_or_create_key(path: str | os.PathLike[str]) -> tuple[SigningKey, bool]:
 def _read_small(path: str | os.PathLike[str], what: str) -> bytes:
     p = Path(path).expanduser()
     try:
-        with _open_regular(p) as fh:
+        with open_regular(p) as fh:
             data = fh.read(65537)
     except SourceError as exc:
         raise UsageError(f"{what} {p}: {exc.detail}") from None

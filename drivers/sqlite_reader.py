@@ -34,6 +34,7 @@ from drivers._sql import (
     step_slice,
 )
 from drivers.evidence_reader import EvidenceReader, grade_clause, grade_rank_clause
+from drivers.paths import regular_file
 from inspector.errors import (
     CorruptSource,
     InspectorError,
@@ -96,10 +97,8 @@ def check_sqlite_file(path: Path) -> None:
     itself gives a vaguer message. A file shorter than its header says is left to SQLite, which
     checks it under its lock (see :func:`_truncation`)."""
     location = str(path)
-    if not path.exists():
-        raise SourceNotFound("no such file", location=location)
-    if path.is_dir():
-        raise SourceNotFound("is a folder, not a database file", location=location)
+    _path, st = regular_file(path)
+    size = st.st_size
     try:
         with path.open("rb") as fh:
             header = fh.read(100)
@@ -107,9 +106,6 @@ def check_sqlite_file(path: Path) -> None:
         raise SourceNotFound("permission denied: the file cannot be read", location=location) from None
     except OSError as exc:
         raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=location) from None
-    size = path.stat().st_size
-    if size == 0:
-        raise NotATraceSource("is empty (0 bytes), not a SQLite database", location=location)
     if not header.startswith(SQLITE_HEADER):
         raise NotATraceSource("is not a SQLite database (no SQLite header)", location=location)
     if len(header) < 100:

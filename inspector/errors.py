@@ -19,13 +19,39 @@ __all__ = [
     "QueryCancelled",
     "RunNotFound",
     "UsageError",
+    "one_line",
 ]
+
+#: A message longer than this is cut (a damaged schema's SQL would otherwise be quoted whole).
+_MESSAGE_CHARS = 400
+
+
+def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
+    """``text`` safe to print on one line of any terminal: line breaks, other control characters
+    and lone surrogates (a file name that is not UTF-8) written as escapes, cut to ``limit``."""
+    if text.isprintable() and len(text) <= limit:
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    line = "".join(out)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class InspectorError(Exception):
     """Base of every error the inspector reports to a user. ``str()`` is the one-line message."""
 
     def __init__(self, message: str, *, location: str | None = None) -> None:
+        message = one_line(str(message))
+        location = one_line(str(location)) if location is not None else None
         self.location = location
         self.detail = message
         super().__init__(f"{location}: {message}" if location else message)

@@ -334,9 +334,9 @@ def test_paths_that_are_not_bundles_say_what_they_are(tmp_path):
         ZipReader(tmp_path)
     fifo = tmp_path / "fifo.zip"
     os.mkfifo(fifo)
-    with pytest.raises(NotATraceSource, match="not a regular file"):
+    with pytest.raises(NotATraceSource, match="named pipe"):
         ZipReader(fifo)
-    with pytest.raises(NotATraceSource, match="not a regular file"):
+    with pytest.raises(NotATraceSource, match="is a device, not a file"):
         ZipReader("/dev/null")
     (tmp_path / "n.zip").write_bytes(b"PK\x03\x04 but not really a zip")
     with pytest.raises(SourceError, match="zip"):

@@ -42,4 +42,15 @@ def test_other_errors_are_not_source_errors(cls):
 
 def test_all_lists_every_error_class():
     classes = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
-    assert set(errors.__all__) == classes
+    assert set(errors.__all__) == classes | {"one_line"}
+
+
+def test_every_message_is_one_printable_line():
+    exc = errors.CorruptSource("malformed schema:\nCREATE TABLE x (\r\n  a\tb\x00)" + "y" * 1000,
+                               location="/tmp/a\udcff\n.db")
+    text = str(exc)
+    assert "\n" not in text and "\r" not in text and "\t" not in text and "\x00" not in text
+    assert text.startswith("/tmp/a\\udcff\\n.db: malformed schema:\\nCREATE TABLE x (\\r\\n  a\\tb\\x00)")
+    assert len(exc.detail) == 400 and exc.detail.endswith("…")
+    text.encode("utf-8")
+    assert errors.one_line("plain text, café 日本") == "plain text, café 日本"
