@@ -16,7 +16,6 @@ SQLite (keyed by ``run_id``).
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from inspector.integrity import (
     assemble,
     evaluate,
 )
+from inspector.model import Payload
 
 __all__ = [
     "EvidenceReader",
@@ -312,10 +312,8 @@ def _plain(name: str, value: Any) -> Any:
     if name in _BOOL_COLUMNS and isinstance(value, int) and not isinstance(value, bool):
         return bool(value)  # SQLite keeps booleans as 0/1
     if name in _JSON_COLUMNS and isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
+        parsed = Payload.from_text(value)  # text that does not parse (too deep, too long) stays text
+        return parsed.value if parsed.ok else value
     return value
 
 

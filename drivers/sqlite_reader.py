@@ -262,6 +262,11 @@ class SQLiteTraceReader:
             raise
         except (sa.exc.DBAPIError, sqlite3.Error) as exc:
             raise self._translate(exc, doing) from exc
+        except UnicodeDecodeError as exc:
+            # SQLite quotes the damaged schema in its error message, which Python then cannot
+            # decode: the schema text itself is not UTF-8.
+            raise CorruptSource(f"is damaged: its schema is not valid UTF-8 text (while {doing})",
+                                location=self.location) from exc
 
     def _translate(self, exc: Exception, doing: str) -> SourceError:
         orig = getattr(exc, "orig", exc)

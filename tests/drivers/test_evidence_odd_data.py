@@ -200,3 +200,13 @@ def test_text_that_is_not_utf8_spoils_one_field_not_the_grades(tmp_path):
         source.close()
     code, text = run_cli("grade", str(path), "--json")
     assert code == 0 and json.loads(text)["runs"][0]["capture_failures"][0]["error_message"] == "ok \ufffd"
+
+
+def test_json_columns_too_deep_or_too_long_to_parse_stay_text():
+    from drivers.evidence_reader import _plain
+
+    deep = "[" * 10_000 + "]" * 10_000
+    assert _plain("missing_reasons", deep) == deep  # was a RecursionError out of grade --json
+    huge = "[" + "9" * 5000 + "]"
+    assert _plain("missing_reasons", huge) == huge  # beyond Python's int digits
+    assert _plain("missing_reasons", '["B", "G"]') == ["B", "G"]

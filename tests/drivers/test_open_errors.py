@@ -333,3 +333,24 @@ def test_json_trace_with_much_leading_whitespace_opens_as_json(tmp_path, fixture
         assert source.info.kind == "trace record JSON"
     finally:
         source.close()
+
+
+def test_a_schema_byte_that_is_not_utf8_is_damage_not_a_traceback(tmp_path, schema_template):
+    """SQLite quotes a damaged schema in its error, which Python cannot decode when the damage
+    is a byte that is not UTF-8: each such mutant opens to a SourceError, never another exception."""
+    import re
+
+    data = schema_template.read_bytes()
+    words = []
+    for needle in (b"trace_steps", b"traces", b"step_index"):
+        for m in re.finditer(re.escape(needle), data[:8192]):
+            mutant = bytearray(data)
+            mutant[m.start() + 1] = 0xFF
+            path = tmp_path / f"m{m.start()}.db"
+            path.write_bytes(bytes(mutant))
+            try:
+                open_source(path).close()
+            except SourceError as exc:
+                assert "\n" not in str(exc)
+                words.append(exc.detail)
+    assert any("its schema is not valid UTF-8 text" in w for w in words)

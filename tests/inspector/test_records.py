@@ -236,3 +236,11 @@ def test_malformed_sdk_traces_raise_with_location(vector_trace, mutate, words):
 )
 def test_replay_of(metadata, expected):
     assert replay_of(Payload.from_text(metadata)) == expected
+
+
+def test_numbers_beyond_any_float_or_int_are_unreadable_not_errors():
+    from inspector.records import _int, _num
+
+    assert _num(10**400) is None and _int(float("-inf")) is None and _int(float("nan")) is None
+    assert _num("1e999") == float("inf")  # text that reads as infinity stays what float() makes of it
+    assert _int(-1e999) is None and _int(7) == 7 and _num(2.5) == 2.5
