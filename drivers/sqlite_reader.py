@@ -642,7 +642,10 @@ class SQLiteTraceReader:
             else:
                 scanned, last = limit, bound[0]
                 upper, upper_args = " AND step_index <= ?", [last]
-            match = " OR ".join(f"{c} LIKE ?" for c in cols for _ in patterns)
+            # LIKE never matches a BLOB (SQLite stops at its first invalid byte or NUL): such values
+            # always go to the caller, which matches their text with replacement characters.
+            match = " OR ".join([f"{c} LIKE ?" for c in cols for _ in patterns]
+                                + [f"typeof({c}) = 'blob'" for c in cols])
             sql = (f"SELECT step_index, run_id, {', '.join(cols) or 'NULL'} FROM trace_steps "
                    f"WHERE run_id = ?{after_sql}{upper}" + (f" AND ({match})" if match and patterns else "")
                    + " ORDER BY step_index")
