@@ -187,12 +187,13 @@ class ScansStepText(Protocol):
 
 def search_run(source: TraceSource, key: str, query: SearchQuery | str, *,
                progress: Callable[[int, int], None] | None = None,
-               cancelled: Callable[[], bool] | None = None, page: int = SCAN_PAGE) -> Iterator[SearchHit]:
+               cancelled: Callable[[], bool] | None = None, page: int | None = None) -> Iterator[SearchHit]:
     """The hits of one run (``key``: the run id, or in Postgres the trace id) in step_index order,
     yielded as they are found. ``progress(steps scanned, total)`` after each page (and at the end);
     ``cancelled()`` is asked between pages (and every few thousand steps of a streamed read) and
     stops the search with :class:`QueryCancelled`. Reads only: safe on any worker."""
     q = query if isinstance(query, SearchQuery) else SearchQuery(query)
+    page = page or SCAN_PAGE
     total = source.count_steps(key)
     report = progress or (lambda _d, _t: None)
     stop = cancelled or (lambda: False)
