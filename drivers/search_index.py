@@ -17,6 +17,7 @@ when complete: a cancelled or failed build leaves the old index, or nothing.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -184,15 +185,27 @@ class SQLitePayloadIndex:
         conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
         conn.text_factory = _decode
         try:
-            # One LIKE per column and pattern, each answered from the trigram index, then united:
-            # an OR of them in one WHERE would make FTS5 read every row.
-            union = " UNION ".join(f"SELECT rowid FROM steps WHERE {c} LIKE ?" for c in SEARCH_FIELDS for _ in patterns)
-            params = [p for _c in SEARCH_FIELDS for p in patterns]
-            sql = (f"SELECT run_id, step_index, {', '.join(SEARCH_FIELDS)} FROM steps "
-                   + (f"WHERE rowid IN ({union}) " if patterns else "") + "ORDER BY rowid"
-                   + (f" LIMIT {int(limit)}" if limit is not None else ""))
-            for r in conn.execute(sql, params):
-                yield r[0], int(r[1]), dict(zip(SEARCH_FIELDS, r[2:], strict=True))
+            # One LIKE per column and pattern, each answered from the trigram index in rowid order
+            # (a cursor each), merged lazily: the first hits come at once, however many follow.
+            # (An OR of the LIKEs in one WHERE makes FTS5 read every row; a UNION sorts them all.)
+            select = f"SELECT rowid, run_id, step_index, {', '.join(SEARCH_FIELDS)} FROM steps"
+            streams = []
+            for c in SEARCH_FIELDS:
+                for p in patterns or [None]:
+                    where = f" WHERE {c} LIKE ?" if p is not None else ""
+                    streams.append(conn.execute(f"{select}{where} ORDER BY rowid", () if p is None else (p,)))
+                if not patterns:
+                    break
+            last = None
+            n = 0
+            for r in heapq.merge(*streams, key=lambda row: row[0]):
+                if r[0] == last:
+                    continue
+                last = r[0]
+                yield r[1], _step_index(r[2]), dict(zip(SEARCH_FIELDS, r[3:], strict=True))
+                n += 1
+                if limit is not None and n >= limit:
+                    return
         except sqlite3.Error as exc:
             raise SourceError(f"the search index cannot be read: {exc}", location=str(self.path)) from None
         finally:

@@ -48,11 +48,12 @@ EXCERPT_CONTEXT = 40
 SCAN_PAGE = 20_000
 #: Steps between progress reports when a run is read step by step.
 _PROGRESS_EVERY = 2000
-#: Matches counted per field at most (a field of a million "a" is one hit, not a long count).
-_COUNT_CAP = 1000
+#: Matches are counted in this many characters after the first (a field is one hit however long).
+_COUNT_SPAN = 1_000_000
 _MAX_QUERY = 1000
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
@@ -77,16 +78,12 @@ class SearchHit:
 
 def field_text(value: Any) -> str | None:
     """A stored value as text to search: bytes (a BLOB, text that is not UTF-8) decoded with
-    replacement characters, numbers as written, lone surrogates replaced; None for NULL."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        text = bytes(value).decode("utf-8", "replace")
-    else:
-        text = str(value)
-    return _SURROGATES.sub("\ufffd", text) if _has_surrogate(text) else text
+    replacement characters, numbers as written; None for NULL."""
+    if value is None or isinstance(value, str):
+        return value  # a lone surrogate stays: matching copes, excerpts replace it
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
 
 
 def _has_surrogate(text: str) -> bool:
@@ -124,8 +121,14 @@ class SearchQuery:
         forms = sorted(_json_forms(text), key=lambda f: (-len(f), f))
         flags = re.IGNORECASE | (re.ASCII if all(f.isascii() for f in forms) else 0)
         self.regex = re.compile("|".join(re.escape(f) for f in forms), flags)
-        patterns = {"%" + "".join(c if c.isascii() and c not in "%_" else "_" for c in f) + "%" for f in forms}
+        # LIKE folds ASCII case itself: one pattern per form whatever its case.
+        patterns = {"%" + "".join(c.lower() if c.isascii() and c not in "%_" else "_" for c in f) + "%"
+                    for f in forms}
         self.like_patterns: tuple[str, ...] = tuple(sorted(patterns))
+        #: ASCII text: matched by str.find on the text with ASCII letters lowered (same length, so
+        #: the offsets hold), several times faster than the case-insensitive regex.
+        self._ascii_forms = tuple(sorted({f.translate(_ASCII_LOWER) for f in forms}, key=lambda f: (-len(f), f))) \
+            if flags & re.ASCII else None
 
     def __repr__(self) -> str:
         return f"SearchQuery({self.text!r})"
@@ -134,15 +137,25 @@ class SearchQuery:
         """``(excerpt, start, end, matches)`` for the first match in ``text``, or None."""
         if not text:
             return None
-        m = self.regex.search(text)
-        if m is None:
-            return None
-        count = 1
-        for count, _ in enumerate(self.regex.finditer(text, m.end()), start=2):  # noqa: B007
-            if count >= _COUNT_CAP:
-                break
-        excerpt, start, end = excerpt_of(text, m.start(), m.end())
-        return excerpt, start, end, count
+        if self._ascii_forms is not None:
+            low = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+            best = None
+            for f in self._ascii_forms:
+                at = low.find(f)
+                if at >= 0 and (best is None or at < best[0]):
+                    best = (at, at + len(f))
+            if best is None:
+                return None
+            start, end = best
+            count = sum(low.count(f, 0, end + _COUNT_SPAN) for f in self._ascii_forms)
+        else:
+            m = self.regex.search(text)
+            if m is None:
+                return None
+            start, end = m.span()
+            count = 1 + len(self.regex.findall(text, end, end + _COUNT_SPAN))
+        excerpt, s, e = excerpt_of(text, start, end)
+        return excerpt, s, e, max(count, 1)
 
     def hits(self, run_id: str, key: str, step_index: int, values: Mapping[str, Any]) -> list[SearchHit]:
         """The hits of one step, given its fields' stored values."""
@@ -166,7 +179,10 @@ def excerpt_of(text: str, start: int, end: int, context: int = EXCERPT_CONTEXT) 
     right = text[end:end + context]
     head = ("…" if start > context else "") + left
     tail = right + ("…" if end + context < len(text) else "")
-    clean = lambda s: _CONTROL.sub(" ", s)  # noqa: E731 - same length in, same length out
+    def clean(s: str) -> str:  # same length in, same length out
+        s = _CONTROL.sub(" ", s)
+        return _SURROGATES.sub("\ufffd", s) if _has_surrogate(s) else s
+
     return clean(head) + clean(match) + clean(tail), len(head), len(head) + len(match)
 
 
