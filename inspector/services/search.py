@@ -26,8 +26,10 @@ from inspector.errors import QueryCancelled, UsageError
 from inspector.source import TraceSource
 
 __all__ = [
+    "EXCERPT_CONTEXT",
     "IndexStatus",
     "PayloadIndex",
+    "SCAN_PAGE",
     "SEARCH_FIELDS",
     "ScansStepText",
     "SearchHit",
