@@ -10,7 +10,6 @@ import pytest
 
 import inspector.services.search as search_service
 from tests.ui.test_main_window import WAIT, open_and_wait, select_run
-from ui.qt.models.steps import STEP_ROLE
 from ui.qt.panels.search import SearchPanel
 from ui.qt.session.session import Worker
 
@@ -73,10 +72,7 @@ def test_hits_stream_in_and_choosing_one_selects_its_step(qtbot, make_window, db
     monkeypatch.setattr(w.run_docks, "_timeline_step", lambda i: (chosen.append(i), original(i)))
     panel._chosen(panel.model.index(12, 3))
     assert chosen == [NEEDLES[12]]
-    ix = w.steps_view.currentIndex()
-    ref = w.steps_model.data(ix, STEP_ROLE)
-    if ref is not None:  # the step is loaded in the tree: it is selected there
-        assert ref[1].step_index == NEEDLES[12]
+    assert w.steps_model.step_index_at(w.steps_view.currentIndex().row()) == NEEDLES[12]  # selected in the table
 
 
 def test_cancel_and_another_run_stop_the_search_and_drop_its_hits(qtbot, make_window, db, monkeypatch):
