@@ -622,6 +622,52 @@ class SQLiteTraceReader:
                 return
             after = rows[-1].row.step_index
 
+    def scan_step_text(self, run_id: str, fields: Sequence[str], patterns: Sequence[str], *,
+                       after: int | None = None, limit: int = 20_000
+                       ) -> tuple[list[tuple[int, str, dict[str, Any]]], int | None, int]:
+        """A page of the run's steps matched in SQL (``inspector.services.search.ScansStepText``):
+        the page's last step_index is found on the (run_id, step_index) index, then only the rows
+        where a field is ``LIKE`` a pattern are read. A value that is not UTF-8 comes as bytes."""
+        cols = [f for f in fields if f in self._step_cols]
+        after_sql, args = (" AND step_index > ?", [run_id, after]) if after is not None else ("", [run_id])
+        with self._guard(f"searching the steps of {run_id}"), self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            bound = raw.execute(f"SELECT step_index FROM trace_steps WHERE run_id = ?{after_sql} "
+                                "ORDER BY step_index LIMIT 1 OFFSET ?", (*args, limit - 1)).fetchone()
+            if bound is None:
+                scanned = int(raw.execute(f"SELECT COUNT(*) FROM trace_steps WHERE run_id = ?{after_sql}",
+                                          args).fetchone()[0])
+                last = raw.execute(f"SELECT MAX(step_index) FROM trace_steps WHERE run_id = ?{after_sql}",
+                                   args).fetchone()[0]
+                upper, upper_args = "", []
+            else:
+                scanned, last = limit, bound[0]
+                upper, upper_args = " AND step_index <= ?", [last]
+            # LIKE never matches a BLOB (SQLite stops at its first invalid byte or NUL): such values
+            # always go to the caller, which matches their text with replacement characters.
+            match = " OR ".join([f"{c} LIKE ?" for c in cols for _ in patterns]
+                                + [f"typeof({c}) = 'blob'" for c in cols])
+            sql = (f"SELECT step_index, run_id, {', '.join(cols) or 'NULL'} FROM trace_steps "
+                   f"WHERE run_id = ?{after_sql}{upper}" + (f" AND ({match})" if match and patterns else "")
+                   + " ORDER BY step_index")
+            params = [*args, *upper_args] + ([p for _c in cols for p in patterns] if match and patterns else [])
+            try:
+                rows = raw.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "decode" not in str(exc).lower():
+                    raise
+                rows = self._fetch(conn, sql, params)  # a value that is not UTF-8: as bytes
+        out = [(_int(r[0]) if _int(r[0]) is not None else -1, _text(r[1]) or "", dict(zip(cols, r[2:], strict=False)))
+               for r in rows]
+        return out, _int(last), scanned
+
+    def payload_index(self, cache_dir: str | None = None):
+        """The full-text index of this file's step payloads, in the user's cache folder
+        (``inspector.services.search.IndexedSource``)."""
+        from drivers.search_index import SQLitePayloadIndex
+
+        return SQLitePayloadIndex(self.path, cache_dir)
+
     def get_step(self, run_id: str, step_index: int) -> Step:
         stmt = self._step_select(_STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS).where(
             self._steps.c.run_id == run_id, self._steps.c.step_index == step_index

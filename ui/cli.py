@@ -30,7 +30,7 @@ __all__ = ["build_parser", "main"]
 
 _EXIT_OK, _EXIT_FINDING, _EXIT_USAGE = 0, 1, 2
 _SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "export", "verify", "keygen",
-                "check", "check-panel", "activity", "demo")
+                "check", "check-panel", "activity", "demo", "search")
 _PAGE = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
 _GRADE_BLOCK = 5000
@@ -220,6 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("--intervals", type=int, default=60, metavar="N", help="at most this many intervals (default 60)")
     act.add_argument("--json", action="store_true", help="print JSON (every interval, empty ones included)")
     _add_bundle_options(act)
+
+    sr = sub.add_parser(
+        "search", help="find text in the steps' payloads (params, outcome data, error codes)",
+        description="Case-insensitive plain text in the steps' params, outcome_data, outcome_code, "
+                    "outcome_category and skill_name, as stored (also as JSON escapes it: \\\" or \\u00e9). "
+                    "With --run, one run is read in step order; without, every run: through the full-text "
+                    "index when one is built (--index build; SQLite files only, kept in the user's cache "
+                    "folder), else run by run. One line per step and field: run, step, field, excerpt. "
+                    "Exit 0 when something was found, 1 when nothing was.")
+    sr.add_argument("source", metavar="SOURCE")
+    sr.add_argument("text", metavar="TEXT", nargs="?", help="the text to find (optional with --index)")
+    sr.add_argument("--run", metavar="RUN_ID", help="only this run (in Postgres a run id or a trace id)")
+    sr.add_argument("--limit", type=int, default=None, metavar="N", help="at most N hits (default: all)")
+    sr.add_argument("--json", action="store_true", help="print JSON")
+    sr.add_argument("--index", choices=("build", "delete", "status"),
+                    help="build (or rebuild), delete, or show the source's search index before searching")
+    sr.add_argument("--cache-dir", metavar="DIR", help="where search indexes are kept (default: the user cache folder)")
+    _add_bundle_options(sr)
 
     demo = sub.add_parser("demo", help="generate the demo database")
     demo.add_argument("--out", metavar="PATH", help="where to write it (default: the user data folder)")
@@ -998,6 +1016,106 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return _EXIT_OK
 
 
+def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    from inspector.services.search import IndexedSource, SearchQuery, search_index, search_run
+
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be 0 or more")
+    if args.text is None and args.index is None:
+        raise UsageError("give the TEXT to search for (or --index build|delete|status)")
+    query = SearchQuery(args.text) if args.text is not None else None
+    source = _open(args.source, args)
+    try:
+        index = source.payload_index(args.cache_dir) if isinstance(source, IndexedSource) else None
+        if args.index is not None:
+            if index is None:
+                raise UsageError(f"a {source.info.kind} source has no search index (SQLite files only); "
+                                 "search without --index reads it run by run", location=source.info.location)
+            _index_command(args.index, index, args.json, out if query is None else sys.stderr)
+        if query is None:
+            return _EXIT_OK
+        tty = sys.stderr.isatty()
+
+        def progress(done: int, total: int) -> None:
+            if tty:
+                sys.stderr.write(f"\rsearching: {done:,} of {total:,} steps")
+                sys.stderr.flush()
+
+        if args.run is not None:
+            key = source.get_run(args.run).summary.key
+            hits = search_run(source, key, query, progress=progress)
+            scope: dict[str, Any] = {"run": args.run, "key": key}
+        elif index is not None and index.status().ready:
+            hits = search_index(index, query)
+            scope = {"index": index.status().path}
+        else:
+            why = "the search index is out of date" if index is not None and index.status().state == "stale" else \
+                "no search index"
+            sys.stderr.write(f"note: {why}; reading every run" + (" (build one with --index build)\n"
+                                                                  if index is not None else "\n"))
+            hits = (h for rid in _all_keys(source) for h in search_run(source, rid, query))
+            scope = {"runs": "all"}
+        if args.limit is not None:
+            import itertools
+
+            hits = itertools.islice(hits, args.limit)
+        if args.json:
+            n = _write_json_stream(out, {"source": _source_json(source), "query": query.text, **scope}, "hits",
+                                   (h.to_json() for h in hits), {"count": lambda n: n})
+        else:
+            n = 0
+            for h in hits:
+                if tty:
+                    sys.stderr.write("\r\x1b[K")
+                out.write(f"{h.run_id}\t{h.step_index}\t{h.field}\t{h.excerpt}\n")
+                n += 1
+            if tty:
+                sys.stderr.write("\r\x1b[K")
+            out.write(f"{n} hit(s)\n")
+        return _EXIT_OK if n else _EXIT_FINDING
+    finally:
+        source.close()
+
+
+def _all_keys(source: TraceSource) -> Iterable[str]:
+    for run in _iter_runs(source, RunFilter(include_archived=True), RunSort.RUN_ID, False, None):
+        yield run.key
+
+
+def _index_command(action: str, index, as_json: bool, out: TextIO) -> None:
+    """Build, delete or describe the index; what it did goes to ``out`` (stderr when hits follow)."""
+    from ui.format import fmt_bytes
+
+    if action == "delete":
+        existed = index.delete()
+        status = index.status()
+        text = "deleted" if existed else "there was no index"
+    elif action == "build":
+        estimate = index.estimate()
+        tty = sys.stderr.isatty()
+        sys.stderr.write(f"building the search index (about {fmt_bytes(estimate)}) in {index.status().path}\n")
+
+        def progress(done: int, total: int) -> None:
+            if tty:
+                sys.stderr.write(f"\rindexing: {done:,} of {total:,} steps")
+                sys.stderr.flush()
+
+        status = index.build(progress)
+        if tty:
+            sys.stderr.write("\r\x1b[K")
+        text = f"built: {status.steps:,} steps, {fmt_bytes(status.size_bytes)}"
+    else:
+        status = index.status()
+        text = {"none": "not built", "ready": f"ready: {status.steps:,} steps, {fmt_bytes(status.size_bytes)}, "
+                f"built {status.built_at}", "stale": "out of date (the source changed since it was built)"}[status.state]
+        if status.state != "ready":
+            text += f"; building it would take about {fmt_bytes(index.estimate())}"
+    if as_json and out is not sys.stderr:
+        out.write(json.dumps({"index": status.to_json()}) + "\n")
+    else:
+        out.write(f"search index {status.path}: {text}\n")
+
+
 def _logs_reader(source: TraceSource) -> LogsSource:
     if not isinstance(source, HasLogs):
         raise UsageError(f"{source.info.location}: the logs tables (audit ledger, LLM and system records, "
@@ -1159,7 +1277,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                        "replay-check": _cmd_replay_check, "audit": _cmd_audit,
                        "logs": _cmd_logs, "export": _cmd_export, "verify": _cmd_verify, "keygen": _cmd_keygen,
                        "check": _cmd_check, "check-panel": _cmd_check_panel,
-                       "activity": _cmd_activity,
+                       "activity": _cmd_activity, "search": _cmd_search,
                        "demo": _cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("-h", "--help"):

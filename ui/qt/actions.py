@@ -23,6 +23,8 @@ class Commands(Protocol):
     timeline_dock: QDockWidget
     activity: QWidget
 
+    def find_in_run(self) -> None: ...
+
     def ask_open(self) -> None: ...
     def ask_connect(self) -> None: ...
     def open_demo(self) -> None: ...
@@ -90,6 +92,8 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
     view_menu = bar.addMenu("&View")
     view_menu.addAction(make("clear_filters", "Show &All Runs", clear_filters, "Ctrl+Shift+A"))
     view_menu.addAction(make("find", "&Find Run…", search.setFocus, QKeySequence.StandardKey.Find))
+    view_menu.addAction(make("find_in_run", "Find in R&un…", c.find_in_run, "Ctrl+Shift+F",
+                             "Find text in the selected run's step payloads (or, with an index, the whole database)"))
     activity = make("activity", "Runs Over &Time", lambda: None, "Ctrl+Shift+T",
                     "Runs and failed runs per interval above the runs list; drag across it to filter")
     activity.setCheckable(True)

@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.run_docks = RunDocks(self)
         self.consistency_dock = self.run_docks.consistency_dock
         self.timeline_dock = self.run_docks.timeline_dock
+        self.search_dock, self.find_in_run = self.run_docks.search_dock, self.run_docks.find_in_run
         self.grading = GradingJob(session, self)
         self.status = StatusLine(session, self.runs_model, self)
         self.status.track(self.disk)

@@ -1,4 +1,4 @@
-"""The Consistency and Timeline docks of the main window: made on first use, read for the selected
+"""The Consistency, Timeline and Find in Run docks of the main window: made on first use, read for the selected
 run only while shown, and tied to the rest of the window (a finding brings its panels forward; a
 bar of the timeline chooses its step, a step chosen in the tree is brought into view)."""
 
@@ -16,6 +16,7 @@ from ui.qt.panels.consistency import ConsistencyPanel
 from ui.qt.panels.docks import AutoDock
 
 if TYPE_CHECKING:  # pyqtgraph loads when the Timeline is first shown
+    from ui.qt.panels.search import SearchPanel
     from ui.qt.panels.timeline import TimelinePanel
     from ui.qt.main_window import MainWindow
 
@@ -28,12 +29,16 @@ class RunDocks(QObject):
         self._w = window
         self.consistency_dock = AutoDock("Consistency", "consistencyDock", window, holds=lambda: False)
         self.timeline_dock = AutoDock("Timeline", "timelineDock", window, holds=lambda: False)
-        for dock in (self.consistency_dock, self.timeline_dock):
+        self.search_dock = AutoDock("Find in Run", "searchDock", window, holds=lambda: False)
+        for dock in (self.consistency_dock, self.timeline_dock, self.search_dock):
             window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         window.tabifyDockWidget(window.evidence_dock, self.consistency_dock)
         window.tabifyDockWidget(self.consistency_dock, self.timeline_dock)
+        window.tabifyDockWidget(self.timeline_dock, self.search_dock)
         self._consistency: ConsistencyPanel | None = None
         self._timeline: TimelinePanel | None = None
+        self._search: SearchPanel | None = None
+        self.search_dock.opened.connect(lambda: self.search_panel.show_run(window.current_run()))
         self.consistency_dock.opened.connect(lambda: self.show_consistency(window.current_run()))
         self.timeline_dock.opened.connect(lambda: self.show_timeline(window.current_run()))
         window.steps_view.step_chosen.connect(
@@ -42,6 +47,8 @@ class RunDocks(QObject):
     def show_run(self, run: RunSummary | None) -> None:
         self.show_consistency(run)
         self.show_timeline(run)
+        if self._search is not None:
+            self._search.show_run(run)  # a search of the run shown before stops
 
     # -- consistency ---------------------------------------------------------------------------------
 
@@ -123,3 +130,31 @@ class RunDocks(QObject):
         w = self._w
         if not w.show_step(step_index):
             w.bus.info(f"The selected run has no step {step_index}")
+
+    # -- find in run --------------------------------------------------------------------------------
+
+    @property
+    def search_panel(self) -> SearchPanel:
+        if self._search is None:
+            from ui.qt.panels.search import SearchPanel
+
+            self._search = SearchPanel(self._w.session)
+            self._search.hit_chosen.connect(self._search_hit)
+            self.search_dock.setWidget(self._search)
+        return self._search
+
+    def find_in_run(self) -> None:
+        """Show the Find in Run dock, its text box focused."""
+        self.search_dock.show()
+        self.search_dock.raise_()
+        self.search_panel.focus_query()
+
+    def _search_hit(self, hit) -> None:
+        """A hit was chosen: its step (of another run, in whole-database mode: that run first)."""
+        w = self._w
+        current = w.current_run()
+        if current is None or current.key != hit.key:
+            if not w.select_run(hit.key):
+                w.bus.info(f"Run {hit.run_id} is not in the runs list (clear the filters to show it).")
+                return
+        self._timeline_step(hit.step_index)
