@@ -18,7 +18,8 @@ RUN_ID defaults to the run with the most steps. Keys:
   rows and dragging the scroll bar to 25/50/75/100 % (``drag_paint_max_ms``: the slowest drag);
 - ``rss_after_visiting_mb``: resident memory after dragging through the whole run in 500 stops
   (``visit_max_stall_ms`` the longest wait meanwhile, ``pages_read``/``pages_kept``);
-- ``search_first_hit_ms``: the first hit of a search in the run's payloads.
+- ``search_first_hit_ms`` / ``search_rare_hit_ms``: Find in Run's first hit of a common word
+  ("request") and of a text found once, 90 % into the run (``search_max_stall_ms``: meanwhile).
 
 Every figure is measured here, in this run; ``heartbeat_max_stall_ms`` is the longest gap over the
 whole benchmark.
@@ -204,7 +205,23 @@ def main() -> int:
     out["pages_read"] = model.pages_read
     out["pages_kept"] = model.pages_kept
     out["rss_after_visiting_mb"] = round(rss_mb())
-    out["search_first_hit_ms"] = None
+
+    # Find in Run (the dock): a common word's first hit, and a text found once, 90 % into the run.
+    from bench_search import rare_text
+
+    w.run_docks.search_dock.show()
+    panel = w.run_docks.search_panel
+    panel.show_run(w.current_run())
+    mark = beat.mark()
+    for name, text in (("search_first_hit_ms", "request"), ("search_rare_hit_ms", rare_text(args.db, run_id, total))):
+        panel.query.setText(text)
+        t0 = time.perf_counter()
+        panel.start()
+        spin(lambda: panel.model.rowCount() > 0 or not panel.searching)
+        out[name] = round((time.perf_counter() - t0) * 1000, 1) if panel.model.rowCount() else None
+        panel.cancel()
+        spin(lambda: not panel.searching)
+    out["search_max_stall_ms"] = round(beat.max_since(mark), 1)
     out["heartbeat_max_stall_ms"] = round(beat.max_since(0), 1)
     w.shutdown()
     print(json.dumps(out))
