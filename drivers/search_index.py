@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from drivers.sqlite_reader import check_sqlite_file, read_only_uri
 from inspector.errors import QueryCancelled, SourceError
 from inspector.services.search import SEARCH_FIELDS, IndexStatus, field_text
 
@@ -77,7 +78,8 @@ class SQLitePayloadIndex:
 
     def _source(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(f"file:{quote(str(self.source))}?mode=ro", uri=True, timeout=5.0)
+            uri, _note = read_only_uri(self.source, check_sqlite_file(self.source))  # nothing made beside it
+            conn = sqlite3.connect(uri, uri=True, timeout=5.0)
         except sqlite3.Error as exc:
             raise SourceError(f"cannot be opened: {exc}", location=str(self.source)) from None
         conn.text_factory = _decode  # text that is not UTF-8 is indexed with replacement characters

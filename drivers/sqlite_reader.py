@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,7 +64,7 @@ from inspector.step_rows import StepExtent
 if TYPE_CHECKING:  # numpy loads with it: only when runs are counted over time
     from inspector.activity import RunActivity
 
-__all__ = ["SQLITE_HEADER", "SQLiteTraceReader", "check_sqlite_file"]
+__all__ = ["SQLITE_HEADER", "SQLiteTraceReader", "check_sqlite_file", "read_only_uri"]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -92,10 +92,10 @@ _SORT_COLUMNS = {
 _IN_CHUNK = 500
 
 
-def check_sqlite_file(path: Path) -> None:
+def check_sqlite_file(path: Path) -> bytes:
     """Raise a SourceError naming what is wrong with ``path`` as a SQLite database, before SQLite
-    itself gives a vaguer message. A file shorter than its header says is left to SQLite, which
-    checks it under its lock (see :func:`_truncation`)."""
+    itself gives a vaguer message; else its 100-byte header. A file shorter than its header says
+    is left to SQLite, which checks it under its lock (see :func:`_truncation`)."""
     location = str(path)
     _path, st = regular_file(path)
     size = st.st_size
@@ -110,6 +110,33 @@ def check_sqlite_file(path: Path) -> None:
         raise NotATraceSource("is not a SQLite database (no SQLite header)", location=location)
     if len(header) < 100:
         raise CorruptSource(f"is truncated: {size} bytes, shorter than a SQLite header", location=location)
+    return header
+
+
+def read_only_uri(path: Path, header: bytes, *,
+                  can_write: Callable[[Path], bool] = lambda folder: os.access(folder, os.W_OK)) -> tuple[str, str | None]:
+    """How to open ``path`` so that nothing is written or created beside it, and a note saying
+    how when it matters. A WAL-mode database (header bytes 18–19 = 2) opened ``mode=ro`` creates
+    its ``-wal`` and ``-shm`` beside it if they are not there (and cannot be read at all in a
+    read-only folder); without a ``-wal`` there is no live writer and nothing to merge, so it is
+    opened ``immutable=1``. With a ``-wal`` but no ``-shm`` in a folder we may not write to, the
+    database can only be read as it stands without the ``-wal``'s changes: said in the note."""
+    base = f"file:{quote(str(path))}?mode=ro"
+    if header[18:20] != b"\x02\x02":
+        return base, None
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if not wal.exists():
+        return base + "&immutable=1", "WAL database without a -wal file (no live writer): read as it stands"
+    if not shm.exists() and not can_write(path.parent):
+        return base + "&immutable=1", ("WAL database in a read-only folder without its -shm: read without "
+                                       "the changes still in its -wal")
+    return base, None
+
+
+class _Connection(sqlite3.Connection):
+    """sqlite3's connection, remembering whether it was opened ``immutable=1``."""
+
+    immutable = False
 
 
 def _truncation(path: Path) -> str | None:
@@ -189,11 +216,16 @@ class SQLiteTraceReader:
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> None:
         self.path = Path(path).expanduser().resolve()
         self.location = str(self.path)
-        check_sqlite_file(self.path)
-        uri = f"file:{quote(str(self.path))}?mode=ro"
+        header = check_sqlite_file(self.path)
+        _uri, self._open_note = read_only_uri(self.path, header)
+        wal = Path(f"{self.path}-wal")
 
         def connect() -> sqlite3.Connection:
-            return sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
+            # Decided for each connection: a writer may start after the source was opened.
+            uri, _note = read_only_uri(self.path, header)
+            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False, factory=_Connection)
+            conn.immutable = "immutable=1" in uri
+            return conn
 
         # A small pool: the UI reads on two workers at once (what the user clicked, and background
         # counting), and SQLite readers never block each other. Each read checks a connection
@@ -201,6 +233,13 @@ class SQLiteTraceReader:
         # threads' connections, even one in the middle of a query, which crashes the process.)
         self.engine = sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.pool.QueuePool,
                                        pool_size=3, max_overflow=5, pool_timeout=60)
+
+        @sa.event.listens_for(self.engine, "checkout")
+        def _writer_started(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+            # A connection opened immutable (no -wal: no writer) would not see what a writer that
+            # has started since commits, nor take the locks its checkpoints respect: make another.
+            if getattr(dbapi_conn, "immutable", False) and wal.exists():
+                raise sa.exc.DisconnectionError("a writer started: open the database mode=ro")
         self._lock = threading.RLock()
         self._replay_map: dict[str, list[str]] | None = None
         self._orphans: list[RunSummary] | None = None
@@ -234,7 +273,7 @@ class SQLiteTraceReader:
             lacking = [c for c in need if c not in have]
             if lacking:
                 raise NotATraceSource(f"table {tbl} has no column {', '.join(lacking)}", location=self.location)
-        notes = []
+        notes = [self._open_note] if self._open_note else []
         absent = [c for c in _TRACE_COLUMNS if c not in self._trace_cols] + [
             c for c in _STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS if c not in self._step_cols
         ]

@@ -8,9 +8,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
+from drivers import open_source
 from drivers.sqlite_reader import SQLiteTraceReader
 from drivers.sqlite_writer import SQLiteTraceWriter
 from inspector.errors import SourceLocked
@@ -176,3 +178,67 @@ def test_file_caught_mid_commit_is_locked_not_truncated(tmp_path):
         assert reader.count_runs(RunFilter()) == 1
     finally:
         reader.close()
+
+
+def _wal_db_without_sidecars(folder):
+    """A WAL-mode trace DB whose writer closed cleanly: no -wal, no -shm beside it."""
+    path = folder / "traces.db"
+    with SQLiteTraceWriter(path) as w:
+        w.start_trace("r1", "c", "t", "a", [])
+        w.record_step("r1", 0, "skill", {}, "success", "SUCCESS", None, None, 1.0, 5.0, 0)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    conn.close()
+    for side in ("-wal", "-shm"):
+        assert not Path(f"{path}{side}").exists()
+    return path
+
+
+def test_wal_database_without_sidecars_opens_immutable_and_creates_nothing(tmp_path):
+    path = _wal_db_without_sidecars(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    src = open_source(path)
+    try:
+        assert [r.run_id for r in src.list_runs(RunFilter())] == ["r1"]
+        assert src.list_steps("r1")[0].step_index == 0
+        assert any("without a -wal file" in n for n in src.info.notes)
+    finally:
+        src.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no -wal, no -shm left (or made)
+
+
+def test_wal_database_with_a_live_writer_and_one_in_a_read_only_folder(tmp_path):
+    import shutil
+
+    from drivers.sqlite_reader import check_sqlite_file, read_only_uri
+
+    path = _wal_db_without_sidecars(tmp_path)
+    writer = sqlite3.connect(path, isolation_level=None)  # a live writer, kept open: -wal and -shm exist
+    try:
+        writer.execute("INSERT INTO traces (run_id, correlation_id, tenant_id, plan, started_at) "
+                       "VALUES ('r2', 'c', 't', '[]', '2026-01-01T00:00:00+00:00')")
+        assert Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists()
+        header = check_sqlite_file(path)
+        assert read_only_uri(path, header)[1] is None  # mode=ro: the -wal's changes are read
+        src = open_source(path)
+        try:
+            assert {r.run_id for r in src.list_runs(RunFilter())} == {"r1", "r2"}
+            assert not src.info.notes
+        finally:
+            src.close()
+        # Copied without its -shm into a folder we may not write to (root may write anywhere,
+        # so the folder's answer is given): read as it stands, and said so.
+        copy = tmp_path / "copy"
+        copy.mkdir()
+        shutil.copyfile(path, copy / "traces.db")
+        shutil.copyfile(f"{path}-wal", copy / "traces.db-wal")
+        uri, note = read_only_uri(copy / "traces.db", header, can_write=lambda _folder: False)
+        assert "immutable=1" in uri and "read-only folder" in note
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            assert conn.execute("SELECT run_id FROM traces").fetchall() == [("r1",)]
+        finally:
+            conn.close()
+        assert sorted(p.name for p in copy.iterdir()) == ["traces.db", "traces.db-wal"]
+    finally:
+        writer.close()
