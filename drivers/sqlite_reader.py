@@ -1,7 +1,9 @@
 """Read-only access to an AOS SQLite trace database (upstream ``SQLiteTraceStore`` files).
 
 Opened with a ``mode=ro`` URI: the inspector can never write to the file, and reads are short
-statements, so a runtime writing the same file (WAL or rollback journal) is never locked out.
+statements, so a runtime writing the same file (WAL or rollback journal) is never locked out. A
+WAL database without its ``-wal`` (no writer) is opened ``immutable=1`` instead, so that SQLite
+makes no ``-wal``/``-shm`` beside it (:func:`read_only_uri`).
 
 Upstream quirks handled here (spec §1, §11): statuses outside the enum (normalised, raw kept),
 JSON columns that do not parse (kept raw with the reason), steps whose run row was deleted
