@@ -413,19 +413,23 @@ class SQLiteTraceReader:
         return sa.case((m.like("%replay_of%"), m), else_=None).label("replay_meta")
 
     @staticmethod
-    def _step_row(m: Any) -> StepRow:
+    def _step_row(r: Sequence[Any]) -> StepRow:
+        """A row of ``_STEP_ROW_COLUMNS`` (a SQLAlchemy row or sqlite3's tuple), by position. The
+        usual types are taken as they are before the converters run (a million-step read)."""
+        row_id, run_id, index, skill, status, category, code, cost, duration, retry, ts = r[:11]
+        index = index if type(index) is int else _int(index)
         return StepRow(
-            row_id=_int(m["id"]),
-            run_id=_text(m["run_id"]) or "",
-            step_index=_int(m["step_index"]) if _int(m["step_index"]) is not None else -1,
-            skill_name=_text(m["skill_name"]),
-            status_raw=m["status"],
-            outcome_category=_text(m["outcome_category"]),
-            outcome_code=_text(m["outcome_code"]),
-            cost_cents=_num(m["cost_cents"]),
-            duration_ms=_num(m["duration_ms"]),
-            retry_count=_int(m["retry_count"]),
-            timestamp=_text(m["timestamp"]),
+            row_id=row_id if type(row_id) is int else _int(row_id),
+            run_id=run_id if type(run_id) is str else _text(run_id) or "",
+            step_index=index if index is not None else -1,
+            skill_name=skill if type(skill) is str else _text(skill),
+            status_raw=status,
+            outcome_category=category if type(category) is str else _text(category),
+            outcome_code=code if code is None or type(code) is str else _text(code),
+            cost_cents=cost if type(cost) is float else _num(cost),
+            duration_ms=duration if type(duration) is float else _num(duration),
+            retry_count=retry if type(retry) is int else _int(retry),
+            timestamp=ts if type(ts) is str else _text(ts),
         )
 
     def _step_select(self, names: Sequence[str]):
@@ -583,7 +587,7 @@ class SQLiteTraceReader:
             stmt = stmt.where(self._steps.c.step_index > after_index)
         stmt = stmt.order_by(self._steps.c.step_index).limit(limit)
         with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
-            return [self._step_row(r._mapping) for r in self._fetch(conn, stmt)]
+            return [self._step_row(r) for r in self._fetch(conn, stmt)]
 
     def step_columns(self, run_id: str, every: int = 1, *, after: Any = None,
                      limit: int | None = None) -> tuple[Sequence[Any], ...]:
@@ -635,16 +639,17 @@ class SQLiteTraceReader:
             rows = self._fetch(conn, stmt)
         return rows[0][0] if rows else None
 
-    def _full_step(self, m: Any) -> Step:
+    def _full_step(self, r: Sequence[Any]) -> Step:
+        """A row of ``_STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS``, by position."""
         return Step(
-            row=self._step_row(m),
-            params=Payload.from_text(m["params"]),
-            outcome_data=Payload.from_text(m["outcome_data"]),
-            idempotency_key=_text(m["idempotency_key"]),
-            replay_behavior=_text(m["replay_behavior"]),
-            input_hash=_text(m["input_hash"]),
-            output_hash=_text(m["output_hash"]),
-            rng_state_before=_text(m["rng_state_before"]),
+            row=self._step_row(r),
+            params=Payload.from_text(r[11]),
+            outcome_data=Payload.from_text(r[12]),
+            idempotency_key=_text(r[13]),
+            replay_behavior=_text(r[14]),
+            input_hash=_text(r[15]),
+            output_hash=_text(r[16]),
+            rng_state_before=_text(r[17]),
         )
 
     def iter_steps(self, run_id: str, batch: int = 1000) -> Iterator[Step]:
@@ -657,9 +662,10 @@ class SQLiteTraceReader:
                 stmt = stmt.where(self._steps.c.step_index > after)
             stmt = stmt.order_by(self._steps.c.step_index).limit(batch)
             with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
-                rows = [self._full_step(r._mapping) for r in self._fetch(conn, stmt)]
+                raw = self._raw_rows(conn, stmt)
+            rows = [self._full_step(r) for r in raw]
             yield from rows
-            if len(rows) < batch:
+            if len(raw) < batch:
                 return
             after = rows[-1].row.step_index
 
@@ -717,7 +723,7 @@ class SQLiteTraceReader:
             row = next(iter(self._fetch(conn, stmt)), None)
         if row is None:
             raise RunNotFound(f"run {run_id!r} has no step {step_index}", location=self.location)
-        return self._full_step(row._mapping)
+        return self._full_step(row)
 
     def _replays(self) -> dict[str, list[str]]:
         if self._replay_map is None:

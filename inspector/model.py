@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from inspector import fastjson
+
 __all__ = [
     "FAILED_RUN_STATUSES",
     "MISSING",
@@ -170,6 +172,8 @@ class Payload:
     raw: str | None
     value: Any = MISSING
     error: str | None = None
+    #: ``value`` was read by orjson, so orjson writes it back alike (:mod:`inspector.fastjson`).
+    plain: bool = field(default=False, compare=False, repr=False)
 
     @classmethod
     def from_text(cls, raw: str | bytes | None) -> Payload:
@@ -184,7 +188,8 @@ class Payload:
             # SQLite is dynamically typed: a foreign writer may have stored a number here.
             return cls(str(raw), raw, None)
         try:
-            return cls(raw, json.loads(raw), None)
+            value, plain = fastjson.loads(raw)
+            return cls(raw, value, None, plain)
         except json.JSONDecodeError as exc:
             return cls(raw, MISSING, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
         except ValueError as exc:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspector.model import RunRecord, RunSummary, Step
+from inspector import fastjson
+from inspector.model import Payload, RunRecord, RunSummary, Step
 
 __all__ = [
     "audit_event_to_json",
     "logs_to_json",
     "run_record_to_json",
     "run_summary_to_json",
+    "step_json_text",
     "step_to_json",
 ]
 
@@ -87,6 +89,39 @@ def step_to_json(step: Step) -> dict[str, Any]:
     if warnings:
         out["warnings"] = warnings
     return out
+
+
+def _writes_alike(p: Payload) -> bool:
+    # What Payload.to_json gives orjson writes as json.dumps does: None, the raw text (a string
+    # orjson refuses if it cannot encode it), or a value orjson read (no NaN, no infinity).
+    return p.raw is None or p.error is not None or p.plain
+
+
+#: Types orjson writes as json.dumps does (it refuses an int beyond 64 bits rather than differ).
+_ALIKE = frozenset({str, int, bool, type(None)})
+
+
+def _scalars_write_alike(doc: dict[str, Any]) -> bool:
+    # A step's own fields come from any source: past the types above, a finite float is written
+    # alike, a NaN or an infinity orjson would write as null, and anything else is left to
+    # json.dumps. The payloads are judged by _writes_alike.
+    for key, v in doc.items():
+        t = type(v)
+        if t in _ALIKE or (t is float and v - v == 0.0):
+            continue
+        if key in ("params", "outcome_data") or (key == "warnings" and all(type(w) is str for w in v)):
+            continue
+        return False
+    return True
+
+
+def step_json_text(step: Step) -> str:
+    """``json.dumps(step_to_json(step), ensure_ascii=False)``'s document (the same keys and
+    values), written by orjson when every value in it is one orjson writes alike (about four times
+    faster on a typical step: ``show --json`` of a million steps)."""
+    doc = step_to_json(step)
+    plain = _writes_alike(step.params) and _writes_alike(step.outcome_data) and _scalars_write_alike(doc)
+    return fastjson.dumps(doc, plain)
 
 
 def logs_to_json(value: Any) -> Any:

@@ -16,14 +16,15 @@ import logging
 import os
 import sys
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 from inspector.errors import InspectorError, UsageError
+from inspector.fastjson import stdlib_dumps
 from inspector.evidence import EvidenceReader
 from inspector.logs import LogsSource
 from inspector.model import RunFilter, RunSort, RunSummary, normalise_time_bound
-from inspector.serialize import run_record_to_json, run_summary_to_json, step_to_json
+from inspector.serialize import run_record_to_json, run_summary_to_json, step_json_text
 from inspector.source import HasLogs, StreamsRuns, TraceSource, TracesPerRun
 
 __all__ = ["build_parser", "main"]
@@ -32,6 +33,8 @@ _EXIT_OK, _EXIT_FINDING, _EXIT_USAGE = 0, 1, 2
 _SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "export", "verify", "keygen",
                 "check", "check-panel", "activity", "demo", "search")
 _PAGE = 500
+#: Items of a JSON stream written at once.
+_WRITE_BLOCK = 500
 #: Runs graded (and printed) per block when grading many: one block of grouped counts at a time.
 _GRADE_BLOCK = 5000
 
@@ -362,16 +365,24 @@ def _source_json(source) -> dict[str, Any]:
     return {"location": source.info.location, "kind": source.info.kind, "notes": list(source.info.notes)}
 
 
-def _write_json_stream(out: TextIO, head: dict[str, Any], key: str, items: Iterable[dict[str, Any]], tail: dict[str, Any] | None = None) -> int:
-    """Write ``{**head, key: [items…], **tail}`` without holding the items in memory."""
-    text = json.dumps(head, ensure_ascii=False)
+def _write_json_stream(out: TextIO, head: dict[str, Any], key: str, items: Iterable[Any],
+                       tail: dict[str, Any] | None = None, dumps: Callable[[Any], str] = stdlib_dumps) -> int:
+    """Write ``{**head, key: [items…], **tail}`` without holding the items in memory; ``dumps``
+    writes one item (default: ``json.dumps(item, ensure_ascii=False)``). Items are written a block
+    at a time: one write per item costs as much as encoding it."""
+    text = stdlib_dumps(head)
     out.write(text[:-1] + (", " if head else "") + json.dumps(key) + ": [")
     n = 0
+    block: list[str] = []
     for item in items:
-        out.write(("\n  " if n == 0 else ",\n  ") + json.dumps(item, ensure_ascii=False))
+        block.append(("\n  " if n == 0 else ",\n  ") + dumps(item))
         n += 1
+        if len(block) == _WRITE_BLOCK:
+            out.write("".join(block))
+            block.clear()
+    out.write("".join(block))
     out.write("\n]" if n else "]")
-    out.writelines(f", {json.dumps(k)}: {json.dumps(v(n) if callable(v) else v, ensure_ascii=False)}" for k, v in (tail or {}).items())
+    out.writelines(f", {json.dumps(k)}: {stdlib_dumps(v(n) if callable(v) else v)}" for k, v in (tail or {}).items())
     out.write("}\n")
     return n
 
@@ -428,8 +439,9 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(f"note: run {record.summary.run_id} has {len(others) + 1} traces; showing "
                              f"{key}; the others: {', '.join(t.key for t in others)}\n")
         if args.json:
+            # Each step through orjson where it writes the same values (inspector.fastjson).
             _write_json_stream(out, {"source": _source_json(source), "run": run_record_to_json(record)}, "steps",
-                               (step_to_json(s) for s in steps))
+                               steps, dumps=step_json_text)
             return _EXIT_OK
         s = record.summary
         if s.orphan:

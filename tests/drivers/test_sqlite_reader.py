@@ -286,8 +286,9 @@ def test_iter_steps_streams_across_batch_boundaries(db_path, add_run, open_reade
     add_run("r", ["success"] * n)
     reader = open_reader(db_path)
     statements = []
-    sa.event.listen(reader.engine, "before_cursor_execute",
-                    lambda conn, cursor, stmt, *a: statements.append(stmt) if "trace_steps" in stmt else None)
+    # iter_steps runs its statements on sqlite3's own cursor: count them where SQLite runs them.
+    sa.event.listen(reader.engine.pool, "checkout", lambda dbapi_conn, *a: dbapi_conn.set_trace_callback(
+        lambda stmt: statements.append(stmt) if "trace_steps" in stmt else None))
     steps = list(reader.iter_steps("r", batch=batch))
     assert [s.step_index for s in steps] == list(range(n))
     assert [s.params.value for s in steps] == [{"i": i} for i in range(n)]
