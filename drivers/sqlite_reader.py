@@ -599,17 +599,19 @@ class SQLiteTraceReader:
             rows = self._raw_rows(conn, stmt)
         return tuple(list(c) for c in zip(*rows, strict=True)) if rows else tuple([] for _ in names)
 
-    def _raw_rows(self, conn: sa.Connection, stmt: Any) -> list[Any]:
+    def _raw_rows(self, conn: sa.Connection, stmt: Any, compiled: Any = None, **values: Any) -> list[Any]:
         """sqlite3's own tuples for ``stmt`` (a SQLAlchemy row per step costs three times the
-        read), read the careful way when a value is not UTF-8."""
-        compiled = stmt.compile(dialect=self.engine.dialect)
-        params = [compiled.params[k] for k in (compiled.positiontup or ())]
+        read), read the careful way when a value is not UTF-8. ``compiled``: ``stmt.compile(...)``
+        when the caller keeps it (a statement run once per batch); ``values`` fill its named bind
+        parameters."""
+        compiled = compiled or stmt.compile(dialect=self.engine.dialect)
+        params = [values[k] if k in values else compiled.params[k] for k in (compiled.positiontup or ())]
         try:
             return conn.connection.driver_connection.execute(str(compiled), params).fetchall()
         except sqlite3.OperationalError as exc:
             if "decode" not in str(exc).lower():
                 raise
-            return self._fetch(conn, stmt)
+            return self._fetch(conn, stmt.params(**values) if values else stmt)
 
     def step_extent(self, run_id: str) -> StepExtent:
         """``StepKeysSource``: three index lookups (the count walks the index)."""
@@ -654,20 +656,25 @@ class SQLiteTraceReader:
 
     def iter_steps(self, run_id: str, batch: int = 1000) -> Iterator[Step]:
         """Streams in keyset batches, so a million-step run never sits in memory at once and the
-        read lock is released between batches."""
+        read lock is released between batches. A step is built when it is asked for (a batch of
+        built steps would not fit in the CPU's cache), and the statement is compiled once."""
+        index = self._steps.c.step_index
+        base = self._step_select(_STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS).where(self._steps.c.run_id == run_id)
+        first = base.order_by(index).limit(batch)
+        more = base.where(index > sa.bindparam("after")).order_by(index).limit(batch)
+        compiled = more.compile(dialect=self.engine.dialect)
         after: int | None = None
         while True:
-            stmt = self._step_select(_STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS).where(self._steps.c.run_id == run_id)
-            if after is not None:
-                stmt = stmt.where(self._steps.c.step_index > after)
-            stmt = stmt.order_by(self._steps.c.step_index).limit(batch)
             with self._guard(f"reading steps of {run_id}"), self.engine.connect() as conn:
-                raw = self._raw_rows(conn, stmt)
-            rows = [self._full_step(r) for r in raw]
-            yield from rows
+                raw = (self._raw_rows(conn, first) if after is None
+                       else self._raw_rows(conn, more, compiled, after=after))
+            step = None
+            for r in raw:
+                step = self._full_step(r)
+                yield step
             if len(raw) < batch:
                 return
-            after = rows[-1].row.step_index
+            after = step.row.step_index
 
     def scan_step_text(self, run_id: str, fields: Sequence[str], patterns: Sequence[str], *,
                        after: int | None = None, limit: int = 20_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from inspector import fastjson
-from inspector.model import Payload, RunRecord, RunSummary, Step
+from inspector.model import RunRecord, RunSummary, Step
 
 __all__ = [
     "audit_event_to_json",
@@ -64,16 +64,28 @@ def run_record_to_json(r: RunRecord) -> dict[str, Any]:
 
 
 def step_to_json(step: Step) -> dict[str, Any]:
+    return _step_doc(step)[0]
+
+
+#: Types orjson writes as json.dumps does (it refuses an int beyond 64 bits rather than differ).
+_ALIKE = frozenset({str, int, bool, type(None)})
+_ALIKE_OR_FLOAT = _ALIKE | {float}
+
+
+def _step_doc(step: Step) -> tuple[dict[str, Any], bool]:
+    """The step's JSON document, and whether orjson writes it as json.dumps does: its own fields
+    (from any source) are of the types above or finite floats (orjson writes a NaN or an infinity
+    as null), and its payloads are ones orjson read or plain text (``Payload.plain``)."""
     row = step.row
     out: dict[str, Any] = {
         "step_index": row.step_index,
         "skill_name": row.skill_name,
-        "params": step.params.to_json(),
+        "params": None,
         "status": row.status.value,
         "status_raw": _json_safe(row.status_raw),
         "outcome_category": row.outcome_category,
         "outcome_code": row.outcome_code,
-        "outcome_data": step.outcome_data.to_json(),
+        "outcome_data": None,
         "cost_cents": row.cost_cents,
         "duration_ms": row.duration_ms,
         "retry_count": row.retry_count,
@@ -85,43 +97,27 @@ def step_to_json(step: Step) -> dict[str, Any]:
         "rng_state_before": step.rng_state_before,
         "trace_id": row.trace_id,
     }
-    warnings = [f"{name}: {p.error}" for name, p in (("params", step.params), ("outcome_data", step.outcome_data)) if p.error]
+    # Judged before the payloads go in (their values are judged by how they were read).
+    types = set(map(type, out.values()))
+    alike = types <= _ALIKE or (types <= _ALIKE_OR_FLOAT and all(v - v == 0.0 for v in out.values() if type(v) is float))
+    params, data = step.params, step.outcome_data
+    out["params"] = params.to_json()
+    out["outcome_data"] = data.to_json()
+    # The payloads' text, when shown, is a str: orjson refuses one it cannot encode, never differs.
+    alike = alike and (params.raw is None or params.error is not None or params.plain) and (
+        data.raw is None or data.error is not None or data.plain)
+    warnings = [f"{name}: {p.error}" for name, p in (("params", params), ("outcome_data", data)) if p.error]
     if warnings:
         out["warnings"] = warnings
-    return out
-
-
-def _writes_alike(p: Payload) -> bool:
-    # What Payload.to_json gives orjson writes as json.dumps does: None, the raw text (a string
-    # orjson refuses if it cannot encode it), or a value orjson read (no NaN, no infinity).
-    return p.raw is None or p.error is not None or p.plain
-
-
-#: Types orjson writes as json.dumps does (it refuses an int beyond 64 bits rather than differ).
-_ALIKE = frozenset({str, int, bool, type(None)})
-
-
-def _scalars_write_alike(doc: dict[str, Any]) -> bool:
-    # A step's own fields come from any source: past the types above, a finite float is written
-    # alike, a NaN or an infinity orjson would write as null, and anything else is left to
-    # json.dumps. The payloads are judged by _writes_alike.
-    for key, v in doc.items():
-        t = type(v)
-        if t in _ALIKE or (t is float and v - v == 0.0):
-            continue
-        if key in ("params", "outcome_data") or (key == "warnings" and all(type(w) is str for w in v)):
-            continue
-        return False
-    return True
+    return out, alike
 
 
 def step_json_text(step: Step) -> str:
     """``json.dumps(step_to_json(step), ensure_ascii=False)``'s document (the same keys and
-    values), written by orjson when every value in it is one orjson writes alike (about four times
-    faster on a typical step: ``show --json`` of a million steps)."""
-    doc = step_to_json(step)
-    plain = _writes_alike(step.params) and _writes_alike(step.outcome_data) and _scalars_write_alike(doc)
-    return fastjson.dumps(doc, plain)
+    values), written by orjson when every value in it is one orjson writes alike (``show --json``
+    of a million steps)."""
+    doc, alike = _step_doc(step)
+    return fastjson.dumps(doc, alike)
 
 
 def logs_to_json(value: Any) -> Any:
