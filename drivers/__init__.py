@@ -7,12 +7,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers.paths import open_regular, regular_file
-from inspector.bundle import PublicKey
 from inspector.errors import NotATraceSource, SourceNotFound
 from inspector.locations import is_postgres_url, redact_url
 from inspector.source import TraceSource
+
+if TYPE_CHECKING:  # the signing library loads only when a bundle is opened
+    from inspector.bundle import PublicKey
 
 __all__ = ["open_source"]
 

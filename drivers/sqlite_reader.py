@@ -35,7 +35,6 @@ from drivers._sql import (
     step_extent_select,
     step_slice,
 )
-from drivers.evidence_reader import EvidenceReader, grade_clause, grade_rank_clause
 from drivers.paths import regular_file
 from inspector.errors import (
     CorruptSource,
@@ -64,6 +63,7 @@ from inspector.source import Capability, SourceTotals, StepSeek
 from inspector.step_rows import StepExtent
 
 if TYPE_CHECKING:  # numpy loads with it: only when runs are counted over time
+    from drivers.evidence_reader import EvidenceReader
     from inspector.activity import RunActivity
 
 __all__ = ["SQLITE_HEADER", "SQLiteTraceReader", "check_sqlite_file", "read_only_uri"]
@@ -388,6 +388,8 @@ class SQLiteTraceReader:
             ev = self.evidence()
             if not ev.has_store:
                 return stmt.where(sa.false())
+            from drivers.evidence_reader import grade_clause
+
             stmt = stmt.where(grade_clause(t.run_id, "sqlite", ev.tables) == flt.grade)
         return stmt
 
@@ -468,6 +470,8 @@ class SQLiteTraceReader:
             ordered = [by_id[k] for k in keys if k in by_id]
             return self._with_aggregates(ordered) if with_aggregates else ordered
         if sort is RunSort.GRADE:
+            from drivers.evidence_reader import grade_rank_clause
+
             col = grade_rank_clause(self._traces.c.run_id, "sqlite", self.evidence().tables)
         else:
             col = self._col(self._traces, _SORT_COLUMNS[sort], self._trace_cols)
@@ -773,6 +777,9 @@ class SQLiteTraceReader:
         ``has_store`` is False for a plain upstream ``traces.db``."""
         with self._lock:
             if self._evidence is None:
+                # Loaded here: its table definitions cost 0.1 s of a command's start.
+                from drivers.evidence_reader import EvidenceReader
+
                 self._evidence = EvidenceReader(self.engine, self.location, self._reading)
             return self._evidence
 

@@ -7,10 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from inspector.bundle import Verification
 from inspector.errors import RunNotFound
-from inspector.evidence import EvidenceReader
-from inspector.logs import LogsSource
 from inspector.model import (
     Payload,
     RunFilter,
@@ -26,6 +23,10 @@ from inspector.step_rows import StepExtent
 
 if TYPE_CHECKING:  # numpy (0.2 s to import) only where runs are counted over time
     from inspector.activity import RunActivity
+    # Named in annotations only: a command that needs none of them does not load them.
+    from inspector.bundle import Verification
+    from inspector.evidence import EvidenceReader
+    from inspector.logs import LogsSource
 
 __all__ = [
     "Attested",
