@@ -6,13 +6,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from inspector.model import FAILED_RUN_STATUSES, StepStatus, raw_statuses
 from inspector.source import StepSeek
 from inspector.step_rows import StepExtent
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # SQLAlchemy loads where a statement is built with it (sql_list needs none)
     from inspector.activity import RunActivity
 
 __all__ = ["count_activity", "failed_run", "seek_select", "sql_list", "step_extent_select", "step_extent_of",
@@ -27,6 +25,8 @@ def sql_list(values: Sequence[str]) -> str:
 
 def failed_run(status: Any) -> Any:
     """1 for a run whose status counts as failed (``FAILED_RUN_STATUSES``, any case), else 0."""
+    import sqlalchemy as sa
+
     return sa.case((sa.func.lower(status).in_(FAILED_RUN_STATUSES), 1), else_=0)
 
 
@@ -36,6 +36,8 @@ def count_activity(fetch: Callable[[Any], Sequence[Any]], runs: Any, max_interva
     NULL when unusable) and ``f`` (``failed_run``) already filtered: the span first, then the
     counts grouped by interval. ``floor`` turns a non-negative float into its integer floor in the
     dialect (SQLite's CAST truncates; Postgres' rounds)."""
+    import sqlalchemy as sa
+
     from inspector.activity import RunActivity, plan_intervals  # numpy: only when counting
 
     sub = runs.subquery()
@@ -64,6 +66,8 @@ def step_slice(stmt: Any, step_index: Any, every: int = 1, after: Any = None, li
 def step_extent_select(steps: Any, run: Any, step_index: Any) -> Any:
     """The count, smallest and largest step_index of a run's steps (``StepKeysSource``), as three
     subqueries: SQLite seeks the index for a lone MIN or MAX but scans for both in one select."""
+    import sqlalchemy as sa
+
 
     def one(expr: Any) -> Any:
         return sa.select(expr).select_from(steps).where(run).scalar_subquery()
@@ -81,6 +85,8 @@ def seek_select(steps: Any, run: Any, step_index: Any, norm_status: Any, retries
     """The step_index of the next (previous) step after ``after`` that ``what`` matches.
     ``norm_status`` is the dialect's trimmed, lower-cased status (NULL when not text);
     ``retries`` a condition that the step's retry_count is a number above 0."""
+    import sqlalchemy as sa
+
     if what is StepSeek.FAILURE:
         cond = norm_status.in_(raw_statuses(StepStatus.FAILURE))
     else:

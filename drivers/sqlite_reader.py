@@ -16,15 +16,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import sqlalchemy as sa
-from sqlalchemy import column, select, table
 
 from drivers._sql import (
     count_activity,
@@ -62,7 +61,11 @@ from inspector.records import replay_of
 from inspector.source import Capability, SourceTotals, StepSeek
 from inspector.step_rows import StepExtent
 
-if TYPE_CHECKING:  # numpy loads with it: only when runs are counted over time
+if TYPE_CHECKING:
+    # SQLAlchemy (0.4 s of a command's start) loads at the first statement built with it: listing
+    # runs (plain SQL on sqlite3) does not. numpy loads with RunActivity: only when runs are counted.
+    import sqlalchemy as sa
+
     from drivers.evidence_reader import EvidenceReader
     from inspector.activity import RunActivity
 
@@ -229,38 +232,79 @@ class SQLiteTraceReader:
             conn.immutable = "immutable=1" in uri
             return conn
 
-        # A small pool: the UI reads on two workers at once (what the user clicked, and background
-        # counting), and SQLite readers never block each other. Each read checks a connection
-        # out exclusively. (SingletonThreadPool is not an option: past its size it closes other
-        # threads' connections, even one in the middle of a query, which crashes the process.)
-        self.engine = sa.create_engine("sqlite+pysqlite://", creator=connect, poolclass=sa.pool.QueuePool,
-                                       pool_size=3, max_overflow=5, pool_timeout=60)
-
-        @sa.event.listens_for(self.engine, "checkout")
-        def _writer_started(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-            # A connection opened immutable (no -wal: no writer) would not see what a writer that
-            # has started since commits, nor take the locks its checkpoints respect: make another.
-            if getattr(dbapi_conn, "immutable", False) and wal.exists():
-                raise sa.exc.DisconnectionError("a writer started: open the database mode=ro")
+        self._connect = connect
+        self._wal = wal
+        self._engine: sa.Engine | None = None
         self._lock = threading.RLock()
         self._replay_map: dict[str, list[str]] | None = None
         self._orphans: list[RunSummary] | None = None
         self._sorted_keys: dict[tuple, list[str]] = {}
         self._evidence: EvidenceReader | None = None
+        self._inspect_schema()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """SQLAlchemy's engine over the file, made for the first statement built with SQLAlchemy.
+
+        A small pool: the UI reads on two workers at once (what the user clicked, and background
+        counting), and SQLite readers never block each other. Each read checks a connection
+        out exclusively. (SingletonThreadPool is not an option: past its size it closes other
+        threads' connections, even one in the middle of a query, which crashes the process.)"""
+        with self._lock:
+            if self._engine is None:
+                import sqlalchemy as sa
+
+                engine = sa.create_engine("sqlite+pysqlite://", creator=self._connect,
+                                          poolclass=sa.pool.QueuePool, pool_size=3, max_overflow=5, pool_timeout=60)
+                wal = self._wal
+
+                @sa.event.listens_for(engine, "checkout")
+                def _writer_started(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+                    # A connection opened immutable (no -wal: no writer) would not see what a writer
+                    # that has started since commits, nor take the locks its checkpoints respect:
+                    # make another. (A connection of _raw() without the engine is opened for one read.)
+                    if getattr(dbapi_conn, "immutable", False) and wal.exists():
+                        raise sa.exc.DisconnectionError("a writer started: open the database mode=ro")
+
+                self._engine = engine
+            return self._engine
+
+    @contextmanager
+    def _raw(self) -> Iterator[sqlite3.Connection]:
+        """A sqlite3 connection for plain SQL: from the engine's pool once there is one, else one of
+        its own, closed after."""
+        if self._engine is not None:
+            proxied = self._engine.raw_connection()
+            try:
+                yield proxied.driver_connection
+            finally:
+                proxied.close()
+            return
+        con = self._connect()
         try:
-            self._inspect_schema()
-        except BaseException:
-            # Not ours to keep open: the caller gets an error, not a reader it could close.
-            self.engine.dispose()
-            raise
+            yield con
+        finally:
+            con.close()
+
+    @staticmethod
+    def _raw_fetch(con: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """``_fetch`` for plain SQL on a sqlite3 connection (the same fallback for text that is not UTF-8)."""
+        try:
+            return con.execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "could not decode to utf-8" not in str(exc).lower():
+                raise
+        previous = con.text_factory
+        con.text_factory = _text_or_bytes
+        try:
+            return con.execute(sql, tuple(params)).fetchall()
+        finally:
+            con.text_factory = previous
 
     def _inspect_schema(self) -> None:
-        with self._guard("opening"):
-            with self.engine.connect() as conn:
-                tables = {
-                    name: [r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({name})")]
-                    for (name,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
-                }
+        with self._guard("opening"), self._raw() as con:
+            names = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()]
+            tables = {name: [r[1] for r in con.execute(f"PRAGMA table_info({name})").fetchall()] for name in names}
         missing = [t for t in ("traces", "trace_steps") if t not in tables]
         if missing:
             found = ", ".join(sorted(t for t in tables if not t.startswith("sqlite_"))) or "no tables"
@@ -281,8 +325,6 @@ class SQLiteTraceReader:
         ]
         if absent:
             notes.append(f"older schema: columns {', '.join(absent)} are absent and shown empty")
-        self._traces = table("traces", *[column(c) for c in _TRACE_COLUMNS])
-        self._steps = table("trace_steps", *[column(c) for c in _STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS])
         self.info = SourceInfo(
             location=self.location,
             kind="sqlite",
@@ -294,6 +336,18 @@ class SQLiteTraceReader:
 
     # -- plumbing ------------------------------------------------------------------------------
 
+    @cached_property
+    def _traces(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.table("traces", *[sa.column(c) for c in _TRACE_COLUMNS])
+
+    @cached_property
+    def _steps(self) -> Any:
+        import sqlalchemy as sa
+
+        return sa.table("trace_steps", *[sa.column(c) for c in _STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS])
+
     @contextmanager
     def _guard(self, doing: str):
         """Translate sqlite3 / SQLAlchemy errors into the inspector's error tree (STYLE §4)."""
@@ -301,13 +355,18 @@ class SQLiteTraceReader:
             yield
         except InspectorError:
             raise
-        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+        except sqlite3.Error as exc:
             raise self._translate(exc, doing) from exc
         except UnicodeDecodeError as exc:
             # SQLite quotes the damaged schema in its error message, which Python then cannot
             # decode: the schema text itself is not UTF-8.
             raise CorruptSource(f"is damaged: its schema is not valid UTF-8 text (while {doing})",
                                 location=self.location) from exc
+        except Exception as exc:
+            sa = sys.modules.get("sqlalchemy")  # its errors exist only once it is loaded
+            if sa is not None and isinstance(exc, sa.exc.DBAPIError):
+                raise self._translate(exc, doing) from exc
+            raise
 
     def _translate(self, exc: Exception, doing: str) -> SourceError:
         orig = getattr(exc, "orig", exc)
@@ -340,6 +399,8 @@ class SQLiteTraceReader:
         makes sqlite3 fail the whole statement; it is then run again with such values as bytes, so
         one bad cell spoils one field (which says why), not every step of the run."""
 
+        import sqlalchemy as sa
+
         def run() -> list[Any]:
             if isinstance(stmt, str):
                 return list(conn.exec_driver_sql(stmt, tuple(params)))
@@ -359,31 +420,46 @@ class SQLiteTraceReader:
             dbapi.text_factory = previous
 
     def _col(self, tbl, name: str, have: set[str]):
+        import sqlalchemy as sa
+
         return tbl.c[name] if name in have else sa.literal(None).label(name)
 
     def _trace_select(self, names: Sequence[str]):
-        return select(*[self._col(self._traces, n, self._trace_cols).label(n) for n in names]).select_from(self._traces)
+        import sqlalchemy as sa
 
-    def _apply_filter(self, stmt, flt: RunFilter):
-        t = self._traces.c
-        if flt.status is not None:
-            stmt = stmt.where(t.status == flt.status)
-        if flt.tenant_id is not None:
-            stmt = stmt.where(t.tenant_id == flt.tenant_id)
-        if flt.agent_id is not None:
-            stmt = stmt.where(t.agent_id == flt.agent_id)
+        return sa.select(*[self._col(self._traces, n, self._trace_cols).label(n) for n in names]).select_from(self._traces)
+
+    @staticmethod
+    def _conditions(flt: RunFilter) -> list[tuple[str, str, Any]]:
+        """The filter's conditions on ``traces`` but the grade, as ``(column, operator, value)``:
+        the one definition that SQLAlchemy's statements and the runs list's plain SQL both use."""
+        out: list[tuple[str, str, Any]] = [
+            (col, "=", value) for col, value in (("status", flt.status), ("tenant_id", flt.tenant_id),
+                                                 ("agent_id", flt.agent_id)) if value is not None
+        ]
         if flt.since is not None:
-            stmt = stmt.where(t.started_at >= flt.since)
+            out.append(("started_at", ">=", flt.since))
         if flt.until is not None:
-            stmt = stmt.where(t.started_at <= flt.until)
+            out.append(("started_at", "<=", flt.until))
         if flt.run_id_prefix:
             # GLOB is case-sensitive like run ids, and can use the primary key's index.
             escaped = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in flt.run_id_prefix)
-            stmt = stmt.where(t.run_id.op("GLOB")(escaped + "*"))
+            out.append(("run_id", "GLOB", escaped + "*"))
         if flt.keys is not None:
             # One parameter however many ids (SQLite allows 32,766 parameters a statement).
-            ids = sa.func.json_each(sa.bindparam(None, json.dumps(sorted(flt.keys)), sa.Text)).table_valued("value")
-            stmt = stmt.where(t.run_id.in_(select(ids.c.value)))
+            out.append(("run_id", "IN json_each", json.dumps(sorted(flt.keys))))
+        return out
+
+    def _apply_filter(self, stmt, flt: RunFilter):
+        import sqlalchemy as sa
+
+        t = self._traces.c
+        for col, op, value in self._conditions(flt):
+            if op == "IN json_each":
+                ids = sa.func.json_each(sa.bindparam(None, value, sa.Text)).table_valued("value")
+                stmt = stmt.where(t[col].in_(sa.select(ids.c.value)))
+            else:
+                stmt = stmt.where(t[col].op(op)(value))
         if flt.grade is not None:
             ev = self.evidence()
             if not ev.has_store:
@@ -393,8 +469,29 @@ class SQLiteTraceReader:
             stmt = stmt.where(grade_clause(t.run_id, "sqlite", ev.tables) == flt.grade)
         return stmt
 
-    def _summary(self, row: Any, metadata: Any = None) -> RunSummary:
-        m = row._mapping
+    def _runs_sql(self, flt: RunFilter, sort: RunSort, descending: bool) -> tuple[str, list[Any]] | None:
+        """The runs list's statement as plain SQL (what ``list_runs`` builds with SQLAlchemy, whose
+        import is most of ``trace-inspector runs``' start), or None when it needs SQLAlchemy: a
+        grade (the evidence tables' clauses)."""
+        if flt.grade is not None or sort is RunSort.GRADE:
+            return None
+        have = self._trace_cols
+        cols = [n if n in have else f"NULL AS {n}" for n in _SUMMARY_COLUMNS]
+        cols.append("CASE WHEN metadata LIKE '%replay_of%' THEN metadata END" if "metadata" in have else "NULL")
+        where, params = [], []
+        for col, op, value in self._conditions(flt):
+            where.append(f"{col} IN (SELECT value FROM json_each(?))" if op == "IN json_each" else f"{col} {op} ?")
+            params.append(value)
+        direction = "DESC" if descending else "ASC"
+        key = _SORT_COLUMNS[sort]
+        order = [f"{key if key in have else 'NULL'} {direction}"] + ([] if sort is RunSort.RUN_ID else
+                                                                     [f"run_id {direction}"])
+        sql = (f"SELECT {', '.join(cols)} FROM traces" + (f" WHERE {' AND '.join(where)}" if where else "")
+               + f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?")
+        return sql, params
+
+    def _summary(self, m: Any, metadata: Any = None) -> RunSummary:
+        """A run from a mapping of ``_SUMMARY_COLUMNS`` (a SQLAlchemy row's ``_mapping``, or a dict)."""
         meta_payload = Payload.from_text(metadata) if metadata is not None else Payload(None)
         return RunSummary(
             run_id=_text(m["run_id"]) or "",
@@ -408,6 +505,8 @@ class SQLiteTraceReader:
         )
 
     def _replay_meta(self):
+        import sqlalchemy as sa
+
         # Only metadata that can name an original is fetched for the runs list.
         if "metadata" not in self._trace_cols:
             return sa.literal(None).label("replay_meta")
@@ -435,17 +534,23 @@ class SQLiteTraceReader:
         )
 
     def _step_select(self, names: Sequence[str]):
-        return select(*[self._col(self._steps, n, self._step_cols).label(n) for n in names]).select_from(self._steps)
+        import sqlalchemy as sa
+
+        return sa.select(*[self._col(self._steps, n, self._step_cols).label(n) for n in names]).select_from(self._steps)
 
     # -- TraceSource ---------------------------------------------------------------------------
 
     def count_runs(self, flt: RunFilter) -> int:
-        stmt = self._apply_filter(select(sa.func.count()).select_from(self._traces), flt)
+        import sqlalchemy as sa
+
+        stmt = self._apply_filter(sa.select(sa.func.count()).select_from(self._traces), flt)
         with self._guard("counting runs"), self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
 
     def run_activity(self, flt: RunFilter, max_intervals: int = 120) -> RunActivity:
         """Runs and failed runs per interval of the filter's span (``RunActivitySource``)."""
+        import sqlalchemy as sa
+
         started = self._col(self._traces, "started_at", self._trace_cols)
         status = self._col(self._traces, "status", self._trace_cols)
         # Text that starts like a date (julianday() would read '2461000.5', or a number, as a
@@ -456,7 +561,7 @@ class SQLiteTraceReader:
         epoch = sa.case((dated, ms / 1000.0))
         # LIMIT -1 keeps SQLite from flattening the subquery, which would work the expression out
         # once for each use of it (min, max, count, the grouping): 0.9 s -> 0.35 s for 100k runs.
-        runs = self._apply_filter(select(epoch.label("t"), failed_run(status).label("f")).select_from(self._traces),
+        runs = self._apply_filter(sa.select(epoch.label("t"), failed_run(status).label("f")).select_from(self._traces),
                                   flt).limit(-1)
         with self._guard("counting runs over time"), self.engine.connect() as conn:
             return count_activity(lambda stmt: self._fetch(conn, stmt), runs, max_intervals,
@@ -469,6 +574,14 @@ class SQLiteTraceReader:
             by_id = {r.run_id: r for r in runs}
             ordered = [by_id[k] for k in keys if k in by_id]
             return self._with_aggregates(ordered) if with_aggregates else ordered
+        plain = self._runs_sql(flt, sort, descending)
+        if plain is not None:
+            sql, params = plain
+            with self._guard("listing runs"), self._raw() as con:
+                rows = self._raw_fetch(con, sql, [*params, limit, offset])
+            runs = [self._summary(dict(zip(_SUMMARY_COLUMNS, r)), r[-1]) for r in rows]
+            return self._with_aggregates(runs) if with_aggregates else runs
+        # A grade (filter or order): the evidence tables' clauses are SQLAlchemy's.
         if sort is RunSort.GRADE:
             from drivers.evidence_reader import grade_rank_clause
 
@@ -481,7 +594,7 @@ class SQLiteTraceReader:
         stmt = self._trace_select(_SUMMARY_COLUMNS).add_columns(self._replay_meta())
         stmt = self._apply_filter(stmt, flt).order_by(*order).limit(limit).offset(offset)
         with self._guard("listing runs"), self.engine.connect() as conn:
-            runs = [self._summary(r, r._mapping["replay_meta"]) for r in self._fetch(conn, stmt)]
+            runs = [self._summary(r._mapping, r._mapping["replay_meta"]) for r in self._fetch(conn, stmt)]
         return self._with_aggregates(runs) if with_aggregates else runs
 
     def _runs_by_ids(self, run_ids: Sequence[str]) -> list[RunSummary]:
@@ -491,7 +604,7 @@ class SQLiteTraceReader:
                 chunk = list(run_ids[i : i + _IN_CHUNK])
                 stmt = self._trace_select(_SUMMARY_COLUMNS).add_columns(self._replay_meta())
                 stmt = stmt.where(self._traces.c.run_id.in_(chunk))
-                out.extend(self._summary(r, r._mapping["replay_meta"]) for r in self._fetch(conn, stmt))
+                out.extend(self._summary(r._mapping, r._mapping["replay_meta"]) for r in self._fetch(conn, stmt))
         return out
 
     def _with_aggregates(self, runs: list[RunSummary]) -> list[RunSummary]:
@@ -503,12 +616,12 @@ class SQLiteTraceReader:
         id and counters: merge them into the list's rows with ``dataclasses.replace``."""
         out: dict[str, RunSummary] = {}
         ids = list(dict.fromkeys(run_ids))
-        with self._guard("counting steps"), self.engine.connect() as conn:
+        with self._guard("counting steps"), self._raw() as con:
             for i in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[i : i + _IN_CHUNK]
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT run_id, {_AGG_SELECT} FROM trace_steps WHERE run_id IN ({marks}) GROUP BY run_id"
-                for row in conn.exec_driver_sql(sql, tuple(chunk)):
+                for row in self._raw_fetch(con, sql, chunk):
                     out[row[0]] = RunSummary.from_counters(row[0], row[1:])
         for rid in ids:
             out.setdefault(rid, RunSummary.from_counters(rid, (0, 0, 0, 0.0, 0.0)))
@@ -517,10 +630,12 @@ class SQLiteTraceReader:
     def _keys_by_aggregate(self, flt: RunFilter, sort: RunSort, descending: bool) -> list[str]:
         """Run ids in the order of a step counter: one pass over every step (slow on millions of
         steps, so the result is kept until :meth:`refresh`)."""
+        import sqlalchemy as sa
+
         key = (flt, sort, descending)
         if key in self._sorted_keys:
             return self._sorted_keys[key]
-        base = self._apply_filter(select(self._traces.c.run_id).select_from(self._traces), flt)
+        base = self._apply_filter(sa.select(self._traces.c.run_id).select_from(self._traces), flt)
         compiled = base.compile(self.engine)
         params = tuple(compiled.params[name] for name in (compiled.positiontup or ()))
         direction = "DESC" if descending else "ASC"
@@ -543,8 +658,8 @@ class SQLiteTraceReader:
             "SELECT d.run_id FROM (SELECT DISTINCT run_id FROM trace_steps) AS d "
             "WHERE NOT EXISTS (SELECT 1 FROM traces AS t WHERE t.run_id = d.run_id) ORDER BY d.run_id"
         )
-        with self._guard("looking for orphan steps"), self.engine.connect() as conn:
-            ids = [r[0] for r in conn.exec_driver_sql(sql)]
+        with self._guard("looking for orphan steps"), self._raw() as con:
+            ids = [r[0] for r in self._raw_fetch(con, sql)]
         aggs = self.aggregate_runs(ids)
         orphans = []
         for rid in ids:
@@ -567,7 +682,7 @@ class SQLiteTraceReader:
             raise RunNotFound(f"no run {run_id!r}", location=self.location)
         m = row._mapping
         metadata = Payload.from_text(m["metadata"])
-        summary = self._summary(row, m["metadata"])
+        summary = self._summary(m, m["metadata"])
         if with_aggregates:
             summary = _merge(summary, self.aggregate_runs([summary.run_id])[summary.run_id])
         return RunRecord(
@@ -626,13 +741,17 @@ class SQLiteTraceReader:
 
     def step_keys(self, run_id: str) -> Sequence[Any]:
         """``StepKeysSource``: the run's step_index values in order, an index-only scan."""
+        import sqlalchemy as sa
+
         c = self._steps.c
-        stmt = select(c.step_index).where(c.run_id == run_id).order_by(c.step_index)
+        stmt = sa.select(c.step_index).where(c.run_id == run_id).order_by(c.step_index)
         with self._guard(f"listing the steps of {run_id}"), self.engine.connect() as conn:
             return [r[0] for r in self._raw_rows(conn, stmt)]
 
     def seek_step(self, run_id: str, after: Any, what: StepSeek, *, backward: bool = False) -> Any:
         """``StepKeysSource``: the next (previous) failed or retried step's step_index."""
+        import sqlalchemy as sa
+
         c = self._steps.c
         have = self._step_cols
         status = c.status if "status" in have else sa.null()
@@ -662,6 +781,8 @@ class SQLiteTraceReader:
         """Streams in keyset batches, so a million-step run never sits in memory at once and the
         read lock is released between batches. A step is built when it is asked for (a batch of
         built steps would not fit in the CPU's cache), and the statement is compiled once."""
+        import sqlalchemy as sa
+
         index = self._steps.c.step_index
         base = self._step_select(_STEP_ROW_COLUMNS + _STEP_EXTRA_COLUMNS).where(self._steps.c.run_id == run_id)
         first = base.order_by(index).limit(batch)
@@ -758,12 +879,14 @@ class SQLiteTraceReader:
         return [runs[i] for i in ids if i in runs]
 
     def distinct_values(self, field: str) -> list[str]:
+        import sqlalchemy as sa
+
         if field not in ("status", "tenant_id", "agent_id"):
             raise ValueError(f"not a filterable field: {field}")
         if field not in self._trace_cols:
             return []
         col = self._traces.c[field]
-        stmt = select(col).select_from(self._traces).where(col.is_not(None)).distinct().order_by(col)
+        stmt = sa.select(col).select_from(self._traces).where(col.is_not(None)).distinct().order_by(col)
         with self._guard(f"listing {field} values"), self.engine.connect() as conn:
             return [_text(v) for (v,) in self._fetch(conn, stmt)]
 
@@ -787,7 +910,9 @@ class SQLiteTraceReader:
         """The run ids in the filter (what grading all runs grades); orphan run ids are not runs.
         Named as the runs list names them: SQLite lets ``traces.run_id`` be NULL (read as "") or a
         BLOB (read as text with replacements), and the grades are looked up by those names."""
-        stmt = self._apply_filter(select(self._traces.c.run_id).select_from(self._traces), flt)
+        import sqlalchemy as sa
+
+        stmt = self._apply_filter(sa.select(self._traces.c.run_id).select_from(self._traces), flt)
         with self._guard("listing run ids"), self.engine.connect() as conn:
             return list(dict.fromkeys(_text(r[0]) or "" for r in self._fetch(conn, stmt)))
 
@@ -808,7 +933,9 @@ class SQLiteTraceReader:
             self._sorted_keys.clear()
 
     def close(self) -> None:
-        self.engine.dispose()
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
 
 
 def _merge(base: RunSummary, agg: RunSummary | None) -> RunSummary:

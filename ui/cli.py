@@ -356,8 +356,9 @@ def _iter_runs(source: TraceSource, flt: RunFilter, sort: RunSort, descending: b
         offset += len(page)
         if len(page) < want:
             break
-    if flt.is_empty:
-        # Orphan run ids (steps without a run row) are listed last, flagged, never dropped.
+    if flt.is_empty and (limit is None or emitted < limit):
+        # Orphan run ids (steps without a run row) are listed last, flagged, never dropped. (Looked
+        # for only when the limit leaves room: it is a pass over every step's run id.)
         for orphan in source.orphan_runs():
             if limit is not None and emitted >= limit:
                 return

@@ -639,3 +639,34 @@ def test_paths_with_uri_characters_open(tmp_path, writer, add_run, db_path, open
     reader = open_reader(target)
     assert reader.info.display_name == name
     assert ids(reader.list_runs(RunFilter())) == ["r1"]
+
+
+# -- the runs list in plain SQL (no SQLAlchemy at a command's start) ----------------------------
+
+PLAIN_FILTERS = [RunFilter(), RunFilter(status="completed"), RunFilter(tenant_id="tenant-b"), RunFilter(agent_id="a*"),
+                 RunFilter(since="2026-11-29T05:53:20"), RunFilter(until="2026-11-29T05:53:30+00:00"),
+                 RunFilter(run_id_prefix="r["), RunFilter(run_id_prefix="r-1"), RunFilter(keys=frozenset({"r-1", "x"})),
+                 RunFilter(status="failed", tenant_id="tenant-a", since="2026")]
+
+
+@pytest.mark.parametrize("sort", [s for s in RunSort if not s.needs_aggregates and s is not RunSort.GRADE])
+def test_runs_list_in_plain_sql_is_the_sqlalchemy_list(db_path, add_run, raw_db, open_reader, sort):
+    for i, tenant in enumerate(["tenant-a", "tenant-b", "tenant-a", "tenant-b", "tenant-a"]):
+        add_run(f"r-{i}", ["success", "failed"][: i % 2 + 1], tenant_id=tenant, agent_id=None if i == 3 else "a*",
+                run_status=["completed", "failed", None][i % 3], metadata={"replay_of": "r-0"} if i == 4 else None)
+    add_run("r[odd", ["success"])
+    conn = raw_db(db_path)
+    conn.execute("UPDATE traces SET status = x'ff00' WHERE run_id = 'r-2'")  # a BLOB where text belongs
+    conn.execute("UPDATE traces SET tenant_id = CAST(x'ff41' AS TEXT) WHERE run_id = 'r-3'")  # not UTF-8
+    reader = open_reader(db_path)
+    plain_sql = reader._runs_sql
+    for flt, descending, (offset, limit) in itertools.product(PLAIN_FILTERS, (True, False), ((0, 100), (1, 2))):
+        assert plain_sql(flt, sort, descending) is not None
+        plain = reader.list_runs(flt, sort, descending, offset, limit)
+        reader._runs_sql = lambda *a: None  # the SQLAlchemy statement, as a grade filter builds it
+        try:
+            assert reader.list_runs(flt, sort, descending, offset, limit) == plain, (flt, descending)
+        finally:
+            del reader._runs_sql
+    assert ids(reader.list_runs(RunFilter(run_id_prefix="r["))) == ["r[odd"]
+    assert reader.list_runs(RunFilter(keys=frozenset({"r-4"})))[0].replay_of == "r-0"

@@ -15,7 +15,7 @@ from inspector.model import Payload, Step, StepRow
 from inspector.serialize import step_json_text, step_to_json
 from tests.jsonvalues import same
 
-pytestmark = pytest.mark.skipif(fastjson.orjson is None, reason="orjson is a dependency: the fast path is under test")
+pytestmark = pytest.mark.skipif(fastjson.fast() is None, reason="orjson is a dependency: the fast path is under test")
 
 
 def outcome(fn, *args):
