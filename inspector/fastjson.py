@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["dumps", "fast", "loads", "stdlib_dumps"]
+__all__ = ["dumps", "fast", "loads", "orjson", "stdlib_dumps"]
 
 _UNLOADED: Any = object()
 #: The orjson module, None without it (tests set None to run the standard library alone).
