@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import json
 import logging
 import os
@@ -444,17 +443,9 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(f"note: run {record.summary.run_id} has {len(others) + 1} traces; showing "
                              f"{key}; the others: {', '.join(t.key for t in others)}\n")
         if args.json:
-            # Each step through orjson where it writes the same values (inspector.fastjson). A step's
-            # objects hold no cycles, so reference counting frees them; the cycle collector's passes
-            # over them are ~15% of a million-step stream, and are left out while it runs.
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                _write_json_stream(out, {"source": _source_json(source), "run": run_record_to_json(record)},
-                                   "steps", steps, dumps=step_json_text)
-            finally:
-                if collecting:
-                    gc.enable()
+            # Each step through orjson where it writes the same values (inspector.fastjson).
+            _write_json_stream(out, {"source": _source_json(source), "run": run_record_to_json(record)}, "steps",
+                               steps, dumps=step_json_text)
             return _EXIT_OK
         s = record.summary
         if s.orphan:
