@@ -48,6 +48,7 @@ from inspector.compare import (
     _pair,
     step_doc,
 )
+from inspector.errors import CorruptSource
 from inspector.hashing import (
     EMPTY_SIGNATURE,
     ParityResult,
@@ -248,7 +249,7 @@ def digest_steps(steps: Iterable[Any], *, make_doc: Callable[[Any], StepDoc] = s
     if progress is not None:
         progress(n)
     if dg.d.resorted:
-        raise ValueError("the source gave steps out of step_index order (or repeated an index)")
+        raise CorruptSource("the source gave a run's steps out of step_index order (or repeated an index)")
     return dg.d
 
 

@@ -14,7 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inspector.compare import IgnoreRule, StepDoc, compare_runs, step_doc
-from inspector.compare_stream import compare_streams, digest_steps, fast_determinism_canonical
+from inspector.compare_stream import (
+    compare_streams,
+    digest_steps,
+    fast_determinism_canonical,
+)
 from inspector.hashing import determinism_canonical, hash_output, step_determinism_hash
 from inspector.model import Payload, Step, StepRow
 from tests.inspector.test_compare import docs, golden_docs, number_pairs
