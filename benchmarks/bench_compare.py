@@ -13,12 +13,24 @@ has to go by skill names), through ``SQLiteTraceWriter`` as the runtime would. T
   verdict, alignment, field diffs), i.e. everything the Compare view and ``diff`` show.
 
 Targets (issue 5): ours ≤ 1.5 s and ≤ 2× the floor. Prints medians and the ratio.
+
+    .venv/bin/python benchmarks/bench_compare.py --scale DB [--run RUN_ID]
+
+measures instead ``trace-inspector diff DB RUN RUN`` (a run against itself; the longest run when
+``--run`` is not given) in a subprocess, beside the floor in another subprocess: read both sides
+with ``iter_steps`` and SHA-256 each step's stored params and outcome text. Prints wall time and
+peak RSS (``os.wait4``'s ``ru_maxrss`` of each child) and the ratios. Targets (issue 14): ≤ 1.5× the
+floor's time, ≤ 500 MB peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import random
+import sqlite3
+import subprocess
 import statistics
 import sys
 import time
@@ -79,12 +91,72 @@ def ours(reader):
     return time.perf_counter() - t, cmp
 
 
+def scale_floor(db: str, run: str) -> None:
+    """The floor, run in a child: both sides read as diff reads them, one SHA-256 per step."""
+    reader = SQLiteTraceReader(db)
+    n = 0
+    for _side in ("left", "right"):
+        for s in reader.iter_steps(run):
+            hashlib.sha256(((s.params.raw or "") + "\0" + (s.outcome_data.raw or "")).encode("utf-8", "replace"))
+            n += 1
+    reader.close()
+    print(f"floor read {n:,} steps")
+
+
+def _child(argv: list[str]) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS (MB), exit status and the first lines of stdout of a child."""
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t, usage.ru_maxrss / 1024, p.returncode, out
+
+
+def scale(db: Path, run: str | None, repeat: int) -> int:
+    uri = f"file:{db}?mode=ro"
+    if run is None:
+        with sqlite3.connect(uri, uri=True) as conn:
+            run, = conn.execute("SELECT run_id FROM trace_steps GROUP BY run_id ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
+    here = Path(__file__).resolve()
+    floor_argv = [sys.executable, str(here), "--floor-child", str(db), run]
+    diff_argv = [sys.executable, "-m", "ui.cli", "diff", str(db), run, run]
+    env_root = str(here.parents[1])
+    os.chdir(env_root)
+    floors, ours_ = [], []
+    for _ in range(repeat):  # interleaved: load on the shared machine affects both alike
+        floors.append(_child(floor_argv))
+        ours_.append(_child(diff_argv))
+        if ours_[-1][2] not in (0, 1):
+            print(ours_[-1][3])
+            return 2
+    f_t = statistics.median(x[0] for x in floors)
+    o_t = statistics.median(x[0] for x in ours_)
+    f_m = max(x[1] for x in floors)
+    o_m = max(x[1] for x in ours_)
+    print(f"run {run} of {db}")
+    print(f"floor (read both sides + SHA-256 per step): median {f_t:.1f} s (all: {', '.join(f'{x[0]:.1f}' for x in floors)}), "
+          f"peak RSS {f_m:.0f} MB")
+    print(f"diff  (trace-inspector diff, run vs itself): median {o_t:.1f} s (all: {', '.join(f'{x[0]:.1f}' for x in ours_)}), "
+          f"peak RSS {o_m:.0f} MB, exit {ours_[-1][2]}")
+    print(f"ratio {o_t / f_t:.2f}x the floor (target <= 1.5x); peak RSS {o_m:.0f} MB (target <= 500 MB)")
+    print("diff said: " + " | ".join(ours_[-1][3].splitlines()[:4]))
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--floor-child":
+        scale_floor(sys.argv[2], sys.argv[3])
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--db", type=Path, default=Path(__file__).parent / "data" / "compare.db")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--scale", type=Path, metavar="DB", help="measure diff of a run against itself (see above)")
+    ap.add_argument("--run", help="with --scale: the run (default: the longest)")
     args = ap.parse_args()
+    if args.scale is not None:
+        return scale(args.scale.resolve(), args.run, args.repeat)
     args.db.parent.mkdir(parents=True, exist_ok=True)
     if not args.db.exists():
         t = time.perf_counter()

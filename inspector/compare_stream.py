@@ -52,7 +52,6 @@ from inspector.errors import CorruptSource
 from inspector.hashing import (
     EMPTY_SIGNATURE,
     ParityResult,
-    _params_json,
     _status_value,
     round_floats,
     status_text,
