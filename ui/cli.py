@@ -611,6 +611,42 @@ def _diff_side(source: Any, ref: str) -> tuple[Any, Callable[[], Any]]:
     return record.summary, lambda: source.iter_steps(key)
 
 
+#: Below this many steps on both sides, diff digests in its own process (starting workers costs ~1 s).
+_DIFF_PARALLEL_MIN_STEPS = 50_000
+
+
+def _digest_sqlite(path: str, key: str):
+    """One side of a diff digested in a worker process, from its own read-only connection."""
+    from drivers.sqlite_reader import SQLiteTraceReader
+    from inspector.compare_stream import digest_steps
+
+    reader = SQLiteTraceReader(path)
+    try:
+        return digest_steps(reader.iter_steps(key))
+    finally:
+        reader.close()
+
+
+def _diff_digests(sides: Sequence[tuple[Any, Any]]):
+    """Both sides' digests read and hashed in two worker processes at once (the CPU floor of a
+    diff is hashing: on two CPUs this halves it), when both are SQLite files and long enough;
+    None otherwise (``TRACE_INSPECTOR_DIFF_WORKERS=0`` turns it off)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from drivers.sqlite_reader import SQLiteTraceReader
+
+    if os.environ.get("TRACE_INSPECTOR_DIFF_WORKERS", "2") == "0" or (os.cpu_count() or 1) < 2:
+        return None
+    if not all(isinstance(src, SQLiteTraceReader) for src, _ in sides):
+        return None
+    if sum(summ.total_steps or 0 for _, summ in sides) < _DIFF_PARALLEL_MIN_STEPS:
+        return None
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_digest_sqlite, str(src.path), summ.key) for src, summ in sides]
+        return tuple(f.result() for f in futures)
+
+
 def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.compare import IgnoreRule, original_of
     from inspector.compare_stream import compare_streams
@@ -638,7 +674,7 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
             lsum, lsteps = _diff_side(a, ops[1])
             rsum, rsteps = _diff_side(b, ops[-1])
         # Both runs are streamed (read once to digest, again only for the steps that differ).
-        cmp = compare_streams(lsteps, rsteps, rules=rules)
+        cmp = compare_streams(lsteps, rsteps, rules=rules, digests=_diff_digests(((a, lsum), (b, rsum))))
     finally:
         for s in sources:
             s.close()
