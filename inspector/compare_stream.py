@@ -65,8 +65,10 @@ __all__ = [
     "collect_docs",
     "compare_digests",
     "compare_streams",
+    "digest_side",
     "digest_steps",
     "fast_determinism_canonical",
+    "plan_comparison",
 ]
 
 _HEX = 8  # bytes of a 16-hex digest
@@ -368,12 +370,14 @@ class StreamComparison(Comparison):
     """A :class:`Comparison` over two digests: compact columns (row kind, left and right position
     per row), the rows compared in full (``details``) and the steps they were compared from."""
 
-    __slots__ = ("_details", "_kinds", "_kept_left", "_kept_right", "_ld", "_lpos", "_rd", "_rpos")
+    __slots__ = ("complete", "_details", "_kinds", "_kept_left", "_kept_right", "_ld", "_lpos", "_rd", "_rpos")
 
     def __init__(self, ld: SideDigest, rd: SideDigest, parity: ParityResult, kinds: bytearray, lpos: array,
                  rpos: array, details: dict[int, AlignedRow], kept_left: dict[int, StepDoc],
-                 kept_right: dict[int, StepDoc], rules: Sequence[IgnoreRule], aligned_by: str) -> None:
-        own = {"_ld": ld, "_rd": rd, "_kinds": kinds, "_lpos": lpos, "_rpos": rpos, "_details": details,
+                 kept_right: dict[int, StepDoc], rules: Sequence[IgnoreRule], aligned_by: str, *,
+                 complete: bool = True) -> None:
+        own = {"complete": complete, "_ld": ld, "_rd": rd, "_kinds": kinds, "_lpos": lpos, "_rpos": rpos,
+               "_details": details,
                "_kept_left": kept_left, "_kept_right": kept_right}
         for k, v in own.items():
             object.__setattr__(self, k, v)  # a frozen dataclass
@@ -394,6 +398,28 @@ class StreamComparison(Comparison):
             return AlignedRow(RowKind.EQUAL, lp_, rp_, (),
                               (Absorbed(StateChange("/step_index", "changed", a, b), _SHIFTED_RULE),))
         return AlignedRow(_KIND_OF[k], lp_, rp_)
+
+    def wanted(self, *, one_sided: int = 0) -> tuple[list[int], list[int]]:
+        """The left and right positions (ascending) whose steps a plan still needs, and those of
+        the first ``one_sided`` steps only in one run (kept for a detail view)."""
+        rows = self._details.values() if not self.complete else ()
+        left, right = {r.left for r in rows}, {r.right for r in rows}
+        if one_sided:
+            for code, pos, out in ((_K_LEFT, self._lpos, left), (_K_RIGHT, self._rpos, right)):
+                at, n = self._kinds.find(bytes([code])), 0
+                while at >= 0 and n < one_sided:
+                    out.add(pos[at])
+                    n += 1
+                    at = self._kinds.find(bytes([code]), at + 1)
+        return sorted(left), sorted(right)
+
+    def completed(self, kept_left: Mapping[int, StepDoc], kept_right: Mapping[int, StepDoc]) -> StreamComparison:
+        """The plan with its pending pairs compared field by field (``_pair``)."""
+        kl, kr = dict(kept_left), dict(kept_right)
+        details = {i: _pair(kl[r.left], kr[r.right], self._ld.hashes(r.left), self._rd.hashes(r.right), self.rules,
+                            r.left, r.right) for i, r in self._details.items()}
+        return StreamComparison(self._ld, self._rd, self.parity, self._kinds, self._lpos, self._rpos, details, kl, kr,
+                                self.rules, self.aligned_by)
 
     @property
     def details(self) -> dict[int, AlignedRow]:
@@ -448,6 +474,8 @@ class StreamComparison(Comparison):
                        for r in self._details.values() for a in r.absorbed)
 
     def with_rules(self, rules: Sequence[IgnoreRule]) -> StreamComparison:
+        if not self.complete:
+            raise ValueError("a plan is compared under other rules once completed")
         details = {i: _pair(self._kept_left[r.left], self._kept_right[r.right], self._ld.hashes(r.left),
                             self._rd.hashes(r.right), rules, r.left, r.right)
                    for i, r in self._details.items()}
@@ -494,13 +522,11 @@ def _stored_pairs(ld: SideDigest, rd: SideDigest) -> list[tuple[str, str, str]]:
 Fetch = Callable[[Sequence[int], Sequence[int]], tuple[Mapping[int, StepDoc], Mapping[int, StepDoc]]]
 
 
-def compare_digests(ld: SideDigest, rd: SideDigest, fetch: Fetch, *, rules: Sequence[IgnoreRule] = (),
-                    python: tuple[int, int] = (3, 11), on_plan: Callable[[StreamComparison], None] | None = None
-                    ) -> StreamComparison:
-    """Compare two digested runs. ``fetch(left_positions, right_positions)`` gives the ``StepDoc``
-    at those positions of each run (both ascending): only pairs whose fingerprints differ are
-    asked for. ``on_plan`` gets the comparison before they are fetched (verdict, alignment and
-    plainly equal rows final; pending rows read as equal until then)."""
+def plan_comparison(ld: SideDigest, rd: SideDigest, *, rules: Sequence[IgnoreRule] = (),
+                    python: tuple[int, int] = (3, 11)) -> StreamComparison:
+    """What the digests decide on their own: upstream's verdict, the alignment, and every row but
+    the *pending* ones (aligned pairs whose fingerprints differ), which read as ``changed`` without
+    differences until :meth:`StreamComparison.completed` compares them (``complete`` is False)."""
     parity = _parity(ld, rd, python)
     li, ri = ld.indexes, rd.indexes
     if li == ri:
@@ -510,7 +536,7 @@ def compare_digests(ld: SideDigest, rd: SideDigest, fetch: Fetch, *, rules: Sequ
     n_rows = sum(s[-1] for s in segments)
     kinds = bytearray(n_rows)
     lpos, rpos = array("q", bytes(8 * n_rows)), array("q", bytes(8 * n_rows))
-    pending: list[int] = []
+    pending: dict[int, AlignedRow] = {}
     row = 0
     lfp, rfp, ldet, rdet, lout, rout = ld.fp, rd.fp, ld.det, rd.det, ld.out, rd.out
     for seg in segments:
@@ -528,10 +554,10 @@ def compare_digests(ld: SideDigest, rd: SideDigest, fetch: Fetch, *, rules: Sequ
                         kinds[row] = _K_SHIFTED
                     else:
                         kinds[row] = _K_PENDING
-                        pending.append(row)
+                        pending[row] = AlignedRow(RowKind.CHANGED, i, j)
                 else:
                     kinds[row] = _K_PENDING
-                    pending.append(row)
+                    pending[row] = AlignedRow(RowKind.CHANGED, i, j)
                 row += 1
         elif seg[0] == "left":
             _, l0, n = seg
@@ -543,14 +569,17 @@ def compare_digests(ld: SideDigest, rd: SideDigest, fetch: Fetch, *, rules: Sequ
             for k in range(n):
                 lpos[row], rpos[row], kinds[row] = -1, r0 + k, _K_RIGHT
                 row += 1
-    if on_plan is not None:
-        plan = {r: AlignedRow(RowKind.EQUAL, lpos[r], rpos[r]) for r in pending}
-        on_plan(StreamComparison(ld, rd, parity, kinds, lpos, rpos, plan, {}, {}, rules, how))
-    kept_left, kept_right = fetch(sorted({lpos[r] for r in pending}), sorted({rpos[r] for r in pending}))
-    kept_left, kept_right = dict(kept_left), dict(kept_right)
-    details = {r: _pair(kept_left[lpos[r]], kept_right[rpos[r]], ld.hashes(lpos[r]), rd.hashes(rpos[r]), rules,
-                        lpos[r], rpos[r]) for r in pending}
-    return StreamComparison(ld, rd, parity, kinds, lpos, rpos, details, kept_left, kept_right, rules, how)
+    return StreamComparison(ld, rd, parity, kinds, lpos, rpos, pending, {}, {}, rules, how, complete=not pending)
+
+
+def compare_digests(ld: SideDigest, rd: SideDigest, fetch: Fetch, *, rules: Sequence[IgnoreRule] = (),
+                    python: tuple[int, int] = (3, 11)) -> StreamComparison:
+    """Compare two digested runs. ``fetch(left_positions, right_positions)`` gives the ``StepDoc``
+    at those positions of each run (both ascending): only the pending pairs' are asked for."""
+    plan = plan_comparison(ld, rd, rules=rules, python=python)
+    if plan.complete:
+        return plan
+    return plan.completed(*fetch(*plan.wanted()))
 
 
 def collect_docs(steps: Iterable[Any], positions: Sequence[int], *,
@@ -585,3 +614,11 @@ def compare_streams(left: Callable[[], Iterable[Any]], right: Callable[[], Itera
                 collect_docs(right(), rp, make_doc=make_doc) if rp else {})
 
     return compare_digests(ld, rd, fetch, rules=rules, python=python)
+
+
+def digest_side(source: Any, run_ref: str, *, progress: Callable[[int], None] | None = None,
+                every: int = 5000) -> tuple[Any, SideDigest]:
+    """A run's summary and digest from a source (``TraceSource``): a run id, or on Postgres a trace
+    id (as :func:`inspector.compare.load_side` reads it), streamed once."""
+    record = source.get_run(run_ref)
+    return record.summary, digest_steps(source.iter_steps(record.summary.key), progress=progress, every=every)
