@@ -519,7 +519,7 @@ def _stored_pairs(ld: SideDigest, rd: SideDigest) -> list[tuple[str, str, str]]:
             if p < n and s and rd.stored.get(p)]
 
 
-Fetch = Callable[[Sequence[int], Sequence[int]], tuple[Mapping[int, StepDoc], Mapping[int, StepDoc]]]
+_Fetch = Callable[[Sequence[int], Sequence[int]], tuple[Mapping[int, StepDoc], Mapping[int, StepDoc]]]
 
 
 def plan_comparison(ld: SideDigest, rd: SideDigest, *, rules: Sequence[IgnoreRule] = (),
@@ -572,7 +572,7 @@ def plan_comparison(ld: SideDigest, rd: SideDigest, *, rules: Sequence[IgnoreRul
     return StreamComparison(ld, rd, parity, kinds, lpos, rpos, pending, {}, {}, rules, how, complete=not pending)
 
 
-def compare_digests(ld: SideDigest, rd: SideDigest, fetch: Fetch, *, rules: Sequence[IgnoreRule] = (),
+def compare_digests(ld: SideDigest, rd: SideDigest, fetch: _Fetch, *, rules: Sequence[IgnoreRule] = (),
                     python: tuple[int, int] = (3, 11)) -> StreamComparison:
     """Compare two digested runs. ``fetch(left_positions, right_positions)`` gives the ``StepDoc``
     at those positions of each run (both ascending): only the pending pairs' are asked for."""
