@@ -82,6 +82,11 @@ _KIND_OF = {_K_EQUAL: RowKind.EQUAL, _K_CHANGED: RowKind.CHANGED, _K_LEFT: RowKi
 _SHIFTED_RULE = "aligned by skill names: step indexes differ"
 
 _SCALARS = (str, int, bool, type(None))
+# json.dumps(x, sort_keys=True) builds this very encoder on each call; one made once writes the
+# same text (upstream's conventions: default separators, ensure_ascii) without that cost.
+_SORTED = json.JSONEncoder(sort_keys=True).encode
+_SORTED_STR = json.JSONEncoder(sort_keys=True, default=str).encode  # replay hash_output
+_STRICT = json.JSONEncoder(allow_nan=False).encode
 
 
 def _has_float(value: Any) -> bool:
@@ -105,8 +110,8 @@ def fast_determinism_canonical(step_index: Any, skill_name: Any, params: Any, st
                                outcome_code: Any, retry_count: Any) -> tuple[str, str]:
     """``hashing.determinism_canonical`` of these fields (the same text, byte for byte), and the
     params JSON text upstream's reason compares. Params without floats are written once."""
-    params_text = json.dumps(params, sort_keys=True)
-    rounded_params = json.dumps(round_floats(params), sort_keys=True) if _has_float(params) else params_text
+    params_text = _SORTED(params)
+    rounded_params = _SORTED(round_floats(params)) if _has_float(params) else params_text
     d = {"step_index": step_index, "skill_name": skill_name, "params": rounded_params,
          "status": _status_value(status), "outcome_category": outcome_category, "outcome_code": outcome_code,
          "retry_count": retry_count}
@@ -114,31 +119,39 @@ def fast_determinism_canonical(step_index: Any, skill_name: Any, params: Any, st
         v = d[k]
         if not isinstance(v, _SCALARS):
             d[k] = round_floats(v)
-    return json.dumps(d, sort_keys=True), params_text
+    return _SORTED(d), params_text
 
 
-def _payload_key(payload: Any, default: Any) -> tuple[int, Any]:
+def _payload_key(payload: Any) -> tuple[str, str]:
     """What a payload's value is made from, as text: (how, text). Equal keys give equal values."""
     value = getattr(payload, "value", payload)
     raw = getattr(payload, "raw", None)
     if value is MISSING:
-        return (0, None) if raw is None else (1, raw)
-    if isinstance(raw, str):
+        return ("absent", "") if raw is None else ("text", raw)
+    if type(raw) is str:
         if "NaN" in raw:
             raise ValueError("NaN is never equal to itself")
-        return 2, raw
-    return 3, json.dumps(value, sort_keys=True, allow_nan=False)
+        return "json", raw
+    text = repr(value)  # a value given without its text: equal reprs of JSON-like values are equal values
+    if "nan" in text:
+        raise ValueError("NaN is never equal to itself")
+    return "value", text
 
 
 def _fingerprint(step: Any, doc: StepDoc) -> bytes:
+    """16 bytes over the compared fields and the payloads' stored text (length-prefixed, so no
+    two different inputs run together); ``_NO_FP`` when that text cannot stand for the value."""
     try:
-        text = json.dumps([doc.skill_name, doc.status, doc.outcome_category, doc.outcome_code, doc.retry_count,
-                           *_payload_key(getattr(step, "params", doc.params), {}),
-                           *_payload_key(getattr(step, "outcome_data", doc.outcome_data), None)],
-                          allow_nan=False)
+        h = hashlib.sha256(_STRICT([doc.skill_name, doc.status, doc.outcome_category, doc.outcome_code,
+                                    doc.retry_count]).encode())
+        for payload in (getattr(step, "params", doc.params), getattr(step, "outcome_data", doc.outcome_data)):
+            how, text = _payload_key(payload)
+            data = text.encode("utf-8", "surrogatepass")
+            h.update(f"\0{how}:{len(data)}:".encode())
+            h.update(data)
     except (TypeError, ValueError, RecursionError):
         return _NO_FP
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:_FP]
+    return h.digest()[:_FP]
 
 
 class _Interned:
@@ -229,7 +242,7 @@ class _Digester:
         d.retries.append(iv(doc.retry_count))
         d.det += hashlib.sha256(canonical.encode()).digest()[:_HEX]
         out = doc.outcome_data
-        out_text = "null" if out is None else json.dumps(out, sort_keys=True, default=str)
+        out_text = "null" if out is None else _SORTED_STR(out)
         d.out += hashlib.sha256(out_text.encode()).digest()[:_HEX]
         d.params += hashlib.sha256(params_text.encode("utf-8", "surrogatepass")).digest()[:_HEX]
         d.fp += _fingerprint(step, doc)
