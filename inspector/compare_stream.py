@@ -179,10 +179,10 @@ class SideDigest:
     """One run, digested (see the module's docstring). Positions are in ``step_index`` order."""
 
     indexes: array = field(default_factory=lambda: array("q"))
-    skills: array = field(default_factory=lambda: array("l"))
-    statuses: array = field(default_factory=lambda: array("l"))
-    codes: array = field(default_factory=lambda: array("l"))
-    retries: array = field(default_factory=lambda: array("l"))
+    skills: array = field(default_factory=lambda: array("i"))
+    statuses: array = field(default_factory=lambda: array("i"))
+    codes: array = field(default_factory=lambda: array("i"))
+    retries: array = field(default_factory=lambda: array("i"))
     det: bytearray = field(default_factory=bytearray)
     out: bytearray = field(default_factory=bytearray)
     params: bytearray = field(default_factory=bytearray)
@@ -548,41 +548,74 @@ def plan_comparison(ld: SideDigest, rd: SideDigest, *, rules: Sequence[IgnoreRul
         segments, how = _align_keys([ld.skill(i) for i in range(len(ld))], [rd.skill(i) for i in range(len(rd))])
     n_rows = sum(s[-1] for s in segments)
     kinds = bytearray(n_rows)
-    lpos, rpos = array("q", bytes(8 * n_rows)), array("q", bytes(8 * n_rows))
+    lpos, rpos = array("i", bytes(4 * n_rows)), array("i", bytes(4 * n_rows))
     pending: dict[int, AlignedRow] = {}
     row = 0
     lfp, rfp, ldet, rdet, lout, rout = ld.fp, rd.fp, ld.det, rd.det, ld.out, rd.out
     for seg in segments:
         if seg[0] == "pair":
             _, l0, r0, n = seg
-            for k in range(n):
+            lpos[row:row + n] = array("i", range(l0, l0 + n))
+            rpos[row:row + n] = array("i", range(r0, r0 + n))
+            k = 0
+            while k < n:
+                # a block of pairs whose columns are equal byte for byte is equal as a whole
+                # (kinds start as _K_EQUAL); the first differing block is gone through pair by pair
+                b = min(_BLOCK, n - k)
                 i, j = l0 + k, r0 + k
-                lpos[row], rpos[row] = i, j
-                f = lfp[i * _FP:(i + 1) * _FP]
-                if f != _NO_FP and f == rfp[j * _FP:(j + 1) * _FP] \
-                        and lout[i * _HEX:(i + 1) * _HEX] == rout[j * _HEX:(j + 1) * _HEX]:
-                    if ldet[i * _HEX:(i + 1) * _HEX] == rdet[j * _HEX:(j + 1) * _HEX]:
-                        kinds[row] = _K_EQUAL
-                    elif li[i] != ri[j]:
-                        kinds[row] = _K_SHIFTED
-                    else:
-                        kinds[row] = _K_PENDING
-                        pending[row] = AlignedRow(RowKind.CHANGED, i, j)
-                else:
-                    kinds[row] = _K_PENDING
-                    pending[row] = AlignedRow(RowKind.CHANGED, i, j)
-                row += 1
+                if (ldet[i * _HEX:(i + b) * _HEX] == rdet[j * _HEX:(j + b) * _HEX]
+                        and lout[i * _HEX:(i + b) * _HEX] == rout[j * _HEX:(j + b) * _HEX]
+                        and lfp[i * _FP:(i + b) * _FP] == rfp[j * _FP:(j + b) * _FP]
+                        and not _has_no_fp(lfp, i, b)):
+                    row += b
+                    k += b
+                    continue
+                for _ in range(b):
+                    row, k = _pair_row(row, l0 + k, r0 + k, ld, rd, kinds, pending), k + 1
         elif seg[0] == "left":
             _, l0, n = seg
-            for k in range(n):
-                lpos[row], rpos[row], kinds[row] = l0 + k, -1, _K_LEFT
-                row += 1
+            lpos[row:row + n] = array("i", range(l0, l0 + n))
+            rpos[row:row + n] = array("i", [-1]) * n
+            kinds[row:row + n] = bytes([_K_LEFT]) * n
+            row += n
         else:
             _, r0, n = seg
-            for k in range(n):
-                lpos[row], rpos[row], kinds[row] = -1, r0 + k, _K_RIGHT
-                row += 1
+            lpos[row:row + n] = array("i", [-1]) * n
+            rpos[row:row + n] = array("i", range(r0, r0 + n))
+            kinds[row:row + n] = bytes([_K_RIGHT]) * n
+            row += n
     return StreamComparison(ld, rd, parity, kinds, lpos, rpos, pending, {}, {}, rules, how, complete=not pending)
+
+
+_BLOCK = 4096
+
+
+def _has_no_fp(fp: bytearray, start: int, n: int) -> bool:
+    at = fp.find(_NO_FP, start * _FP, (start + n) * _FP)
+    while at >= 0:
+        if at % _FP == 0:
+            return True
+        at = fp.find(_NO_FP, at + 1, (start + n) * _FP)
+    return False
+
+
+def _pair_row(row: int, i: int, j: int, ld: SideDigest, rd: SideDigest, kinds: bytearray,
+              pending: dict[int, AlignedRow]) -> int:
+    """Classify one aligned pair: equal, equal but for the step index, or pending. The next row."""
+    f = ld.fp[i * _FP:(i + 1) * _FP]
+    if f != _NO_FP and f == rd.fp[j * _FP:(j + 1) * _FP] \
+            and ld.out[i * _HEX:(i + 1) * _HEX] == rd.out[j * _HEX:(j + 1) * _HEX]:
+        if ld.det[i * _HEX:(i + 1) * _HEX] == rd.det[j * _HEX:(j + 1) * _HEX]:
+            kinds[row] = _K_EQUAL
+        elif ld.indexes[i] != rd.indexes[j]:
+            kinds[row] = _K_SHIFTED
+        else:
+            kinds[row] = _K_PENDING
+            pending[row] = AlignedRow(RowKind.CHANGED, i, j)
+    else:
+        kinds[row] = _K_PENDING
+        pending[row] = AlignedRow(RowKind.CHANGED, i, j)
+    return row + 1
 
 
 def compare_digests(ld: SideDigest, rd: SideDigest, fetch: _Fetch, *, rules: Sequence[IgnoreRule] = (),
