@@ -125,14 +125,16 @@ def _tree_rss_mb(root: int) -> float:
     return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _child(argv: list[str]) -> tuple[float, float, int, str, float]:
+def _child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str, float, float]:
     """Wall seconds, peak RSS (MB; ``os.wait4``'s ``ru_maxrss``: the largest single process of the
     child's tree), exit status, stdout, and the largest summed RSS of the whole tree seen by
-    sampling /proc every 0.25 s (worker processes run beside the child)."""
+    sampling /proc every 0.25 s (worker processes run beside the child), and the CPU seconds of
+    the tree (user + system; less sensitive to a busy machine than wall time)."""
     import threading
 
     t = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=dict(os.environ, **(env or {})))
     tree_peak = [0.0]
     stop = threading.Event()
 
@@ -147,7 +149,8 @@ def _child(argv: list[str]) -> tuple[float, float, int, str, float]:
     _, status, usage = os.wait4(p.pid, 0)
     sampler.join()
     p.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - t, usage.ru_maxrss / 1024, p.returncode, out, tree_peak[0]
+    return (time.perf_counter() - t, usage.ru_maxrss / 1024, p.returncode, out, tree_peak[0],
+            usage.ru_utime + usage.ru_stime)
 
 
 def scale(db: Path, run: str | None, repeat: int) -> int:
@@ -160,25 +163,27 @@ def scale(db: Path, run: str | None, repeat: int) -> int:
     diff_argv = [sys.executable, "-m", "ui.cli", "diff", str(db), run, run]
     env_root = str(here.parents[1])
     os.chdir(env_root)
-    floors, ours_ = [], []
-    for _ in range(repeat):  # interleaved: load on the shared machine affects both alike
-        floors.append(_child(floor_argv))
-        ours_.append(_child(diff_argv))
-        if ours_[-1][2] not in (0, 1):
-            print(ours_[-1][3])
-            return 2
-    f_t = statistics.median(x[0] for x in floors)
-    o_t = statistics.median(x[0] for x in ours_)
-    f_m = max(x[1] for x in floors)
-    o_m = max(x[1] for x in ours_)
-    o_tree = max(x[4] for x in ours_)
-    print(f"run {run} of {db}")
-    print(f"floor (read both sides + SHA-256 per step): median {f_t:.1f} s (all: {', '.join(f'{x[0]:.1f}' for x in floors)}), "
-          f"peak RSS {f_m:.0f} MB")
-    print(f"diff  (trace-inspector diff, run vs itself): median {o_t:.1f} s (all: {', '.join(f'{x[0]:.1f}' for x in ours_)}), "
-          f"peak RSS {o_m:.0f} MB (largest process), {o_tree:.0f} MB (whole tree, sampled), exit {ours_[-1][2]}")
-    print(f"ratio {o_t / f_t:.2f}x the floor (target <= 1.5x); peak RSS {max(o_m, o_tree):.0f} MB (target <= 500 MB)")
-    print("diff said: " + " | ".join(ours_[-1][3].splitlines()[:4]))
+    runs: dict[str, list] = {"floor": [], "diff": [], "diff, one process": []}
+    for _ in range(repeat):  # interleaved: load on the shared machine affects all alike
+        runs["floor"].append(_child(floor_argv))
+        runs["diff"].append(_child(diff_argv))
+        runs["diff, one process"].append(_child(diff_argv, {"TRACE_INSPECTOR_DIFF_WORKERS": "0"}))
+        for name in ("diff", "diff, one process"):
+            if runs[name][-1][2] not in (0, 1):
+                print(runs[name][-1][3])
+                return 2
+    print(f"run {run} of {db}; load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    f_t = statistics.median(x[0] for x in runs["floor"])
+    f_cpu = statistics.median(x[5] for x in runs["floor"])
+    for name, rs in runs.items():
+        wall = statistics.median(x[0] for x in rs)
+        cpu = statistics.median(x[5] for x in rs)
+        peak = max(max(x[1], x[4]) for x in rs)
+        print(f"{name:<18} wall median {wall:6.1f} s (all: {', '.join(f'{x[0]:.1f}' for x in rs)}) = {wall / f_t:.2f}x "
+              f"the floor; CPU {cpu:6.1f} s = {cpu / f_cpu:.2f}x; peak RSS {peak:.0f} MB "
+              f"(largest process {max(x[1] for x in rs):.0f} MB, whole tree sampled {max(x[4] for x in rs):.0f} MB)")
+    print("targets: diff <= 1.5x the floor's wall time, peak RSS <= 500 MB")
+    print("diff said: " + " | ".join(runs["diff"][-1][3].splitlines()[2:4]))
     return 0
 
 
