@@ -46,6 +46,7 @@ from inspector.compare import (
     _align_keys,
     _notes_from,
     _pair,
+    _payload_value,
     step_doc,
 )
 from inspector.errors import CorruptSource
@@ -57,7 +58,7 @@ from inspector.hashing import (
     status_text,
 )
 from inspector.ledger import StateChange
-from inspector.model import MISSING
+from inspector.model import MISSING, Step
 
 __all__ = [
     "SideDigest",
@@ -138,13 +139,12 @@ def _payload_key(payload: Any) -> tuple[str, str]:
     return "value", text
 
 
-def _fingerprint(step: Any, doc: StepDoc) -> bytes:
+def _fingerprint(scalars: list[Any], params: Any, outcome_data: Any) -> bytes:
     """16 bytes over the compared fields and the payloads' stored text (length-prefixed, so no
     two different inputs run together); ``_NO_FP`` when that text cannot stand for the value."""
     try:
-        h = hashlib.sha256(_STRICT([doc.skill_name, doc.status, doc.outcome_category, doc.outcome_code,
-                                    doc.retry_count]).encode())
-        for payload in (getattr(step, "params", doc.params), getattr(step, "outcome_data", doc.outcome_data)):
+        h = hashlib.sha256(_STRICT(scalars).encode())
+        for payload in (params, outcome_data):
             how, text = _payload_key(payload)
             data = text.encode("utf-8", "surrogatepass")
             h.update(f"\0{how}:{len(data)}:".encode())
@@ -228,26 +228,38 @@ class _Digester:
         self._last: int | None = None
 
     def add(self, step: Any, doc: StepDoc) -> None:
+        self.add_fields(doc.step_index, doc.skill_name, doc.status, doc.outcome_category, doc.outcome_code,
+                        doc.retry_count, doc.params, doc.outcome_data, doc.output_hash,
+                        getattr(step, "params", doc.params), getattr(step, "outcome_data", doc.outcome_data))
+
+    def add_step(self, step: Step) -> None:
+        """``add(step, step_doc(step))`` without building the StepDoc (the same fields)."""
+        row, p, o = step.row, step.params, step.outcome_data
+        self.add_fields(row.step_index, row.skill_name, row.status_raw, row.outcome_category, row.outcome_code,
+                        row.retry_count, _payload_value(p, {}), _payload_value(o, None), step.output_hash, p, o)
+
+    def add_fields(self, step_index: Any, skill_name: Any, status: Any, outcome_category: Any, outcome_code: Any,
+                   retry_count: Any, params: Any, outcome_data: Any, output_hash: Any, params_payload: Any,
+                   outcome_payload: Any) -> None:
         d, iv = self.d, self._values.id
-        if self._last is not None and not doc.step_index > self._last:
+        if self._last is not None and not step_index > self._last:
             d.resorted = True
-        self._last = doc.step_index
+        self._last = step_index
         canonical, params_text = fast_determinism_canonical(
-            doc.step_index, doc.skill_name, doc.params, doc.status, doc.outcome_category, doc.outcome_code,
-            doc.retry_count)
-        d.indexes.append(doc.step_index)
-        d.skills.append(iv(doc.skill_name))
-        d.statuses.append(iv(doc.status))
-        d.codes.append(iv(doc.outcome_code))
-        d.retries.append(iv(doc.retry_count))
+            step_index, skill_name, params, status, outcome_category, outcome_code, retry_count)
+        d.indexes.append(step_index)
+        d.skills.append(iv(skill_name))
+        d.statuses.append(iv(status))
+        d.codes.append(iv(outcome_code))
+        d.retries.append(iv(retry_count))
         d.det += hashlib.sha256(canonical.encode()).digest()[:_HEX]
-        out = doc.outcome_data
-        out_text = "null" if out is None else _SORTED_STR(out)
+        out_text = "null" if outcome_data is None else _SORTED_STR(outcome_data)
         d.out += hashlib.sha256(out_text.encode()).digest()[:_HEX]
         d.params += hashlib.sha256(params_text.encode("utf-8", "surrogatepass")).digest()[:_HEX]
-        d.fp += _fingerprint(step, doc)
-        if doc.output_hash is not None:
-            d.stored[len(d.indexes) - 1] = doc.output_hash
+        d.fp += _fingerprint([skill_name, status, outcome_category, outcome_code, retry_count], params_payload,
+                             outcome_payload)
+        if output_hash is not None:
+            d.stored[len(d.indexes) - 1] = output_hash
 
 
 def digest_steps(steps: Iterable[Any], *, make_doc: Callable[[Any], StepDoc] = step_doc,
@@ -256,8 +268,12 @@ def digest_steps(steps: Iterable[Any], *, make_doc: Callable[[Any], StepDoc] = s
     called every ``every`` steps (it may raise to stop)."""
     dg = _Digester()
     n = 0
+    fast = make_doc is step_doc
     for n, step in enumerate(steps, 1):
-        dg.add(step, make_doc(step))
+        if fast and type(step) is Step:
+            dg.add_step(step)
+        else:
+            dg.add(step, make_doc(step))
         if progress is not None and n % every == 0:
             progress(n)
     if progress is not None:

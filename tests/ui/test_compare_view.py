@@ -662,7 +662,8 @@ def held(monkeypatch):
     gate.set()
 
 
-def test_the_verdict_and_rows_are_painted_before_the_differing_steps_are_read(opened, qtbot, db, held):
+def test_the_verdict_and_rows_are_painted_before_the_differing_steps_are_read(opened, qtbot, db, held,
+                                                                             qtmodeltester):
     gate, started = held
     w = opened((str(db), "long-replay"))
     shown = []
@@ -676,8 +677,10 @@ def test_the_verdict_and_rows_are_painted_before_the_differing_steps_are_read(op
     assert w.model.index(250, MARKER_COLUMN).data() == "≠"  # pending pairs read as changed meanwhile
     assert w.cancel_button.isEnabled() and w.loading.isVisible() and shown == []
     w.grab()  # paints while the stream is still running
+    qtmodeltester.check(w.model)
     gate.set()
     wait_done(qtbot, w)
+    qtmodeltester.check(w.model)
     assert w.state == "shown" and shown == [w.comparison]
     assert list(w.comparison.rows) == list(want.rows) and w.headline.text() == "Parity broken"
     assert w.comparison.notes == want.notes
