@@ -356,14 +356,9 @@ def _pair(a: StepDoc, b: StepDoc, ha: SideHashes, hb: SideHashes, rules: Sequenc
     return AlignedRow(kind, li, ri, tuple(counted), tuple(absorbed))
 
 
-def _align(left: Sequence[StepDoc], right: Sequence[StepDoc]) -> tuple[list[tuple[int | None, int | None]], str]:
-    """Pairs of positions (None on the side a step is missing from) and how they were made."""
-    li = [d.step_index for d in left]
-    ri = [d.step_index for d in right]
-    if li == ri:
-        return list(zip(range(len(left)), range(len(right)), strict=True)), "step_index"
-    ls = [d.skill_name for d in left]
-    rs = [d.skill_name for d in right]
+def _align_keys(ls: Sequence[Any], rs: Sequence[Any]) -> tuple[list[tuple], str]:
+    """Skill-name alignment as segments: ``("pair", i, j, n)`` (left i.. with right j..),
+    ``("left", i, n)`` and ``("right", j, n)``, in row order; and how they were made."""
     n, m = len(ls), len(rs)
     pre = 0
     while pre < n and pre < m and ls[pre] == rs[pre]:
@@ -371,54 +366,80 @@ def _align(left: Sequence[StepDoc], right: Sequence[StepDoc]) -> tuple[list[tupl
     suf = 0
     while suf < n - pre and suf < m - pre and ls[n - 1 - suf] == rs[m - 1 - suf]:
         suf += 1
-    pairs: list[tuple[int | None, int | None]] = [(i, i) for i in range(pre)]
+    segs: list[tuple] = [("pair", 0, 0, pre)]
     lo_l, hi_l, lo_r, hi_r = pre, n - suf, pre, m - suf
     how = "skill names (a sequence alignment: the runs have different step indexes)"
+
+    def replace(i1: int, i2: int, j1: int, j2: int) -> None:
+        common = min(i2 - i1, j2 - j1)
+        segs.extend((("pair", i1, j1, common), ("left", i1 + common, i2 - i1 - common),
+                     ("right", j1 + common, j2 - j1 - common)))
+
     if (hi_l - lo_l) + (hi_r - lo_r) > _MAX_ALIGN_MIDDLE:
         # too large a middle for difflib in interactive time: line it up by position
         how = "position (the differing middle is too large to align by skill names)"
-        common = min(hi_l - lo_l, hi_r - lo_r)
-        pairs += [(lo_l + k, lo_r + k) for k in range(common)]
-        pairs += [(i, None) for i in range(lo_l + common, hi_l)]
-        pairs += [(None, j) for j in range(lo_r + common, hi_r)]
+        replace(lo_l, hi_l, lo_r, hi_r)
     else:
         matcher = difflib.SequenceMatcher(None, ls[lo_l:hi_l], rs[lo_r:hi_r], autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             i1, i2, j1, j2 = i1 + lo_l, i2 + lo_l, j1 + lo_r, j2 + lo_r
             if tag == "equal":
-                pairs += [(i1 + k, j1 + k) for k in range(i2 - i1)]
+                segs.append(("pair", i1, j1, i2 - i1))
             elif tag == "replace":
-                common = min(i2 - i1, j2 - j1)
-                pairs += [(i1 + k, j1 + k) for k in range(common)]
-                pairs += [(i, None) for i in range(i1 + common, i2)]
-                pairs += [(None, j) for j in range(j1 + common, j2)]
+                replace(i1, i2, j1, j2)
             elif tag == "delete":
-                pairs += [(i, None) for i in range(i1, i2)]
+                segs.append(("left", i1, i2 - i1))
             else:
-                pairs += [(None, j) for j in range(j1, j2)]
-    pairs += [(n - suf + k, m - suf + k) for k in range(suf)]
+                segs.append(("right", j1, j2 - j1))
+    segs.append(("pair", n - suf, m - suf, suf))
+    return [s for s in segs if s[-1] > 0], how
+
+
+def _align(left: Sequence[StepDoc], right: Sequence[StepDoc]) -> tuple[list[tuple[int | None, int | None]], str]:
+    """Pairs of positions (None on the side a step is missing from) and how they were made."""
+    li = [d.step_index for d in left]
+    ri = [d.step_index for d in right]
+    if li == ri:
+        return list(zip(range(len(left)), range(len(right)), strict=True)), "step_index"
+    segs, how = _align_keys([d.skill_name for d in left], [d.skill_name for d in right])
+    pairs: list[tuple[int | None, int | None]] = []
+    for seg in segs:
+        if seg[0] == "pair":
+            pairs += [(seg[1] + k, seg[2] + k) for k in range(seg[3])]
+        elif seg[0] == "left":
+            pairs += [(seg[1] + k, None) for k in range(seg[2])]
+        else:
+            pairs += [(None, seg[1] + k) for k in range(seg[2])]
     return pairs, how
 
 
 def _notes(parity: ParityResult, rows: Sequence[AlignedRow], lsteps: Sequence[StepDoc], rsteps: Sequence[StepDoc],
            lh: Sequence[SideHashes], rh: Sequence[SideHashes]) -> tuple[str, ...]:
     """What the view and ``--json`` say beside the verdict (some depend on the rules in force)."""
+    stored = [(a.stored_output, a.output, b.stored_output) for a, b in zip(lh, rh, strict=False)
+              if a.stored_output and b.stored_output]
+    return _notes_from(parity, all(r.kind is RowKind.EQUAL for r in rows),
+                       [d.status for d in (*lsteps, *rsteps)], stored)
+
+
+def _notes_from(parity: ParityResult, ours_equal: bool, statuses: Iterable[Any],
+                stored: Sequence[tuple[str, str, str]]) -> tuple[str, ...]:
+    """The notes from what they depend on: whether every row is equal, the statuses seen, and
+    (left stored, left hash_output, right stored) where both sides stored an output hash."""
     notes: list[str] = []
-    ours_equal = all(r.kind is RowKind.EQUAL for r in rows)
     if parity.is_parity and not ours_equal:
         notes.append("upstream's signature says parity: it does not cover outcome_data, which differs")
     if not parity.is_parity and ours_equal:
         notes.append("equal under the rules in force, but upstream's signature differs (its hashes cover "
                      "fields the rules ignore or round)")
     trace_statuses = {t.value for t in TraceStatus}
-    foreign = sorted({str(d.status) for d in (*lsteps, *rsteps)
-                      if d.status is not None and str(getattr(d.status, "value", d.status)) not in trace_statuses})
+    foreign = sorted({str(s) for s in statuses
+                      if s is not None and str(getattr(s, "value", s)) not in trace_statuses})
     if foreign:
         notes.append("statuses outside upstream's TraceStatus (" + ", ".join(foreign) + ") are compared as "
                      "stored; upstream's Postgres get_trace reads every unknown status as success, so its own "
                      "comparison would miss a step that failed (spec §11.4)")
-    stored = [(a, b) for a, b in zip(lh, rh, strict=False) if a.stored_output and b.stored_output]
-    if any(a.stored_output != a.output for a, _ in stored):
+    if any(a != out for a, out, _ in stored):
         notes.append("stored output hashes use the SDK's compact JSON convention; they never equal "
                      "replay hash_output values (spec §11.9)")
     return tuple(notes)

@@ -620,8 +620,52 @@ def _diff_row_text(cmp, row) -> list[str]:
     return lines
 
 
+def _diff_side(source: Any, ref: str) -> tuple[Any, Callable[[], Any]]:
+    """A run's summary and a way to stream its steps (a run id, or on Postgres a trace id)."""
+    record = source.get_run(ref)
+    key = record.summary.key
+    return record.summary, lambda: source.iter_steps(key)
+
+
+#: Below this many steps on both sides, diff digests in its own process (starting workers costs ~1 s).
+_DIFF_PARALLEL_MIN_STEPS = 50_000
+
+
+def _digest_sqlite(path: str, key: str):
+    """One side of a diff digested in a worker process, from its own read-only connection."""
+    from drivers.sqlite_reader import SQLiteTraceReader
+    from inspector.compare_stream import digest_steps
+
+    reader = SQLiteTraceReader(path)
+    try:
+        return digest_steps(reader.iter_steps(key))
+    finally:
+        reader.close()
+
+
+def _diff_digests(sides: Sequence[tuple[Any, Any]]):
+    """Both sides' digests read and hashed in two worker processes at once (the CPU floor of a
+    diff is hashing: on two CPUs this halves it), when both are SQLite files and long enough;
+    None otherwise (``TRACE_INSPECTOR_DIFF_WORKERS=0`` turns it off)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from drivers.sqlite_reader import SQLiteTraceReader
+
+    if os.environ.get("TRACE_INSPECTOR_DIFF_WORKERS", "2") == "0" or (os.cpu_count() or 1) < 2:
+        return None
+    if not all(isinstance(src, SQLiteTraceReader) for src, _ in sides):
+        return None
+    if sum(summ.total_steps or 0 for _, summ in sides) < _DIFF_PARALLEL_MIN_STEPS:
+        return None
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_digest_sqlite, str(src.path), summ.key) for src, summ in sides]
+        return tuple(f.result() for f in futures)
+
+
 def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
-    from inspector.compare import IgnoreRule, compare_runs, load_side, original_of
+    from inspector.compare import IgnoreRule, original_of
+    from inspector.compare_stream import compare_streams
 
     ops = args.operands
     if len(ops) not in (2, 3, 4):
@@ -640,31 +684,30 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         else:
             b = a
         if len(ops) == 2:
-            right = load_side(a, ops[1])
-            left = load_side(a, original_of(a, right.summary))
+            rsum, rsteps = _diff_side(a, ops[1])
+            lsum, lsteps = _diff_side(a, original_of(a, rsum))
         else:
-            left = load_side(a, ops[1])
-            right = load_side(b, ops[-1])
+            lsum, lsteps = _diff_side(a, ops[1])
+            rsum, rsteps = _diff_side(b, ops[-1])
+        # Both runs are streamed (read once to digest, again only for the steps that differ).
+        cmp = compare_streams(lsteps, rsteps, rules=rules, digests=_diff_digests(((a, lsum), (b, rsum))))
     finally:
         for s in sources:
             s.close()
-    cmp = compare_runs(left.steps, right.steps, rules=rules)
+    sides = ((lsum, a.info.location, len(cmp.left)), (rsum, b.info.location, len(cmp.right)))
     broken = cmp.parity_broken
     if args.json:
-        doc = cmp.as_json()
-        doc["left"] = {"source": left.location, "run_id": left.summary.run_id, "trace_id": left.summary.trace_id,
-                       "steps": len(left.steps)}
-        doc["right"] = {"source": right.location, "run_id": right.summary.run_id,
-                        "trace_id": right.summary.trace_id, "steps": len(right.steps)}
-        doc["parity_broken"] = broken
-        json.dump(doc, out, ensure_ascii=False)
+        extra = {side: {"source": loc, "run_id": summ.run_id, "trace_id": summ.trace_id, "steps": n}
+                 for side, (summ, loc, n) in zip(("left", "right"), sides, strict=True)}
+        extra["parity_broken"] = broken
+        out.writelines(cmp.json_chunks(extra))
         out.write("\n")
         return _EXIT_FINDING if broken else _EXIT_OK
     p = cmp.parity
-    for name, side, sig in (("Original", left, p.original_signature), ("Replay", right, p.replay_signature)):
-        trace = f" (trace {side.summary.trace_id})" if side.summary.trace_id else ""
-        out.write(f"{name:<9} {side.summary.run_id}{trace} in {side.location}: {len(side.steps)} steps, "
-                  f"signature {sig}\n")
+    for name, (summ, loc, n), sig in (("Original", sides[0], p.original_signature),
+                                      ("Replay", sides[1], p.replay_signature)):
+        trace = f" (trace {summ.trace_id})" if summ.trace_id else ""
+        out.write(f"{name:<9} {summ.run_id}{trace} in {loc}: {n} steps, signature {sig}\n")
     if p.is_parity:
         out.write("Upstream verdict: parity\n")
     else:
@@ -674,19 +717,14 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"Aligned by {cmp.aligned_by}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "\n")
     out.writelines(f"Note: {note}\n" for note in cmp.notes)
     out.write("Rules in force:\n" + "".join(f"  - {r}\n" for r in cmp.rules_in_force()))
-    shown = 0
-    first = cmp.first_divergence
-    if first is not None:
-        out.write(f"First divergence (row {first}):\n")
-    for row in cmp.rows[first or 0:] if first is not None else ():
-        if row.kind.value == "equal":
-            continue
+    differing = cmp.difference_rows()
+    if differing:
+        out.write(f"First divergence (row {differing[0]}):\n")
+    for shown, i in enumerate(differing):
         if shown >= args.limit:
-            rest = sum(1 for r in cmp.rows if r.kind.value != "equal") - shown
-            out.write(f"  … and {rest} more differing row(s) (--limit, or --json for all)\n")
+            out.write(f"  … and {len(differing) - shown} more differing row(s) (--limit, or --json for all)\n")
             break
-        out.write("\n".join(_diff_row_text(cmp, row)) + "\n")
-        shown += 1
+        out.write("\n".join(_diff_row_text(cmp, cmp.rows[i])) + "\n")
     out.write("Parity broken\n" if broken else "Parity holds\n")
     return _EXIT_FINDING if broken else _EXIT_OK
 

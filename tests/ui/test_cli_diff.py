@@ -183,3 +183,19 @@ def test_replay_check_says_when_redis_is_unreachable(pg_url, capsys):
     proc = subprocess.run([sys.executable, "-m", "ui.cli", "replay-check", pg_url, "rc2", "--redis",
                            "redis://127.0.0.1:1/0"], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and proc.stderr.count("Redis unreachable") == 1, proc.stderr
+
+
+def test_worker_processes_give_the_same_output_as_one_process(db, monkeypatch):
+    import ui.cli
+
+    monkeypatch.setattr(ui.cli, "_DIFF_PARALLEL_MIN_STEPS", 0)
+    used = []
+    real = ui.cli._diff_digests
+    monkeypatch.setattr(ui.cli, "_diff_digests", lambda sides: used.append(real(sides)) or used[-1])
+    outputs = {}
+    for workers in ("2", "0"):
+        monkeypatch.setenv("TRACE_INSPECTOR_DIFF_WORKERS", workers)
+        outputs[workers] = [run_cli("diff", str(db), *ops) for ops in (["noisy"], ["orig", "dropped", "--json"])]
+    assert used[0] is not None and used[-1] is None  # the first runs did use the workers
+    assert outputs["2"] == outputs["0"]
+    assert outputs["2"][0][0] == 1 and '"only-left": 1' in outputs["2"][1][1]

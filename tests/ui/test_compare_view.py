@@ -635,3 +635,79 @@ def test_verdict_texts_word_the_verdict_as_the_cli(db):
     t = verdict_texts(cmp)
     text = cli_text(str(db), "orig", "failed")
     assert t["upstream"] + "\n" in text and t["headline"] == "Parity broken" and t["state"] == "broken"
+
+
+# --- streaming ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Re-reading the differing pairs' steps waits until the test lets it go (an Event, never a
+    clock): what the window shows meanwhile is what it paints before the stream ends."""
+    import threading
+
+    import ui.qt.windows.compare as cv
+
+    gate = threading.Event()
+    started = threading.Event()
+    real = cv.collect_docs
+
+    def collect(steps, positions, **kw):
+        started.set()
+        gate.wait(WAIT / 1000)
+        return real(steps, positions, **kw)
+
+    monkeypatch.setattr(cv, "collect_docs", collect)
+    yield gate, started
+    gate.set()
+
+
+def test_the_verdict_and_rows_are_painted_before_the_differing_steps_are_read(opened, qtbot, db, held,
+                                                                             qtmodeltester):
+    gate, started = held
+    w = opened((str(db), "long-replay"))
+    shown = []
+    w.comparison_shown.connect(shown.append)
+    qtbot.waitUntil(lambda: w.state == "comparing" and w.verdict.isVisible() and started.is_set(), timeout=WAIT)
+    want = expected(db, "long", "long-replay")
+    plan = w.comparison
+    assert plan.parity == want.parity and w.upstream_label.text() == "Upstream verdict: parity"
+    assert "Comparing 2 differing step pair(s)" in w.headline.text() and "still being compared" in w.summary_label.text()
+    assert w.model.rowCount() == 300 and w.model.index(0, LEFT_COLUMNS[0]).data() == "0"
+    assert w.model.index(250, MARKER_COLUMN).data() == "≠"  # pending pairs read as changed meanwhile
+    assert w.cancel_button.isEnabled() and w.loading.isVisible() and shown == []
+    w.grab()  # paints while the stream is still running
+    qtmodeltester.check(w.model)
+    gate.set()
+    wait_done(qtbot, w)
+    qtmodeltester.check(w.model)
+    assert w.state == "shown" and shown == [w.comparison]
+    assert list(w.comparison.rows) == list(want.rows) and w.headline.text() == "Parity broken"
+    assert w.comparison.notes == want.notes
+
+
+def test_cancel_while_reading_the_differing_steps_keeps_the_verdict(opened, qtbot, db, held):
+    gate, started = held
+    w = opened((str(db), "long-replay"))
+    qtbot.waitUntil(lambda: w.state == "comparing" and started.is_set(), timeout=WAIT)
+    plan = w.comparison
+    w.cancel_button.click()
+    assert w.state == "error" and "2 differing pair(s) were not compared" in w.error_text
+    assert w.comparison is plan and w.verdict.isVisible() and not w.cancel_button.isEnabled()
+    shown = []
+    w.comparison_shown.connect(shown.append)
+    gate.set()
+    qtbot.waitUntil(lambda: w.idle, timeout=WAIT)
+    QApplication.processEvents()
+    assert shown == [] and w.comparison is plan and w.state == "error"
+
+
+def test_a_step_only_in_one_run_is_kept_for_the_detail_pane(opened, qtbot, db):
+    w = opened((str(db), "orig"), (str(db), "dropped"))
+    wait_done(qtbot, w)
+    row = next(i for i, r in enumerate(w.comparison.rows) if r.kind is RowKind.ONLY_LEFT)
+    w.select_row(row)
+    assert '{"i": 1}' in w.detail.toHtml().replace("&quot;", '"')
+    equal = next(i for i, r in enumerate(w.comparison.rows) if r.kind is RowKind.EQUAL and not r.absorbed)
+    w.select_row(equal)
+    assert "not kept" in w.detail.toHtml()

@@ -6,8 +6,11 @@ Each side is read through a :class:`~ui.qt.session.session.SourceSession`: one t
 given (the main window's, read on its background worker and never closed here) or one the window
 made for a location typed in it (opened, read, and closed with the window). Comparing runs on a
 worker of the window's own, again whenever the ignore rules change. The GUI thread only shows
-results. ``trace-inspector diff`` shows the same comparison as text: both call ``load_side`` and
-``compare_runs``.
+results. ``trace-inspector diff`` shows the same comparison as text: both stream the runs through
+``inspector.compare_stream``. Each side is *digested* as it is read (hashes and what the
+alignment needs, no step kept); the verdict and the rows are shown as soon as both digests are
+in, and the few aligned pairs whose stored text differs are then read again (only those steps
+kept) and compared field by field while the window already shows the rest.
 """
 
 from __future__ import annotations
@@ -51,11 +54,9 @@ from inspector.compare import (
     Comparison,
     IgnoreRule,
     RowKind,
-    RunSide,
-    compare_runs,
-    load_side,
     original_of,
 )
+from inspector.compare_stream import SideDigest, StreamComparison, collect_docs, digest_side, plan_comparison
 from inspector.errors import (
     InspectorError,
     PasswordRequired,
@@ -89,6 +90,8 @@ log = logging.getLogger(__name__)
 
 #: Steps read between two progress reports (and cancellation checks) while loading a side.
 PROGRESS_EVERY = 2000
+#: Steps only in one run whose documents are read again for the detail pane (the first ones).
+KEEP_ONE_SIDED = 1000
 #: Longest value text the detail pane shows (the rest is cut, with a note).
 VALUE_LIMIT = 2000
 _SIDES = ("left", "right")
@@ -119,7 +122,23 @@ class SideSpec:
 
 
 def verdict_texts(cmp: Comparison) -> dict[str, str]:
-    """The verdict bar's lines, worded as ``trace-inspector diff`` words them."""
+    """The verdict bar's lines, worded as ``trace-inspector diff`` words them (a comparison still
+    comparing its differing pairs says so)."""
+    texts = _texts(cmp)
+    if getattr(cmp, "complete", True):
+        return texts
+    # still comparing the pairs whose stored text differs: upstream's verdict is final, ours is
+    # final only when a step is missing from one run
+    pending = len(cmp.details)
+    counts = cmp.counts()
+    known = counts["only-left"] + counts["only-right"] > 0
+    texts["headline"] = "Parity broken" if known else f"Comparing {fmt_count(pending)} differing step pair(s)…"
+    texts["summary"] += f" · {fmt_count(pending)} pair(s) shown ≠ are still being compared field by field"
+    texts["state"] = "broken" if known else "ruled"
+    return texts
+
+
+def _texts(cmp: Comparison) -> dict[str, str]:
     p = cmp.parity
     if p.is_parity:
         upstream = "Upstream verdict: parity"
@@ -171,6 +190,19 @@ class _Watched:
 
 
 @dataclass(eq=False)
+class _ReadSide:
+    """One run read: where from, its summary, its digest (``steps``: one entry per step)."""
+
+    location: str
+    summary: Any
+    steps: SideDigest
+    source: Any = None
+    key: str = ""
+    session: SourceSession | None = None
+    borrowed: bool = False
+
+
+@dataclass(eq=False)
 class _Handle:
     """Where one side is read from: a session given by the caller (read on its background worker,
     never closed here) or one the window made for a typed location (closed with the window)."""
@@ -187,7 +219,7 @@ class _Load:
 
     handles: dict[str, _Handle]
     refs: dict[str, str]
-    sides: dict[str, RunSide] = field(default_factory=dict)
+    sides: dict[str, _ReadSide] = field(default_factory=dict)
     waiting: set[str] = field(default_factory=set)
     progress: dict[str, tuple[int, int]] = field(default_factory=dict)
     original_found: str | None = None
@@ -215,6 +247,14 @@ def _value_text(value: Any) -> str:
     if len(text) > VALUE_LIMIT:
         text = text[:VALUE_LIMIT] + f"… ({len(text) - VALUE_LIMIT:,} more characters)"
     return text
+
+
+def _field_text(doc: Any, name: str) -> str:
+    """A field of a step; a step the streamed comparison did not keep (its stored text equals its
+    aligned step's) has only the fields the table shows."""
+    if doc.params is MISSING and name not in ("step_index", "skill_name", "status", "outcome_code", "retry_count"):
+        return "(not kept: the same stored text on both sides)" if name in ("params", "outcome_data") else "—"
+    return _value_text(getattr(doc, name))
 
 
 def _cell(text: str, *, mono: bool = False, bg: str | None = None, bold: bool = False) -> str:
@@ -302,8 +342,8 @@ def detail_html(cmp: Comparison, index: int) -> str:
     field_rows = []
     for name in ("step_index", *COMPARED_FIELDS, "params", "outcome_data", *AUDIT_FIELDS, "idempotency_key",
                  "replay_behavior"):
-        a = "—" if ldoc is None else _value_text(getattr(ldoc, name))
-        b = "—" if rdoc is None else _value_text(getattr(rdoc, name))
+        a = "—" if ldoc is None else _field_text(ldoc, name)
+        b = "—" if rdoc is None else _field_text(rdoc, name)
         label = name + (" (not compared)" if name in AUDIT_FIELDS else "")
         bg = _CHANGED_BG if name in changed else None
         field_rows.append("<tr>" + _cell(label) + _cell(a, mono=True, bg=bg) + _cell(b, mono=True, bg=bg) + "</tr>")
@@ -399,8 +439,10 @@ class CompareWindow(QMainWindow):
         self._comparing = Scope(None, "compare")
         self._load: _Load | None = None
         self._rules: list[IgnoreRule] = []
-        self._sides: dict[str, RunSide] = {}
-        self._shown_runs: tuple[RunSide, RunSide] | None = None
+        self._sides: dict[str, _ReadSide] = {}
+        self._shown_runs: tuple[_ReadSide, _ReadSide] | None = None
+        #: The pending pairs' steps being read again (a token: a new comparison or Cancel drops it).
+        self._detail: object | None = None
         self._state = "idle"
         self._error = ""
         self._closing = False
@@ -753,7 +795,7 @@ class CompareWindow(QMainWindow):
         return [s.location for s in self._owned.values() if s.source is not None and s.location is not None]
 
     @property
-    def sides(self) -> dict[str, RunSide]:
+    def sides(self) -> dict[str, _ReadSide]:
         """The runs shown, by side (``left``, ``right``)."""
         return dict(self._sides)
 
@@ -817,8 +859,9 @@ class CompareWindow(QMainWindow):
         if reads is None:
             reads = self._reads[session] = session.scope("compare")
 
-        def read(progress) -> RunSide:  # worker thread
-            return load_side(_Watched(source, progress), ref)
+        def read(progress) -> _ReadSide:  # worker thread
+            summary, digest = digest_side(_Watched(source, progress), ref)
+            return _ReadSide(source.info.location, summary, digest, source, summary.key, session, handle.borrowed)
 
         reads.submit(read, lambda result: self._side_loaded(load, side, result),
                      lambda exc: self._side_failed(load, side, exc),
@@ -908,7 +951,7 @@ class CompareWindow(QMainWindow):
         else:
             self.progress.setRange(0, 0)
 
-    def _side_loaded(self, load: _Load, side: str, result: RunSide) -> None:
+    def _side_loaded(self, load: _Load, side: str, result: _ReadSide) -> None:
         if load is not self._load:
             return
         load.sides[side] = result
@@ -975,18 +1018,25 @@ class CompareWindow(QMainWindow):
     def cancel(self, *, quiet: bool = False) -> None:
         """Stop reading and comparing; what was shown before stays."""
         load, self._load = self._load, None
+        detail, self._detail = self._detail, None
         comparing = self._comparing.pending
-        busy = load is not None or comparing
-        if load is not None:
+        busy = load is not None or comparing or detail is not None
+        if load is not None or detail is not None:
             self._drop_reads()
-            for handle in load.handles.values():
-                if not handle.borrowed and handle.session.can_cancel:
-                    handle.session.cancel()  # stop a slow statement of our own connection
-        recompare = comparing and self.model.comparison is not None
+            owned = [h.session for h in load.handles.values() if not h.borrowed] if load is not None else \
+                list(self._owned.values())
+            for session in dict.fromkeys(owned):
+                if session.can_cancel:
+                    session.cancel()  # stop a slow statement of our own connection
+        recompare = comparing and self.model.comparison is not None and detail is None
         self._comparing.renew()
         if busy and not quiet:
             self.loading_label.setText("")
-            if recompare:
+            if detail is not None:
+                # The verdict and the rows stay; the pairs marked ≠ were not compared field by field.
+                self._show_error(f"Comparison cancelled: {fmt_count(len(self.model.comparison.details))} differing "
+                                 "pair(s) were not compared field by field (marked ≠ without details)")
+            elif recompare:
                 # The rows stay, compared under the rules they were compared under.
                 self._set_state("shown")
                 self.error_label.setText("Comparing under the changed ignore rules was cancelled: the rows "
@@ -1010,18 +1060,22 @@ class CompareWindow(QMainWindow):
         ldocs, rdocs = left.steps, right.steps
         shown = self.model.comparison
         # Only the rules changed: keep the hashes, verdict and alignment, compare the pairs again.
-        reuse = (shown is not None and self._shown_runs is not None
+        reuse = (shown is not None and getattr(shown, "complete", True) and self._shown_runs is not None
                  and all(a is b for a, b in zip(self._shown_runs, (left, right), strict=True)))
+        self._detail = None
 
-        def work() -> tuple[Comparison, list[int]]:  # worker thread
+        def work() -> tuple[Comparison, list[int], bool]:  # worker thread
             if reuse:
                 cmp = shown.with_rules(rules)
-            else:
-                cmp = compare_runs(ldocs, rdocs, rules=rules)
-            return cmp, difference_rows(cmp)
+                return cmp, difference_rows(cmp), True
+            cmp = plan_comparison(ldocs, rdocs, rules=rules)
+            return cmp, difference_rows(cmp), cmp.complete and not any(cmp.wanted(one_sided=KEEP_ONE_SIDED))
 
-        def done(result: tuple[Comparison, list[int]]) -> None:
-            self._show_comparison(*result, runs=(left, right))
+        def done(result: tuple[Comparison, list[int], bool]) -> None:
+            cmp, diffs, final = result
+            self._show_comparison(cmp, diffs, runs=(left, right), final=final)
+            if not final:
+                self._read_details(cmp, (left, right))
 
         def failed(exc: BaseException) -> None:
             self._show_error(_error_text(exc, "compare the runs"))
@@ -1029,7 +1083,73 @@ class CompareWindow(QMainWindow):
         self._comparing.renew()
         self._comparing.run_on(self._compute, work, done, failed, label="Comparing runs")
 
-    def _show_comparison(self, cmp: Comparison, diffs: list[int], *, runs: tuple[RunSide, RunSide]) -> None:
+    def _read_details(self, plan: StreamComparison, runs: tuple[_ReadSide, _ReadSide]) -> None:
+        """Read the steps of the pairs the digests could not call equal (and of the first steps
+        only in one run), each side on its own session's worker, then compare those pairs."""
+        token = self._detail = object()
+        wanted = plan.wanted(one_sided=KEEP_ONE_SIDED)
+        kept: dict[str, dict] = {}
+        progress: dict[str, tuple[int, int]] = {}
+        self._set_state("comparing")
+        self.progress.setRange(0, 0)
+        self.loading_label.setText(f"Comparing {fmt_count(len(plan.details))} differing step pair(s) field by field…")
+
+        def shown_progress(side: str, done: int, total: int) -> None:
+            if self._detail is not token:
+                return
+            progress[side] = (done, total)
+            done_sum = sum(d for d, _ in progress.values())
+            total_sum = sum(max(t, d) for d, t in progress.values())
+            self.progress.setRange(0, max(total_sum, 1))
+            self.progress.setValue(done_sum)
+
+        def side_done(side: str, docs: dict) -> None:
+            if self._detail is not token:
+                return
+            kept[side] = docs
+            if len(kept) == len(_SIDES):
+                self._detail = None
+
+                def work() -> tuple[Comparison, list[int]]:  # worker thread
+                    cmp = plan.completed(kept["left"], kept["right"])
+                    return cmp, difference_rows(cmp)
+
+                self._comparing.renew()
+                self._comparing.run_on(self._compute, work, lambda r: self._show_comparison(*r, runs=runs),
+                                       lambda exc: self._show_error(_error_text(exc, "compare the runs")),
+                                       label="Comparing runs")
+
+        def side_failed(side: str, exc: BaseException) -> None:
+            if self._detail is token:
+                self._detail = None
+                self._show_error(_error_text(exc, f"read run {runs[_SIDES.index(side)].summary.run_id!r} again"))
+
+        for side, read, positions in zip(_SIDES, runs, wanted, strict=True):
+            session = read.session
+            if session is None or session.source is not read.source:
+                side_failed(side, InspectorError(f"{read.location} was closed; press Compare to read it again"))
+                return
+            if not positions:
+                side_done(side, {})
+                continue
+            reads = self._reads.get(session)
+            if reads is None:
+                reads = self._reads[session] = session.scope("compare")
+
+            def fetch(progress, source=read.source, key=read.key, positions=positions, total=len(read.steps)):
+                watched = _Watched(source, progress)
+                watched._total = total
+                return collect_docs(watched.iter_steps(key), positions)
+
+            reads.submit(fetch, lambda docs, side=side: side_done(side, docs),
+                         lambda exc, side=side: side_failed(side, exc),
+                         worker=Worker.BACKGROUND if read.borrowed else Worker.INTERACTIVE,
+                         on_progress=lambda done, total, side=side: shown_progress(side, done, total),
+                         label=f"Reading run {read.summary.run_id} again")
+
+    def _show_comparison(self, cmp: Comparison, diffs: list[int], *, runs: tuple[_ReadSide, _ReadSide],
+                         final: bool = True) -> None:
+        """Show a comparison; ``final=False``: a plan whose differing pairs are still being read."""
         # The same runs under other rules keep their alignment: the selected row stays put.
         same_rows = (self.model.comparison is not None and self._shown_runs is not None
                      and all(a is b for a, b in zip(self._shown_runs, runs, strict=True)))
@@ -1041,7 +1161,7 @@ class CompareWindow(QMainWindow):
         self._update_rules(cmp)
         self.error_label.hide()
         self._error = ""
-        self._set_state("shown")
+        self._set_state("shown" if final else "comparing")
         if same_rows and current >= 0:
             self.select_row(current, scroll=False)
             self.right_view.verticalScrollBar().setValue(scroll)
@@ -1050,7 +1170,8 @@ class CompareWindow(QMainWindow):
         elif cmp.rows:
             self.select_row(0)
         self._update_position()
-        self.comparison_shown.emit(cmp)
+        if final:
+            self.comparison_shown.emit(cmp)
 
     def _update_side_labels(self) -> None:
         for side in _SIDES:
