@@ -227,6 +227,21 @@ class StepTableModel(QAbstractTableModel):
             wanted.popitem(last=False)
         self._queue_pump()
 
+    def prefetch(self, first: int, last: int) -> None:
+        """Rows ``first..last`` are in view: read the page past each edge after the pages in
+        view (a Page Down then finds its rows read)."""
+        if self._map is None:
+            return
+        for row in (last + PAGE_ROWS // 2, first - PAGE_ROWS // 2):
+            page_no = row // PAGE_ROWS
+            if (0 <= row < self._rows and page_no not in self._pages and page_no != self._reading
+                    and page_no not in self._failed and page_no not in self._wanted):
+                self._wanted[page_no] = None
+                self._wanted.move_to_end(page_no, last=False)  # after every page in view
+        while len(self._wanted) > WANTED_PAGES:
+            self._wanted.popitem(last=False)
+        self._queue_pump()
+
     def _queue_pump(self) -> None:
         if not self._pump_queued and self._wanted:
             self._pump_queued = True

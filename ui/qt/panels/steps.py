@@ -129,6 +129,7 @@ class StepTableView(QTableView):
         for col, width in enumerate(_WIDTHS):
             self.setColumnWidth(col, width)
         self.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
         model.count_known.connect(self._count_known)
         model.modelReset.connect(self._reset)
 
@@ -160,6 +161,12 @@ class StepTableView(QTableView):
                 return
             step = stub_step(run, key)
         self.step_chosen.emit(run.key, step)
+
+    def _scrolled(self, _value: int = 0) -> None:
+        first = self.rowAt(0)
+        if first >= 0:
+            last = self.rowAt(self.viewport().height() - 1)
+            self._model.prefetch(first, last if last >= 0 else self._model.rowCount() - 1)
 
     def current_step_index(self) -> Any:
         current = self.currentIndex()
