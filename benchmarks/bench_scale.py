@@ -16,6 +16,9 @@ RUN_ID defaults to the run with the most steps. Keys:
   ``*_found`` whether one was found);
 - ``scroll_all_max_stall_ms``: the longest the heartbeat waited while paging down through 20,000
   rows and dragging the scroll bar to 25/50/75/100 % (``drag_paint_max_ms``: the slowest drag);
+- ``*_busy_ms``: the GUI thread's own CPU time between two heartbeats, beside each wall-clock
+  stall (on a shared machine a stall with little CPU is the thread waiting for a core);
+  ``load_average`` at the end;
 - ``rss_after_visiting_mb``: resident memory after dragging through the whole run in 500 stops
   (``visit_max_stall_ms`` the longest wait meanwhile, ``pages_read``/``pages_kept``);
 - ``search_first_hit_ms`` / ``search_rare_hit_ms``: Find in Run's first hit of a common word
@@ -52,7 +55,14 @@ class Heartbeat:
         self.clock = QElapsedTimer()
         self.clock.start()
         self.last = 0
+        self.last_cpu = time.thread_time()
         self.gaps: list[float] = []
+        #: The GUI thread's own CPU time between ticks (ms): a long gap with little CPU is the
+        #: thread waiting for a CPU on a busy machine, not work of ours.
+        self.busy: list[float] = []
+        #: What the benchmark was doing, and the ticks over 50 ms of CPU by it.
+        self.phase = "start"
+        self.busy_phases: list[str] = []
         self.timer = QTimer()
         self.timer.setInterval(10)
         self.timer.timeout.connect(self._tick)
@@ -60,9 +70,14 @@ class Heartbeat:
 
     def _tick(self) -> None:
         now = self.clock.nsecsElapsed()
+        cpu = time.thread_time()
         if self.last:
             self.gaps.append((now - self.last) / 1e6)
+            self.busy.append((cpu - self.last_cpu) * 1000)
+            if self.busy[-1] > 50:
+                self.busy_phases.append(self.phase)
         self.last = now
+        self.last_cpu = cpu
 
     def mark(self) -> int:
         return len(self.gaps)
@@ -70,6 +85,10 @@ class Heartbeat:
     def max_since(self, mark: int) -> float:
         # A gap is how long the loop was away beyond the timer's own 10 ms.
         return max((g - 10.0 for g in self.gaps[mark:]), default=0.0)
+
+    def max_busy_since(self, mark: int) -> float:
+        """The most CPU the GUI thread spent between two ticks (ms)."""
+        return max(self.busy[mark:], default=0.0)
 
 
 def main() -> int:
@@ -89,7 +108,7 @@ def main() -> int:
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtTest import QTest
 
-    from ui.qt.app import create_window, make_application
+    from ui.qt.app import collector, create_window, make_application
     from ui.qt.session.session import Worker
 
     app = make_application()
@@ -109,14 +128,17 @@ def main() -> int:
     w.resize(1280, 800)
     w.show()
     beat = Heartbeat()
+    beat.phase = "open"
     w.open_location(str(args.db))
     spin(lambda: w.runs_model.rowCount() > 0)
     w.filters.search.setText(run_id)
     w.filters.search.editingFinished.emit()
     spin(lambda: w.runs_model.row_of(run_id) is not None and w.session.pending(Worker.INTERACTIVE) == 0)
     spin(lambda: w.session.pending(Worker.INTERACTIVE, Worker.BACKGROUND) == 0, timeout=30)
+    collector(app).freeze_startup()  # as run_gui does FREEZE_AFTER_MS after the window shows
 
     # Click the run: its first steps painted.
+    beat.phase = "click"
     view, model = w.steps_view, w.steps_model
     watch = PaintWatch(view.viewport())
     t0 = time.perf_counter()
@@ -150,13 +172,16 @@ def main() -> int:
         return act(lambda: QTest.keyClick(view, k, mod))
 
     # Page Down: the next paint, reads included.
+    beat.phase = "page down"
     mark = beat.mark()
     pages = [key(Qt.Key.Key_PageDown) for _ in range(args.pages)]
     out["page_paint_p95_ms"] = round(pct(pages, 95), 1) if pages else None
     out["page_paint_max_ms"] = round(max(pages), 1) if pages else None
     out["page_down_max_stall_ms"] = round(beat.max_since(mark), 1)
+    out["page_down_max_busy_ms"] = round(beat.max_busy_since(mark), 1)
 
     # Ctrl+End: the last step read and painted.
+    beat.phase = "jumps"
     out["jump_to_end_ms"] = round(key(Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier), 1)
     out["jump_to_end_last_row"] = model.step_index_at(model.rowCount() - 1)
     out["jump_to_end_last_painted"] = model.step_at(model.rowCount() - 1) is not None
@@ -176,6 +201,7 @@ def main() -> int:
         out[name.replace("_ms", "_found")] = view.current_step_index() != before
 
     # Page down through 20,000 rows, then drag the scroll bar: the heartbeat's longest wait.
+    beat.phase = "scroll"
     mark = beat.mark()
     view.setCurrentIndex(model.index(0, 0))
     view.scrollToTop()
@@ -193,8 +219,10 @@ def main() -> int:
         drags.append(act(lambda share=share: bar.setValue(int(bar.maximum() * share))))
     out["drag_paint_max_ms"] = round(max(drags), 1)
     out["scroll_all_max_stall_ms"] = round(beat.max_since(mark), 1)
+    out["scroll_all_max_busy_ms"] = round(beat.max_busy_since(mark), 1)
 
     # Visit the whole run: the scroll bar dragged through it in 500 stops.
+    beat.phase = "visit"
     mark = beat.mark()
     t0 = time.perf_counter()
     for i in range(501):
@@ -207,6 +235,7 @@ def main() -> int:
     out["rss_after_visiting_mb"] = round(rss_mb())
 
     # Find in Run (the dock): a common word's first hit, and a text found once, 90 % into the run.
+    beat.phase = "search"
     from bench_search import rare_text
 
     w.run_docks.search_dock.show()
@@ -223,6 +252,9 @@ def main() -> int:
         spin(lambda: not panel.searching)
     out["search_max_stall_ms"] = round(beat.max_since(mark), 1)
     out["heartbeat_max_stall_ms"] = round(beat.max_since(0), 1)
+    out["heartbeat_max_busy_ms"] = round(beat.max_busy_since(0), 1)
+    out["heartbeat_busy_over_50ms"] = beat.busy_phases
+    out["load_average"] = round(os.getloadavg()[0], 2)
     w.shutdown()
     print(json.dumps(out))
     return 0

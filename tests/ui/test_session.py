@@ -296,3 +296,21 @@ def test_full_collections_wait_until_the_old_generation_grew_by_a_quarter(qapp):
         col.stop()
         col.deleteLater()
         gc.disable()  # the application's own collector still runs
+
+
+def test_freezing_the_startup_objects_once(qapp):
+    from ui.qt.session.collector import GuiThreadCollector
+
+    col = GuiThreadCollector(interval_ms=60_000)
+    try:
+        before = gc.get_freeze_count()
+        col.freeze_startup()
+        frozen = gc.get_freeze_count()
+        assert col.frozen and frozen > before  # out of every later full collection's walk
+        col.freeze_startup()
+        assert gc.get_freeze_count() == frozen  # once
+    finally:
+        col.stop()
+        col.deleteLater()
+        gc.disable()
+    assert gc.get_freeze_count() == 0  # stop() gives them back

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from logging.handlers import RotatingFileHandler
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from ui.qt.messages import MessageBus
@@ -25,6 +25,7 @@ from ui.qt.session.trust import TrustStore
 from ui.qt.windows.export import BundleTools
 
 __all__ = [
+    "FREEZE_AFTER_MS",
     "bundle_tools",
     "collector",
     "compare_screenshot",
@@ -192,6 +193,10 @@ def create_window(settings: QSettings | None = None, *, sync: bool = False, demo
     return window
 
 
+#: When the objects made to start the app are put out of the collector's sight.
+FREEZE_AFTER_MS = 3000
+
+
 def run_gui(location: str | None = None, *, demo: bool = False) -> int:
     _setup_logging()
     app = make_application()
@@ -205,6 +210,8 @@ def run_gui(location: str | None = None, *, demo: bool = False) -> int:
     elif demo:
         window.open_demo()
     window.show()
+    # Once started (imports done, the first page read), what exists lives as long as the app.
+    QTimer.singleShot(FREEZE_AFTER_MS, collector(app).freeze_startup)
     screenshot = os.environ.get("TRACE_INSPECTOR_SCREENSHOT")
     if screenshot:  # used to take README screenshots under Xvfb
         from ui.qt.screenshot import schedule_screenshot
@@ -218,8 +225,6 @@ def compare_screenshot(argv: Sequence[str] | None = None) -> int:
 
         python -m ui.qt.app SOURCE REPLAY [ORIGINAL | SOURCE_B RUN_B] [--ignore P]… [--png OUT]
     """
-    from PySide6.QtCore import QTimer
-
     from ui.qt.windows.compare import open_compare
 
     parser = argparse.ArgumentParser(prog="python -m ui.qt.app", description=compare_screenshot.__doc__)
