@@ -11,8 +11,9 @@ The check keeps the interpreter's two rules that bound a pause: it runs often (e
 young generation never holds more than a few thousand objects (every 250 ms let 30,000 pile up
 while pages of steps streamed in: 18 ms of CPU a collection), and a full collection waits until
 the objects that reached the old generation since the last one are a quarter of those it kept
-(CPython's ``long_lived_pending > long_lived_total / 4``): without that rule every tenth
-middle collection was a full one, 65–95 ms of CPU over the app's ~115,000 objects.
+(CPython's ``long_lived_pending > long_lived_total / 4``; without it every tenth middle
+collection was a full one). The app also freezes what it made to start (``freeze_startup``):
+a full collection then walks only what came after, about 6 ms of CPU instead of 65–115 ms.
 """
 
 from __future__ import annotations
