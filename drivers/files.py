@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from drivers.paths import open_regular
 from inspector.errors import NotATraceSource, SourceNotFound
 from inspector.aos_bundles import check_content_hash, unwrap
 from inspector.model import Payload, RunRecord, RunSummary, SourceInfo, Step, StepRow
@@ -28,13 +29,8 @@ def open_json_trace(path: str | os.PathLike[str]) -> MemorySource:
     path = Path(path).expanduser().resolve()
     location = str(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SourceNotFound("no such file", location=location) from None
-    except IsADirectoryError:
-        raise SourceNotFound("is a folder, not a trace file", location=location) from None
-    except PermissionError:
-        raise SourceNotFound("permission denied: the file cannot be read", location=location) from None
+        with open_regular(path) as fh:  # a FIFO, a device or a folder is refused in its own words
+            raw = fh.read()
     except OSError as exc:
         raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=location) from None
     try:

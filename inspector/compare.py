@@ -262,8 +262,8 @@ class Comparison:
             out["absorbed"] = [dict(_change_json(a.change), rule=a.rule) for a in row.absorbed]
         return out
 
-    def as_json(self) -> dict[str, Any]:
-        """Upstream's ``ParityResult`` keys first (upstream's values), then ours."""
+    def head_json(self) -> dict[str, Any]:
+        """:meth:`as_json` without its rows."""
         out = self.parity.as_json()
         first = self.first_divergence
         out.update({
@@ -273,8 +273,13 @@ class Comparison:
             "counts": self.counts(),
             "rules": self.rules_in_force(),
             "notes": list(self.notes),
-            "rows": [self.row_json(r) for r in self.rows],
         })
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        """Upstream's ``ParityResult`` keys first (upstream's values), then ours."""
+        out = self.head_json()
+        out["rows"] = [self.row_json(r) for r in self.rows]
         return out
 
 

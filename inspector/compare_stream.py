@@ -362,37 +362,27 @@ class _Rows(Sequence[AlignedRow]):
             yield row(i)
 
 
-class _Docs(Sequence[StepDoc]):
-    def __init__(self, digest: SideDigest, kept: Mapping[int, StepDoc]) -> None:
-        self._d, self._kept = digest, kept
+class _Lazy(Sequence[Any]):
+    """A sequence of a digest's steps made when asked for: ``make(pos)`` for each position."""
+
+    def __init__(self, length: int, make: Callable[[int], Any]) -> None:
+        self._n, self._make = length, make
 
     def __len__(self) -> int:
-        return len(self._d)
+        return self._n
 
     def __getitem__(self, pos):  # type: ignore[override]
         if isinstance(pos, slice):
-            return [self[k] for k in range(*pos.indices(len(self)))]
-        pos = pos if pos >= 0 else pos + len(self)
-        if not 0 <= pos < len(self._d):
+            return [self[k] for k in range(*pos.indices(self._n))]
+        pos = pos if pos >= 0 else pos + self._n
+        if not 0 <= pos < self._n:
             raise IndexError(pos)
-        kept = self._kept.get(pos)
-        return kept if kept is not None else self._d.light_doc(pos)
+        return self._make(pos)
 
 
-class _Hashes(Sequence[SideHashes]):
-    def __init__(self, digest: SideDigest) -> None:
-        self._d = digest
-
-    def __len__(self) -> int:
-        return len(self._d)
-
-    def __getitem__(self, pos):  # type: ignore[override]
-        if isinstance(pos, slice):
-            return [self[k] for k in range(*pos.indices(len(self)))]
-        pos = pos if pos >= 0 else pos + len(self)
-        if not 0 <= pos < len(self._d):
-            raise IndexError(pos)
-        return self._d.hashes(pos)
+def _docs(digest: SideDigest, kept: Mapping[int, StepDoc]) -> _Lazy:
+    """The steps of one side: those kept (compared in full), else light ones from the digest."""
+    return _Lazy(len(digest), lambda pos: doc if (doc := kept.get(pos)) is not None else digest.light_doc(pos))
 
 
 class StreamComparison(Comparison):
@@ -413,8 +403,8 @@ class StreamComparison(Comparison):
         ours_equal = (kinds.count(_K_LEFT) == 0 and kinds.count(_K_RIGHT) == 0 and kinds.count(_K_CHANGED) == 0
                       and all(r.kind is RowKind.EQUAL for r in details.values()))
         notes = _notes_from(parity, ours_equal, _statuses(ld, rd), _stored_pairs(ld, rd))
-        Comparison.__init__(self, _Docs(ld, kept_left), _Docs(rd, kept_right), parity, _Rows(self),
-                            _Hashes(ld), _Hashes(rd), tuple(rules), aligned_by, notes)
+        Comparison.__init__(self, _docs(ld, kept_left), _docs(rd, kept_right), parity, _Rows(self),
+                            _Lazy(len(ld), ld.hashes), _Lazy(len(rd), rd.hashes), tuple(rules), aligned_by, notes)
 
     def _row(self, i: int) -> AlignedRow:
         k = self._kinds[i]
@@ -514,16 +504,7 @@ class StreamComparison(Comparison):
     def json_chunks(self, extra: Mapping[str, Any] = {}) -> Iterator[str]:  # noqa: B006 (read only)
         """``json.dumps(dict(self.as_json(), **extra), ensure_ascii=False)``, in pieces: the rows
         are written one at a time instead of as one list in memory."""
-        head = self.parity.as_json()
-        first = self.first_divergence
-        head.update({
-            "aligned_by": self.aligned_by,
-            "first_divergence_row": first,
-            "first_divergence": self.row_json(self.rows[first]) if first is not None else None,
-            "counts": self.counts(),
-            "rules": self.rules_in_force(),
-            "notes": list(self.notes),
-        })
+        head = self.head_json()
         yield json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": ['
         sep = ""
         for row in self.rows:
