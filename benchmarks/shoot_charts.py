@@ -34,8 +34,10 @@ def dark_palette():
     return pal
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+def shooting(doc: str):
+    """The arguments (DB, OUT_DIR, --dark), the application, a 1280×800 main window opening DB
+    in the palette asked for, the file-name suffix and the DB's largest run."""
+    ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("db")
     ap.add_argument("out", type=Path)
     ap.add_argument("--dark", action="store_true", help="a dark palette (file names end in -dark)")
@@ -43,8 +45,6 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
     big = con.execute("SELECT run_id FROM trace_steps GROUP BY run_id ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
-    small = con.execute("SELECT run_id FROM trace_steps GROUP BY run_id HAVING COUNT(*) BETWEEN 4 AND 8 "
-                        "AND SUM(retry_count) > 0 ORDER BY run_id LIMIT 1").fetchone()[0]
     con.close()
     from PySide6.QtCore import QSettings
 
@@ -56,11 +56,19 @@ def main() -> int:
         app.setStyle("Fusion")
         app.setPalette(dark_palette())
         suffix = "-dark"
-    settings = QSettings(str(args.out / "shoot-settings.ini"), QSettings.Format.IniFormat)
-    w = create_window(settings)
+    w = create_window(QSettings(str(args.out / "shoot-settings.ini"), QSettings.Format.IniFormat))
     w.resize(1280, 800)
     w.show()
     w.open_location(args.db)
+    return args, app, w, suffix, big
+
+
+def main() -> int:
+    args, app, w, suffix, big = shooting(__doc__)
+    con = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+    small = con.execute("SELECT run_id FROM trace_steps GROUP BY run_id HAVING COUNT(*) BETWEEN 4 AND 8 "
+                        "AND SUM(retry_count) > 0 ORDER BY run_id LIMIT 1").fetchone()[0]
+    con.close()
     wait(app, lambda: w.runs_model.rowCount() > 0 and w.activity.activity is not None and not w.activity.pending)
 
     # The timeline of a small run, then of the big one (its whole read, after the overview).
