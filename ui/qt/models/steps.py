@@ -100,6 +100,9 @@ class StepTableModel(QAbstractTableModel):
         self._pages: OrderedDict[int, _Page] = OrderedDict()
         self._failed: set[int] = set()
         self._wanted: OrderedDict[int, None] = OrderedDict()
+        #: Pages painted as placeholders: repainted when read (a page read ahead is not: a view
+        #: repaints its whole viewport for any change of more than one cell).
+        self._shown_missing: set[int] = set()
         self._reading: int | None = None
         self._pump_queued = False
         #: Pages read since the run was set (tests and the benchmark look at it).
@@ -136,6 +139,7 @@ class StepTableModel(QAbstractTableModel):
         self._pages.clear()
         self._failed.clear()
         self._wanted.clear()
+        self._shown_missing.clear()
         self._reading = None
         self.pages_read = 0
         self.endResetModel()
@@ -301,7 +305,9 @@ class StepTableModel(QAbstractTableModel):
         pages.move_to_end(page_no)
         while len(pages) > KEEP_PAGES:
             pages.popitem(last=False)
-        self._changed(page_no)
+        if page_no in self._shown_missing:
+            self._shown_missing.discard(page_no)
+            self._changed(page_no)
 
     def _changed(self, page_no: int) -> None:
         first = page_no * PAGE_ROWS
@@ -375,6 +381,7 @@ class StepTableModel(QAbstractTableModel):
     def _placeholder(self, row: int, column: int, page_no: int, short: bool, span) -> None:
         """A row not read yet: its step number when known, and a mark; asks for its page."""
         if not short:
+            self._shown_missing.add(page_no)
             self._want(page_no)
         failed = page_no in self._failed
         for role_data in span:
