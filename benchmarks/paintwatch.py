@@ -44,19 +44,24 @@ def median(xs):
 
 
 class PaintWatch:
-    """Records the ``time.perf_counter()`` of every paint of a widget (e.g. a view's viewport)."""
+    """Records the ``time.perf_counter()`` of every paint of a widget (e.g. a view's viewport),
+    and in ``ready`` those of the paints for which ``ready()`` held as they began."""
 
-    def __init__(self, widget):
+    def __init__(self, widget, ready=None):
         from PySide6.QtCore import QEvent, QObject
 
         class _Filter(QObject):
             def __init__(self) -> None:
                 super().__init__()
                 self.times: list[float] = []
+                self.ready: list[float] = []
 
             def eventFilter(self, obj, ev):
                 if ev.type() == QEvent.Type.Paint:
-                    self.times.append(time.perf_counter())
+                    now = time.perf_counter()
+                    self.times.append(now)
+                    if ready is not None and ready():
+                        self.ready.append(now)
                 return False
 
         self.filter = _Filter()
@@ -65,3 +70,7 @@ class PaintWatch:
     @property
     def times(self) -> list[float]:
         return self.filter.times
+
+    @property
+    def ready(self) -> list[float]:
+        return self.filter.ready
