@@ -8,7 +8,10 @@ import sys
 import tempfile
 
 # Before any Qt import: without a display Qt would abort the whole run (ENVIRONMENT.md).
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The offscreen screen is the 1280×800 the app is made to fit (Qt's own default is 800×800).
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = "offscreen:configfile=" + os.path.join(os.path.dirname(__file__),
+                                                                          "offscreen-1280x800.json")
 if not os.environ.get("XDG_RUNTIME_DIR"):
     _runtime = tempfile.mkdtemp(prefix="xdg-runtime-")
     os.chmod(_runtime, 0o700)

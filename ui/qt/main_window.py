@@ -27,6 +27,7 @@ from inspector.model import RunSummary
 from ui.qt.actions import install_actions
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, read_first_page
+from ui.qt.geometry import WindowMemory
 from ui.qt.models.run_tree import RunTreeModel
 from ui.qt.models.steps import StepTableModel
 from ui.qt.panels.banner import MessageBanner
@@ -131,7 +132,12 @@ class MainWindow(QMainWindow):
         self.recent_menu: QMenu = self.actions_by_name["recent"].menu()
         self._rebuild_recent_menu()
         self._connect()
-        self.resize(1500, 900)
+        #: Opens within the screen, and as the user left it (size, place, splitters, columns).
+        self.memory = WindowMemory(self, settings, "mainWindow", (1500, 900), {
+            "splitter": self.splitter, "left": self.left_splitter, "right": self.right_splitter,
+            "runsHeader": self.runs_view.horizontalHeader(), "stepsHeader": self.steps_view.horizontalHeader(),
+        })
+        self.memory.restore()
 
     def _lay_out(self) -> None:
         right = QSplitter(Qt.Orientation.Vertical)
@@ -588,5 +594,6 @@ class MainWindow(QMainWindow):
         self.disk.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.memory.save()
         self.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,52 @@
+"""Windows open within the screen and come back as the user left them (issue 16): the main
+window's size and place, its splitters and its tables' columns, kept in QSettings. The test
+screen is 1280×800 (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtGui import QGuiApplication
+
+pytestmark = pytest.mark.gui
+
+
+def _within_screen(window) -> bool:
+    avail = (window.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+    return avail.contains(window.geometry())
+
+
+def test_the_main_window_opens_within_a_1280x800_screen(make_window):
+    w = make_window()
+    w.show()
+    avail = QGuiApplication.primaryScreen().availableGeometry()
+    assert (avail.width(), avail.height()) == (1280, 800)  # smaller than the window's default 1500×900
+    assert _within_screen(w) and w.width() > 1100 and w.height() > 700
+
+
+def test_the_main_window_comes_back_as_it_was_left(make_window):
+    w = make_window()
+    w.show()
+    w.resize(1100, 700)
+    w.move(10, 20)
+    w.splitter.setSizes([300, 700])
+    w.steps_view.setColumnWidth(2, 222)
+    w.runs_view.horizontalHeader().moveSection(0, 3)
+    sizes = w.splitter.sizes()
+    w.close()
+    again = make_window()
+    again.show()
+    assert (again.width(), again.height()) == (1100, 700)
+    assert again.splitter.sizes() == sizes
+    assert again.steps_view.columnWidth(2) == 222
+    assert again.runs_view.horizontalHeader().visualIndex(0) == 3
+    assert _within_screen(again)
+
+
+def test_a_remembered_place_off_the_screen_is_not_used(make_window):
+    w = make_window()
+    w.show()
+    w.move(50_000, 50_000)  # a monitor that is gone
+    w.close()
+    again = make_window()
+    again.show()
+    assert _within_screen(again)

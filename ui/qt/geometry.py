@@ -1,0 +1,70 @@
+"""Windows that open within the screen and come back as the user left them.
+
+A window opens at its remembered geometry when that still fits the screen it would show on
+(screens change: a laptop leaves its monitor), else at its default size cut to the screen's
+available area and centred on it. Its splitters and table headers get back the sizes and order
+the user gave them. Everything is kept in the application's ``QSettings`` under the window's
+key, saved when the window closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from PySide6.QtCore import QByteArray, QPoint, QSettings
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QHeaderView, QSplitter, QWidget
+
+__all__ = ["SCREEN_SHARE", "WindowMemory", "fit_to_screen"]
+
+#: Of the screen's available area, at most this much is taken by a window's default size (the
+#: frame and title bar the window system adds are outside the size asked for).
+SCREEN_SHARE = 0.94
+
+
+def _available(window: QWidget):
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry()
+
+
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Resize ``window`` to ``width`` × ``height`` or less, to fit its screen, and centre it there."""
+    avail = _available(window)
+    w = min(width, int(avail.width() * SCREEN_SHARE))
+    h = min(height, int(avail.height() * SCREEN_SHARE))
+    window.resize(w, h)
+    window.move(avail.center() - QPoint(window.width() // 2, window.height() // 2))
+
+
+class WindowMemory:
+    """The geometry of ``window`` and the state of its ``parts`` (splitters and headers, by
+    name), kept under ``key`` in ``settings``: :meth:`restore` once the window is built,
+    :meth:`save` when it closes."""
+
+    def __init__(self, window: QWidget, settings: QSettings, key: str, size: tuple[int, int],
+                 parts: Mapping[str, QSplitter | QHeaderView] | None = None) -> None:
+        self.window = window
+        self.settings = settings
+        self.key = key
+        self.size = size
+        self.parts = dict(parts or {})
+
+    def restore(self) -> None:
+        saved = self.settings.value(f"{self.key}/geometry")
+        restored = isinstance(saved, QByteArray | bytes) and self.window.restoreGeometry(QByteArray(saved))
+        if not restored or not self._fits():
+            fit_to_screen(self.window, *self.size)
+        for name, part in self.parts.items():
+            state = self.settings.value(f"{self.key}/{name}")
+            if isinstance(state, QByteArray | bytes):
+                part.restoreState(QByteArray(state))
+
+    def _fits(self) -> bool:
+        avail = _available(self.window)
+        return avail.contains(self.window.geometry())
+
+    def save(self) -> None:
+        self.settings.setValue(f"{self.key}/geometry", self.window.saveGeometry())
+        for name, part in self.parts.items():
+            self.settings.setValue(f"{self.key}/{name}", part.saveState())
+        self.settings.sync()
