@@ -50,3 +50,21 @@ def test_a_remembered_place_off_the_screen_is_not_used(make_window):
     again = make_window()
     again.show()
     assert _within_screen(again)
+
+
+def test_a_saved_sort_indicator_does_not_disagree_with_the_list(make_window, small_db, qtbot):
+    from PySide6.QtCore import Qt
+
+    from tests.ui.test_main_window import open_and_wait
+    from ui.qt.models.runs import column_of
+
+    w = make_window()
+    w.show()
+    w.runs_view.horizontalHeader().setSortIndicator(column_of("total_cost_cents"), Qt.SortOrder.AscendingOrder)
+    w.close()
+    again = make_window()
+    open_and_wait(qtbot, again, small_db)
+    header = again.runs_view.horizontalHeader()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (
+        column_of("started_at"), Qt.SortOrder.DescendingOrder)
+    assert again.runs_model.sort_key[0].name == "STARTED_AT"

@@ -169,6 +169,15 @@ def test_big_run_has_every_row_and_reads_only_pages_shown(qtbot, make_window, sm
     w.steps_panel.go_to.returnPressed.emit()
     assert w.steps_panel.note.text() == "No step 99999 in this run"
     assert view.current_step_index() == 617
+    w.steps_panel.go_to.setText("1,000")  # what the validator lets through, group separator and all
+    w.steps_panel.go_to.returnPressed.emit()
+    assert view.current_step_index() == 1000
+    # Refresh reads the steps again and keeps the step the user is on.
+    read = model.pages_read
+    w.refresh()
+    qtbot.waitUntil(lambda: model.row_map is not None and model.pages_read < read
+                    and view.current_step_index() == 1000, timeout=WAIT)
+    qtbot.waitUntil(lambda: model.step_at(1000) is not None, timeout=WAIT)
     # Dragging through the whole run keeps a bounded number of pages.
     bar = view.verticalScrollBar()
     for i in range(41):

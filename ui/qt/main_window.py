@@ -26,7 +26,7 @@ from inspector.errors import SourceUnavailable
 from inspector.model import RunSummary
 from ui.qt.actions import install_actions
 from ui.qt.messages import Level, MessageBus
-from ui.qt.models.runs import RunsModel, read_first_page
+from ui.qt.models.runs import RunsModel, column_of, read_first_page
 from ui.qt.geometry import WindowMemory
 from ui.qt.models.run_tree import RunTreeModel
 from ui.qt.models.steps import StepTableModel
@@ -138,6 +138,8 @@ class MainWindow(QMainWindow):
             "runsHeader": self.runs_view.horizontalHeader(), "stepsHeader": self.steps_view.horizontalHeader(),
         })
         self.memory.restore()
+        # The list is sorted as a source opens (newest first): its header says so, whatever was saved.
+        self.runs_view.horizontalHeader().setSortIndicator(column_of("started_at"), Qt.SortOrder.DescendingOrder)
 
     def _lay_out(self) -> None:
         right = QSplitter(Qt.Orientation.Vertical)
@@ -181,6 +183,7 @@ class MainWindow(QMainWindow):
         s.password_needed.connect(self.ask_password)
         s.refreshing.connect(self.runs_view.remember_place)
         s.refreshed.connect(self._read_side_info)
+        s.refreshed.connect(self._read_steps_again)
         s.evidence_changed.connect(self._evidence_changed)
         s.logs_changed.connect(self._logs_changed)
         s.reconnect_status.connect(self._reconnect_status)
@@ -289,6 +292,17 @@ class MainWindow(QMainWindow):
         self._show_run_logs(run)
         self._show_run_evidence(run)
         self.run_docks.show_run(run)
+
+    def _read_steps_again(self) -> None:
+        """After a refresh: the steps shown are read again (steps written since, pages that
+        failed), keeping the step the user is on."""
+        run = self.steps_model.run
+        if run is None:
+            return
+        step = self.steps_view.current_step_index()
+        self.steps_model.set_run(run)
+        if step is not None:
+            self.steps_view.select_step(step)
 
     def _tree_run_chosen(self, run: RunSummary) -> None:
         """A run of the run tree (the run, a replay, another trace): its details and its steps."""

@@ -279,7 +279,10 @@ class StepsPanel(QWidget):
         text = self.go_to.text().strip()
         if not text:
             return
-        step_index = int(text)
+        step_index, ok = self.go_to.validator().locale().toInt(text)  # "1,000" as the validator reads it
+        if not ok:
+            self.note.setText(f"Not a step number: {text}")
+            return
         if self.table.select_step(step_index):
             self.note.setText("")
             self.table.setFocus()
