@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from inspector.errors import InspectorError, UsageError
@@ -1318,6 +1318,28 @@ def _demo_postgres(args: argparse.Namespace, out: TextIO) -> int:
     return _EXIT_OK
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aos-trace-inspector")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def _no_display(env: Mapping[str, str], platform: str) -> str | None:
+    """Why the window cannot open here (Qt would abort, telling the user to reinstall), or None."""
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if qpa and not qpa.startswith(("xcb", "wayland")):
+        return None  # offscreen, vnc, eglfs…: no display server needed
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set): the commands "
+            "work without one (trace-inspector --help), or run the app under xvfb-run")
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     # The drivers log what they fall back on (an unreachable Redis); the commands say it themselves,
     # once, in their own words: without a handler Python would print it a second time.
@@ -1334,6 +1356,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                        "activity": _cmd_activity, "search": _cmd_search,
                        "demo": _cmd_demo}[args.command]
             return handler(args, out)
+        if argv and argv[0] in ("--version", "-V"):
+            out.write(f"trace-inspector {_version()} (Python {sys.version.split()[0]})\n")
+            return _EXIT_OK
         if argv and argv[0] in ("-h", "--help"):
             _build_gui_parser().print_help(out)
             out.write("\n")
@@ -1344,6 +1369,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             raise UsageError("give a SOURCE or --demo, not both")
         if args.source and "://" not in args.source and not os.path.exists(args.source):
             raise UsageError(f"{args.source}: no such file")
+        no_display = _no_display(os.environ, sys.platform)
+        if no_display:
+            raise UsageError(no_display)
         from ui.qt.app import run_gui
 
         return run_gui(args.source, demo=args.demo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import json
 import subprocess
 import sys
@@ -310,3 +311,35 @@ def test_grade_usage_errors(evidence_db, capsys):
     assert code == 2 and "RUN_ID grades one run: --tenant, --grade filter the runs" in capsys.readouterr().err
     code, _ = run_cli("grade", str(evidence_db), "--grade", "GOOD")
     assert code == 2 and "invalid choice: 'GOOD'" in capsys.readouterr().err
+
+
+def test_version_names_the_package_version(capsys):
+    from importlib.metadata import version
+
+    from ui.cli import main
+
+    out = io.StringIO()
+    assert main(["--version"], out=out) == 0
+    assert out.getvalue().startswith(f"trace-inspector {version('aos-trace-inspector')} (Python ")
+
+
+def test_without_a_display_the_app_says_so_in_one_line(small_db):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-m", "ui.cli", str(small_db)], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2  # not Qt's abort (134) telling the user to reinstall
+    assert done.stderr.count("\n") == 1 and "no display to open the window on" in done.stderr
+
+
+def test_what_needs_no_display():
+    from ui.cli import _no_display
+
+    assert _no_display({}, "linux") is not None
+    assert _no_display({"DISPLAY": ":0"}, "linux") is None
+    assert _no_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert _no_display({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert _no_display({"QT_QPA_PLATFORM": "xcb"}, "linux") is not None
+    assert _no_display({}, "darwin") is None and _no_display({}, "win32") is None
