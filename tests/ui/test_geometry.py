@@ -68,3 +68,36 @@ def test_a_saved_sort_indicator_does_not_disagree_with_the_list(make_window, sma
     assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (
         column_of("started_at"), Qt.SortOrder.DescendingOrder)
     assert again.runs_model.sort_key[0].name == "STARTED_AT"
+
+
+def _press(window, key: str) -> None:
+    """The window's shortcut for ``key`` fires (offscreen windows are never active, so a key
+    event would not reach Qt's shortcut map)."""
+    from PySide6.QtGui import QShortcut
+
+    shortcuts = [s for s in window.findChildren(QShortcut) if s.key().toString() == key]
+    assert shortcuts, f"no {key} shortcut"
+    shortcuts[0].activated.emit()
+
+
+def test_a_compare_window_fits_the_screen_closes_on_esc_and_comes_back_as_left(qtbot, make_window, small_db):
+    from tests.ui.dbs import ORIGINAL_RUN
+    from tests.ui.test_main_window import open_and_wait
+    from ui.qt.windows.compare import CompareWindow, open_compare
+
+    w = make_window()
+    open_and_wait(qtbot, w, small_db)
+    first = open_compare(w, w.session.sibling, (w.session, ORIGINAL_RUN))
+    assert isinstance(first, CompareWindow)
+    qtbot.waitExposed(first)
+    assert _within_screen(first)  # its default 1280×860 does not fit 1280×800
+    first.resize(1100, 700)
+    assert (first.width(), first.height()) == (1100, 700)
+    first.move(30, 40)
+    _press(first, "Esc")
+    qtbot.waitUntil(lambda: not first.isVisible(), timeout=10_000)
+    again = open_compare(w, w.session.sibling, (w.session, ORIGINAL_RUN))
+    qtbot.waitExposed(again)
+    assert (again.width(), again.height()) == (1100, 700) and _within_screen(again)
+    _press(again, "Ctrl+W")
+    qtbot.waitUntil(lambda: not again.isVisible(), timeout=10_000)

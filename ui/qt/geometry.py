@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QByteArray, QPoint, QSettings
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSettings, Qt
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QSplitter, QWidget
 
-__all__ = ["SCREEN_SHARE", "WindowMemory", "fit_to_screen"]
+__all__ = ["SCREEN_SHARE", "WindowMemory", "fit_to_screen", "secondary_window"]
 
 #: Of the screen's available area, at most this much is taken by a window's default size (the
 #: frame and title bar the window system adds are outside the size asked for).
@@ -68,3 +68,43 @@ class WindowMemory:
         for name, part in self.parts.items():
             self.settings.setValue(f"{self.key}/{name}", part.saveState())
         self.settings.sync()
+
+
+class _SaveOnClose(QObject):
+    def __init__(self, memory: WindowMemory) -> None:
+        super().__init__(memory.window)
+        self._memory = memory
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Close:
+            self._memory.save()
+        return False
+
+
+def _settings_of(window: QWidget) -> QSettings | None:
+    """The settings of the main window this one was opened from, if any."""
+    parent = window.parentWidget()
+    while parent is not None:
+        settings = getattr(parent, "settings", None)
+        if isinstance(settings, QSettings):
+            return settings
+        parent = parent.parentWidget()
+    return None
+
+
+def secondary_window(window: QWidget, key: str, size: tuple[int, int]) -> WindowMemory | None:
+    """A window opened from the main one (Compare, Replay check, …): within the screen, closed
+    by Esc or Ctrl+W, and back where the user left it when the main window's settings keep it."""
+    closers = {k.toString(): k for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Close) if not k.isEmpty()}
+    for extra in ("Ctrl+W", "Esc"):
+        closers.setdefault(extra, QKeySequence(extra))
+    for sequence in closers.values():
+        QShortcut(sequence, window, window.close, context=Qt.ShortcutContext.WindowShortcut)
+    settings = _settings_of(window)
+    if settings is None:
+        fit_to_screen(window, *size)
+        return None
+    memory = WindowMemory(window, settings, key, size)
+    memory.restore()
+    window.installEventFilter(_SaveOnClose(memory))
+    return memory

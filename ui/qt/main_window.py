@@ -416,7 +416,6 @@ class MainWindow(QMainWindow):
             self._ledger_window = LedgerWindow(self.session, self)
             self._ledger_window.setWindowFlag(Qt.WindowType.Window, True)
             self._ledger_window.save_requested.connect(self.save_payload)
-            self._ledger_window.resize(1200, 760)
         return self._ledger_window
 
     def show_ledger(self) -> None:

@@ -24,7 +24,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QMetaObject, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QMetaObject,
+    QModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -56,7 +63,13 @@ from inspector.compare import (
     RowKind,
     original_of,
 )
-from inspector.compare_stream import SideDigest, StreamComparison, collect_docs, digest_side, plan_comparison
+from inspector.compare_stream import (
+    SideDigest,
+    StreamComparison,
+    collect_docs,
+    digest_side,
+    plan_comparison,
+)
 from inspector.errors import (
     InspectorError,
     PasswordRequired,
@@ -67,6 +80,7 @@ from inspector.hashing import DETERMINISM_FIELDS
 from inspector.locations import is_postgres_url, location_key, split_pg_password
 from inspector.model import MISSING
 from ui.format import fmt_count
+from ui.qt.geometry import secondary_window
 from ui.qt.models.compare import (
     KIND_COLORS,
     KIND_MARKERS,
@@ -451,7 +465,7 @@ class CompareWindow(QMainWindow):
 
         self.model = CompareTableModel(self)
         self._build()
-        self.resize(1280, 860)
+        secondary_window(self, "compareWindow", (1280, 860))
 
     # -- layout --------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from inspector.services.idempotency import (
     load_run_keys,
     read_key_states,
 )
+from ui.qt.geometry import secondary_window
 from ui.qt.models.records import (
     RECORD_ROLE,
     Column,
@@ -326,7 +327,7 @@ class IdempotencyView(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.redis.changed.connect(self._redis_changed)
         self._show_row(None)
-        self.resize(1200, 640)
+        secondary_window(self, "idempotencyWindow", (1200, 640))
 
     # -- flow ----------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from inspector.errors import InspectorError
 from inspector.logs import LedgerFilter, LogsSource
 from inspector.model import normalise_time_bound
+from ui.qt.geometry import secondary_window
 from ui.qt.models.logs import LedgerModel
 from ui.qt.models.records import RECORD_ROLE, record_table_view
 from ui.qt.panels.logs import NO_LOGS_TEXT, AuditEventView
@@ -182,7 +183,7 @@ class LedgerWindow(QWidget):
         self.model.loading_changed.connect(lambda _loading: self._on_counts(self.model.rowCount(), not self.model.exhausted))
         self.model.modelReset.connect(lambda: self.detail.show_event(None))
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.resize(1200, 800)
+        secondary_window(self, "ledgerWindow", (1200, 800))
         self.reload()
         session.logs_changed.connect(self._source_changed)
         session.reconnected.connect(self._source_changed)

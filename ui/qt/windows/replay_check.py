@@ -41,6 +41,7 @@ from inspector.services.replay_check import (
     check_replay,
     load_replay,
 )
+from ui.qt.geometry import secondary_window
 from ui.qt.models.records import (
     RECORD_ROLE,
     Column,
@@ -325,7 +326,7 @@ class ReplayCheckView(QWidget):
         self.redis.changed.connect(self._sync_seed_box)
         self._show_step(None)
         self._show_placeholder("")
-        self.resize(1280, 760)
+        secondary_window(self, "replayCheckWindow", (1280, 760))
 
     # -- flow ----------------------------------------------------------------------------------
 
