@@ -126,7 +126,8 @@ def read_only_uri(path: Path, header: bytes, *,
     read-only folder); without a ``-wal`` there is no live writer and nothing to merge, so it is
     opened ``immutable=1``. With a ``-wal`` but no ``-shm`` in a folder we may not write to, the
     database can only be read as it stands without the ``-wal``'s changes: said in the note."""
-    base = f"file:{quote(str(path))}?mode=ro"
+    # The name's bytes, quoted: a name that is not UTF-8 (``os.fsdecode``'s surrogates) is not text.
+    base = f"file:{quote(os.fsencode(path))}?mode=ro"
     if header[18:20] != b"\x02\x02":
         return base, None
     wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")

@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["dumps", "fast", "loads", "orjson", "stdlib_dumps"]
+__all__ = ["dumps", "fast", "loads", "orjson", "stdlib_dumps", "stored_text"]
 
 _UNLOADED: Any = object()
 #: The orjson module, None without it (tests set None to run the standard library alone).
@@ -60,16 +60,29 @@ def loads(text: str) -> tuple[Any, bool]:
     return json.loads(text), False
 
 
-def stdlib_dumps(value: Any) -> str:
-    """How the command line writes JSON: UTF-8 text, not ASCII escapes; NaN as ``NaN``. A lone
-    surrogate (which UTF-8 cannot carry: writing it to stdout would fail) makes it ASCII, where it
-    is a ``\\udXXX`` escape: the same JSON value."""
-    text = json.dumps(value, ensure_ascii=False)
+def stored_text(value: bytes | bytearray | memoryview) -> str:
+    """A stored value JSON has no type for, as text: a BLOB (SQLite hands one back as bytes, also
+    for TEXT that is not UTF-8) as its UTF-8 text, bytes that are not UTF-8 as U+FFFD."""
+    return bytes(value).decode("utf-8", "replace")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return stored_text(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def stdlib_dumps(value: Any, *, indent: int | None = None) -> str:
+    """How the command line writes JSON: UTF-8 text, not ASCII escapes; NaN as ``NaN``; a BLOB
+    as its text (:func:`stored_text`), wherever it sits. A lone surrogate (which UTF-8 cannot
+    carry: writing it to stdout would fail) makes it ASCII, where it is a ``\\udXXX`` escape: the
+    same JSON value."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent, default=_default)
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            return json.dumps(value)
+            return json.dumps(value, indent=indent, default=_default)
     return text
 
 

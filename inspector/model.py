@@ -19,6 +19,7 @@ __all__ = [
     "normalise_time_bound",
     "parse_timestamp",
     "Payload",
+    "to_int",
     "raw_statuses",
     "RunFilter",
     "RunRecord",
@@ -113,6 +114,13 @@ def to_float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError, OverflowError):
         return 0.0
+
+
+def to_int(value: Any) -> int:
+    """A stored number as an int (truncated); 0 for what is not one or not finite (an infinity,
+    NaN: ``int()`` of them raises)."""
+    number = value if type(value) is float else to_float(value)
+    return int(number) if number - number == 0.0 else 0
 
 
 def parse_timestamp(text: Any) -> datetime | None:
