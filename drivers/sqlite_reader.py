@@ -121,14 +121,14 @@ def check_sqlite_file(path: Path) -> bytes:
 def read_only_uri(path: Path, header: bytes, *,
                   can_write: Callable[[Path], bool] = lambda folder: os.access(folder, os.W_OK)) -> tuple[str, str | None]:
     """How to open ``path`` so that nothing is written or created beside it, and a note saying
-    how when it matters. A WAL-mode database (header bytes 18–19 = 2) opened ``mode=ro`` creates
+    how when it matters. A WAL-mode database (header byte 19, its read version, = 2) opened ``mode=ro`` creates
     its ``-wal`` and ``-shm`` beside it if they are not there (and cannot be read at all in a
     read-only folder); without a ``-wal`` there is no live writer and nothing to merge, so it is
     opened ``immutable=1``. With a ``-wal`` but no ``-shm`` in a folder we may not write to, the
     database can only be read as it stands without the ``-wal``'s changes: said in the note."""
     # The name's bytes, quoted: a name that is not UTF-8 (``os.fsdecode``'s surrogates) is not text.
     base = f"file:{quote(os.fsencode(path))}?mode=ro"
-    if header[18:20] != b"\x02\x02":
+    if header[19] != 2:  # SQLite goes to WAL on the read version alone (btree.c lockBtree)
         return base, None
     wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
     if not wal.exists():
