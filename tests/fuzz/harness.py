@@ -141,6 +141,20 @@ def _names_file(line: str, path: str) -> bool:
     return printable in line or (printable.endswith("…") and printable[:-1] in line)
 
 
+def _parse(text: str):
+    """``json.loads``, also of a document nested deeper than its default recursion allows (a deep
+    stored value written by the command: its output is right, the check needs more stack)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 8000))
+        try:
+            return json.loads(text)
+        finally:
+            sys.setrecursionlimit(limit)
+
+
 def problems(inv: Invocation, path: str) -> list[str]:
     """What is wrong with one invocation's outcome (empty: nothing)."""
     what = repr([a if len(a) < 120 else a[:60] + "…" + a[-40:] for a in inv.argv])
@@ -162,7 +176,7 @@ def problems(inv: Invocation, path: str) -> list[str]:
             out.append(f"control character in the error: {what}: {inv.stderr[:600]!r}")
     if inv.code in (0, 1) and "--json" in inv.argv:
         try:
-            json.loads(inv.stdout)
+            _parse(inv.stdout)
         except ValueError as exc:
             out.append(f"bad --json output ({exc}): {what}: {inv.stdout[:200]!r}")
     return out

@@ -117,6 +117,25 @@ def test_numbers_of_stored_values_never_raise(value):
         assert n == 0
 
 
+@SETTINGS
+@given(hostile_json_values, st.booleans())
+def test_the_writer_without_recursion_writes_what_json_dumps_writes(value, ensure_ascii):
+    from inspector.fastjson import _dumps_iterative
+
+    assert _dumps_iterative(value, ensure_ascii) == json.dumps(value, ensure_ascii=ensure_ascii)
+
+
+def test_a_value_nested_deeper_than_the_encoder_recurses_is_written():
+    deep: list = []
+    inner = deep
+    for _ in range(5000):
+        inner.append([])
+        inner = inner[0]
+    inner.append({"s": "\ud800", "b": b"\xff"})
+    text = stdlib_dumps({"run": {"missing_reasons": deep}}, indent=1)
+    assert text == '{"run": {"missing_reasons": ' + "[" * 5001 + '{"s": "\\ud800", "b": "\\ufffd"}' + "]" * 5001 + "}}"
+
+
 def test_known_hostile_values():
     assert to_int(float("inf")) == to_int(float("nan")) == to_int("-1e999") == 0
     assert to_int("12.7") == 12 and to_int(b"x") == 0 and to_int(10**400) == 0  # beyond a float: not a number

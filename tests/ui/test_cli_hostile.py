@@ -100,3 +100,13 @@ def test_infinite_token_counts_and_costs_are_checked(evidence_master, tmp_path):
     for argv in (("check", str(db), PASS_RUN), ("check", str(db), "--json")):
         code, _out = _run(*argv)
         assert code in (0, 1)
+
+
+def test_evidence_json_nested_1000_deep_is_written_by_grade_json(evidence_master, tmp_path):
+    """Read at 1,000 levels (within the parser's reach), written from inside the report and the
+    command's stack: beyond the encoder's recursion, so written without it."""
+    db = _db(tmp_path, evidence_master, "UPDATE integrity_evidence SET missing_reasons = ? WHERE run_id = ?",
+             ("[" * 1000 + "]" * 1000, PASS_RUN))
+    for argv in (("grade", str(db), "--json"), ("grade", str(db), PASS_RUN, "--json")):
+        code, out = _run(*argv)
+        assert code in (0, 1) and "[" * 1000 + "]" * 1000 in out.replace("\n", "").replace(" ", "")
