@@ -18,7 +18,7 @@ from ui.qt.session.session import Worker
 pytestmark = [pytest.mark.gui, pytest.mark.fuzz]
 WAIT = 20000
 #: Mutants opened in the window: every unusual path the window can be given, and some of each family.
-PER_FAMILY = {"sqlite": 25, "json": 8, "path": 14}
+PER_FAMILY = {"sqlite": 25, "json": 8, "path": 40}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_the_window_on_hostile_sources(qtbot, make_window, fuzz_seeds, tmp_path)
     mutants = corpus(fuzz_seeds, SUITE_SEED + 1, 40, 40, 20, tmp_path)
     chosen, counts = [], dict.fromkeys(PER_FAMILY, 0)
     for m in mutants:
-        if counts[m.kind] < PER_FAMILY[m.kind] and m.name not in ("fifo", "socket"):  # (see test_paths)
+        if counts[m.kind] < PER_FAMILY[m.kind]:
             chosen.append(m)
             counts[m.kind] += 1
     w = make_window()
