@@ -56,6 +56,8 @@ from inspector.model import (
     StepRow,
     StepStatus,
     raw_statuses,
+    stored_float,
+    stored_int,
 )
 from inspector.records import replay_of
 from inspector.source import Capability, SourceTotals, StepSeek
@@ -169,26 +171,8 @@ def _truncation(path: Path) -> str | None:
     return None
 
 
-def _num(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
+#: Stored numbers as the step list shows them; None for what is not one (inspector.model).
+_num, _int = stored_float, stored_int
 
 
 def _text(value: Any) -> str | None:

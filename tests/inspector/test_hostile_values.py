@@ -143,3 +143,14 @@ def test_known_hostile_values():
     assert json.loads(stdlib_dumps({"blob": b"\xffa", "s": "\ud800"})) == {"blob": "\ufffda", "s": "\ud800"}
     assert stdlib_dumps({"s": "\ud800"}).isascii()
     assert written(stdlib_dumps([float("nan")], indent=1)) != [0]
+
+
+@SETTINGS
+@given(stored_values)
+def test_stored_numbers_never_raise(value):
+    from inspector.model import stored_float, stored_int
+
+    f, n = stored_float(value), stored_int(value)
+    assert f is None or isinstance(f, float)
+    assert n is None or (isinstance(n, int) and not isinstance(n, bool))
+    assert stored_int(float("inf")) is None and stored_int("1" * 5000) is None and stored_int("12.5") == 12

@@ -110,3 +110,23 @@ def test_evidence_json_nested_1000_deep_is_written_by_grade_json(evidence_master
     for argv in (("grade", str(db), "--json"), ("grade", str(db), PASS_RUN, "--json")):
         code, out = _run(*argv)
         assert code in (0, 1) and "[" * 1000 + "]" * 1000 in out.replace("\n", "").replace(" ", "")
+
+
+@pytest.mark.parametrize(("column", "value"), [("retry_count", float("-inf")), ("step_index", "1" * 5000),
+                                               ("cost_cents", 10**30), ("duration_ms", "9" * 400)])
+def test_step_numbers_beyond_range_are_read(evidence_master, tmp_path, column, value):
+    """A step number SQLite hands back as an infinity, or text it reads as one: not a number."""
+    db = _db(tmp_path, evidence_master, f"UPDATE trace_steps SET {column} = ? WHERE rowid = (SELECT MIN(rowid) FROM trace_steps WHERE run_id = ?)",
+             (str(value) if isinstance(value, int) else value, PASS_RUN))
+    for argv in (("check", str(db), "--json"), ("search", str(db), "llm"), ("show", str(db), PASS_RUN, "--json"),
+                 ("show", str(db), PASS_RUN)):
+        code, _out = _run(*argv)
+        assert code in (0, 1), argv
+
+
+def test_durations_and_costs_that_are_not_finite_are_formatted():
+    from ui.format import fmt_cost, fmt_duration
+
+    assert fmt_duration(float("inf")) == "inf ms" and fmt_duration(float("nan")) == "nan ms"
+    assert fmt_duration(float("-inf")) == "-inf ms" and fmt_duration(7_200_000) == "2 h 00 min"
+    assert fmt_cost(float("inf")) == "$inf"
