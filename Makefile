@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps screenshot clean
+.PHONY: demo test fuzz setup system-deps screenshot clean
 
 $(STAMP): pyproject.toml
 	@EXTRA_APT_PACKAGES="postgresql redis-server redis-tools" bash .ci/system-deps.sh
@@ -25,6 +25,11 @@ demo: $(STAMP)
 # Starts a throwaway Postgres and Redis on loopback ports for the run (unless their URLs are set).
 test: $(STAMP)
 	PYTHON=$(BIN)/python bash .ci/test
+
+# A longer fuzzing campaign of the command line than `make test`'s, with a random seed (printed;
+# replay one with FUZZ_ARGS='--seed N'; see tests/fuzz/campaign.py for the other options).
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.campaign $(FUZZ_ARGS)
 
 # README screenshots of the demo database (needs xvfb-run).
 screenshot: $(STAMP)

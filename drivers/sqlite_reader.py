@@ -56,6 +56,8 @@ from inspector.model import (
     StepRow,
     StepStatus,
     raw_statuses,
+    stored_float,
+    stored_int,
 )
 from inspector.records import replay_of
 from inspector.source import Capability, SourceTotals, StepSeek
@@ -121,13 +123,14 @@ def check_sqlite_file(path: Path) -> bytes:
 def read_only_uri(path: Path, header: bytes, *,
                   can_write: Callable[[Path], bool] = lambda folder: os.access(folder, os.W_OK)) -> tuple[str, str | None]:
     """How to open ``path`` so that nothing is written or created beside it, and a note saying
-    how when it matters. A WAL-mode database (header bytes 18–19 = 2) opened ``mode=ro`` creates
+    how when it matters. A WAL-mode database (header byte 19, its read version, = 2) opened ``mode=ro`` creates
     its ``-wal`` and ``-shm`` beside it if they are not there (and cannot be read at all in a
     read-only folder); without a ``-wal`` there is no live writer and nothing to merge, so it is
     opened ``immutable=1``. With a ``-wal`` but no ``-shm`` in a folder we may not write to, the
     database can only be read as it stands without the ``-wal``'s changes: said in the note."""
-    base = f"file:{quote(str(path))}?mode=ro"
-    if header[18:20] != b"\x02\x02":
+    # The name's bytes, quoted: a name that is not UTF-8 (``os.fsdecode``'s surrogates) is not text.
+    base = f"file:{quote(os.fsencode(path))}?mode=ro"
+    if header[19] != 2:  # SQLite goes to WAL on the read version alone (btree.c lockBtree)
         return base, None
     wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
     if not wal.exists():
@@ -168,26 +171,8 @@ def _truncation(path: Path) -> str | None:
     return None
 
 
-def _num(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
+#: Stored numbers as the step list shows them; None for what is not one (inspector.model).
+_num, _int = stored_float, stored_int
 
 
 def _text(value: Any) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from inspector.model import RunRecord, StepRow, parse_timestamp, to_float
+from inspector.model import RunRecord, StepRow, parse_timestamp, to_float, to_int
 
 __all__ = [
     "AOS_BUNDLE_TYPES",
@@ -197,7 +197,7 @@ def executive_bundle(base: Mapping[str, Any], *, bundle_id: str, created_at: dat
         "remediation_notes": None,
         "time_to_detect_seconds": detect,
         "time_to_contain_seconds": None,
-        "cost_incurred_cents": int(to_float(base.get("total_cost_cents"))),
+        "cost_incurred_cents": to_int(base.get("total_cost_cents")),
         "cost_prevented_cents": None,
         "prepared_for": prepared_for,
         "prepared_by": prepared_by,

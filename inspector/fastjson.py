@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["dumps", "fast", "loads", "orjson", "stdlib_dumps"]
+__all__ = ["dumps", "fast", "loads", "orjson", "stdlib_dumps", "stored_text"]
 
 _UNLOADED: Any = object()
 #: The orjson module, None without it (tests set None to run the standard library alone).
@@ -60,16 +60,79 @@ def loads(text: str) -> tuple[Any, bool]:
     return json.loads(text), False
 
 
-def stdlib_dumps(value: Any) -> str:
-    """How the command line writes JSON: UTF-8 text, not ASCII escapes; NaN as ``NaN``. A lone
-    surrogate (which UTF-8 cannot carry: writing it to stdout would fail) makes it ASCII, where it
-    is a ``\\udXXX`` escape: the same JSON value."""
-    text = json.dumps(value, ensure_ascii=False)
+def stored_text(value: bytes | bytearray | memoryview) -> str:
+    """A stored value JSON has no type for, as text: a BLOB (SQLite hands one back as bytes, also
+    for TEXT that is not UTF-8) as its UTF-8 text, bytes that are not UTF-8 as U+FFFD."""
+    return bytes(value).decode("utf-8", "replace")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return stored_text(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _key(key: Any, ensure_ascii: bool) -> str:
+    if isinstance(key, str):
+        return json.dumps(key, ensure_ascii=ensure_ascii)
+    text = json.dumps({key: None}, ensure_ascii=ensure_ascii)  # json's own words for 1, 1.5, True, None
+    return text[1:text.rindex(":")]
+
+
+def _dumps_iterative(value: Any, ensure_ascii: bool) -> str:
+    """``json.dumps(value, ensure_ascii=…)``'s text (default separators, no indent) without
+    recursion: for a value nested deeper than the encoder's recursion allows (a stored JSON
+    column read at 1,000 levels is written from inside a document, on a worker's stack)."""
+    out: list[str] = []
+    stack: list[list[Any]] = []
+
+    def start(v: Any) -> None:
+        if isinstance(v, dict):
+            out.append("{")
+            stack.append([iter(v.items()), True, True])
+        elif isinstance(v, (list, tuple)):
+            out.append("[")
+            stack.append([iter(v), False, True])
+        else:
+            out.append(json.dumps(v, ensure_ascii=ensure_ascii, default=_default))
+
+    start(value)
+    while stack:
+        frame = stack[-1]
+        item = next(frame[0], _UNLOADED)
+        if item is _UNLOADED:
+            out.append("}" if frame[1] else "]")
+            stack.pop()
+            continue
+        if not frame[2]:
+            out.append(", ")
+        frame[2] = False
+        if frame[1]:
+            out.append(_key(item[0], ensure_ascii) + ": ")
+            start(item[1])
+        else:
+            start(item)
+    return "".join(out)
+
+
+def stdlib_dumps(value: Any, *, indent: int | None = None) -> str:
+    """How the command line writes JSON: UTF-8 text, not ASCII escapes; NaN as ``NaN``; a BLOB
+    as its text (:func:`stored_text`), wherever it sits. A lone surrogate (which UTF-8 cannot
+    carry: writing it to stdout would fail) makes it ASCII, where it is a ``\\udXXX`` escape: the
+    same JSON value. A value nested too deeply for the encoder's recursion is written without
+    recursion (and without ``indent``): the same JSON value."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, indent=indent, default=_default)
+    except RecursionError:
+        text = _dumps_iterative(value, ensure_ascii=False)
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            return json.dumps(value)
+            try:
+                return json.dumps(value, indent=indent, default=_default)
+            except RecursionError:
+                return _dumps_iterative(value, ensure_ascii=True)
     return text
 
 

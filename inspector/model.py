@@ -19,6 +19,9 @@ __all__ = [
     "normalise_time_bound",
     "parse_timestamp",
     "Payload",
+    "stored_float",
+    "stored_int",
+    "to_int",
     "raw_statuses",
     "RunFilter",
     "RunRecord",
@@ -113,6 +116,33 @@ def to_float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError, OverflowError):
         return 0.0
+
+
+def stored_float(value: Any) -> float | None:
+    """A stored number as a float, None for what is not one (NULL, a boolean, text that is not a
+    number, a BLOB, an integer beyond a float's range). Infinities and NaN stay what they are."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def stored_int(value: Any) -> int | None:
+    """A stored integer (a REAL or numeric text truncated), None for what is not one or is not
+    finite (``int()`` of an infinity or NaN raises; SQLite reads 5,000 digits of text as one)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = stored_float(value)
+    return int(number) if number is not None and number - number == 0.0 else None
+
+
+def to_int(value: Any) -> int:
+    """A stored number as an int (truncated); 0 for what is not one or not finite (an infinity,
+    NaN: ``int()`` of them raises)."""
+    number = value if type(value) is float else to_float(value)
+    return int(number) if number - number == 0.0 else 0
 
 
 def parse_timestamp(text: Any) -> datetime | None:

@@ -20,7 +20,7 @@ __all__ = [
 def _json_safe(value: Any) -> Any:
     # SQLite hands back a BLOB (or TEXT that is not UTF-8) as bytes, which JSON cannot hold.
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return fastjson.stored_text(value)
     return value
 
 

@@ -391,6 +391,12 @@ def _write_json_stream(out: TextIO, head: dict[str, Any], key: str, items: Itera
     return n
 
 
+def _write_json(out: TextIO, value: Any, indent: int | None = None) -> None:
+    """One JSON document and a newline, as every command writes it (``fastjson.stdlib_dumps``:
+    stored values JSON has no type for, a BLOB, written as text; a lone surrogate as an escape)."""
+    out.write(stdlib_dumps(value, indent=indent) + "\n")
+
+
 def _table(rows: Sequence[Sequence[str]], out: TextIO, right: set[int] = frozenset()) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -535,7 +541,7 @@ def _grade_one(source: TraceSource, ev: EvidenceReader, key: str, as_json: bool,
     if graded.run_id != key:
         sys.stderr.write(f"note: trace {key} is of run {graded.run_id}; grading the run (all its traces)\n")
     if as_json:
-        out.write(json.dumps(graded.report(), ensure_ascii=False, indent=1) + "\n")
+        _write_json(out, graded.report(), indent=1)
     else:
         out.write(_grade_line(graded.result, graded.stored, len(graded.run_id), bool(graded.differences)) + "\n")
         for r in graded.reasons:
@@ -755,14 +761,13 @@ def _cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
         cache.close()
     replay, original, result, tenant = loaded.replay, loaded.original, checked.result, checked.tenant_id
     if args.json:
-        json.dump({"replay": {"source": replay.location, "run_id": replay.summary.run_id,
+        _write_json(out, {"replay": {"source": replay.location, "run_id": replay.summary.run_id,
                               "trace_id": replay.summary.trace_id},
                    "original": {"source": original.location, "run_id": original.summary.run_id,
                                 "trace_id": original.summary.trace_id},
                    "tenant_id": tenant, "cache": result.cache_kind, "ok": result.ok,
                    "upstream_stop": result.upstream_stop, "counts": result.counts(), "notes": list(result.notes),
-                   "steps": [s.as_json() for s in result.steps]}, out, ensure_ascii=False)
-        out.write("\n")
+                   "steps": [s.as_json() for s in result.steps]})
         return _EXIT_OK if result.ok else _EXIT_FINDING
     out.write(f"Replay {replay.summary.run_id} against original {original.summary.run_id} "
               f"(tenant {tenant}, cache: {result.cache_kind})\n")
@@ -842,11 +847,10 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         store.close()
     m = result.manifest
     if args.json:
-        json.dump({"bundle": result.location, "reused": result.reused, "request_hash": result.request_hash,
+        _write_json(out, {"bundle": result.location, "reused": result.reused, "request_hash": result.request_hash,
                    "signer_fingerprint": key.public.fingerprint, "files": result.files,
                    "retries": result.retries, "completeness": m.get("completeness"),
-                   "content_digest": m.get("content_digest")}, out, ensure_ascii=False)
-        out.write("\n")
+                   "content_digest": m.get("content_digest")})
         return _EXIT_OK
     if result.reused:
         out.write(f"{result.location}: the same export was already written (request {result.request_hash[:16]})\n")
@@ -865,8 +869,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     trusted = [read_public_key(k) for k in args.trust]
     v = verify_path(args.bundle, trusted)
     if args.json:
-        json.dump({"bundle": os.path.abspath(args.bundle), **v.as_json()}, out, ensure_ascii=False)
-        out.write("\n")
+        _write_json(out, {"bundle": os.path.abspath(args.bundle), **v.as_json()})
         return _EXIT_OK if v.ok else _EXIT_FINDING
     m = v.manifest or {}
     out.write(v.summary() + "\n")
@@ -979,12 +982,10 @@ def _cmd_activity(args: argparse.Namespace, out: TextIO) -> int:
         source.close()
     edges = act.edges()
     if args.json:
-        json.dump({"source": _source_json(source), "interval_seconds": act.width, "runs": act.total,
+        _write_json(out, {"source": _source_json(source), "interval_seconds": act.width, "runs": act.total,
                    "failures": act.total_failures, "undated": act.undated,
                    "intervals": [{"since": iso_utc(edges[i]), "until": iso_utc(edges[i + 1]), "runs": int(n),
-                                  "failures": int(f)} for i, (n, f) in enumerate(zip(act.runs, act.failures, strict=True))]},
-                  out, ensure_ascii=False)
-        out.write("\n")
+                                  "failures": int(f)} for i, (n, f) in enumerate(zip(act.runs, act.failures, strict=True))]})
         return _EXIT_OK
     if not len(act):
         out.write("No run of the filters has a start time" + (f" ({fmt_count(act.undated)} undated)" if act.undated
@@ -1012,8 +1013,7 @@ def _cmd_check_panel(args: argparse.Namespace, out: TextIO) -> int:
     rules = _load_rules(args.rules)
     result = (upstream_check if args.upstream else check)(panel_id, slots, rules)
     if args.json:
-        json.dump(result.as_json(), out, ensure_ascii=False)
-        out.write("\n")
+        _write_json(out, result.as_json())
         return _EXIT_OK if result.is_consistent else _EXIT_FINDING
     n = len(result.violations)
     out.write(f"Panel {panel_id}: {len(slots)} slots, "
@@ -1255,7 +1255,7 @@ def _cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             doc = {"source": _source_json(source), **logs_to_json(logs)}
             doc["audit"] = [audit_event_to_json(e) for e in logs.audit]
-            out.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+            _write_json(out, doc, indent=1)
             return _EXIT_OK
         out.write(f"Run {s.run_id}  trace={logs.trace_id}  tenant={s.tenant_id}\n")
         out.write(f"\nLLM run records ({len(logs.llm_records)})\n")
@@ -1346,6 +1346,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     logging.getLogger("drivers").addHandler(logging.NullHandler())
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
+    if getattr(out, "errors", None) == "strict" and hasattr(out, "reconfigure"):
+        # A stored value may hold a lone surrogate (a JSON "\ud800" escape), which UTF-8 cannot
+        # carry: printed as an escape, as stderr prints one, rather than failing the command.
+        # (--json output has none: it is ASCII then, fastjson.stdlib_dumps.)
+        out.reconfigure(errors="backslashreplace")
     try:
         if argv and argv[0] in _SUBCOMMANDS:
             args = build_parser().parse_args(argv)

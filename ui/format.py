@@ -28,6 +28,8 @@ def fmt_duration(ms: float | None) -> str:
         return ""
     if ms == 0:
         return "0 ms"
+    if ms - ms != 0:  # an infinity or NaN a foreign writer stored: no hours and minutes of it
+        return f"{ms} ms"
     if ms < 1:
         return f"{ms:.2f} ms"
     if ms < 1000:

@@ -23,7 +23,7 @@ from inspector.consistency import CheckResult, ConsistencyRule, PanelSlot, Viola
 from inspector.evidence import EvidenceReader, RunEvidence
 from inspector.integrity import REQUIRED_EVIDENCE, EvidenceClass, evaluate
 from inspector.logs import LogsSource
-from inspector.model import RunFilter, RunRecord, RunSort, StepRow, StepStatus, to_float
+from inspector.model import RunFilter, RunRecord, RunSort, StepRow, StepStatus, to_float, to_int
 from inspector.errors import QueryCancelled
 from inspector.source import StreamsRuns, TraceSource, step_pages
 
@@ -108,7 +108,7 @@ def run_slots(source: TraceSource, key: str, *, evidence: EvidenceReader | None 
     if run_evidence is not None or (evidence is not None and evidence.has_store):
         ev = run_evidence if run_evidence is not None else evidence.run_evidence(s.run_id)
         provider = ev.rows.get(EvidenceClass.G_PROVIDER, ())
-        tokens = sum(int(to_float(p.get("total_tokens")) or to_float(p.get("input_tokens")) + to_float(p.get("output_tokens")))
+        tokens = sum(to_int(to_float(p.get("total_tokens")) or to_float(p.get("input_tokens")) + to_float(p.get("output_tokens")))
                      for p in provider)
         slots.append(PanelSlot("evidence", {
             "evidence.classes_present": [c.value for c in ev.facts.observed],
