@@ -50,6 +50,7 @@ from inspector.compare import (
     step_doc,
 )
 from inspector.errors import CorruptSource
+from inspector.fastjson import stdlib_dumps
 from inspector.hashing import (
     EMPTY_SIGNATURE,
     ParityResult,
@@ -505,12 +506,13 @@ class StreamComparison(Comparison):
         """``json.dumps(dict(self.as_json(), **extra), ensure_ascii=False)``, in pieces: the rows
         are written one at a time instead of as one list in memory."""
         head = self.head_json()
-        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": ['
+        # stdlib_dumps: json.dumps's text, with a BLOB as its text and a lone surrogate escaped.
+        yield stdlib_dumps(head)[:-1] + ', "rows": ['
         sep = ""
         for row in self.rows:
-            yield sep + json.dumps(self.row_json(row), ensure_ascii=False)
+            yield sep + stdlib_dumps(self.row_json(row))
             sep = ", "
-        tail = json.dumps(dict(extra), ensure_ascii=False)
+        tail = stdlib_dumps(dict(extra))
         yield "]" + (", " + tail[1:] if extra else "}")
 
 
