@@ -77,7 +77,9 @@ def test_compare_with_original_of_a_run_that_is_not_a_replay_says_so(qtbot, wind
     window.bus.posted.connect(lambda level, text: messages.append(text))
     before = set(top_levels(CompareWindow))
     select(qtbot, window, ORIGINAL_RUN)
-    window.actions_by_name["compare_original"].trigger()
+    action = window.actions_by_name["compare_original"]
+    assert not action.isEnabled() and "is not a replay" in action.toolTip()  # the menu says so
+    window.compare_with_original()  # and so does the command, asked anyway
     assert any("is not a replay" in m for m in messages)
     assert set(top_levels(CompareWindow)) == before
 
@@ -119,3 +121,18 @@ def test_run_actions_without_a_selection_say_what_to_do(qtbot, make_window):
     for name in ("compare_original", "compare_with", "replay_check", "idempotency"):
         w.actions_by_name[name].trigger()
     assert len(messages) == 4 and all(m.startswith("Select a run first") for m in messages)
+
+
+def test_compare_with_original_is_there_for_a_replay_only(qtbot, make_window, small_db):
+    from tests.ui.dbs import ORIGINAL_RUN, REPLAYS
+    from tests.ui.test_main_window import open_and_wait, select_run
+
+    w = make_window()
+    open_and_wait(qtbot, w, small_db)
+    action = w.actions_by_name["compare_original"]
+    select_run(qtbot, w, ORIGINAL_RUN)
+    assert not action.isEnabled() and "is not a replay" in action.toolTip()
+    select_run(qtbot, w, REPLAYS[0])
+    assert action.isEnabled() and ORIGINAL_RUN in action.toolTip()
+    w.close_source()
+    qtbot.waitUntil(lambda: not action.isEnabled(), timeout=10_000)

@@ -237,6 +237,7 @@ class MainWindow(QMainWindow):
 
     def _closed(self) -> None:
         self.actions_by_name["ledger"].setEnabled(False)
+        self._show_run_actions(None)
         if self._logs_panel is not None:
             self._logs_panel.clear()
         if self._evidence_panel is not None:
@@ -280,7 +281,21 @@ class MainWindow(QMainWindow):
     def select_run(self, key: str) -> bool:
         return self.runs_view.select_run(key)
 
+    def _show_run_actions(self, run: RunSummary | None) -> None:
+        """Run → Compare With Original is there for a replay only, and says why when it is not."""
+        action = self.actions_by_name["compare_original"]
+        replay = run is not None and bool(run.replay_of)
+        action.setEnabled(replay)
+        if replay:
+            action.setToolTip(f"{run.run_id} beside its original, {run.replay_of} (Ctrl+D)")
+        elif run is not None:
+            action.setToolTip(f"{run.run_id} is not a replay (its metadata has no replay_of): "
+                              "Compare With… names the other run")
+        else:
+            action.setToolTip("Select a replay to compare it with its original")
+
     def _run_chosen(self, run: RunSummary) -> None:
+        self._show_run_actions(run)
         shown = self.run_tree_model.current_run
         if shown is not None and shown.key == run.key and not run.orphan and not self._reload_selected:
             self._show_run_evidence(run)  # read again if a refresh found the evidence reader again
