@@ -4,7 +4,7 @@ named run, the replay check and the idempotency keys, on a real SQLite file with
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QApplication, QInputDialog
+from PySide6.QtWidgets import QApplication, QInputDialog, QWidget
 
 from inspector.compare import compare_runs, load_side
 from tests.ui.dbs import ORIGINAL_RUN, REPLAYS
@@ -136,3 +136,27 @@ def test_compare_with_original_is_there_for_a_replay_only(qtbot, make_window, sm
     assert action.isEnabled() and ORIGINAL_RUN in action.toolTip()
     w.close_source()
     qtbot.waitUntil(lambda: not action.isEnabled(), timeout=10_000)
+
+
+def test_help_about_and_the_keyboard_shortcuts(qtbot, make_window, settings):
+    from importlib.metadata import version
+
+    from PySide6.QtCore import qVersion
+
+    w = make_window()
+    w.actions_by_name["about"].trigger()
+    about = w.findChild(QWidget, "aboutDialog")
+    assert about is not None and about.isVisible()
+    text = about.findChild(QWidget, "aboutText").text()
+    for part in (version("aos-trace-inspector"), qVersion(), settings.fileName(), "demo-traces-seed7.db",
+                 "Apache License 2.0"):
+        assert part in text
+    w.actions_by_name["shortcuts"].trigger()
+    table = w.findChild(QWidget, "shortcutsDialog").findChild(QWidget, "shortcutsTable")
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert rows["Compare With Original"] == "Ctrl+D" and rows["Keyboard Shortcuts"] == "Ctrl+/"
+    assert rows["Go to step… (the step table)"] == "Ctrl+G"
+    # every action that has keys is listed with them
+    for action in w.actions_by_name.values():
+        if action.shortcut().toString():
+            assert rows[action.text().replace("&", "")] == action.shortcut().toString()

@@ -135,6 +135,8 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
                             "The public keys whose bundles show as verified by a trusted key"))
 
     help_menu = bar.addMenu("&Help")
-    help_menu.addAction(make("about", "&About", lambda: c.bus.info(
-        "AOS Trace Inspector — reads AOS trace databases read-only; see README for formats."), None))
+    help_menu.addAction(make("shortcuts", "&Keyboard Shortcuts", c.show_shortcuts, "Ctrl+/",
+                             "Every action's keys"))
+    help_menu.addAction(make("about", "&About", c.show_about, None,
+                             "The version, what it runs on, where it keeps its files, the licence"))
     return actions

@@ -165,6 +165,13 @@ def redis_connector() -> RedisConnector:
     return RedisConnector(replay_cache=_replay_cache, idempotency_store=_idempotency_store, ping=_ping_redis)
 
 
+def _demo_path() -> str:
+    """Where the demo database is kept (Help → About; drivers.demo is imported then)."""
+    from drivers.demo import default_demo_path
+
+    return str(default_demo_path())
+
+
 def _ensure_demo(**kwargs):
     """The demo database, generated on first use (imported then: the window opens without it)."""
     from drivers.demo import ensure_demo
@@ -186,7 +193,7 @@ def create_window(settings: QSettings | None = None, *, sync: bool = False, demo
     session = new_session("main", bus=bus, passwords=Passwords(), sync=sync, trust=trust)
     redis = RedisSettings(settings, redis_connector(), sync=sync)
     window = MainWindow(settings=settings, session=session, bus=bus, redis=redis, demo_provider=demo_provider,
-                        sync=sync, trust=trust, tools=bundle_tools())
+                        sync=sync, trust=trust, tools=bundle_tools(), demo_path=_demo_path)
     bus.setParent(window)
     redis.setParent(window)
     trust.setParent(window)

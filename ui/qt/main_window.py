@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QInputDialog,
     QMainWindow,
@@ -69,11 +70,12 @@ class MainWindow(QMainWindow):
 
     def __init__(self, *, settings: QSettings, session: SourceSession, bus: MessageBus, redis: RedisSettings,
                  demo_provider: _DemoProvider | None = None, sync: bool = False, trust: TrustStore | None = None,
-                 tools: BundleTools | None = None) -> None:
+                 tools: BundleTools | None = None, demo_path: Callable[[], str] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("AOS Trace Inspector")
         self.setAcceptDrops(True)
         self.settings = settings
+        self._demo_path = demo_path
         self.session = session
         session.setParent(self)
         self.bus = bus
@@ -466,6 +468,29 @@ class MainWindow(QMainWindow):
 
     def show_trusted_keys(self) -> None:
         self.auditor.show_trusted_keys()
+
+    def show_about(self) -> QDialog:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from ui.qt.windows.about import about_dialog
+
+        try:
+            ours = version("aos-trace-inspector")
+        except PackageNotFoundError:
+            ours = "unknown"
+        demo = self._demo_path() if self._demo_path is not None else None
+        dialog = about_dialog(self, ours, settings_path=self.settings.fileName(), demo_path=demo)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_shortcuts(self) -> QDialog:
+        from ui.qt.windows.about import shortcut_rows, shortcuts_dialog
+
+        dialog = shortcuts_dialog(self, shortcut_rows(self.actions_by_name))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def show_redis_settings(self) -> None:
         from ui.qt.windows.redis_settings import RedisSettingsDialog
