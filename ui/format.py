@@ -30,18 +30,20 @@ def fmt_duration(ms: float | None) -> str:
         return "0 ms"
     if ms - ms != 0:  # an infinity or NaN a foreign writer stored: no hours and minutes of it
         return f"{ms} ms"
-    if ms < 1:
+    # Each unit is chosen by the value as it will be rounded: 999.7 ms is "1.00 s", not
+    # "1000 ms", and 3,599.9 s is "1 h 00 min", not "59 min 60 s".
+    if ms < 0.995:
         return f"{ms:.2f} ms"
-    if ms < 1000:
+    if round(ms) < 1000:
         return f"{ms:.0f} ms"
     s = ms / 1000
-    if s < 60:
+    if round(s, 2) < 60:
         return f"{s:.2f} s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{int(m)} min {s:02.0f} s"
-    h, m = divmod(m, 60)
-    return f"{int(h)} h {int(m):02d} min"
+    total = round(s)
+    if total < 3600:
+        return f"{total // 60} min {total % 60:02d} s"
+    minutes = round(s / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def fmt_interval(seconds: int) -> str:

@@ -5,6 +5,7 @@ screen is 1280×800 (tests/conftest.py)."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 pytestmark = pytest.mark.gui
@@ -101,3 +102,17 @@ def test_a_compare_window_fits_the_screen_closes_on_esc_and_comes_back_as_left(q
     assert (again.width(), again.height()) == (1100, 700) and _within_screen(again)
     _press(again, "Ctrl+W")
     qtbot.waitUntil(lambda: not again.isVisible(), timeout=10_000)
+
+
+def test_the_runs_columns_show_their_values_whole(make_window):
+    from ui.qt.models.runs import column_of
+
+    w = make_window()
+    view = w.runs_view
+    metrics = view.fontMetrics()
+    for field, sample in (("total_steps", "1,000,000"), ("total_duration_ms", "23 h 59 min"),
+                          ("started_at", "2026-10-27 17:52:10")):
+        col = column_of(field)
+        assert view.columnWidth(col) >= metrics.horizontalAdvance(sample) + 8, field
+        header = w.runs_model.headerData(col, Qt.Orientation.Horizontal)
+        assert view.columnWidth(col) >= metrics.horizontalAdvance(header) + 16, field

@@ -22,6 +22,15 @@ FIRST_PAINT_WAIT_MS = 250
 #: Column widths: run id, status, grade, findings, tenant, agent, steps, failures, cost, duration, started.
 _WIDTHS = (160, 95, 58, 58, 110, 135, 50, 58, 68, 68, 145)
 _GRADE_COLUMN = column_of("grade")
+#: The widest usual value of the columns whose text must not be cut (counts up to a million, a
+#: day's duration, a full timestamp).
+_SAMPLES = {
+    column_of("total_steps"): "1,000,000",
+    column_of("failure_count"): "100,000",
+    column_of("total_cost_cents"): "$12,345.67",
+    column_of("total_duration_ms"): "23 h 59 min",
+    column_of("started_at"): "2026-10-27 17:52:10",
+}
 #: Columns filled from the model's caches after the rows (grades, findings).
 _CACHE_COLUMNS = frozenset({_GRADE_COLUMN, column_of("findings")})
 
@@ -48,7 +57,7 @@ class RunsView(QTableView):
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
         for col, width in enumerate(_WIDTHS):
-            self.setColumnWidth(col, width)
+            self.setColumnWidth(col, max(width, self._fitting(col)))
         self.setItemDelegateForColumn(_GRADE_COLUMN, GradeDelegate(self))
         self._pending_select: str | None = None
         self._pending_scroll: int | None = None
@@ -56,6 +65,14 @@ class RunsView(QTableView):
         model.counts_changed.connect(self._on_counts)
         model.modelReset.connect(self._restore_place)
         model.dataChanged.connect(self._page_arrived)
+
+    def _fitting(self, col: int) -> int:
+        """The width its header and its widest usual value need in this font (the Steps column
+        read "100,…" and Started "Star" at fixed widths)."""
+        sample = _SAMPLES.get(col, "")
+        header = self.model().headerData(col, Qt.Orientation.Horizontal) or ""
+        metrics = self.fontMetrics()
+        return max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(str(header)) + 18) + 14
 
     def current_run(self) -> RunSummary | None:
         ix = self.currentIndex()
