@@ -34,7 +34,7 @@ from drivers._sql import (
     step_extent_select,
     step_slice,
 )
-from drivers.paths import regular_file
+from drivers.paths import open_regular
 from inspector.errors import (
     CorruptSource,
     InspectorError,
@@ -104,13 +104,10 @@ def check_sqlite_file(path: Path) -> bytes:
     itself gives a vaguer message; else its 100-byte header. A file shorter than its header says
     is left to SQLite, which checks it under its lock (see :func:`_truncation`)."""
     location = str(path)
-    _path, st = regular_file(path)
-    size = st.st_size
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:  # what the path is, decided once (drivers.paths)
             header = fh.read(100)
-    except PermissionError:
-        raise SourceNotFound("permission denied: the file cannot be read", location=location) from None
+            size = os.fstat(fh.fileno()).st_size
     except OSError as exc:
         raise SourceNotFound(f"cannot be read: {exc.strerror or exc}", location=location) from None
     if not header.startswith(SQLITE_HEADER):

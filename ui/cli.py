@@ -23,6 +23,7 @@ from inspector.errors import InspectorError, UsageError
 from inspector.fastjson import stdlib_dumps
 from inspector.model import RunFilter, RunSort, RunSummary, normalise_time_bound
 from inspector.serialize import run_record_to_json, run_summary_to_json, step_json_text
+from inspector.version import package_version
 from inspector.source import HasLogs, StreamsRuns, TraceSource, TracesPerRun
 
 if TYPE_CHECKING:  # loaded by the commands that use them
@@ -788,15 +789,6 @@ def _cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
     return _EXIT_OK if result.ok else _EXIT_FINDING
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("aos-trace-inspector")
-    except PackageNotFoundError:
-        return "0"
-
-
 def _login() -> str:
     import getpass
 
@@ -813,7 +805,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.services.export import ExportOptions, RunSelection, export_bundle
 
     options = ExportOptions(kind=args.kind, reason=args.reason, redact=not args.no_redact,
-                            exported_by=args.by or _login(), exported_at=args.at, producer_version=_version())
+                            exported_by=args.by or _login(), exported_at=args.at, producer_version=package_version())
     options.check()
     target = ZipBundleTarget(args.out)
     if args.key:
@@ -1318,15 +1310,6 @@ def _demo_postgres(args: argparse.Namespace, out: TextIO) -> int:
     return _EXIT_OK
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("aos-trace-inspector")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown"
-
-
 def _no_display(env: Mapping[str, str], platform: str) -> str | None:
     """Why the window cannot open here (Qt would abort, telling the user to reinstall), or None."""
     if not platform.startswith("linux"):
@@ -1362,7 +1345,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                        "demo": _cmd_demo}[args.command]
             return handler(args, out)
         if argv and argv[0] in ("--version", "-V"):
-            out.write(f"trace-inspector {_version()} (Python {sys.version.split()[0]})\n")
+            out.write(f"trace-inspector {package_version()} (Python {sys.version.split()[0]})\n")
             return _EXIT_OK
         if argv and argv[0] in ("-h", "--help"):
             _build_gui_parser().print_help(out)

@@ -94,14 +94,9 @@ def _same(a, b) -> None:
 
 def _pages(source, key):
     from inspector.services.timeline import _PAGE
+    from inspector.source import step_pages
 
-    after = None
-    while True:
-        page = source.list_steps(key, after_index=after, limit=_PAGE)
-        yield page
-        if len(page) < _PAGE:
-            return
-        after = page[-1].step_index
+    return step_pages(source, key, _PAGE)
 
 
 def test_the_column_read_equals_the_rows_on_sqlite(small_db):

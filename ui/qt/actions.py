@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QLineEdit, QMainWindow, QWidget
 
 from ui.qt.messages import MessageBus
 
-__all__ = ["Commands", "install_actions"]
+__all__ = ["Commands", "install_actions", "show_run_actions"]
 
 
 class Commands(Protocol):
@@ -135,8 +135,29 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
                             "The public keys whose bundles show as verified by a trusted key"))
 
     help_menu = bar.addMenu("&Help")
-    help_menu.addAction(make("shortcuts", "&Keyboard Shortcuts", c.show_shortcuts, "Ctrl+/",
+    help_menu.addAction(make("shortcuts", "&Keyboard Shortcuts", lambda: _help("show_shortcuts", c), "Ctrl+/",
                              "Every action's keys"))
-    help_menu.addAction(make("about", "&About", c.show_about, None,
+    help_menu.addAction(make("about", "&About", lambda: _help("show_about", c), None,
                              "The version, what it runs on, where it keeps its files, the licence"))
     return actions
+
+
+def _help(name: str, window) -> object:
+    """A Help dialog, its module loaded when first asked for."""
+    from ui.qt.windows import about
+
+    return getattr(about, name)(window)
+
+
+def show_run_actions(actions: dict[str, QAction], run) -> None:
+    """Run → Compare With Original is there for a replay only, and says why when it is not."""
+    action = actions["compare_original"]
+    replay = run is not None and bool(run.replay_of)
+    action.setEnabled(replay)
+    if replay:
+        action.setToolTip(f"{run.run_id} beside its original, {run.replay_of} (Ctrl+D)")
+    elif run is not None:
+        action.setToolTip(f"{run.run_id} is not a replay (its metadata has no replay_of): "
+                          "Compare With… names the other run")
+    else:
+        action.setToolTip("Select a replay to compare it with its original")

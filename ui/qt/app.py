@@ -93,9 +93,8 @@ def _login() -> str:
 
 def bundle_tools() -> BundleTools:
     """What the export dialog and the trusted-keys dialog need of the drivers."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from inspector.idempotency import MemoryIdempotencyStore
+    from inspector.version import package_version
 
     memory = MemoryIdempotencyStore()  # one per window: the same export twice is recognised
 
@@ -123,10 +122,7 @@ def bundle_tools() -> BundleTools:
 
         return str(path())
 
-    try:
-        producer_version = version("aos-trace-inspector")
-    except PackageNotFoundError:
-        producer_version = "0"
+    producer_version = package_version()
     return BundleTools(target=lazy("ZipBundleTarget"), render_report=render_report,
                        read_private_key=lazy("read_private_key"), write_keypair=lazy("write_keypair"),
                        read_public_key=lazy("read_public_key"), default_key_path=default_key_path,

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QDialog,
     QFileDialog,
     QInputDialog,
     QMainWindow,
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from inspector.errors import SourceUnavailable
 from inspector.model import RunSummary
-from ui.qt.actions import install_actions
+from ui.qt.actions import install_actions, show_run_actions
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, column_of, read_first_page
 from ui.qt.geometry import WindowMemory
@@ -75,7 +74,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("AOS Trace Inspector")
         self.setAcceptDrops(True)
         self.settings = settings
-        self._demo_path = demo_path
+        #: Where the demo database is kept (Help → About), asked when shown.
+        self.demo_path = demo_path
         self.session = session
         session.setParent(self)
         self.bus = bus
@@ -185,7 +185,6 @@ class MainWindow(QMainWindow):
         s.password_needed.connect(self.ask_password)
         s.refreshing.connect(self.runs_view.remember_place)
         s.refreshed.connect(self._read_side_info)
-        s.refreshed.connect(self._read_steps_again)
         s.evidence_changed.connect(self._evidence_changed)
         s.logs_changed.connect(self._logs_changed)
         s.reconnect_status.connect(self._reconnect_status)
@@ -200,7 +199,7 @@ class MainWindow(QMainWindow):
         self.filters.invalid.connect(self.bus.warning)
         self.grading.finished.connect(lambda dist: self.runs_model.add_grades(dict(dist.grades)))
         self.runs_view.run_chosen.connect(self._run_chosen)
-        self.run_tree_view.run_chosen.connect(self._tree_run_chosen)
+        self.steps_panel.run_chosen.connect(lambda run: self.detail.read_run(run.key, run))
         self.steps_view.step_chosen.connect(self.detail.read_step)
         self.detail.save_requested.connect(self.save_payload)
         # A dock opened (by the user, or shown by default) reads what it shows for the selected run.
@@ -239,7 +238,7 @@ class MainWindow(QMainWindow):
 
     def _closed(self) -> None:
         self.actions_by_name["ledger"].setEnabled(False)
-        self._show_run_actions(None)
+        show_run_actions(self.actions_by_name, None)
         if self._logs_panel is not None:
             self._logs_panel.clear()
         if self._evidence_panel is not None:
@@ -283,60 +282,18 @@ class MainWindow(QMainWindow):
     def select_run(self, key: str) -> bool:
         return self.runs_view.select_run(key)
 
-    def _show_run_actions(self, run: RunSummary | None) -> None:
-        """Run → Compare With Original is there for a replay only, and says why when it is not."""
-        action = self.actions_by_name["compare_original"]
-        replay = run is not None and bool(run.replay_of)
-        action.setEnabled(replay)
-        if replay:
-            action.setToolTip(f"{run.run_id} beside its original, {run.replay_of} (Ctrl+D)")
-        elif run is not None:
-            action.setToolTip(f"{run.run_id} is not a replay (its metadata has no replay_of): "
-                              "Compare With… names the other run")
-        else:
-            action.setToolTip("Select a replay to compare it with its original")
-
     def _run_chosen(self, run: RunSummary) -> None:
-        self._show_run_actions(run)
-        shown = self.run_tree_model.current_run
+        show_run_actions(self.actions_by_name, run)
+        shown = self.steps_panel.current_run
         if shown is not None and shown.key == run.key and not run.orphan and not self._reload_selected:
             self._show_run_evidence(run)  # read again if a refresh found the evidence reader again
             return
         self._reload_selected = False
-        self.steps_model.set_run(run)  # first: its first page is what the user waits on
-        self.run_tree_model.set_run(run)
+        self.steps_panel.show_run(run)
         self.detail.read_run(run.key, run)
         self._show_run_logs(run)
         self._show_run_evidence(run)
         self.run_docks.show_run(run)
-
-    def _read_steps_again(self) -> None:
-        """After a refresh: the steps shown are read again (steps written since, pages that
-        failed), keeping the step the user is on."""
-        run = self.steps_model.run
-        if run is None:
-            return
-        step = self.steps_view.current_step_index()
-        self.steps_model.set_run(run)
-        if step is not None:
-            self.steps_view.select_step(step)
-
-    def _tree_run_chosen(self, run: RunSummary) -> None:
-        """A run of the run tree (the run, a replay, another trace): its details and its steps."""
-        self.detail.read_run(run.key, run)
-        shown = self.steps_model.run
-        if shown is None or shown.key != run.key:
-            self.steps_model.set_run(run)
-
-    def show_step(self, step_index: Any) -> bool:
-        """Select a step of the selected run by its step_index (the table shows the selected
-        run's steps again if a replay's were shown). False when the run has no such step."""
-        run = self.run_tree_model.current_run
-        if run is None:
-            return False
-        if self.steps_model.run is None or self.steps_model.run.key != run.key:
-            self.run_tree_view.select_top()
-        return self.steps_view.select_step(step_index)
 
     # -- the docks: run logs and evidence ------------------------------------------------------------
 
@@ -468,29 +425,6 @@ class MainWindow(QMainWindow):
 
     def show_trusted_keys(self) -> None:
         self.auditor.show_trusted_keys()
-
-    def show_about(self) -> QDialog:
-        from importlib.metadata import PackageNotFoundError, version
-
-        from ui.qt.windows.about import about_dialog
-
-        try:
-            ours = version("aos-trace-inspector")
-        except PackageNotFoundError:
-            ours = "unknown"
-        demo = self._demo_path() if self._demo_path is not None else None
-        dialog = about_dialog(self, ours, settings_path=self.settings.fileName(), demo_path=demo)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
-        return dialog
-
-    def show_shortcuts(self) -> QDialog:
-        from ui.qt.windows.about import shortcut_rows, shortcuts_dialog
-
-        dialog = shortcuts_dialog(self, shortcut_rows(self.actions_by_name))
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
-        return dialog
 
     def show_redis_settings(self) -> None:
         from ui.qt.windows.redis_settings import RedisSettingsDialog

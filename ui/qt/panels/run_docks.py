@@ -128,7 +128,7 @@ class RunDocks(QObject):
     def _timeline_step(self, step_index: int) -> None:
         """A bar was clicked (a finding or a search hit chosen): select that step in the table."""
         w = self._w
-        if not w.show_step(step_index):
+        if not w.steps_panel.show_step(step_index):
             w.bus.info(f"The selected run has no step {step_index}")
 
     # -- find in run --------------------------------------------------------------------------------

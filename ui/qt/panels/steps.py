@@ -193,13 +193,17 @@ class StepTableView(QTableView):
 
 
 class StepsPanel(QWidget):
-    """The run tree, the jump bar and the step table."""
+    """The run tree, the jump bar and the step table. ``run_chosen(RunSummary)`` when a run of
+    the tree becomes current (its steps are shown then); a refresh reads the steps again."""
+
+    run_chosen = Signal(object)
 
     def __init__(self, session: SourceSession, tree_model: RunTreeModel, model: StepTableModel,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._session = session
         self._model = model
+        self._tree_model = tree_model
         self._seeks = session.scope("step seek")
         self.tree = RunTreeView(tree_model)
         self.table = StepTableView(model)
@@ -248,7 +252,47 @@ class StepsPanel(QWidget):
         model.modelReset.connect(self._show_title)
         model.count_known.connect(self._show_title)
         model.loading_changed.connect(self._show_title)
+        self.tree.run_chosen.connect(self._tree_run_chosen)
+        session.refreshed.connect(self._read_again)
         self._enable(False)
+
+    # -- the run shown ---------------------------------------------------------------------------
+
+    @property
+    def current_run(self) -> RunSummary | None:
+        """The run the tree is about (its steps, or a replay's, in the table)."""
+        return self._tree_model.current_run
+
+    def show_run(self, run: RunSummary | None) -> None:
+        self._model.set_run(run)  # first: its first page is what the user waits on
+        self._tree_model.set_run(run)
+
+    def _tree_run_chosen(self, run: RunSummary) -> None:
+        shown = self._model.run
+        if shown is None or shown.key != run.key:
+            self._model.set_run(run)
+        self.run_chosen.emit(run)
+
+    def _read_again(self) -> None:
+        """After a refresh: the steps shown are read again (steps written since, pages that
+        failed), keeping the step the user is on."""
+        run = self._model.run
+        if run is None:
+            return
+        step = self.table.current_step_index()
+        self._model.set_run(run)
+        if step is not None:
+            self.table.select_step(step)
+
+    def show_step(self, step_index: Any) -> bool:
+        """Select a step of the tree's run by its step_index (the table shows that run's steps
+        again if a replay's were shown). False when the run has no such step."""
+        run = self.current_run
+        if run is None:
+            return False
+        if self._model.run is None or self._model.run.key != run.key:
+            self.tree.select_top()
+        return self.table.select_step(step_index)
 
     # -- the title -------------------------------------------------------------------------------
 

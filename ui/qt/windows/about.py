@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import qVersion
+from PySide6.QtCore import Qt, qVersion
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["LICENCE", "OTHER_SHORTCUTS", "about_dialog", "about_html", "shortcut_rows", "shortcuts_dialog"]
+__all__ = ["LICENCE", "OTHER_SHORTCUTS", "about_dialog", "about_html", "shortcut_rows", "shortcuts_dialog",
+           "show_about", "show_shortcuts"]
 
 LICENCE = "Apache License 2.0"
 
@@ -97,3 +98,22 @@ def shortcuts_dialog(parent: QWidget | None, rows: Sequence[tuple[str, str]]) ->
     dialog = _dialog(parent, "Keyboard Shortcuts", table, "shortcutsDialog")
     dialog.resize(560, 520)
     return dialog
+
+
+def _shown(dialog: QDialog) -> QDialog:
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    return dialog
+
+
+def show_about(window) -> QDialog:
+    """Help → About for the main ``window`` (its settings, its demo database)."""
+    from inspector.version import package_version
+
+    demo = window.demo_path() if window.demo_path is not None else None
+    return _shown(about_dialog(window, package_version(), settings_path=window.settings.fileName(), demo_path=demo))
+
+
+def show_shortcuts(window) -> QDialog:
+    """Help → Keyboard Shortcuts for the main ``window``'s actions."""
+    return _shown(shortcuts_dialog(window, shortcut_rows(window.actions_by_name)))
