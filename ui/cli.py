@@ -1355,8 +1355,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         args = _build_gui_parser().parse_args(argv)
         if args.source and args.demo:
             raise UsageError("give a SOURCE or --demo, not both")
-        if args.source and "://" not in args.source and not os.path.exists(args.source):
-            raise UsageError(f"{args.source}: no such file")
         no_display = _no_display(os.environ, sys.platform)
         if no_display:
             raise UsageError(no_display)

@@ -97,7 +97,6 @@ def test_show_golden_trace_json(fixtures_dir):
         (["show", "{db}", "run_nope"], "no run 'run_nope'"),
         (["runs", "{db}", "--since", "yesterday"], "not a date or time"),
         (["runs", "{db}", "--limit", "x"], "invalid int value"),
-        (["{missing}"], "no such file"),
     ],
 )
 def test_errors_exit_2_with_one_line(small_db, tmp_path, args, needle):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +42,7 @@ from ui.qt.panels.grades import GradingJob
 from ui.qt.panels.logs import RunLogsPanel
 from ui.qt.panels.runs_view import RunsView
 from ui.qt.panels.run_docks import RunDocks
+from ui.qt.panels.start import StartPage
 from ui.qt.panels.status import StatusLine
 from ui.qt.panels.steps import StepsPanel
 from ui.qt.session.redis import RedisSettings
@@ -133,6 +135,11 @@ class MainWindow(QMainWindow):
             "compare_original", "compare_with", "replay_check", "export_run", "export_filtered")])
         self.recent_menu: QMenu = self.actions_by_name["recent"].menu()
         self._rebuild_recent_menu()
+        #: What the window shows while no source is open.
+        self.start_page = StartPage(self.actions_by_name, self.recent.items)
+        self.start_page.open_requested.connect(self.open_location)
+        self.pages.insertWidget(0, self.start_page)
+        self.pages.setCurrentWidget(self.start_page)
         self._connect()
         #: Opens within the screen, and as the user left it (size, place, splitters, columns).
         self.memory = WindowMemory(self, settings, "mainWindow", (1500, 900), {
@@ -162,15 +169,25 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setSizes([890, 610])
+        browse = QWidget()
+        browse_layout = QVBoxLayout(browse)
+        browse_layout.setContentsMargins(0, 0, 0, 0)
+        browse_layout.setSpacing(0)
+        browse_layout.addWidget(self.filters)
+        browse_layout.addWidget(self.splitter, 1)
+        self.browse_page = browse
+        # The start page (made with the menus: its buttons are their actions) goes first.
+        self.pages = QStackedWidget()
+        self.pages.addWidget(browse)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        # Above every panel: the verification of an export bundle (auditor mode).
+        # Above every panel: the verification of an export bundle (auditor mode), then the
+        # banner (seen on the start page too: a file that would not open says why there).
         layout.addWidget(self.verification)
-        layout.addWidget(self.filters)
         layout.addWidget(self.banner)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
         bar = self.statusBar()
         bar.addWidget(self.status.source_label, 1)
@@ -191,6 +208,7 @@ class MainWindow(QMainWindow):
         s.reconnected.connect(self._reconnected)
         self.bus.posted.connect(self._on_message)
         self.recent.changed.connect(self._rebuild_recent_menu)
+        self.recent.changed.connect(lambda: self.start_page.refresh_recent())
         self.filters.changed.connect(self.runs_model.set_filter)
         self.filters.changed.connect(self.grading.start)
         self.filters.changed.connect(self.activity.show_filter)
@@ -220,6 +238,7 @@ class MainWindow(QMainWindow):
         self.session.open(location, password, prepare=read_first_page, untrusted=untrusted)
 
     def _opened(self, source, _first_page) -> None:
+        self.pages.setCurrentWidget(self.browse_page)
         if self.session.location is not None:
             self.recent.add(self.session.location)
         source = self.session.source
@@ -237,6 +256,7 @@ class MainWindow(QMainWindow):
             self.session.discover()
 
     def _closed(self) -> None:
+        self.pages.setCurrentWidget(self.start_page)
         self.actions_by_name["ledger"].setEnabled(False)
         show_run_actions(self.actions_by_name, None)
         if self._logs_panel is not None:

@@ -1,6 +1,7 @@
 """Scripted screenshots of the main window (README images, visual checks under Xvfb).
 
-``TRACE_INSPECTOR_SCREENSHOT=out.png trace-inspector DB`` opens DB, selects a run
+``TRACE_INSPECTOR_SCREENSHOT=out.png trace-inspector DB`` opens DB (without one, or when it will
+not open: saves the start page and its banner, and quits), selects a run
 (``TRACE_INSPECTOR_RUN`` or the first run with several steps), its step
 ``TRACE_INSPECTOR_STEP`` (default 1), saves the window as PNG and quits. On a Postgres source,
 ``TRACE_INSPECTOR_LOGS_TAB`` (audit, policy, llm, system, exports, window, mismatches) picks the
@@ -47,6 +48,12 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
     def tick() -> None:
         state["waited"] += 200
         if state["waited"] > timeout_ms:
+            window.grab().save(path)
+            QApplication.quit()
+            return
+        if state["phase"] == "open" and session.source is None and not session.opening and not window.disk.pending:
+            # Nothing opened (no source given, or it would not open): the start page as it is,
+            # with its banner.
             window.grab().save(path)
             QApplication.quit()
             return
