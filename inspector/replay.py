@@ -206,6 +206,40 @@ class ReplayCheck:
     def ok(self) -> bool:
         return not any(s.outcome in (CheckOutcome.MISMATCH, CheckOutcome.INVALID) for s in self.steps)
 
+    @property
+    def not_compared(self) -> int:
+        """Steps whose output differs from the original's that upstream's enforcer did not compare:
+        it compares only ``check`` steps, and not those it answers from the cache. A replay can
+        pass the check with every output different (Compare then says parity is broken)."""
+        return sum(1 for s in self.steps if s.outcome is not CheckOutcome.MISMATCH and s.expected_hash
+                   and s.actual_hash and s.expected_hash != s.actual_hash)
+
+    def headline(self) -> str:
+        """The verdict in one sentence, as the command and the window say it."""
+        n = len(self.steps)
+        if self.ok:
+            differ = self.not_compared
+            if not differ:
+                return f"Replay check passed: {n:,} step{'s' if n != 1 else ''}, no output mismatch."
+            checked = sum(1 for s in self.steps if s.behavior == ReplayBehavior.CHECK)
+            return (f"Replay check passed: upstream's enforcer would not stop, but it compares outputs only on "
+                    f"steps marked replay_behavior \"check\" ({checked:,} of {n:,} here); {differ:,} step "
+                    f"output{'s' if differ != 1 else ''} that differ{'' if differ != 1 else 's'} from the "
+                    f"original's {'were' if differ != 1 else 'was'} not compared, so Compare reports parity broken.")
+        mismatches = sum(1 for s in self.steps if s.outcome is CheckOutcome.MISMATCH)
+        invalid = sum(1 for s in self.steps if s.outcome is CheckOutcome.INVALID)
+        failures = ([f"{mismatches:,} mismatch{'es' if mismatches != 1 else ''}"] if mismatches else []) + (
+            [f"{invalid:,} replay_behavior upstream rejects"] if invalid else [])
+        text = f"Replay check FAILED: {', '.join(failures)}."
+        stop = self.steps[self.upstream_stop] if self.upstream_stop is not None else None
+        if stop is not None:
+            after = n - stop.position - 1
+            error = "ValueError" if stop.outcome is CheckOutcome.INVALID else "ReplayMismatchError"
+            text += (f" Upstream's enforce_trace stops at position {stop.position} (step {stop.step_index}"
+                     + (f", {stop.skill_name}" if stop.skill_name else "") + f") with {error}"
+                     + (f"; the {after:,} step(s) after it are shown as they would go on." if after else "."))
+        return text
+
     def counts(self) -> dict[str, int]:
         out = {o.value: 0 for o in CheckOutcome}
         for s in self.steps:

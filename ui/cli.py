@@ -738,7 +738,6 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.redis_store import open_replay_cache
-    from inspector.replay import CheckOutcome
     from inspector.services.replay_check import check_replay, load_replay
 
     sources = []
@@ -782,10 +781,7 @@ def _cmd_replay_check(args: argparse.Namespace, out: TextIO) -> int:
     if any(st.after_stop for st in result.steps):
         out.write("* after the step where upstream's enforce_trace stops\n")
     out.write(", ".join(f"{n} {k}" for k, n in result.counts().items() if n) + "\n")
-    failed = [why for outcome, why in ((CheckOutcome.MISMATCH, "output mismatch"),
-                                       (CheckOutcome.INVALID, "a replay_behavior upstream rejects"))
-              if any(st.outcome is outcome for st in result.steps)]
-    out.write("Replay check passed\n" if result.ok else f"Replay check FAILED: {'; '.join(failed)}\n")
+    out.write(result.headline() + "\n")
     return _EXIT_OK if result.ok else _EXIT_FINDING
 
 

@@ -146,3 +146,31 @@ def test_replay_check_stops_where_upstream_rejects_a_behavior():
     assert got.steps[1].behavior == "verify" and "not a valid ReplayBehavior" in got.steps[1].note
     assert [s.after_stop for s in got.steps] == [False, False, True]
     assert cache.data == {}  # nothing after the stop is written
+
+
+def test_a_replay_that_executes_every_step_passes_and_says_why_compare_disagrees():
+    """Upstream's enforcer compares outputs on ``check`` steps only: a replay of ``execute`` steps
+    whose every output differs passes the check, and the verdict says in one sentence why Compare
+    (which compares every output) reports parity broken."""
+    original = [{"step_index": i, "skill_name": "s", "outcome_data": {"v": i}} for i in range(3)]
+    replay = [{"step_index": i, "skill_name": "s", "outcome_data": {"v": i + 10}, "replay_behavior": "execute"}
+              for i in range(3)]
+    got = replay_check(replay, original, "t", MemoryReplayCache())
+    assert got.ok and got.not_compared == 3
+    assert all(s.expected_hash != s.actual_hash for s in got.steps)
+    headline = got.headline()
+    assert headline.startswith("Replay check passed:") and "only on steps marked" in headline
+    assert '(0 of 3 here)' in headline and "3 step outputs that differ" in headline
+    assert "Compare reports parity broken" in headline
+    same = replay_check(original, original, "t", MemoryReplayCache())
+    assert same.not_compared == 0 and same.headline() == "Replay check passed: 3 steps, no output mismatch."
+
+
+def test_a_failed_check_names_what_failed_and_where_upstream_stops():
+    original = [{"step_index": i, "skill_name": "s", "outcome_data": {"v": i}} for i in range(3)]
+    replay = [dict(s, replay_behavior="check") for s in original]
+    replay[1] = dict(replay[1], outcome_data={"v": 99})
+    got = replay_check(replay, original, "t", MemoryReplayCache())
+    assert got.headline() == ("Replay check FAILED: 1 mismatch. Upstream's enforce_trace stops at position 1 "
+                              "(step 1, s) with ReplayMismatchError; the 1 step(s) after it are shown as they "
+                              "would go on.")

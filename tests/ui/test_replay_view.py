@@ -160,7 +160,7 @@ def test_a_behavior_upstream_rejects_stops_the_check(make_view, pg_url, tenant):
 
     out = io.StringIO()
     assert main(["replay-check", pg_url, "odd"], out=out) == 1
-    assert "Replay check FAILED: a replay_behavior upstream rejects" in out.getvalue()
+    assert "Replay check FAILED: 1 replay_behavior upstream rejects." in out.getvalue()
 
 
 def test_selecting_an_unverified_check_says_what_comparing_would_have_found(make_view):

@@ -470,28 +470,17 @@ class ReplayCheckView(QWidget):
         self.cache_banner.show()
 
     def _show_verdict(self, result: ReplayCheck) -> None:
-        mismatches = sum(1 for s in result.steps if s.outcome is CheckOutcome.MISMATCH)
         unverified = sum(1 for s in result.steps if s.outcome is CheckOutcome.CHECKED_UNVERIFIED)
         if result.ok:
-            text = f"✔ Replay check passed: {len(result.steps):,} steps, no output mismatch."
+            text = "✔ " + result.headline()
             if unverified:
                 text += (f" {unverified:,} check step(s) were answered from the cache without comparing "
-                         "(upstream's unverified cache hit, §11.23).")
+                         "(upstream's unverified cache hit).")
             self.verdict.setStyleSheet("QLabel { background: #e6f4ea; color: #1e5b2e; padding: 6px 8px; "
                                        "border-radius: 3px; font-weight: bold; }")
             self.verdict.setProperty("severity", "ok")
         else:
-            stop = result.steps[result.upstream_stop] if result.upstream_stop is not None else None
-            invalid = sum(1 for s in result.steps if s.outcome is CheckOutcome.INVALID)
-            failures = ([f"{mismatches:,} mismatch{'es' if mismatches != 1 else ''}"] if mismatches else []) + (
-                [f"{invalid:,} replay_behavior upstream rejects"] if invalid else [])
-            text = f"✘ Replay check FAILED: {', '.join(failures)}."
-            if stop is not None:
-                after = len(result.steps) - stop.position - 1
-                error = "ValueError" if stop.outcome is CheckOutcome.INVALID else "ReplayMismatchError"
-                text += (f" Upstream's enforce_trace stops at position {stop.position} (step {stop.step_index}"
-                         + (f", {stop.skill_name}" if stop.skill_name else "") + f") with {error}"
-                         + (f"; the {after:,} step(s) after it are shown as they would go on." if after else "."))
+            text = "✘ " + result.headline()
             self.verdict.setStyleSheet("QLabel { background: #fdecea; color: #8e2b20; padding: 6px 8px; "
                                        "border-radius: 3px; font-weight: bold; }")
             self.verdict.setProperty("severity", "error")
