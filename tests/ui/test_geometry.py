@@ -116,3 +116,27 @@ def test_the_runs_columns_show_their_values_whole(make_window):
         assert view.columnWidth(col) >= metrics.horizontalAdvance(sample) + 8, field
         header = w.runs_model.headerData(col, Qt.Orientation.Horizontal)
         assert view.columnWidth(col) >= metrics.horizontalAdvance(header) + 16, field
+
+
+def test_the_step_columns_show_their_values_whole(qtbot, make_window, small_db):
+    """Every cell of a real run's steps fits its column (header, and text beside its icon)."""
+    from tests.ui.dbs import BIG_RUN
+    from tests.ui.test_main_window import open_and_wait, select_run
+
+    w = make_window()
+    w.show()
+    open_and_wait(qtbot, w, small_db)
+    select_run(qtbot, w, BIG_RUN)
+    view, model = w.steps_view, w.steps_model
+    qtbot.waitUntil(lambda: model.step_at(0) is not None, timeout=15_000)
+    metrics = view.fontMetrics()
+    rows = [r for r in range(min(model.rowCount(), 100)) if model.step_at(r) is not None]
+    assert rows
+    for col in range(model.columnCount() - 1):  # the last column stretches
+        header = model.headerData(col, Qt.Orientation.Horizontal)
+        assert view.columnWidth(col) >= metrics.horizontalAdvance(header) + 16, header
+        for row in rows:
+            ix = model.index(row, col)
+            text = ix.data() or ""
+            icon = 20 if ix.data(Qt.ItemDataRole.DecorationRole) is not None else 0
+            assert view.columnWidth(col) >= metrics.horizontalAdvance(text) + icon + 8, (header, text)

@@ -2,20 +2,21 @@
 
 A window opens at its remembered geometry when that still fits the screen it would show on
 (screens change: a laptop leaves its monitor), else at its default size cut to the screen's
-available area and centred on it. Its splitters and table headers get back the sizes and order
+available area and centred on it. Its tables' columns are as wide as their header and usual
+values need in the font (:func:`fit_columns`). Its splitters and table headers get back the sizes and order
 the user gave them. Everything is kept in the application's ``QSettings`` under the window's
 key, saved when the window closes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSettings, Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import QHeaderView, QSplitter, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSplitter, QWidget
 
-__all__ = ["SCREEN_SHARE", "WindowMemory", "fit_to_screen", "secondary_window"]
+__all__ = ["SCREEN_SHARE", "WindowMemory", "fit_columns", "fit_to_screen", "secondary_window"]
 
 #: Of the screen's available area, at most this much is taken by a window's default size (the
 #: frame and title bar the window system adds are outside the size asked for).
@@ -108,3 +109,16 @@ def secondary_window(window: QWidget, key: str, size: tuple[int, int]) -> Window
     memory.restore()
     window.installEventFilter(_SaveOnClose(memory))
     return memory
+
+
+def fit_columns(view: QAbstractItemView, widths: Sequence[int], samples: Mapping[int, str] | None = None,
+                *, icon: frozenset[int] = frozenset()) -> None:
+    """Set a table's first column widths: at least ``widths[col]``, and as wide as the column's header
+    and its widest usual value (``samples[col]``) need in the view's font (a fixed width cut Steps
+    to "100,…", Started to "Star"). ``icon``: columns whose cells also show a 16 px icon."""
+    model, metrics = view.model(), view.fontMetrics()
+    for col, width in enumerate(widths):
+        header = str(model.headerData(col, Qt.Orientation.Horizontal) or "")
+        need = max(metrics.horizontalAdvance((samples or {}).get(col, "")) + (22 if col in icon else 0),
+                   metrics.horizontalAdvance(header) + 18)  # the header's sort arrow
+        view.setColumnWidth(col, max(width, need + 14))

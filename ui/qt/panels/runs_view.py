@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from inspector.model import RunSummary
 from ui.format import fmt_count
+from ui.qt.geometry import fit_columns
 from ui.qt.models.runs import RUN_ROLE, RunsModel, column_of
 from ui.qt.panels.grades import GradeDelegate
 
@@ -56,8 +57,7 @@ class RunsView(QTableView):
         self.verticalHeader().setDefaultSectionSize(22)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
-        for col, width in enumerate(_WIDTHS):
-            self.setColumnWidth(col, max(width, self._fitting(col)))
+        fit_columns(self, _WIDTHS, _SAMPLES)
         self.setItemDelegateForColumn(_GRADE_COLUMN, GradeDelegate(self))
         self._pending_select: str | None = None
         self._pending_scroll: int | None = None
@@ -65,14 +65,6 @@ class RunsView(QTableView):
         model.counts_changed.connect(self._on_counts)
         model.modelReset.connect(self._restore_place)
         model.dataChanged.connect(self._page_arrived)
-
-    def _fitting(self, col: int) -> int:
-        """The width its header and its widest usual value need in this font (the Steps column
-        read "100,…" and Started "Star" at fixed widths)."""
-        sample = _SAMPLES.get(col, "")
-        header = self.model().headerData(col, Qt.Orientation.Horizontal) or ""
-        metrics = self.fontMetrics()
-        return max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(str(header)) + 18) + 14
 
     def current_run(self) -> RunSummary | None:
         ix = self.currentIndex()

@@ -30,14 +30,18 @@ from inspector.model import RunSummary, StepRow
 from inspector.services.steps import seek_step
 from inspector.source import StepSeek
 from ui.format import fmt_count
+from ui.qt.geometry import fit_columns
 from ui.qt.models.run_tree import NODE_ROLE, RunTreeModel
 from ui.qt.models.steps import StepTableModel
 from ui.qt.session.session import SourceSession
 
 __all__ = ["RunTreeView", "StepTableView", "StepsPanel", "stub_step"]
 
-#: Column widths: step, status, skill, outcome, code, cost, duration, retries, timestamp.
-_WIDTHS = (70, 95, 150, 85, 105, 65, 65, 50, 150)
+#: Column widths: step, status, skill, outcome, code, cost, duration, retries, timestamp; at least
+#: as wide as the header and the widest usual value need in the font.
+_WIDTHS = (60, 80, 150, 80, 90, 60, 60, 50, 150)
+_SAMPLES = {0: "1,000,000", 1: "success", 2: "skill.postgres_query", 3: "SUCCESS", 4: "ERR_HTTP_503",
+            5: "$1,234.56", 6: "59 min 59 s", 7: "10", 8: "2026-10-27 17:52:10.123"}
 ROW_HEIGHT = 22
 #: A step chosen while the previous choice is this recent waits until the keys stop (Page Down
 #: held): the detail panel reads and lays out one step, not every step flown over.
@@ -126,8 +130,7 @@ class StepTableView(QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate(_WIDTHS):
-            self.setColumnWidth(col, width)
+        fit_columns(self, _WIDTHS, _SAMPLES, icon=frozenset({1}))
         self.selectionModel().currentRowChanged.connect(self._current_changed)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         model.count_known.connect(self._count_known)
