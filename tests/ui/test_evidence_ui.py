@@ -243,6 +243,9 @@ def test_evidence_panel_header_cards_failures_and_stored_verdict(qtbot, make_win
     panel = show_evidence(qtbot, w, WARN_RUN)
     assert panel.showing_evidence
     assert panel.badge.text() == "WARN"
+    # The badge is never squeezed below its text (it read "WARN" cut in a narrow dock).
+    w.evidence_dock.resize(300, w.evidence_dock.height())
+    assert panel.badge.width() >= panel.badge.fontMetrics().horizontalAdvance("WARN") + 20
     assert "4/6" in panel.summary.text() and "DEGRADED" in panel.summary.text()
     assert panel.explanation.text() == "Upstream: “2 evidence types missing; 2 capture failures recorded”"
     # Upstream sealed the run VALID; it is DEGRADED now: a warning saying both.

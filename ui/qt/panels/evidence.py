@@ -699,8 +699,10 @@ class EvidencePanel(QWidget):
         self.badge = QLabel("—")
         self.badge.setObjectName("gradeBadge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.badge.setMinimumWidth(64)
         self.badge.setFont(title_font(self.badge.font()))
+        # Never squeezed below its widest grade (the badge read "WARN" cut in a narrow dock).
+        self.badge.setMinimumWidth(max(self.badge.fontMetrics().horizontalAdvance(g.value)
+                                       for g in IntegrityGrade) + 2 * 10 + 8)
         self.summary = QLabel()
         self.summary.setObjectName("evidenceSummary")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
