@@ -114,8 +114,13 @@ def test_replay_check_and_idempotency_views_open_and_close_with_the_source(qtbot
                     timeout=WAIT)
 
 
-def test_run_actions_without_a_selection_say_what_to_do(qtbot, make_window):
+def test_run_actions_without_a_selection_say_what_to_do(qtbot, make_window, small_db):
+    from tests.ui.test_main_window import open_and_wait
+
     w = make_window()
+    open_and_wait(qtbot, w, small_db)
+    w.runs_view.clearSelection()
+    w.runs_view.setCurrentIndex(w.runs_model.index(-1, -1))
     messages = []
     w.bus.posted.connect(lambda level, text: messages.append(text))
     for name in ("compare_original", "compare_with", "replay_check", "idempotency"):

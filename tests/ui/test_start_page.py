@@ -102,3 +102,14 @@ def test_the_command_opens_the_window_on_a_missing_path(tmp_path):
     assert proc.returncode == 0, proc.stderr
     image = QImage(str(shot))
     assert not image.isNull() and image.width() > 600
+
+
+def test_what_needs_a_source_is_off_until_one_opens(qtbot, make_window, small_db):
+    w = make_window()
+    needs = ("refresh", "close", "export", "find_in_run", "replay_check", "export_filtered")
+    assert not any(w.actions_by_name[n].isEnabled() for n in needs)
+    assert all(w.actions_by_name[n].isEnabled() for n in ("open", "connect", "demo", "quit", "about"))
+    open_and_wait(qtbot, w, small_db)
+    assert all(w.actions_by_name[n].isEnabled() for n in needs)
+    w.close_source()
+    assert not any(w.actions_by_name[n].isEnabled() for n in needs)

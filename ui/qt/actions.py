@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QLineEdit, QMainWindow, QWidget
 
 from ui.qt.messages import MessageBus
 
-__all__ = ["Commands", "install_actions", "show_run_actions"]
+__all__ = ["Commands", "install_actions", "show_run_actions", "show_source_actions"]
 
 
 class Commands(Protocol):
@@ -161,3 +161,14 @@ def show_run_actions(actions: dict[str, QAction], run) -> None:
                           "Compare With… names the other run")
     else:
         action.setToolTip("Select a replay to compare it with its original")
+
+
+#: What needs an open source: off on the start page, where they would do nothing.
+_SOURCE_ACTIONS = ("refresh", "close", "export", "clear_filters", "find", "find_in_run", "compare_with",
+                   "replay_check", "idempotency", "export_run", "export_filtered")
+
+
+def show_source_actions(actions: dict[str, QAction], is_open: bool) -> None:
+    """Enable what acts on the open source (Refresh, Close Source, Export, the Run menu…)."""
+    for name in _SOURCE_ACTIONS:
+        actions[name].setEnabled(is_open)

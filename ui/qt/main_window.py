@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from inspector.errors import SourceUnavailable
 from inspector.model import RunSummary
-from ui.qt.actions import install_actions, show_run_actions
+from ui.qt.actions import install_actions, show_run_actions, show_source_actions
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, column_of, read_first_page
 from ui.qt.geometry import WindowMemory
@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         self.start_page.open_requested.connect(self.open_location)
         self.pages.insertWidget(0, self.start_page)
         self.pages.setCurrentWidget(self.start_page)
+        show_source_actions(self.actions_by_name, False)
         self._connect()
         #: Opens within the screen, and as the user left it (size, place, splitters, columns).
         self.memory = WindowMemory(self, settings, "mainWindow", (1500, 900), {
@@ -239,6 +240,7 @@ class MainWindow(QMainWindow):
 
     def _opened(self, source, _first_page) -> None:
         self.pages.setCurrentWidget(self.browse_page)
+        show_source_actions(self.actions_by_name, True)
         if self.session.location is not None:
             self.recent.add(self.session.location)
         source = self.session.source
@@ -257,6 +259,7 @@ class MainWindow(QMainWindow):
 
     def _closed(self) -> None:
         self.pages.setCurrentWidget(self.start_page)
+        show_source_actions(self.actions_by_name, False)
         self.actions_by_name["ledger"].setEnabled(False)
         show_run_actions(self.actions_by_name, None)
         if self._logs_panel is not None:
