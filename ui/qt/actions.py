@@ -82,7 +82,8 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
     file_menu.addSeparator()
     file_menu.addAction(make("refresh", "&Refresh", c.refresh, QKeySequence.StandardKey.Refresh,
                              "Read the source again, showing what writers added"))
-    file_menu.addAction(make("close", "&Close Source", c.close_source, None))
+    file_menu.addAction(make("close", "&Close Source", c.close_source, QKeySequence.StandardKey.Close,
+                             "Close the source and go back to the start page"))
     file_menu.addSeparator()
     file_menu.addAction(make("export", "&Export…", c.export_bundle, "Ctrl+Shift+E",
                              "Write the selected run, or the filter's runs, as a signed bundle for auditors"))

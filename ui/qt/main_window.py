@@ -339,8 +339,13 @@ class MainWindow(QMainWindow):
             self.logs_dock.withdraw(floating_too=True)
             return
         self.logs_panel  # noqa: B018 - made now, so the dock shows it
-        self.logs_dock.offer(300, self.right_splitter, make_room=True)
+        self.logs_dock.offer(self._dock_height(300), self.right_splitter, make_room=True)
         self._show_run_logs(self.current_run())
+
+    def _dock_height(self, most: int) -> int:
+        """A bottom dock's first height: ``most``, or a third of a short window (on a 1280×800
+        screen 330 px left the step table four rows)."""
+        return min(most, self.height() // 3)
 
     def _logs_dock_opened(self) -> None:
         """Read the selected run's logs unless the panel shows them already (choosing the Run
@@ -377,7 +382,7 @@ class MainWindow(QMainWindow):
             self._evidence_panel.set_store(state.value, self.session.evidence_error or "")
         if state is EvidenceState.STORE:
             self.evidence_panel  # noqa: B018 - made now (knowing the store), so the dock shows it
-            self.evidence_dock.offer(330, self.right_splitter)
+            self.evidence_dock.offer(self._dock_height(330), self.right_splitter)
             self._show_run_evidence(self.current_run())
         elif state is EvidenceState.NONE and previous not in (EvidenceState.NONE, EvidenceState.ERROR):
             # Not by default; View → Evidence still opens it, to say "no evidence store". A

@@ -26,6 +26,7 @@ _GRADE_COLUMN = column_of("grade")
 #: The widest usual value of the columns whose text must not be cut (counts up to a million, a
 #: day's duration, a full timestamp).
 _SAMPLES = {
+    column_of("status"): "orphan steps",
     column_of("total_steps"): "1,000,000",
     column_of("failure_count"): "100,000",
     column_of("total_cost_cents"): "$12,345.67",
@@ -57,7 +58,7 @@ class RunsView(QTableView):
         self.verticalHeader().setDefaultSectionSize(22)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
-        fit_columns(self, _WIDTHS, _SAMPLES)
+        fit_columns(self, _WIDTHS, _SAMPLES, icon=frozenset({column_of("status")}))
         self.setItemDelegateForColumn(_GRADE_COLUMN, GradeDelegate(self))
         self._pending_select: str | None = None
         self._pending_scroll: int | None = None

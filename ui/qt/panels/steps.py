@@ -40,7 +40,7 @@ __all__ = ["RunTreeView", "StepTableView", "StepsPanel", "stub_step"]
 #: Column widths: step, status, skill, outcome, code, cost, duration, retries, timestamp; at least
 #: as wide as the header and the widest usual value need in the font.
 _WIDTHS = (60, 80, 150, 80, 90, 60, 60, 50, 150)
-_SAMPLES = {0: "1,000,000", 1: "success", 2: "skill.postgres_query", 3: "SUCCESS", 4: "ERR_HTTP_503",
+_SAMPLES = {0: "1,000,000", 1: "succeeded", 2: "skill.postgres_query", 3: "SUCCESS", 4: "ERR_HTTP_503",
             5: "$1,234.56", 6: "59 min 59 s", 7: "10", 8: "2026-10-27 17:52:10.123"}
 ROW_HEIGHT = 22
 #: A step chosen while the previous choice is this recent waits until the keys stop (Page Down
