@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from inspector.jsondoc import json_pointer, split_pointer  # re-exported: the ledger's diffs use them
 from inspector.logs import (
     POLICY_WINDOW_ENTITY_TYPES,
     AuditEvent,
@@ -83,20 +84,6 @@ class StateChange:
     def path(self) -> tuple[str, ...]:
         """The pointer's reference tokens, unescaped."""
         return split_pointer(self.pointer)
-
-
-def json_pointer(tokens: Iterable[str | int]) -> str:
-    """The RFC 6901 pointer for these keys/indexes (``~`` becomes ``~0``, ``/`` becomes ``~1``)."""
-    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
-
-
-def split_pointer(pointer: str) -> tuple[str, ...]:
-    """The unescaped reference tokens of an RFC 6901 pointer; raises ValueError if malformed."""
-    if pointer == "":
-        return ()
-    if not pointer.startswith("/"):
-        raise ValueError(f"not a JSON pointer: {pointer!r}")
-    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/"))
 
 
 def _is_number(v: Any) -> bool:

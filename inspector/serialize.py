@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from inspector import fastjson
-from inspector.model import RunRecord, RunSummary, Step
+from inspector.model import RunRecord, RunSummary, Step, StepRow
 
 __all__ = [
     "audit_event_to_json",
@@ -13,6 +13,7 @@ __all__ = [
     "run_record_to_json",
     "run_summary_to_json",
     "step_json_text",
+    "step_row_to_json",
     "step_to_json",
 ]
 
@@ -61,6 +62,24 @@ def run_record_to_json(r: RunRecord) -> dict[str, Any]:
     if warnings:
         out["warnings"] = warnings
     return out
+
+
+def step_row_to_json(row: StepRow) -> dict[str, Any]:
+    """A step without its payloads (a row of the step list), in ``step_to_json``'s names."""
+    return {
+        "run_id": row.run_id,
+        "step_index": row.step_index,
+        "skill_name": row.skill_name,
+        "status": row.status.value,
+        "status_raw": _json_safe(row.status_raw),
+        "outcome_category": row.outcome_category,
+        "outcome_code": row.outcome_code,
+        "cost_cents": row.cost_cents,
+        "duration_ms": row.duration_ms,
+        "retry_count": row.retry_count,
+        "timestamp": row.timestamp,
+        "trace_id": row.trace_id,
+    }
 
 
 def step_to_json(step: Step) -> dict[str, Any]:

@@ -92,7 +92,10 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
 
     view_menu = bar.addMenu("&View")
     view_menu.addAction(make("clear_filters", "Show &All Runs", clear_filters, "Ctrl+Shift+A"))
-    view_menu.addAction(make("find", "&Find Run…", search.setFocus, QKeySequence.StandardKey.Find))
+    # Ctrl+F is focus-dependent: the step table and the JSON viewers take it while they have focus
+    # (their find bar, ui.qt.context); anywhere else, and from this menu always, the runs search box.
+    view_menu.addAction(make("find", "&Find Run…", search.setFocus, QKeySequence.StandardKey.Find,
+                             "The runs list's search box (in the step table or a JSON view, Ctrl+F finds in it)"))
     view_menu.addAction(make("find_in_run", "Find in R&un…", c.find_in_run, "Ctrl+Shift+F",
                              "Find text in the selected run's step payloads (or, with an index, the whole database)"))
     activity = make("activity", "Runs Over &Time", lambda: None, "Ctrl+Shift+T",

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from inspector.errors import SourceUnavailable
 from inspector.model import RunSummary
 from ui.qt.actions import install_actions, show_run_actions, show_source_actions
+from ui.qt.context import install_run_menus
 from ui.qt.messages import Level, MessageBus
 from ui.qt.models.runs import RunsModel, column_of, read_first_page
 from ui.qt.geometry import WindowMemory
@@ -129,10 +130,9 @@ class MainWindow(QMainWindow):
 
         self.actions_by_name: dict[str, QAction] = install_actions(self, clear_filters=self.filters.clear,
                                                                    search=self.filters.search)
-        # The run's context menu: what the Run menu does to the selected run.
-        self.runs_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.runs_view.addActions([self.actions_by_name[n] for n in (
-            "compare_original", "compare_with", "replay_check", "export_run", "export_filtered")])
+        # The runs' context menus: copies, and what the Run menu does to the selected run.
+        self.runs_menu, self.run_tree_menu = install_run_menus(self)
+        self.steps_panel.table_menu.extra.append(self.actions_by_name["find_in_run"])
         self.recent_menu: QMenu = self.actions_by_name["recent"].menu()
         self._rebuild_recent_menu()
         #: What the window shows while no source is open.
@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
         self.runs_view.run_chosen.connect(self._run_chosen)
         self.steps_panel.run_chosen.connect(lambda run: self.detail.read_run(run.key, run))
         self.steps_view.step_chosen.connect(self.detail.read_step)
+        self.steps_panel.find_whole_run.connect(self.run_docks.find_in_run)
         self.detail.save_requested.connect(self.save_payload)
         # A dock opened (by the user, or shown by default) reads what it shows for the selected run.
         self.logs_dock.opened.connect(self._logs_dock_opened)

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 
+from inspector.jsondoc import pointer_token
 from ui.format import shorten
 from ui.qt.models.fast import SELECTABLE, MultiDataMixin
 
@@ -36,10 +37,6 @@ class _JNode:
     @property
     def size(self) -> int:
         return len(self.value) if self.is_container else 0
-
-
-def _pointer_token(key: Any) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def _type_name(value: Any) -> str:
@@ -94,12 +91,44 @@ class JsonTreeModel(MultiDataMixin, QAbstractItemModel):
     def clear(self) -> None:
         self.set_value(None, present=False)
 
+    @property
+    def document(self) -> tuple[bool, Any]:
+        """``(present, value)``: the value shown (the top node's)."""
+        top = self._root.children
+        return (True, top[0].value) if top else (False, None)
+
+    def item_at(self, index: _Index) -> tuple[str, Any, str] | None:
+        """``(key, value, JSON pointer)`` of the node at ``index`` (the top node's key is its label)."""
+        node = self._node(index) if index.isValid() else None
+        if node is None or node is self._root:
+            return None
+        return node.key, node.value, node.path
+
+    def rows_of(self, index: _Index) -> tuple[int, ...]:
+        """The node's rows under each ancestor below the top node (``()`` for the top node), in
+        the order :class:`~inspector.jsondoc.JsonSearch` gives them."""
+        rows = []
+        while index.isValid():
+            rows.append(index.row())
+            index = index.parent()
+        return tuple(reversed(rows[:-1]))
+
+    def index_at(self, rows: tuple[int, ...]) -> QModelIndex:
+        """The index of the node at ``rows`` below the top node (its ancestors' children are made
+        on the way, as expanding them would)."""
+        index = self.index(0, 0)
+        for row in rows:
+            if not index.isValid():
+                break
+            index = self.index(row, 0, index)
+        return index
+
     def _children(self, node: _JNode) -> list[_JNode]:
         if node.children is None:
             kids: list[_JNode] = []
             items = node.value.items() if isinstance(node.value, dict) else enumerate(node.value)
             for row, (key, val) in enumerate(items):
-                kid = _JNode(self._next, node.id, row, str(key), val, f"{node.path}/{_pointer_token(key)}")
+                kid = _JNode(self._next, node.id, row, str(key), val, f"{node.path}/{pointer_token(key)}")
                 self._next += 1
                 self._nodes[kid.id] = kid
                 kids.append(kid)

@@ -1,7 +1,7 @@
 """Tables of immutable records: a column's text made once by a pure function (``texts_for``, run on
 a worker: formatting costs more than painting), a model that serves the cached texts in one call
 per cell, and the one factory for the read-only table views over it (logs, ledger, evidence,
-replay check, idempotency)."""
+replay check, idempotency), with their context menu and Ctrl+C."""
 
 from __future__ import annotations
 
@@ -176,4 +176,10 @@ def record_table_view(model: RecordTableModel, name: str, *, extended: bool = Fa
     digit = fm.horizontalAdvance("0")
     for i, col in enumerate(model.columns):
         view.setColumnWidth(i, max(fm.horizontalAdvance(col.header) + 24, digit * col.chars + 16))
+    # Right-click and Ctrl+C: the rows as text, a row's record as JSON (ui.qt.context).
+    from ui.qt.context import ViewMenu, record_items
+
+    menu = ViewMenu(view)
+    menu.set_entries(lambda index: [*menu.copy_items(index),
+                                    *record_items(model.record_at(index.row()) if index.isValid() else None)])
     return view

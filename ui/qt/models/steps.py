@@ -332,6 +332,15 @@ class StepTableModel(QAbstractTableModel):
             return self._map.key_at(row)
         return None
 
+    def loaded_rows(self) -> list[tuple[int, tuple[str, ...]]]:
+        """``(row, cell texts)`` of the rows read and kept: at most ``KEEP_PAGES`` pages, whatever
+        the run's size (the find bar looks in these)."""
+        out = []
+        for page_no, page in list(self._pages.items()):
+            base = page_no * PAGE_ROWS
+            out.extend((base + i, texts) for i, texts in enumerate(page.texts))
+        return out
+
     def row_of(self, step_index: Any) -> int | None:
         if self._map is not None:
             return self._map.row_of(step_index)

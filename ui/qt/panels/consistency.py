@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from inspector.consistency import Violation
 from inspector.errors import InspectorError
-from inspector.services.consistency import RunCheck, check_run
+from inspector.services.consistency import RunCheck, check_run, step_of
+from ui.qt.context import Entry, Item, finding_items, menu_of
 from ui.qt.models.records import RECORD_ROLE, Column, RecordTableModel, record_table_view
 from ui.qt.panels.verification import untrusted_mark
 from ui.qt.session.session import SourceSession, Worker
@@ -36,6 +37,8 @@ class ConsistencyPanel(QWidget):
     finding_chosen = Signal(object, object)
     #: A run was checked (or failed to be): its run id.
     loaded = Signal(str)
+    #: "Go to Step N" of a finding's context menu: the step_index.
+    step_requested = Signal(int)
 
     def __init__(self, session: SourceSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +54,9 @@ class ConsistencyPanel(QWidget):
         self.view = record_table_view(self.model, "consistencyFindings")
         self.view.clicked.connect(self._chosen)
         self.view.activated.connect(self._chosen)
+        self.menu = menu_of(self.view)
+        assert self.menu is not None
+        self.menu.set_entries(self._entries)
         self.notes = QLabel()
         self.notes.setObjectName("consistencyNotes")
         self.notes.setWordWrap(True)
@@ -118,6 +124,21 @@ class ConsistencyPanel(QWidget):
         self.placeholder.setVisible(not n)
         self.placeholder.setText("" if n else "No rule found the panels disagreeing.")
         self.loaded.emit(checked.run_id)
+
+    def _entries(self, index) -> list[Entry]:
+        finding = self.model.record_at(index.row()) if index.isValid() else None
+        assert self.menu is not None
+        if not isinstance(finding, Violation):
+            return self.menu.copy_items(index)
+        checked = self.current
+        entries: list[Entry] = [*finding_items(finding.rule_id, finding, self.menu.copy_items(index)), None,
+                                Item("Show Panels Involved", lambda: self.finding_chosen.emit(finding, checked),
+                                     name="show_panels", tip="Bring the panels it names forward (Enter)")]
+        step = step_of(finding, checked.slots) if checked is not None else None
+        if step is not None:
+            entries.append(Item(f"Go to Step {step}", lambda: self.step_requested.emit(step), name="go_to_step",
+                                tip="The step a compared value comes from, in the step table"))
+        return entries
 
     def _chosen(self, index) -> None:
         finding = self.model.data(index, RECORD_ROLE)

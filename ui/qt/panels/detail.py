@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 
 from inspector.model import Payload, RunRecord, RunSummary, Step, StepRow, StepStatus
 from ui.format import fmt_bytes, fmt_cost, fmt_duration
+from ui.qt.context import ViewMenu, json_items
 from ui.qt.models.json_tree import JsonTreeModel
+from ui.qt.panels.find_bar import FindBar, JsonFind
 from ui.qt.panels.verification import untrusted_mark
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted, set_severity, title_font
@@ -88,6 +90,18 @@ class PayloadView(QWidget):
         self.tree.header().setStretchLastSection(False)
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.tree.setColumnWidth(0, 180)
+        #: Ctrl+F in the tree: keys and values searched, a few thousand nodes per turn of the loop.
+        self.find_bar = FindBar("Find key or value…")
+        self.find = JsonFind(self.tree, self.find_bar)
+        #: Right-click, Ctrl+C (the node's value), Ctrl+Shift+C (its JSON pointer).
+        self.menu = ViewMenu(self.tree, lambda index: json_items(self.model.item_at(index)), find=self.find)
+        tree_page = QWidget()
+        tree_layout = QVBoxLayout(tree_page)
+        tree_layout.setContentsMargins(0, 0, 0, 0)
+        tree_layout.setSpacing(0)
+        tree_layout.addWidget(self.tree, 1)
+        tree_layout.addWidget(self.find_bar)
+        self.tree_page = tree_page
         self.raw = QPlainTextEdit()
         self.raw.setReadOnly(True)
         self.raw.setObjectName("rawText")
@@ -97,7 +111,7 @@ class PayloadView(QWidget):
         muted(self.placeholder)
 
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.tree)
+        self.stack.addWidget(tree_page)
         self.stack.addWidget(self.raw)
         self.stack.addWidget(self.placeholder)
 
@@ -177,7 +191,7 @@ class PayloadView(QWidget):
                 self._raw_loaded = True
             self.stack.setCurrentWidget(self.raw)
         else:
-            self.stack.setCurrentWidget(self.tree)
+            self.stack.setCurrentWidget(self.tree_page)
 
     def _ask_save(self) -> None:
         if self._payload is None or self._payload.raw is None:

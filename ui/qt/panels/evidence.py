@@ -82,6 +82,7 @@ from inspector.integrity import (
 )
 from inspector.services.grading import grade_run
 from ui.format import fmt_count, fmt_timestamp, shorten
+from ui.qt.context import Entry, Item, ViewMenu, reason_items
 from ui.qt.models.records import Column, RecordTableModel, record_table_view, texts_for
 from ui.qt.panels.verification import untrusted_mark
 from ui.qt.session.session import SourceSession, Worker
@@ -750,6 +751,8 @@ class EvidencePanel(QWidget):
         self.reasons_view.selectionModel().currentChanged.connect(self._reason_current)
         self.reasons_view.clicked.connect(self._reason_clicked)
         self.reasons_view.activated.connect(self._reason_clicked)
+        #: Right-click, Ctrl+C (the message), Ctrl+Shift+C (the code).
+        self.reasons_menu = ViewMenu(self.reasons_view, self._reason_entries)
         self.reveal_note = QLabel()
         self.reveal_note.setObjectName("revealNote")
         self.reveal_note.setWordWrap(True)
@@ -1050,6 +1053,16 @@ class EvidencePanel(QWidget):
     def _reason_current(self, current: QModelIndex, _previous: QModelIndex | None = None) -> None:
         if current.isValid():
             self.reveal(current.row())
+
+    def _reason_entries(self, index: QModelIndex) -> list[Entry]:
+        reason = self.reasons_model.reason_at(index.row()) if index.isValid() else None
+        if reason is None:
+            return []
+        row = index.row()
+        return [*reason_items(reason), None,
+                Item("Show Rows", lambda: self.reveal(row), enabled=bool(reason.refs), name="show_rows",
+                     tip="Select the rows it names in the cards (Enter)" if reason.refs
+                     else "This reason names no rows")]
 
     def _reason_clicked(self, index: QModelIndex) -> None:
         if index.isValid():

@@ -57,6 +57,7 @@ class RunDocks(QObject):
         if self._consistency is None:
             self._consistency = ConsistencyPanel(self._w.session)
             self._consistency.finding_chosen.connect(self._show_finding)
+            self._consistency.step_requested.connect(self._timeline_step)
             self.consistency_dock.setWidget(self._consistency)
         return self._consistency
 
@@ -143,11 +144,18 @@ class RunDocks(QObject):
             self.search_dock.setWidget(self._search)
         return self._search
 
-    def find_in_run(self) -> None:
-        """Show the Find in Run dock, its text box focused."""
+    def find_in_run(self, text: str | None = None) -> None:
+        """Show the Find in Run dock, its text box focused; with ``text`` (the step table's find
+        bar, "Whole Run…"), search for it."""
         self.search_dock.show()
         self.search_dock.raise_()
-        self.search_panel.focus_query()
+        panel = self.search_panel
+        panel.focus_query()
+        if text:
+            # The run whose steps the table shows (a replay chosen in the run tree, too).
+            panel.show_run(self._w.steps_model.run or self._w.current_run())
+            panel.query.setText(text)
+            panel.start()
 
     def _search_hit(self, hit) -> None:
         """A hit was chosen: its step (of another run, in whole-database mode: that run first)."""

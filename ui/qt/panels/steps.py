@@ -30,9 +30,11 @@ from inspector.model import RunSummary, StepRow
 from inspector.services.steps import seek_step
 from inspector.source import StepSeek
 from ui.format import fmt_count
+from ui.qt.context import Entry, Item, ViewMenu, step_items
 from ui.qt.geometry import fit_columns
 from ui.qt.models.run_tree import NODE_ROLE, RunTreeModel
 from ui.qt.models.steps import StepTableModel
+from ui.qt.panels.find_bar import FindBar, TableFind
 from ui.qt.session.session import SourceSession
 
 __all__ = ["RunTreeView", "StepTableView", "StepsPanel", "stub_step"]
@@ -197,9 +199,11 @@ class StepTableView(QTableView):
 
 class StepsPanel(QWidget):
     """The run tree, the jump bar and the step table. ``run_chosen(RunSummary)`` when a run of
-    the tree becomes current (its steps are shown then); a refresh reads the steps again."""
+    the tree becomes current (its steps are shown then); a refresh reads the steps again.
+    ``find_whole_run(text)``: the find bar's "Whole Run…" (the window's Find in Run searches)."""
 
     run_chosen = Signal(object)
+    find_whole_run = Signal(str)
 
     def __init__(self, session: SourceSession, tree_model: RunTreeModel, model: StepTableModel,
                  parent: QWidget | None = None) -> None:
@@ -246,12 +250,22 @@ class StepsPanel(QWidget):
         bar.addWidget(self.note, 1)
         bar.addWidget(self.title)
         QShortcut(QKeySequence("Ctrl+G"), self, self._focus_go_to, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        #: Ctrl+F in the table: the rows read (at most 6,400, whatever the run's size); "Whole
+        #: Run…" hands the text to Find in Run, which searches every step on a worker.
+        self.find_bar = FindBar("Find in the steps read…", whole="Search every step of the run, payloads "
+                                "included (Find in Run, Ctrl+Shift+F)")
+        self.find = TableFind(self.table, self.find_bar, model.loaded_rows, noun="steps")
+        self.find_bar.whole_requested.connect(self.find_whole_run)
+        #: Right-click, Ctrl+C (the row), Ctrl+Shift+C (its step index).
+        self.table_menu = ViewMenu(self.table, self._step_entries, loaded=lambda row: model.step_at(row) is not None,
+                                   find=self.find)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.tree)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.find_bar)
         model.modelReset.connect(self._show_title)
         model.count_known.connect(self._show_title)
         model.loading_changed.connect(self._show_title)
@@ -315,6 +329,14 @@ class StepsPanel(QWidget):
         self.go_to.setEnabled(on)
         for button in self.buttons.values():
             button.setEnabled(on)
+
+    def _step_entries(self, index: QModelIndex) -> list[Entry]:
+        row = index.row() if index.isValid() else -1
+        step = self._model.step_at(row) if row >= 0 else None
+        step_index = self._model.step_index_at(row) if row >= 0 else None
+        return [*step_items(step, step_index, self.table_menu.copy_items(index)), None,
+                Item("Go to Step…", self._focus_go_to, keys="Ctrl+G", enabled=self._model.run is not None,
+                     name="go_to_step")]
 
     # -- jumps -----------------------------------------------------------------------------------
 

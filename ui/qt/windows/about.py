@@ -31,6 +31,12 @@ OTHER_SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Go to step… (the step table)", "Ctrl+G"),
     ("Next / previous failed step", "F8 / Shift+F8"),
     ("Next / previous retried step", "F7 / Shift+F7"),
+    ("Copy the selected rows, tab-separated (any table or tree; a JSON node's value)", "Ctrl+C"),
+    ("Copy the row's id: run id, step index, JSON pointer, rule id, reason code", "Ctrl+Shift+C"),
+    ("Find in the step table or a JSON view (while it has focus)", "Ctrl+F"),
+    ("Next / previous match (find bar)", "Enter / Shift+Enter, F3 / Shift+F3"),
+    ("Close the find bar", "Esc"),
+    ("Context menu of the current row", "Menu / Shift+F10"),
     ("Close a secondary window (Compare, Replay check, …)", "Esc / Ctrl+W"),
 )
 
