@@ -110,7 +110,7 @@ def _aos_bundle_source(bundle: dict, kind: str, path: Path) -> MemorySource:
     if check.state == "mismatch" and check.computed:
         note += f" (stored {check.stored}, recomputed {check.computed})"
     notes = [note + (f"; {check.note}" if check.note else ""),
-             "AOS bundles carry no signature and no format version (spec §11.19)"]
+             "AOS bundles carry no signature and no format version"]
     info = SourceInfo(location=location, kind=f"AOS {kind} bundle JSON", display_name=path.name,
                       capabilities=frozenset({Capability.RUNS, Capability.STEPS}), notes=tuple(notes))
     source = MemorySource(info, [record], {run_id: steps})

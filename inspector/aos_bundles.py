@@ -254,5 +254,5 @@ def check_content_hash(bundle: Mapping[str, Any]) -> ContentHashCheck:
     note = ""
     if bundle.get("bundle_type") == "soc2":
         note = ("SOC2 bundles reuse their evidence bundle's hash, computed over that bundle's created_at "
-                "(spec §11.20): a mismatch here does not by itself mean a change")
+                "(not their own): a mismatch here does not by itself mean a change")
     return ContentHashCheck("mismatch", stored, computed, note)

@@ -443,10 +443,10 @@ def _notes_from(parity: ParityResult, ours_equal: bool, statuses: Iterable[Any],
     if foreign:
         notes.append("statuses outside upstream's TraceStatus (" + ", ".join(foreign) + ") are compared as "
                      "stored; upstream's Postgres get_trace reads every unknown status as success, so its own "
-                     "comparison would miss a step that failed (spec §11.4)")
+                     "comparison would miss a step that failed")
     if any(a != out for a, out, _ in stored):
         notes.append("stored output hashes use the SDK's compact JSON convention; they never equal "
-                     "replay hash_output values (spec §11.9)")
+                     "replay hash_output values")
     return tuple(notes)
 
 

@@ -300,7 +300,7 @@ def reasons(result: IntegrityResult, *, stored: StoredVerdict | None = None, has
             f"Upstream says \"{result.explanation}\" although {', '.join(c.value for c in facts.missing)} "
             "is missing",
             "Upstream grades 5 of 6 classes PASS and its PASS text always says \"All evidence present\" "
-            "(spec §11.14). Read the count, not the words."))
+            "even when a class is missing. Read the count, not the words."))
     for f in facts.failures:
         if f.resolution is FailureResolution.SUPERSEDED:
             n = facts.counts.get(f.evidence_class, 0)
@@ -309,7 +309,7 @@ def reasons(result: IntegrityResult, *, stored: StoredVerdict | None = None, has
                 f"Capture failure superseded: {_failure_text(f)}; {f.evidence_class.value} was recorded later "
                 f"({n} row{'s' if n != 1 else ''})",
                 "The evidence exists, so nothing is lost; but upstream still grades any recorded failure WARN, "
-                "superseded or not (spec §11.14).",
+                "superseded or not.",
                 (_failure_ref(f),)))
         else:
             out.append(Reason(
@@ -330,7 +330,7 @@ def reasons(result: IntegrityResult, *, stored: StoredVerdict | None = None, has
                 "STORED_RESOLUTION_IGNORED", Severity.INFO,
                 f"Stored resolution '{f.stored_resolution}' ignored; upstream treats it as '{f.resolution.value}'",
                 "Upstream's gatherer never reads the resolution column, so its \"permanent failure → FAIL\" rule "
-                "never fires (spec §11.14).",
+                "never fires.",
                 (_failure_ref(f),)))
     if stored is not None:
         diffs = stored_differences(result, stored)
@@ -341,7 +341,7 @@ def reasons(result: IntegrityResult, *, stored: StoredVerdict | None = None, has
                 f"Upstream stored {stored.integrity_status or '—'} (score {_score_text(stored.integrity_score)}){when}; "
                 f"computed now: {result.status} ({_score_text(result.score)}): " + "; ".join(diffs),
                 "Evidence or failures were written after the run was sealed, or the seal was computed on a "
-                "separate connection that could not see evidence not yet committed (spec §11.15). The grade "
+                "separate connection that could not see evidence not yet committed. The grade "
                 "shown is the one computed now.",
                 (RowRef("integrity_evidence", stored.id),)))
     elif has_j is False:
@@ -357,7 +357,7 @@ def reasons(result: IntegrityResult, *, stored: StoredVerdict | None = None, has
         shifted = (a.trace_count and a.evidence_min is not None and a.trace_min is not None
                    and a.evidence_min == a.trace_min + 1)
         meaning = ("Evidence step indexes come from upstream's ExecutionCursor: 1-based and advanced on every "
-                   "attempt, retries included (spec §11.6). They do not name trace steps: match evidence to "
+                   "attempt, retries included. They do not name trace steps: match evidence to "
                    "steps by order and skill, not by index.")
         if shifted:
             meaning = "Evidence indexes start one above the trace's. " + meaning

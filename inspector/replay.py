@@ -325,7 +325,7 @@ def replay_check(replay_steps: Sequence[Mapping[str, Any]], original_steps: Sequ
             outcome = CheckOutcome.SKIPPED
         elif result.checked and result.from_cache:
             outcome = CheckOutcome.CHECKED_UNVERIFIED
-            note = note or "upstream returns a cached output for a check step without comparing it (§11.23)"
+            note = note or "upstream returns a cached output for a check step without comparing it"
         elif result.checked:
             outcome = CheckOutcome.CHECKED
         else:

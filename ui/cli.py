@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Upstream's integrity grade (PASS/WARN/FAIL), score and explanation of one run, or of every "
                     "run in the filters (the same as runs'), computed now from the evidence tables, beside the "
                     "verdict upstream stored. One run also gets the reasons behind its grade, including how "
-                    "evidence step indexes line up with the trace's (spec §11.6); many runs are graded with "
+                    "evidence step indexes (1-based, counting retries) line up with the trace's; many runs are graded with "
                     "grouped counts and their reasons leave that check out. Exit 1 if any graded run is FAIL; "
                     "2 if the source has no evidence store.")
     grade.add_argument("source", metavar="SOURCE", help="traces.db with evidence tables, or postgresql://user@host/db")
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="governance events of the audit ledger (Postgres)",
                            description="The audit ledger, newest first: every event of the source, or the "
-                                       "governance events that name one run (spec §3.1).")
+                                       "governance events that name one run.")
     audit.add_argument("source", metavar="SOURCE", help="postgresql://user@host:port/db")
     audit.add_argument("--run", metavar="RUN_ID", help="only events whose before/after state names this run")
     audit.add_argument("--entity-type", metavar="T", help="e.g. POLICY_RULE, LIMIT, INCIDENT, SIGNAL")
@@ -205,11 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser(
         "check-panel", help="check an AOS panel response for signals that contradict each other",
-        description="Upstream's panel consistency check (spec §5) on a panel adapter response: slots in document "
+        description="Upstream's panel consistency check on a panel adapter response: slots in document "
                     "order, each slot's output as its signals; the duplicate-signal check CONS-DUP and the rules "
                     "(upstream's defaults CONS-001…004, or --rules, which replace them). Conditions are parsed "
                     "and evaluated as written; where upstream's matcher would answer differently (it ignores the "
-                    "operands of ==/!= and looks dotted names up literally, §11.21) the finding says so. "
+                    "operands of ==/!= and looks dotted names up literally) the finding says so. "
                     "--upstream gives upstream's own verdict instead. Exit 1 on violations.")
     cp.add_argument("panel", metavar="PANEL_RESPONSE.json")
     cp.add_argument("--rules", metavar="FILE", help="rules as JSON (a list, or {\"rules\": [...]}) or TOML ([[rules]])")

@@ -60,7 +60,7 @@ _ROOT = QModelIndex()
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 #: Upstream's ``log_exports`` rejects every UPDATE (§3.4, §11.17).
-PENDING_STATUS_NOTE = ("log_exports is immutable upstream (trigger log_exports_immutable, spec §11.17): "
+PENDING_STATUS_NOTE = ("log_exports is immutable upstream (trigger log_exports_immutable): "
                        "status can never leave 'pending' and checksum is never computed.")
 
 
@@ -121,7 +121,7 @@ POLICY_COLUMNS: list[Column] = [
     Column("Confidence", _confidence, 10, numeric=True, tip="confidence_at_activation"),
     Column("Version", lambda p: _s(p.confidence_version), 10, tip="confidence_version"),
     Column("Approval path", lambda p: _s(p.approval_path), 16),
-    Column("Loop trace", lambda p: _s(p.loop_trace_id), 24, tip="loop_trace_id: the link to the run (§12)"),
+    Column("Loop trace", lambda p: _s(p.loop_trace_id), 24, tip="loop_trace_id: the link to the run"),
     Column("Pattern", lambda p: _s(p.source_pattern_id), 16, tip="source_pattern_id"),
     Column("Recovery", lambda p: _s(p.source_recovery_id), 16, tip="source_recovery_id"),
     Column("Tenant", lambda p: _s(p.tenant_id), 12),
@@ -177,7 +177,7 @@ WINDOW_COLUMNS: list[Column] = [
 
 MISMATCH_COLUMNS: list[Column] = [
     Column("Created", lambda m: fmt_timestamp(m.created_at), 19),
-    Column("State", lambda m: m.state, 8, tip="resolved → resolved, otherwise open (the API's mapping, §2.7)"),
+    Column("State", lambda m: m.state, 8, tip="resolved → resolved, otherwise open (the API's mapping)"),
     Column("Reason", lambda m: m.reason, 16),
     Column("Step", lambda m: _s(m.step_index), 5, numeric=True, tip="step_index"),
     Column("Expected hash", lambda m: _s(m.expected_hash), 18),
@@ -259,7 +259,7 @@ def system_styler(r: SystemRecord, column: str, role: int) -> Any:
         if column == "Summary":
             return shorten(r.summary, 2000)
         if column == "Tenant" and r.tenant_id is None:
-            return "tenant_id is NULL: a system-wide record, shown to every tenant (§3.3)"
+            return "tenant_id is NULL: a system-wide record, shown to every tenant"
     return None
 
 

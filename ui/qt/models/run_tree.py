@@ -186,7 +186,7 @@ class RunTreeModel(QAbstractItemModel):
             if role == Qt.ItemDataRole.DisplayRole:
                 return f"Other traces of this run ({len(node.nodes)}), newest first"
             if role == Qt.ItemDataRole.ToolTipRole:
-                return "In Postgres a run id may have several traces (store_trace, §11.1)"
+                return "In Postgres a run id may have several traces (store_trace can add more than one)"
             return None
         assert run is not None
         if role == Qt.ItemDataRole.DisplayRole:

@@ -550,7 +550,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
                     "Duration": "Sum of the steps' duration_ms",
                     "Findings": "How many of the inspector's consistency rules the run's panels break (✓: none); "
                                 "View → Consistency shows them",
-                    "Grade": "Upstream's integrity grade of the run id (spec §4): PASS, WARN or FAIL from "
+                    "Grade": "Upstream's integrity grade of the run id: PASS, WARN or FAIL from "
                              "the evidence recorded; — when the source has no evidence store",
                 }.get(COLUMNS[section][0])
         return None
@@ -611,7 +611,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             return _FAILURE_COLOR
         if role == Qt.ItemDataRole.ToolTipRole:
             if run.orphan:
-                return f"{run.run_id}: {run.total_steps or 0} steps whose run row is missing (deleted upstream; §1.5)"
+                return f"{run.run_id}: {run.total_steps or 0} steps whose run row is missing (deleted upstream)"
             if field == "run_id" and (run.replay_of or run.trace_id):
                 lines = [f"trace {run.trace_id}"] if run.trace_id else []
                 if run.replay_of:

@@ -341,7 +341,7 @@ class DetailPanel(QWidget):
             rows.insert(0, _row("trace_id", row.trace_id))
         for name in ("skill_id", "source", "level", "is_synthetic", "synthetic_scenario_id", "archived_at"):
             if name in step.extra:
-                note = "upstream derives level from status at write time; 'failed' gets INFO (§2.2)" \
+                note = "upstream derives level from status at write time; 'failed' gets INFO" \
                     if name == "level" else ""
                 rows.append(_row(name, step.extra[name], note=note))
         self.fields.setText("<table>" + "".join(rows) + "</table>")
@@ -375,7 +375,7 @@ class DetailPanel(QWidget):
             _row("seed", record.seed),
             _row("frozen_timestamp", record.frozen_timestamp),
             _row("root_hash", "not computed" if record.root_hash == "pending" else record.root_hash,
-                 note="stored as 'pending': worker traces never get a root hash (§11.3)"
+                 note="stored as 'pending': worker traces never get a root hash"
                  if record.root_hash == "pending" else ""),
             _row("plan_hash", record.plan_hash),
             _row("created_at", record.created_at),
@@ -386,7 +386,7 @@ class DetailPanel(QWidget):
             rows.insert(1, _row("trace_id", s.trace_id))
             rows.insert(2, _row("schema_version", record.schema_version))
             if s.archived:
-                rows.insert(3, _row("archived_at", record.extra.get("archived_at"), note="soft-archived (§2.6)"))
+                rows.insert(3, _row("archived_at", record.extra.get("archived_at"), note="soft-archived"))
             for name, value in record.extra.items():
                 if name in ("trace", "archived_at") or value in (None, False):
                     continue

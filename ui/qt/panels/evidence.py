@@ -185,7 +185,7 @@ def _ms(value: Any) -> str:
 
 ACTIVITY_COLUMNS: list[Column] = [
     _field("step_index", "Step", 5, numeric=True, tip="step_index (upstream's ExecutionCursor: 1-based, counts "
-                                                      "retries; not the trace's step index, §11.6)"),
+                                                      "retries; not the trace's step index)"),
     _field("skill_id", "Skill", 18),
     _field("model_name", "Model", 14),
     _field("prompt_fingerprint", "Prompt fingerprint", 13, fmt=_fingerprint,
@@ -206,7 +206,7 @@ ACTIVITY_COLUMNS: list[Column] = [
 ]
 
 PROVIDER_COLUMNS: list[Column] = [
-    _field("step_index", "Step", 5, numeric=True, tip="step_index (1-based, counts retries, §11.6)"),
+    _field("step_index", "Step", 5, numeric=True, tip="step_index (1-based, counts retries)"),
     _field("provider_name", "Provider", 9),
     Column("Model", lambda r: " ".join(x for x in (_text(r.get("model_name")), _text(r.get("model_version"))) if x),
            16, tip="model_name model_version"),
@@ -248,9 +248,9 @@ FAILURE_COLUMNS: list[Column] = [
     Column("Failure reason", lambda f: _text(f.failure_reason), 14, tip="failure_reason"),
     Column("Upstream resolution", lambda f: f.resolution.value, 10,
            tip="What upstream's gatherer assigns: superseded when the class was recorded after all, else "
-               "transient (§4)"),
+               "transient"),
     Column("Stored resolution", lambda f: _text(f.stored_resolution), 10,
-           tip="The resolution column as stored; upstream's gatherer never reads it (§11.14)"),
+           tip="The resolution column as stored; upstream's gatherer never reads it"),
     Column("Error message", lambda f: shorten(f.error_message or "", 300), 36, tip="error_message"),
     Column("Id", lambda f: _text(f.id), 18),
 ]
@@ -294,7 +294,8 @@ def _failure_styler(f: CaptureFailure, column: str, role: int) -> Any:
         if column == "Error message" and f.error_message:
             return shorten(f.error_message, 2000)
         if column == "Stored resolution" and f.stored_resolution and f.stored_resolution != f.resolution.value:
-            return f"Stored '{f.stored_resolution}', ignored: upstream treats it as '{f.resolution.value}' (§11.14)"
+            return (f"Stored '{f.stored_resolution}', ignored: upstream never reads it and treats it as "
+                    f"'{f.resolution.value}'")
     if role == Qt.ItemDataRole.ForegroundRole:
         if column == "Stored resolution" and f.stored_resolution and f.stored_resolution != f.resolution.value:
             return _AMBER
@@ -966,7 +967,8 @@ class EvidencePanel(QWidget):
                 f"({stored.grade.value if stored.grade else 'no grade'}, score {score}){when}; computed now: "
                 f"{result.status} ({result.grade.value}, score {now})."
                 + (f" {'; '.join(rest)[:1].upper()}{'; '.join(rest)[1:]}." if rest else "")
-                + " Evidence changed after the seal, or was not visible to it (§11.15): the grade shown is computed now.")
+                + " Evidence changed after the seal, or was not yet visible to it (upstream seals on a separate "
+                  "connection): the grade shown is computed now.")
             set_severity(self.stored_banner, "payload-warning")
         else:
             self.stored_banner.setText(f"Upstream's stored verdict agrees: {stored.integrity_status} "
@@ -1018,7 +1020,7 @@ class EvidencePanel(QWidget):
             ignored = sum(1 for f in items if resolution_overridden(f))
             if ignored:
                 failures.set_note(f"{ignored} stored resolution{'s' if ignored != 1 else ''} ignored: upstream's "
-                                  "gatherer never reads the column and assigns superseded or transient (§11.14).",
+                                  "gatherer never reads the column and assigns superseded or transient.",
                                   "payload-warning")
         self._set_tab(failures, None)
 

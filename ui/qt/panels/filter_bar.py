@@ -31,7 +31,7 @@ _ANY = "(any)"
 _FINDINGS_TEXT = "With findings"
 _GRADES = ("PASS", "WARN", "FAIL")
 _GRADE_TIPS = {
-    True: "Only runs of this integrity grade (upstream's rules, spec §4)",
+    True: "Only runs of this integrity grade (upstream's rules)",
     False: "This source has no evidence store: its runs have no integrity grade",
     None: "Looking for the evidence tables…",
 }
@@ -70,7 +70,7 @@ class FilterBar(QWidget):
         self.search.setClearButtonEnabled(True)
         self.archived = QCheckBox("Archived")
         self.archived.setObjectName("filterArchived")
-        self.archived.setToolTip("Also list soft-archived traces (archived_at set; Postgres, §2.6)")
+        self.archived.setToolTip("Also list soft-archived traces (archived_at set; Postgres)")
         self.archived.hide()
         self.with_findings = QCheckBox(_FINDINGS_TEXT)
         self.with_findings.setObjectName("filterFindings")

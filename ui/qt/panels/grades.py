@@ -231,8 +231,8 @@ class GradingJob(QObject):
         rich = f"Integrity: {parts}"
         if dist.cancelled:
             rich += f" · graded {dist.graded:,} of {dist.total:,} — <b>cancelled</b>"
-        tip = (f"Upstream's integrity grades of the {dist.total:,} run ids in the current filter "
-               "(spec §4); every trace of a run shares its run's grade.")
+        tip = (f"Upstream's integrity grades of the {dist.total:,} run ids in the current filter; "
+               "every trace of a run shares its run's grade.")
         if dist.cancelled:
             tip += " Grading was cancelled: change the filter or refresh to grade again."
         self._set_text(dist.text, rich, tip)

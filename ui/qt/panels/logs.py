@@ -340,7 +340,7 @@ class RunLogsPanel(QTabWidget):
         self.system_severity = self._combo("systemSeverity", ("INFO", "WARN", "CRITICAL"))
         self.system_only = QCheckBox("System-wide only")
         self.system_only.setObjectName("systemOnly")
-        self.system_only.setToolTip("Only records whose tenant_id is NULL (shown to every tenant, §3.3)")
+        self.system_only.setToolTip("Only records whose tenant_id is NULL (shown to every tenant)")
         for label, widget in (("Component", self.system_component), ("Severity", self.system_severity)):
             self.system.controls.addWidget(QLabel(label))
             self.system.controls.addWidget(widget)
@@ -580,7 +580,7 @@ class RunLogsPanel(QTabWidget):
         names = {run.trace_id: "trace_id", run.run_id: "run_id", run.correlation_id: "correlation_id"}
         looked = ", ".join(f"{names[i]} {i}" for i in run.link_ids)
         found = sorted({names.get(r.loop_trace_id, "?") for r in rows if r.loop_trace_id})
-        text = f"Linked through loop_trace_id (§12), matched against {looked}."
+        text = f"Linked through loop_trace_id, matched against {looked}."
         if rows:
             text += f" Matches on: {', '.join(found)}."
         return text
@@ -595,7 +595,7 @@ class RunLogsPanel(QTabWidget):
             self._rows("llm", rows, texts)
             if len(rows) > 1:
                 self.llm.set_note(f"{len(rows)} records for this run. Upstream's reader assumes one per run and "
-                                  "shows whichever the database returns first (§3.2, §11.18).", "payload-warning")
+                                  "shows whichever the database returns first.", "payload-warning")
             else:
                 self.llm.set_note(None)
 
@@ -735,7 +735,7 @@ class RunLogsPanel(QTabWidget):
             return None
         open_count = sum(1 for m in rows if not m.resolved)
         return (f"Trace {key}: {open_count} open, {len(rows) - open_count} resolved. Open mismatches are "
-                "highlighted. Upstream stores details as {} (§11.16).")
+                "highlighted. Upstream stores details as {} (its writer cannot store anything else).")
 
     def _audit_selected(self, current: QModelIndex, _previous: QModelIndex | None = None) -> None:
         event = self.audit.model.data(current, RECORD_ROLE) if current.isValid() else None

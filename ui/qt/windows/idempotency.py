@@ -66,8 +66,8 @@ __all__ = [
 
 NO_REDIS_TEXT = "No Redis configured — set one in Settings."
 CONVENTION_TEXT = ("Our request hash = hash_request(params): SHA-256 (64 hex) of the step's params as canonical "
-                   "JSON (sorted keys, separators \",\" and \":\", default=str) — upstream's idempotency convention "
-                   "(§6.2). The verdict is what upstream's Lua check would answer for this request now: new (no key), "
+                   "JSON (sorted keys, separators \",\" and \":\", default=str) — upstream's idempotency convention"
+                   ". The verdict is what upstream's Lua check would answer for this request now: new (no key), "
                    "duplicate (the stored hash equals ours), conflict (it does not). Nothing is written to Redis.")
 
 
@@ -157,7 +157,8 @@ IDEMPOTENCY_COLUMNS: list[Column] = [
     Column("Verdict", lambda r: r.verdict.value, 9,
            tip="What upstream's Lua check would answer for this step's request: new / duplicate / conflict"),
     Column("Status", lambda r: _field(r, lambda s: s.status), 9,
-           tip="The stored status (pending / completed / failed). Upstream's check never reads it (§11.23)"),
+           tip="The stored status (pending / completed / failed). Upstream's check never reads it: a "
+               "failed request sent again still answers duplicate"),
     Column("Stored hash", lambda r: "—" if r.state is None else _short_hash(r.state.request_hash), 17,
            tip="The request hash the key holds (field 'hash')"),
     Column("Our hash", lambda r: _short_hash(r.step.request_hash), 17,

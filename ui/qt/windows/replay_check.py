@@ -102,12 +102,12 @@ REPLAY_COLUMNS: list[Column] = [
     Column("Step", lambda s: str(s.step_index), 5, numeric=True, tip="step_index (the original's step with the "
                                                                      "same index is what a check compares with)"),
     Column("Skill", lambda s: s.skill_name or "", 12),
-    Column("Behavior", lambda s: s.behavior, 8, tip="replay_behavior: execute (default), skip or check (§6.1)"),
+    Column("Behavior", lambda s: s.behavior, 8, tip="replay_behavior: execute (default), skip or check"),
     Column("Idempotency key", lambda s: s.idempotency_key or "—", 12,
            tip="The step's idempotency_key: the cache key (none: never cached, a skip executes)"),
     Column("Outcome", lambda s: s.outcome.value, 27),
     Column("Expected hash", lambda s: s.expected_hash or "—", 16,
-           tip="hash_output of the original step's outcome_data (16 hex, default separators, §6.1)"),
+           tip="hash_output of the original step's outcome_data (16 hex, default separators)"),
     Column("Actual hash", lambda s: s.actual_hash or "—", 16,
            tip="hash_output of the replay's output, or of the cached output on a cache hit"),
     Column("From cache", lambda s: _yes(s.from_cache), 6, tip="The output came from the cache"),
@@ -131,7 +131,7 @@ _OUTCOME_TIPS = {
     CheckOutcome.SKIPPED: "skip with a cache hit: the cached output is returned, nothing executes",
     CheckOutcome.CHECKED: "check: executed, and its output hash equals the original's",
     CheckOutcome.CHECKED_UNVERIFIED: "check with a cache hit: upstream returns the cached output as checked "
-                                     "WITHOUT comparing anything (§11.23)",
+                                     "WITHOUT comparing anything",
     CheckOutcome.MISMATCH: "check: the output hash differs from the original's; upstream raises "
                            "ReplayMismatchError",
     CheckOutcome.INVALID: "a replay_behavior that is not execute, skip or check: upstream's ReplayBehavior "
