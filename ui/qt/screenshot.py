@@ -7,7 +7,7 @@ not open: saves the start page and its banner, and quits), selects a run
 ``TRACE_INSPECTOR_LOGS_TAB`` (audit, policy, llm, system, exports, window, mismatches) picks the
 Run logs tab shown, and ``TRACE_INSPECTOR_LEDGER=out2.png`` also saves the Audit ledger window.
 ``TRACE_INSPECTOR_EVIDENCE=1`` raises the Evidence dock, waits for the run's evidence and for the
-status bar's grading, and activates reason ``TRACE_INSPECTOR_REASON`` (default: the first that
+status bar's grading, and activates reason ``TRACE_INSPECTOR_REASON`` (a row number or a reason code; default: the first that
 names rows), so its rows are shown selected; ``TRACE_INSPECTOR_EVIDENCE_TAB`` (environment,
 activity, provider, policy, integrity, failures) then picks the card shown.
 """
@@ -105,8 +105,10 @@ def schedule_screenshot(window, path: str, *, timeout_ms: int = 60000) -> None:
             state["reason"] = True
             panel = window.evidence_panel
             model = panel.reasons_model
-            if want_reason is not None:
+            if want_reason is not None and want_reason.isdigit():
                 row = int(want_reason)
+            elif want_reason is not None:  # a reason code
+                row = next((r for r in range(model.rowCount()) if model.reason_at(r).code == want_reason), -1)
             else:
                 row = next((r for r in range(model.rowCount()) if model.reason_at(r).refs), -1)
             if 0 <= row < model.rowCount():
