@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test fuzz setup system-deps screenshot clean
+.PHONY: demo test fuzz setup system-deps screenshot package clean
 
 $(STAMP): pyproject.toml
 	@EXTRA_APT_PACKAGES="postgresql redis-server redis-tools" bash .ci/system-deps.sh
@@ -49,5 +49,12 @@ screenshot: $(STAMP)
 	  /tmp/aos-chart-shots/screenshot-timeline-100k-zoomed.png /tmp/aos-chart-shots/screenshot-activity.png \
 	  /tmp/aos-chart-shots/screenshot-timeline-100k-dark.png $(CURDIR)/resources/
 
+# The desktop app as a standalone folder, dist/trace-inspector/ (PyInstaller, installed into the venv
+# here only), then checked by running it: CLI, bundles, Postgres, Redis, the window under Xvfb
+# (docs/packaging.md). Prints the build time, sizes and start time; fails when a check does.
+package: $(STAMP)
+	$(BIN)/python -m pip install -q 'pyinstaller>=6.10,<7'
+	$(BIN)/python packaging/build.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

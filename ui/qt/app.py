@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from logging.handlers import RotatingFileHandler
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ui.qt.messages import MessageBus
@@ -25,6 +26,7 @@ from ui.qt.session.trust import TrustStore
 from ui.qt.windows.export import BundleTools
 
 __all__ = [
+    "APP_ID",
     "FREEZE_AFTER_MS",
     "bundle_tools",
     "collector",
@@ -48,11 +50,34 @@ def _setup_logging() -> None:
     root.setLevel(logging.INFO)
 
 
+#: The desktop entry's and the icon's name (resources/aos-trace-inspector.*).
+APP_ID = "aos-trace-inspector"
+
+
+def _app_icon() -> QIcon:
+    """The app's icon, from the PNGs the package ships (read as bytes: a frozen or zipped package
+    has no paths to give Qt)."""
+    from importlib.resources import files
+
+    icon = QIcon()
+    for size in (48, 128, 256):
+        pixmap = QPixmap()
+        try:
+            pixmap.loadFromData(files("resources").joinpath(f"{APP_ID}-{size}.png").read_bytes(), "PNG")
+        except OSError as exc:  # a broken install: the window still opens, with Qt's default icon
+            logging.getLogger(__name__).warning("app icon %s: %s", size, exc)
+            continue
+        icon.addPixmap(pixmap)
+    return icon
+
+
 def make_application(argv: list[str] | None = None, *, theme: bool = True) -> QApplication:
     """The QApplication (made once), with garbage collection moved to the GUI thread
     (``ui.qt.session.collector``: a cycle holding a Qt object must never die on a worker)."""
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     collector(app)
+    app.setWindowIcon(_app_icon())
+    app.setDesktopFileName(APP_ID)  # Wayland's app id: the desktop entry's name, for its icon
     if theme:
         from ui.qt.theme import apply_theme
 
