@@ -1237,6 +1237,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.serialize import audit_event_to_json, logs_to_json
+    from ui.format import fmt_cost
 
     source = _open(args.source, args)
     try:
@@ -1252,7 +1253,7 @@ def _cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"Run {s.run_id}  trace={logs.trace_id}  tenant={s.tenant_id}\n")
         out.write(f"\nLLM run records ({len(logs.llm_records)})\n")
         out.writelines(f"  {r.provider}/{r.model}  {r.execution_status}  tokens {r.input_tokens}→{r.output_tokens}  "
-                      f"cost {r.cost_cents}¢  prompt {(r.prompt_hash or '-')[:16]}  response "
+                      f"cost {fmt_cost(r.cost_cents)}  prompt {(r.prompt_hash or '-')[:16]}  response "
                       f"{(r.response_hash or '-')[:16]}\n" for r in logs.llm_records)
         window = logs.replay_window
         if window is not None:
