@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from inspector.errors import InspectorError, UsageError
@@ -24,7 +24,7 @@ from inspector.fastjson import stdlib_dumps
 from inspector.model import RunFilter, RunSort, RunSummary, normalise_time_bound
 from inspector.serialize import run_record_to_json, run_summary_to_json, step_json_text
 from inspector.version import package_version
-from inspector.source import HasLogs, StreamsRuns, TraceSource, TracesPerRun
+from inspector.source import HasLogs, KnowsEvidenceTables, StreamsRuns, TraceSource, TracesPerRun
 
 if TYPE_CHECKING:  # loaded by the commands that use them
     from inspector.evidence import EvidenceReader
@@ -405,31 +405,82 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, right: set[int] = frozens
         out.write("  ".join(cells).rstrip() + "\n")
 
 
+#: Runs whose grades ``runs`` reads at once: one grouped count per evidence table for them all.
+_GRADE_PAGE = 500
+#: The Grade cell without an evidence store (the window's dash), and when the grade could not be read.
+_NO_STORE, _UNREAD = "—", "?"
+
+
+def _grades_reader(source: TraceSource) -> EvidenceReader | None | str:
+    """What the Grade column is read with: the source's evidence reader; None when it has no
+    evidence store (asked without loading the evidence modules where the source can say:
+    ``KnowsEvidenceTables``); why not, as text, when the evidence tables could not be looked at."""
+    if isinstance(source, KnowsEvidenceTables) and not source.has_evidence_tables():
+        return None
+    try:
+        found = source.evidence()
+        return found if found is not None and found.has_store else None
+    except InspectorError as exc:
+        return str(exc)
+
+
+def _graded(reader: EvidenceReader | None | str, runs: Iterable[RunSummary]) -> Iterator[tuple[RunSummary, str | None]]:
+    """Each run with its integrity grade as the window's runs list shows it (``grades_of`` a page
+    of runs at a time: only the runs listed are graded): None without an evidence store, ``"?"``
+    when it could not be read, which a note on stderr says once (the runs are listed all the same)."""
+    import itertools
+
+    if reader is None:
+        yield from ((r, None) for r in runs)
+        return
+    from inspector.services.grading import grades_of
+
+    failed = isinstance(reader, str)
+    if failed:
+        sys.stderr.write(f"note: the integrity grades could not be read: {reader}\n")
+    it = iter(runs)
+    while page := list(itertools.islice(it, _GRADE_PAGE)):
+        grades: dict[str, Any] = {}
+        if not failed:
+            try:
+                grades = grades_of(reader, [r.run_id for r in page])
+            except InspectorError as exc:
+                failed = True
+                sys.stderr.write(f"note: the integrity grades could not be read: {exc}\n")
+        for r in page:
+            info = grades.get(r.run_id)
+            yield r, (_UNREAD if info is None else info.grade.value)
+
+
 def _cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
-    from ui.format import fmt_cost, fmt_duration
+    from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
 
     flt = _filter(args)
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be 0 or more")
     source = _open(args.source, args)
     try:
-        runs = _iter_runs(source, flt, RunSort(args.sort), not args.asc, args.limit)
+        reader = _grades_reader(source)
+        runs = _graded(reader, _iter_runs(source, flt, RunSort(args.sort), not args.asc, args.limit))
         if args.json:
-            _write_json_stream(out, {"source": _source_json(source)}, "runs",
-                               (run_summary_to_json(r) for r in runs), {"count": lambda n: n})
+            docs = ({**run_summary_to_json(r), "integrity_grade": None if grade == _UNREAD else grade}
+                    for r, grade in runs)
+            _write_json_stream(out, {"source": _source_json(source), "evidence_store": reader is not None}, "runs",
+                               docs, {"count": lambda n: n})
             return _EXIT_OK
         traces = source.info.kind == "postgres"
-        rows = [["RUN ID", "STATUS", "TENANT", "AGENT", "STEPS", "FAIL", "COST", "DURATION", "STARTED"]
+        rows = [["RUN ID", "STATUS", "GRADE", "TENANT", "AGENT", "STEPS", "FAIL", "COST", "DURATION", "STARTED"]
                 + (["TRACE ID"] if traces else [])]
-        for r in runs:
+        for r, grade in runs:
             rows.append([
                 r.run_id + (" (replay)" if r.replay_of else ""),
                 "orphan steps" if r.orphan else (r.status or "") + (" (archived)" if r.archived else ""),
+                _NO_STORE if grade is None else grade,
                 r.tenant_id or "", r.agent_id or "",
-                str(r.total_steps or 0), str(r.failure_count or 0),
-                fmt_cost(r.total_cost_cents), fmt_duration(r.total_duration_ms), r.started_at or "",
+                fmt_count(r.total_steps or 0), fmt_count(r.failure_count or 0),
+                fmt_cost(r.total_cost_cents), fmt_duration(r.total_duration_ms), fmt_timestamp(r.started_at),
             ] + ([r.trace_id or ""] if traces else []))
-        _table(rows, out, right={4, 5, 6, 7})
+        _table(rows, out, right={5, 6, 7, 8})
         out.write(f"{len(rows) - 1} run(s)\n")
         return _EXIT_OK
     finally:
