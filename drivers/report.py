@@ -9,7 +9,9 @@ import io
 from typing import Any
 from xml.sax.saxutils import escape
 
+from inspector.model import stored_float
 from inspector.services.export import ReportInput
+from inspector.units import fmt_cost, fmt_duration
 
 __all__ = ["render_report", "TIMELINE_ROWS"]
 
@@ -27,14 +29,10 @@ def _text(value: Any, width: int = 0) -> str:
 
 
 def _money(cents: Any) -> str:
-    """Cents as the window shows them: whole dollars above $1, else cents with 4 decimals."""
-    try:
-        c = float(cents)
-    except (TypeError, ValueError, OverflowError):
-        return "—"
-    if c != c:  # NaN
-        return "NaN"
-    return f"${c / 100:,.2f}" if abs(c) >= 100 else f"{c:.4f}".rstrip("0").rstrip(".") + "¢"
+    """Cents as the window and the CLI show them (``inspector.units.fmt_cost``); a dash for what
+    is not a number."""
+    c = stored_float(cents)
+    return "—" if c is None else fmt_cost(c)
 
 
 def _time(value: Any) -> str:
@@ -50,11 +48,9 @@ def _score(value: Any) -> str:
 
 
 def _ms(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{v / 1000:,.2f} s" if v >= 1000 else f"{v:,.0f} ms"
+    """A duration as the window and the CLI show it (``inspector.units.fmt_duration``)."""
+    v = stored_float(value)
+    return "—" if v is None else fmt_duration(v)
 
 
 def render_report(data: ReportInput) -> bytes:

@@ -75,6 +75,10 @@ __all__ = ["SQLITE_HEADER", "SQLiteTraceReader", "check_sqlite_file", "read_only
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
+#: The tables whose presence makes an evidence store (``EvidenceReader.has_store``: the counted
+#: classes H, B, G and D), named here so that knowing costs no import of the evidence modules.
+_EVIDENCE_STORE_TABLES = frozenset({"environment_evidence", "activity_evidence", "provider_evidence",
+                                    "policy_decisions"})
 _TRACE_COLUMNS = (
     "run_id", "correlation_id", "tenant_id", "agent_id", "plan", "plan_hash", "started_at",
     "completed_at", "status", "metadata", "created_at", "seed", "frozen_timestamp", "root_hash",
@@ -222,6 +226,7 @@ class SQLiteTraceReader:
         self._orphans: list[RunSummary] | None = None
         self._sorted_keys: dict[tuple, list[str]] = {}
         self._evidence: EvidenceReader | None = None
+        self._evidence_tables: bool | None = None
         self._inspect_schema()
 
     @property
@@ -287,6 +292,8 @@ class SQLiteTraceReader:
         with self._guard("opening"), self._raw() as con:
             names = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()]
             tables = {name: [r[1] for r in con.execute(f"PRAGMA table_info({name})").fetchall()] for name in names}
+            # Views too: the evidence reader reads a view by a table's name as the table.
+            relations = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         missing = [t for t in ("traces", "trace_steps") if t not in tables]
         if missing:
             found = ", ".join(sorted(t for t in tables if not t.startswith("sqlite_"))) or "no tables"
@@ -296,6 +303,7 @@ class SQLiteTraceReader:
             )
         self._trace_cols = set(tables["traces"])
         self._step_cols = set(tables["trace_steps"])
+        self._evidence_tables = bool(_EVIDENCE_STORE_TABLES & relations)
         for tbl, need, have in (("traces", ("run_id",), self._trace_cols),
                                 ("trace_steps", ("run_id", "step_index"), self._step_cols)):
             lacking = [c for c in need if c not in have]
@@ -877,6 +885,16 @@ class SQLiteTraceReader:
         with self._guard(doing), self.engine.connect() as conn:
             yield conn
 
+    def has_evidence_tables(self) -> bool:
+        """Whether the file has any of the evidence tables (``KnowsEvidenceTables``): known from
+        opening, read again in plain SQL after a refresh."""
+        with self._lock:
+            if self._evidence_tables is None:
+                with self._guard("looking for the evidence tables"), self._raw() as con:
+                    rows = con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").fetchall()
+                self._evidence_tables = bool(_EVIDENCE_STORE_TABLES & {name for (name,) in rows})
+            return self._evidence_tables
+
     def evidence(self) -> EvidenceReader:
         """The evidence reader over the same file (a local DB may carry the evidence tables); its
         ``has_store`` is False for a plain upstream ``traces.db``."""
@@ -911,6 +929,7 @@ class SQLiteTraceReader:
         with self._lock:
             self._replay_map = None
             self._evidence = None
+            self._evidence_tables = None
             self._orphans = None
             self._sorted_keys.clear()
 

@@ -33,6 +33,7 @@ __all__ = [
     "Cancellable",
     "Capability",
     "HasLogs",
+    "KnowsEvidenceTables",
     "MemorySource",
     "Pingable",
     "RunActivitySource",
@@ -247,6 +248,15 @@ class RunActivitySource(Protocol):
     chart); others are counted from their runs' start times (``services.activity``)."""
 
     def run_activity(self, flt: RunFilter, max_intervals: int = 120) -> RunActivity: ...
+
+
+@runtime_checkable
+class KnowsEvidenceTables(Protocol):
+    """A source that can say cheaply whether it has any evidence table (a SQLite file knows from
+    reading its catalogue when opened), without loading the evidence modules ``evidence()`` needs:
+    False means ``evidence()`` would find no store; True, that it has one."""
+
+    def has_evidence_tables(self) -> bool: ...
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from inspector.errors import InspectorError, UsageError
@@ -24,7 +24,7 @@ from inspector.fastjson import stdlib_dumps
 from inspector.model import RunFilter, RunSort, RunSummary, normalise_time_bound
 from inspector.serialize import run_record_to_json, run_summary_to_json, step_json_text
 from inspector.version import package_version
-from inspector.source import HasLogs, StreamsRuns, TraceSource, TracesPerRun
+from inspector.source import HasLogs, KnowsEvidenceTables, StreamsRuns, TraceSource, TracesPerRun
 
 if TYPE_CHECKING:  # loaded by the commands that use them
     from inspector.evidence import EvidenceReader
@@ -33,8 +33,6 @@ if TYPE_CHECKING:  # loaded by the commands that use them
 __all__ = ["build_parser", "main"]
 
 _EXIT_OK, _EXIT_FINDING, _EXIT_USAGE = 0, 1, 2
-_SUBCOMMANDS = ("runs", "show", "grade", "diff", "replay-check", "audit", "logs", "export", "verify", "keygen",
-                "check", "check-panel", "activity", "demo", "search")
 _PAGE = 500
 #: Items of a JSON stream written at once.
 _WRITE_BLOCK = 500
@@ -42,120 +40,214 @@ _WRITE_BLOCK = 500
 _GRADE_BLOCK = 5000
 
 
+#: The commands as ``--help`` lists them: grouped by what they are for, the common ones first.
+_COMMAND_GROUPS = (
+    ("browse", ("runs", "show", "search", "activity")),
+    ("integrity and consistency", ("grade", "check", "check-panel")),
+    ("replays", ("diff", "replay-check")),
+    ("Postgres logs", ("audit", "logs")),
+    ("export bundles", ("export", "verify", "keygen")),
+    ("setup", ("demo",)),
+)
+_SUBCOMMANDS = tuple(name for _, names in _COMMAND_GROUPS for name in names)
+_PROG = "trace-inspector"
+#: The top level's usage, for every form (the window's and the commands').
+_USAGE = f"{_PROG} [-h] [-V] [--demo | SOURCE]\n       {_PROG} COMMAND [options] ..."
+_SOURCE_HELP = ("a traces.db SQLite file, a trace JSON file, an export bundle (.zip) or "
+                "postgresql://user@host:port/db")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, except that a paragraph whose lines are indented (examples) is kept
+    as written, and paragraphs stay apart; the others are filled to the width."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        return "\n\n".join(
+            "\n".join(indent + line for line in p.splitlines()) if "\n " in p or p.startswith(" ")
+            else super(_Formatter, self)._fill_text(p, width, indent) for p in paragraphs)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # argparse exits 2 too, with a one-line reason
         self.print_usage(sys.stderr)
         raise SystemExit(f"{self.prog}: error: {message}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="trace-inspector", description="Inspect AOS agent-run trace databases.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+class _TopParser(_Parser):
+    """The top level: its help lists the commands in their groups (argparse lists a flat one)."""
 
-    runs = sub.add_parser("runs", help="list runs", description="List the runs of a source, newest first.")
-    runs.add_argument("source", metavar="SOURCE", help="traces.db, trace JSON file, or postgresql://user@host/db")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Each command's help line, by name (filled as they are added: :func:`_command`).
+        self.command_help: dict[str, str] = {}
+
+    def format_help(self) -> str:
+        f = self._get_formatter()
+        f.add_usage(self.usage, self._actions, self._mutually_exclusive_groups)
+        f.add_text(self.description)
+        for title, names in _COMMAND_GROUPS:
+            f.start_section(title)
+            f.add_arguments([argparse.Action([], dest=n, metavar=n, help=self.command_help[n]) for n in names])
+            f.end_section()
+        f.start_section("options")
+        f.add_arguments([a for a in self._actions if a.option_strings])
+        f.end_section()
+        f.add_text(self.epilog)
+        return f.format_help()
+
+
+def _command(sub: Any, top: _TopParser, name: str, usage: str, help: str, description: str | None = None,
+             epilog: str | None = None) -> argparse.ArgumentParser:
+    """A command's parser: ``usage`` is what follows ``trace-inspector NAME`` (argparse's own
+    would list every option), ``help`` its line in the top level's list."""
+    top.command_help[name] = help
+    lines = usage.split("\n")
+    text = "\n".join([f"%(prog)s {lines[0]}"] + [" " * 7 + f"%(prog)s {line}" for line in lines[1:]])
+    return sub.add_parser(name, help=help, usage=text, epilog=epilog,
+                          description=description or help[0].upper() + help[1:] + ".")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _TopParser(
+        prog=_PROG, usage=_USAGE,
+        description="Inspect AOS agent runs: their steps, integrity grades and replays, offline.\n\n"
+                    "With a SOURCE (or --demo) and no COMMAND, the desktop app opens on it. A COMMAND prints "
+                    "for people or, with --json, for scripts; trace-inspector COMMAND --help tells more. "
+                    f"SOURCE is {_SOURCE_HELP}.",
+        epilog="examples:\n"
+               f"  {_PROG} demo --out demo.db && {_PROG} demo.db\n"
+               f"  {_PROG} runs demo.db --status failed --limit 20\n"
+               f"  {_PROG} diff demo.db REPLAY_RUN_ID --ignore /outcome_data/request_id\n\n"
+               "Exit codes: 0 ok, 1 a finding (a FAIL grade, broken parity, violations), 2 bad usage or "
+               "unreadable input.")
+    p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
+    p.add_argument("--demo", action="store_true", help="open the desktop app on the built-in demo database")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog=_PROG)
+
+    runs = _command(
+        sub, p, "runs", "[options] SOURCE", "list runs with their integrity grade",
+        description="List the runs of a source, newest first, with the integrity grade the window's runs list "
+                    "shows (upstream's rules over the evidence tables, read for the runs printed; a dash when "
+                    "the source has no evidence store).",
+        epilog=f"examples:\n  {_PROG} runs traces.db --limit 50\n"
+               f"  {_PROG} runs traces.db --status failed --since 2026-10-01 --sort total_cost_cents")
+    _add_source(runs)
     _add_run_filters(runs)
-    runs.add_argument("--sort", choices=[s.value for s in RunSort], default=RunSort.STARTED_AT.value)
-    runs.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
-    runs.add_argument("--limit", type=int, default=None, metavar="N", help="at most N runs (default: all)")
-    runs.add_argument("--json", action="store_true", help="print JSON (see README)")
+    out = runs.add_argument_group("order and output")
+    out.add_argument("--sort", choices=[s.value for s in RunSort], default=RunSort.STARTED_AT.value,
+                     metavar="FIELD", help="sort by one of: " + ", ".join(s.value for s in RunSort)
+                     + " (default: started_at)")
+    out.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
+    out.add_argument("--limit", type=int, default=None, metavar="N", help="at most N runs (default: all)")
+    _add_json(out)
     _add_bundle_options(runs)
 
-    show = sub.add_parser("show", help="show a run and all its steps")
-    show.add_argument("source", metavar="SOURCE")
+    show = _command(sub, p, "show", "[options] SOURCE RUN_ID", "show a run and all its steps")
+    _add_source(show)
     show.add_argument("run_id", metavar="RUN_ID", help="a run id, or in Postgres a trace id (a run id picks its newest trace)")
-    show.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_json(show)
     _add_bundle_options(show)
 
-    grade = sub.add_parser(
-        "grade", help="grade runs by their evidence (upstream's integrity rules)",
+    grade = _command(
+        sub, p, "grade", "[options] SOURCE [RUN_ID]", "grade runs by their evidence (upstream's integrity rules)",
         description="Upstream's integrity grade (PASS/WARN/FAIL), score and explanation of one run, or of every "
                     "run in the filters (the same as runs'), computed now from the evidence tables, beside the "
                     "verdict upstream stored. One run also gets the reasons behind its grade, including how "
                     "evidence step indexes (1-based, counting retries) line up with the trace's; many runs are graded with "
                     "grouped counts and their reasons leave that check out. Exit 1 if any graded run is FAIL; "
                     "2 if the source has no evidence store.")
-    grade.add_argument("source", metavar="SOURCE", help="traces.db with evidence tables, or postgresql://user@host/db")
+    _add_source(grade, "traces.db with evidence tables, or postgresql://user@host:port/db")
     grade.add_argument("run_id", metavar="RUN_ID", nargs="?",
                        help="grade this run only (in Postgres a trace id names its run); default: every run "
                             "in the filters")
-    _add_run_filters(grade)
-    grade.add_argument("--grade", type=str.upper, choices=_GRADES,
-                       help="only runs of this grade")
-    grade.add_argument("--json", action="store_true", help="print JSON (see README)")
+    filters = _add_run_filters(grade)
+    filters.add_argument("--grade", type=str.upper, choices=_GRADES, metavar="GRADE",
+                         help="only runs of this grade: " + ", ".join(_GRADES))
+    _add_json(grade)
     _add_bundle_options(grade)
 
-    diff = sub.add_parser(
-        "diff", help="compare a run with its replay (exit 1 when parity is broken)",
+    diff = _command(
+        sub, p, "diff", "[options] SOURCE REPLAY\n[options] SOURCE RUN_A RUN_B\n[options] SOURCE_A RUN_A SOURCE_B RUN_B",
+        "compare a run with its replay (exit 1 when parity is broken)",
         description="Compare two runs offline: upstream's parity verdict (compare_traces), both step lists "
                     "aligned, and the fields that differ. Forms: SOURCE REPLAY (the original is found through "
                     "metadata.replay_of), SOURCE RUN_A RUN_B (one source), SOURCE_A RUN_A SOURCE_B RUN_B (two "
                     "sources: databases, trace files, Postgres). Exit 1 when parity is broken: upstream's "
                     "verdict fails or an aligned step differs under the rules in force; once --ignore rules "
                     "absorb a difference in a field upstream hashes, only the aligned steps decide, since "
-                    "upstream's signature cannot ignore fields.")
-    diff.add_argument("operands", nargs="+", metavar="SOURCE_A RUN_A [SOURCE_B] RUN_B")
+                    "upstream's signature cannot ignore fields.",
+        epilog=f"examples:\n  {_PROG} diff traces.db REPLAY_RUN_ID\n"
+               f"  {_PROG} diff local.db RUN_ID postgresql://reader@db/aos RUN_ID --ignore '/params/*/ts'")
+    diff.add_argument("operands", nargs="+", metavar="OPERAND",
+                      help="2 to 4 of them, as in the usage: sources and the runs in them")
     diff.add_argument("--ignore", action="append", default=[], metavar="POINTER",
                       help="JSON pointer into a step to leave out, e.g. /outcome_data/request_id or "
                            "/params/*/ts (* matches any key or index); repeatable")
     diff.add_argument("--limit", type=int, default=50, metavar="N",
                       help="differing rows to print (text output; default 50)")
-    diff.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_json(diff)
     _add_bundle_options(diff)
 
-    rc = sub.add_parser(
-        "replay-check", help="run a recorded replay through upstream's replay enforcer (exit 1 on a mismatch)",
+    rc = _command(
+        sub, p, "replay-check", "[options] SOURCE RUN_ID",
+        "run a recorded replay through upstream's replay enforcer",
         description="Run a recorded replay through upstream's replay enforcer (execute / skip / check, outputs "
                     "cached by idempotency key) against its original's outputs, offline, and show each step's "
                     "outcome. The cache is in memory, seeded with the original's outputs; with --redis it is "
                     "the team's Redis with upstream's layout (aos:idempotency:{tenant}:{key}, 24 h TTL), which "
                     "the check reads and, as upstream's enforcer does, writes (up to its first mismatch). An "
                     "unreachable Redis falls back to memory and says so.")
-    rc.add_argument("source", metavar="SOURCE")
+    _add_source(rc)
     rc.add_argument("run_id", metavar="RUN_ID", help="the replay")
     rc.add_argument("--original", metavar="RUN", help="the original run (default: the replay's replay_of)")
     rc.add_argument("--original-source", metavar="SOURCE", help="where the original is (default: SOURCE)")
     rc.add_argument("--redis", metavar="URL", help="redis://[:password@]host:port/db for a shared cache")
     rc.add_argument("--seed-cache", action="store_true",
                     help="with --redis, also cache the original's outputs under their keys (a memory cache, also after a fallback, always is)")
-    rc.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_json(rc)
 
-    audit = sub.add_parser("audit", help="governance events of the audit ledger (Postgres)",
-                           description="The audit ledger, newest first: every event of the source, or the "
-                                       "governance events that name one run.")
-    audit.add_argument("source", metavar="SOURCE", help="postgresql://user@host:port/db")
-    audit.add_argument("--run", metavar="RUN_ID", help="only events whose before/after state names this run")
-    audit.add_argument("--entity-type", metavar="T", help="e.g. POLICY_RULE, LIMIT, INCIDENT, SIGNAL")
-    audit.add_argument("--event-type", metavar="E", help="e.g. LimitBreached")
-    audit.add_argument("--actor", metavar="A", help="actor id or actor type (HUMAN, SYSTEM, AGENT)")
-    audit.add_argument("--tenant", help="tenant_id")
-    audit.add_argument("--since", help="created at or after (ISO date or time; naive = UTC)")
-    audit.add_argument("--until", help="created at or before (a date includes the whole day)")
+    audit = _command(sub, p, "audit", "[options] SOURCE", "the audit ledger's governance events",
+                     description="The audit ledger of an AOS Postgres database, newest first: every event of the source, or the "
+                                 "governance events that name one run.")
+    _add_source(audit, "postgresql://user@host:port/db")
+    events = audit.add_argument_group("filters")
+    events.add_argument("--run", metavar="RUN_ID", help="only events whose before/after state names this run")
+    events.add_argument("--entity-type", metavar="T", help="e.g. POLICY_RULE, LIMIT, INCIDENT, SIGNAL")
+    events.add_argument("--event-type", metavar="E", help="e.g. LimitBreached")
+    events.add_argument("--actor", metavar="A", help="actor id or actor type (HUMAN, SYSTEM, AGENT)")
+    events.add_argument("--tenant", metavar="ID", help="tenant_id")
+    events.add_argument("--since", metavar="TIME", help="created at or after (ISO date or time; naive = UTC)")
+    events.add_argument("--until", metavar="TIME", help="created at or before (a date includes the whole day)")
     audit.add_argument("--limit", type=int, default=None, metavar="N", help="at most N events (default: all)")
-    audit.add_argument("--json", action="store_true", help="print JSON (see README)")
+    _add_json(audit)
     _add_bundle_options(audit)
 
-    logs = sub.add_parser("logs", help="the logs around one run (Postgres)",
-                          description="LLM run records, system records, log exports, the replay window, "
-                                      "mismatches, audit events and policy activations of one run.")
-    logs.add_argument("source", metavar="SOURCE", help="postgresql://user@host:port/db")
+    logs = _command(sub, p, "logs", "[options] SOURCE RUN_ID", "the logs around one run: LLM, system and audit records",
+                    description="LLM run records, system records, log exports, the replay window, "
+                                "mismatches, audit events and policy activations of one run, from an AOS Postgres "
+                                "database.")
+    _add_source(logs, "postgresql://user@host:port/db")
     logs.add_argument("run_id", metavar="RUN_ID", help="a run id or a trace id")
-    logs.add_argument("--json", action="store_true", help="print one JSON document (see README)")
+    _add_json(logs, "print one JSON document (see docs/cli.md)")
     _add_bundle_options(logs)
 
-    export = sub.add_parser(
-        "export", help="write a signed export bundle (.zip) of runs",
+    export = _command(
+        sub, p, "export", "-o OUT.zip [options] SOURCE [RUN_ID ...]", "write a signed export bundle (.zip) of runs",
         description="Export runs as one signed bundle: the run data as JSON, upstream's EvidenceBundle / "
                     "SOC2Bundle / ExecutiveDebriefBundle with its content_hash, a PDF report, a custody log, and a "
                     "manifest of every file's SHA-256 signed with Ed25519. Give run ids, or filters (the same as "
                     "runs'; none: every run). The bundle appears only once complete. Without --key the user's "
                     "default signing key is used, and created the first time (its path is printed).")
-    export.add_argument("source", metavar="SOURCE")
-    export.add_argument("run_ids", metavar="RUN_ID", nargs="*", help="runs to export (default: the filter's)")
-    _add_run_filters(export)
+    _add_source(export)
+    export.add_argument("run_ids", metavar="RUN_ID", nargs="*", help="runs to export (default: the filters')")
     export.add_argument("-o", "--out", required=True, metavar="OUT.zip", help="the bundle to write")
-    export.add_argument("--kind", choices=["evidence", "soc2", "executive"], default="evidence",
-                        help="which upstream bundle it carries (default: evidence)")
+    export.add_argument("--kind", choices=["evidence", "soc2", "executive"], default="evidence", metavar="KIND",
+                        help="which upstream bundle it carries: evidence (the default), soc2 or executive")
     export.add_argument("--reason", metavar="TEXT", help="why the runs are exported (recorded, signed)")
     export.add_argument("--no-redact", action="store_true",
                         help="export payloads as stored (default: upstream's redaction plus card numbers and SSNs)")
@@ -167,85 +259,93 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--redis", metavar="URL",
                         help="remember export requests in this Redis (the same request returns the bundle "
                              "already written); default: in memory for this command")
-    export.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_json(export, "print the result as JSON")
+    _add_run_filters(export)
     _add_bundle_options(export, untrusted=False)
 
-    verify = sub.add_parser(
-        "verify", help="verify an export bundle (exit 0 only when everything verifies)",
+    verify = _command(
+        sub, p, "verify", "[options] BUNDLE", "verify an export bundle: signature, files, custody log",
         description="Check a bundle offline: its manifest's Ed25519 signature, every file's size and SHA-256, "
                     "that no file is missing or unlisted, the custody log's hash chain, and the zip itself "
                     "(unsafe names, symlinks, duplicates, encryption, zip bombs). With --trust, the signer must "
                     "be one of the keys given. Exit 0 when everything verifies, 1 on any failure, 2 when the "
                     "file is not a zip at all.")
-    verify.add_argument("bundle", metavar="BUNDLE")
+    verify.add_argument("bundle", metavar="BUNDLE", help="the export bundle (.zip)")
     verify.add_argument("--trust", action="append", default=[], metavar="PUBKEY",
                         help="a trusted signer's public key file (.pub); repeatable")
-    verify.add_argument("--json", action="store_true", help="print the verification as JSON")
+    _add_json(verify, "print the verification as JSON")
 
-    keygen = sub.add_parser("keygen", help="create an Ed25519 signing key for export bundles",
-                            description="Write a private key (mode 0600) and its public key beside it "
-                                        "(KEYFILE.pub): give the .pub to whoever verifies your bundles.")
-    keygen.add_argument("-o", "--out", required=True, metavar="KEYFILE")
+    keygen = _command(sub, p, "keygen", "-o KEYFILE [--force]", "create an Ed25519 signing key for export bundles",
+                      description="Write a private key (mode 0600) and its public key beside it "
+                                  "(KEYFILE.pub): give the .pub to whoever verifies your bundles.")
+    keygen.add_argument("-o", "--out", required=True, metavar="KEYFILE", help="the private key to write")
     keygen.add_argument("--force", action="store_true", help="replace an existing key")
 
-    ck = sub.add_parser(
-        "check", help="check that the panels showing a run agree with each other (exit 1 on violations)",
+    ck = _command(
+        sub, p, "check", "[options] SOURCE [RUN_ID]",
+        "check that the panels showing a run agree with each other",
         description="The inspector's panels as slots of signals (runs list, step tree, evidence, integrity, LLM "
                     "record, audit), checked against each other by rules with stable ids (INS-001…: step counts, "
                     "costs and durations equal, a completed run has a completion time, steps inside the run's "
                     "time bounds, a FAIL grade means a required class is missing, the stored verdict agrees, LLM "
                     "tokens equal provider evidence tokens…); --rules replaces them. One run, or every run of "
                     "the filters. Exit 1 on violations.")
-    ck.add_argument("source", metavar="SOURCE")
+    _add_source(ck)
     ck.add_argument("run_id", metavar="RUN_ID", nargs="?", help="check this run only (default: every run)")
-    _add_run_filters(ck)
     ck.add_argument("--rules", metavar="FILE", help="rules as JSON or TOML (they replace the inspector's)")
-    ck.add_argument("--json", action="store_true", help="print JSON")
+    _add_json(ck, "print JSON")
+    _add_run_filters(ck)
     _add_bundle_options(ck)
 
-    cp = sub.add_parser(
-        "check-panel", help="check an AOS panel response for signals that contradict each other",
+    cp = _command(
+        sub, p, "check-panel", "[options] PANEL_RESPONSE.json",
+        "check an AOS panel response for contradicting signals",
         description="Upstream's panel consistency check on a panel adapter response: slots in document "
                     "order, each slot's output as its signals; the duplicate-signal check CONS-DUP and the rules "
                     "(upstream's defaults CONS-001…004, or --rules, which replace them). Conditions are parsed "
                     "and evaluated as written; where upstream's matcher would answer differently (it ignores the "
                     "operands of ==/!= and looks dotted names up literally) the finding says so. "
                     "--upstream gives upstream's own verdict instead. Exit 1 on violations.")
-    cp.add_argument("panel", metavar="PANEL_RESPONSE.json")
+    cp.add_argument("panel", metavar="PANEL_RESPONSE.json", help="a panel adapter response (JSON)")
     cp.add_argument("--rules", metavar="FILE", help="rules as JSON (a list, or {\"rules\": [...]}) or TOML ([[rules]])")
     cp.add_argument("--upstream", action="store_true", help="upstream's checker exactly, its shortcuts included")
-    cp.add_argument("--json", action="store_true", help="print upstream's result keys as JSON")
+    _add_json(cp, "print upstream's result keys as JSON")
 
-    act = sub.add_parser(
-        "activity", help="runs and failed runs per interval of time (the chart above the runs list)",
+    act = _command(
+        sub, p, "activity", "[options] SOURCE", "runs and failed runs per interval of time",
         description="How many runs of the filters started in each interval of their time span, and how many "
                     "of them failed (status failed, timeout, error or aborted). Intervals have a round width "
                     "(1 s … 30 days) chosen so there are at most --intervals of them; empty ones are not printed.")
-    act.add_argument("source", metavar="SOURCE")
-    _add_run_filters(act)
+    _add_source(act)
     act.add_argument("--intervals", type=int, default=60, metavar="N", help="at most this many intervals (default 60)")
-    act.add_argument("--json", action="store_true", help="print JSON (every interval, empty ones included)")
+    _add_json(act, "print JSON (every interval, empty ones included)")
+    _add_run_filters(act)
     _add_bundle_options(act)
 
-    sr = sub.add_parser(
-        "search", help="find text in the steps' payloads (params, outcome data, error codes)",
+    sr = _command(
+        sub, p, "search", "[options] SOURCE [TEXT]",
+        "find text in the steps' params, outcome data and error codes",
         description="Case-insensitive plain text in the steps' params, outcome_data, outcome_code, "
                     "outcome_category and skill_name, as stored (also as JSON escapes it: \\\" or \\u00e9). "
                     "With --run, one run is read in step order; without, every run: through the full-text "
                     "index when one is built (--index build; SQLite files only, kept in the user's cache "
                     "folder), else run by run. One line per step and field: run, step, field, excerpt. "
                     "Exit 0 when something was found, 1 when nothing was.")
-    sr.add_argument("source", metavar="SOURCE")
+    _add_source(sr)
     sr.add_argument("text", metavar="TEXT", nargs="?", help="the text to find (optional with --index)")
     sr.add_argument("--run", metavar="RUN_ID", help="only this run (in Postgres a run id or a trace id)")
     sr.add_argument("--limit", type=int, default=None, metavar="N", help="at most N hits (default: all)")
-    sr.add_argument("--json", action="store_true", help="print JSON")
-    sr.add_argument("--index", choices=("build", "delete", "status"),
-                    help="build (or rebuild), delete, or show the source's search index before searching")
-    sr.add_argument("--cache-dir", metavar="DIR", help="where search indexes are kept (default: the user cache folder)")
+    _add_json(sr, "print JSON")
+    index = sr.add_argument_group("search index")
+    index.add_argument("--index", choices=("build", "delete", "status"), metavar="ACTION",
+                       help="build (or rebuild), delete, or show the status of the source's search index "
+                            "before searching")
+    index.add_argument("--cache-dir", metavar="DIR", help="where search indexes are kept (default: the user cache folder)")
     _add_bundle_options(sr)
 
-    demo = sub.add_parser("demo", help="generate the demo database")
+    demo = _command(sub, p, "demo", "[options]", "generate the demo database",
+                    description="Generate the demo database: runs, steps, replays, orphan steps and evidence, "
+                                "the same for the same seed.")
     demo.add_argument("--out", metavar="PATH", help="where to write it (default: the user data folder)")
     demo.add_argument("--seed", type=int, default=7, metavar="N", help="random seed (same seed, same content)")
     demo.add_argument("--big-run-steps", type=int, default=100_000, metavar="N",
@@ -263,34 +363,42 @@ def build_parser() -> argparse.ArgumentParser:
 _GRADES = ("PASS", "WARN", "FAIL")
 
 
-def _add_run_filters(p: argparse.ArgumentParser) -> None:
-    """The run filters ``runs`` and ``grade`` share (see :func:`_filter`)."""
-    p.add_argument("--status", help="run status as stored (e.g. completed, failed)")
-    p.add_argument("--tenant", help="tenant_id")
-    p.add_argument("--agent", help="agent_id")
-    p.add_argument("--since", help="started at or after (ISO date or time; naive = UTC)")
-    p.add_argument("--until", help="started at or before (a date includes the whole day)")
-    p.add_argument("--archived", action="store_true",
+def _add_source(p: argparse.ArgumentParser, help: str = _SOURCE_HELP) -> None:
+    p.add_argument("source", metavar="SOURCE", help=help)
+
+
+def _add_json(p: Any, help: str = "print JSON (see docs/cli.md)") -> None:
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def _add_run_filters(p: argparse.ArgumentParser) -> Any:
+    """The run filters ``runs``, ``grade``, ``export``, ``check`` and ``activity`` share (see
+    :func:`_filter`), in a group of their own; the group is returned."""
+    g = p.add_argument_group("filters")
+    g.add_argument("--status", help="run status as stored (e.g. completed, failed)")
+    g.add_argument("--tenant", metavar="ID", help="tenant_id")
+    g.add_argument("--agent", metavar="ID", help="agent_id")
+    g.add_argument("--since", metavar="TIME", help="started at or after (ISO date or time; naive = UTC)")
+    g.add_argument("--until", metavar="TIME", help="started at or before (a date includes the whole day)")
+    g.add_argument("--archived", action="store_true",
                    help="Postgres: also list soft-archived traces (hidden by default)")
+    return g
 
 
 def _add_bundle_options(p: argparse.ArgumentParser, *, untrusted: bool = True) -> None:
     """Options for sources that are export bundles (verified when opened)."""
-    p.add_argument("--trust", action="append", default=[], metavar="PUBKEY",
-                   help="a bundle source's signer must be one of these public keys (.pub); repeatable")
+    g = p.add_argument_group("when SOURCE is an export bundle")
+    g.add_argument("--trust", action="append", default=[], metavar="PUBKEY",
+                   help="its signer must be one of these public keys (.pub); repeatable")
     if untrusted:
-        p.add_argument("--untrusted", action="store_true",
-                       help="open a bundle that fails verification anyway (its output is marked UNTRUSTED)")
+        g.add_argument("--untrusted", action="store_true",
+                       help="open it even if it fails verification (the output is marked UNTRUSTED)")
 
 
 def _build_gui_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="trace-inspector",
-        description="Open the AOS Trace Inspector desktop app. Subcommands: "
-        + ", ".join(_SUBCOMMANDS) + " (trace-inspector COMMAND --help).",
-    )
-    p.add_argument("source", nargs="?", metavar="SOURCE",
-                   help="traces.db, trace JSON file, or postgresql://user@host:port/db to open")
+    """The window's form (no COMMAND). Its help is the top level's: ``main`` prints that one."""
+    p = _Parser(prog=_PROG, usage=_USAGE, add_help=False)
+    p.add_argument("source", nargs="?", metavar="SOURCE", help=_SOURCE_HELP)
     p.add_argument("--demo", action="store_true", help="open the built-in demo database")
     return p
 
@@ -405,31 +513,82 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, right: set[int] = frozens
         out.write("  ".join(cells).rstrip() + "\n")
 
 
+#: Runs whose grades ``runs`` reads at once: one grouped count per evidence table for them all.
+_GRADE_PAGE = 500
+#: The Grade cell without an evidence store (the window's dash), and when the grade could not be read.
+_NO_STORE, _UNREAD = "—", "?"
+
+
+def _grades_reader(source: TraceSource) -> EvidenceReader | None | str:
+    """What the Grade column is read with: the source's evidence reader; None when it has no
+    evidence store (asked without loading the evidence modules where the source can say:
+    ``KnowsEvidenceTables``); why not, as text, when the evidence tables could not be looked at."""
+    if isinstance(source, KnowsEvidenceTables) and not source.has_evidence_tables():
+        return None
+    try:
+        found = source.evidence()
+        return found if found is not None and found.has_store else None
+    except InspectorError as exc:
+        return str(exc)
+
+
+def _graded(reader: EvidenceReader | None | str, runs: Iterable[RunSummary]) -> Iterator[tuple[RunSummary, str | None]]:
+    """Each run with its integrity grade as the window's runs list shows it (``grades_of`` a page
+    of runs at a time: only the runs listed are graded): None without an evidence store, ``"?"``
+    when it could not be read, which a note on stderr says once (the runs are listed all the same)."""
+    import itertools
+
+    if reader is None:
+        yield from ((r, None) for r in runs)
+        return
+    from inspector.services.grading import grades_of
+
+    failed = isinstance(reader, str)
+    if failed:
+        sys.stderr.write(f"note: the integrity grades could not be read: {reader}\n")
+    it = iter(runs)
+    while page := list(itertools.islice(it, _GRADE_PAGE)):
+        grades: dict[str, Any] = {}
+        if not failed:
+            try:
+                grades = grades_of(reader, [r.run_id for r in page])
+            except InspectorError as exc:
+                failed = True
+                sys.stderr.write(f"note: the integrity grades could not be read: {exc}\n")
+        for r in page:
+            info = grades.get(r.run_id)
+            yield r, (_UNREAD if info is None else info.grade.value)
+
+
 def _cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
-    from ui.format import fmt_cost, fmt_duration
+    from ui.format import fmt_cost, fmt_count, fmt_duration, fmt_timestamp
 
     flt = _filter(args)
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be 0 or more")
     source = _open(args.source, args)
     try:
-        runs = _iter_runs(source, flt, RunSort(args.sort), not args.asc, args.limit)
+        reader = _grades_reader(source)
+        runs = _graded(reader, _iter_runs(source, flt, RunSort(args.sort), not args.asc, args.limit))
         if args.json:
-            _write_json_stream(out, {"source": _source_json(source)}, "runs",
-                               (run_summary_to_json(r) for r in runs), {"count": lambda n: n})
+            docs = ({**run_summary_to_json(r), "integrity_grade": None if grade == _UNREAD else grade}
+                    for r, grade in runs)
+            _write_json_stream(out, {"source": _source_json(source), "evidence_store": reader is not None}, "runs",
+                               docs, {"count": lambda n: n})
             return _EXIT_OK
         traces = source.info.kind == "postgres"
-        rows = [["RUN ID", "STATUS", "TENANT", "AGENT", "STEPS", "FAIL", "COST", "DURATION", "STARTED"]
+        rows = [["RUN ID", "STATUS", "GRADE", "TENANT", "AGENT", "STEPS", "FAIL", "COST", "DURATION", "STARTED"]
                 + (["TRACE ID"] if traces else [])]
-        for r in runs:
+        for r, grade in runs:
             rows.append([
                 r.run_id + (" (replay)" if r.replay_of else ""),
                 "orphan steps" if r.orphan else (r.status or "") + (" (archived)" if r.archived else ""),
+                _NO_STORE if grade is None else grade,
                 r.tenant_id or "", r.agent_id or "",
-                str(r.total_steps or 0), str(r.failure_count or 0),
-                fmt_cost(r.total_cost_cents), fmt_duration(r.total_duration_ms), r.started_at or "",
+                fmt_count(r.total_steps or 0), fmt_count(r.failure_count or 0),
+                fmt_cost(r.total_cost_cents), fmt_duration(r.total_duration_ms), fmt_timestamp(r.started_at),
             ] + ([r.trace_id or ""] if traces else []))
-        _table(rows, out, right={4, 5, 6, 7})
+        _table(rows, out, right={5, 6, 7, 8})
         out.write(f"{len(rows) - 1} run(s)\n")
         return _EXIT_OK
     finally:
@@ -1233,6 +1392,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
     from inspector.serialize import audit_event_to_json, logs_to_json
+    from ui.format import fmt_cost
 
     source = _open(args.source, args)
     try:
@@ -1248,7 +1408,7 @@ def _cmd_logs(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"Run {s.run_id}  trace={logs.trace_id}  tenant={s.tenant_id}\n")
         out.write(f"\nLLM run records ({len(logs.llm_records)})\n")
         out.writelines(f"  {r.provider}/{r.model}  {r.execution_status}  tokens {r.input_tokens}→{r.output_tokens}  "
-                      f"cost {r.cost_cents}¢  prompt {(r.prompt_hash or '-')[:16]}  response "
+                      f"cost {fmt_cost(r.cost_cents)}  prompt {(r.prompt_hash or '-')[:16]}  response "
                       f"{(r.response_hash or '-')[:16]}\n" for r in logs.llm_records)
         window = logs.replay_window
         if window is not None:
@@ -1319,6 +1479,20 @@ def _no_display(env: Mapping[str, str], platform: str) -> str | None:
             "work without one (trace-inspector --help), or run the app under xvfb-run")
 
 
+def _not_a_command(argv: Sequence[str]) -> None:
+    """A first word that is neither a command nor a source, followed by more: a mistyped command
+    (argparse would only say the words after it are not understood)."""
+    words = [a for a in argv if not a.startswith("-")]
+    first = words[0] if words else None
+    if first is None or len(words) < 2 or "://" in first or os.path.exists(first):
+        return
+    import difflib
+
+    close = difflib.get_close_matches(first, _SUBCOMMANDS, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"the commands: {', '.join(_SUBCOMMANDS)}"
+    raise UsageError(f"{first}: not a command, nor a file to open ({hint})")
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     # The drivers log what they fall back on (an unreachable Redis); the commands say it themselves,
     # once, in their own words: without a handler Python would print it a second time.
@@ -1340,14 +1514,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                        "activity": _cmd_activity, "search": _cmd_search,
                        "demo": _cmd_demo}[args.command]
             return handler(args, out)
-        if argv and argv[0] in ("--version", "-V"):
-            out.write(f"trace-inspector {package_version()} (Python {sys.version.split()[0]})\n")
-            return _EXIT_OK
-        if argv and argv[0] in ("-h", "--help"):
-            _build_gui_parser().print_help(out)
-            out.write("\n")
+        options = argv[:argv.index("--")] if "--" in argv else argv
+        if "-h" in options or "--help" in options:
             build_parser().print_help(out)
             return _EXIT_OK
+        if "-V" in options or "--version" in options:
+            out.write(f"trace-inspector {package_version()} (Python {sys.version.split()[0]})\n")
+            return _EXIT_OK
+        _not_a_command(options)
         args = _build_gui_parser().parse_args(argv)
         if args.source and args.demo:
             raise UsageError("give a SOURCE or --demo, not both")

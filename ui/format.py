@@ -3,47 +3,13 @@
 from __future__ import annotations
 
 from inspector.model import parse_timestamp
+from inspector.units import fmt_cost, fmt_duration  # the core's: the export report shows them too
 
 __all__ = ["fmt_bytes", "fmt_cost", "fmt_duration", "fmt_count", "fmt_interval", "fmt_timestamp", "shorten"]
 
 
 def fmt_count(n: int | None) -> str:
     return "" if n is None else f"{n:,}"
-
-
-def fmt_cost(cents: float | None) -> str:
-    if cents is None:
-        return ""
-    if cents == 0:
-        return "0¢"
-    if abs(cents) >= 100:
-        return f"${cents / 100:,.2f}"
-    if abs(cents) >= 1:
-        return f"{cents:.2f}¢"
-    return f"{cents:.4f}¢"
-
-
-def fmt_duration(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    if ms == 0:
-        return "0 ms"
-    if ms - ms != 0:  # an infinity or NaN a foreign writer stored: no hours and minutes of it
-        return f"{ms} ms"
-    # Each unit is chosen by the value as it will be rounded: 999.7 ms is "1.00 s", not
-    # "1000 ms", and 3,599.9 s is "1 h 00 min", not "59 min 60 s".
-    if ms < 0.995:
-        return f"{ms:.2f} ms"
-    if round(ms) < 1000:
-        return f"{ms:.0f} ms"
-    s = ms / 1000
-    if round(s, 2) < 60:
-        return f"{s:.2f} s"
-    total = round(s)
-    if total < 3600:
-        return f"{total // 60} min {total % 60:02d} s"
-    minutes = round(s / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def fmt_interval(seconds: int) -> str:

@@ -129,4 +129,4 @@ def test_durations_and_costs_that_are_not_finite_are_formatted():
 
     assert fmt_duration(float("inf")) == "inf ms" and fmt_duration(float("nan")) == "nan ms"
     assert fmt_duration(float("-inf")) == "-inf ms" and fmt_duration(7_200_000) == "2 h 00 min"
-    assert fmt_cost(float("inf")) == "$inf"
+    assert fmt_cost(float("inf")) == "inf¢"

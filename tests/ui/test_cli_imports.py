@@ -1,7 +1,8 @@
 """The command line loads only what a command needs: listing runs of a SQLite file imports neither
 Qt, numpy nor pyqtgraph (numpy alone is 0.2 s of start-up), nor the Redis, Postgres or signing
 libraries, nor the evidence, logs and bundle modules, nor SQLAlchemy (0.4 s: the SQLite reader
-lists runs in plain SQL); the desktop app paints its first window before numpy is loaded (the
+lists runs in plain SQL; only a file with evidence tables loads the evidence reader, for the Grade
+column); the desktop app paints its first window before numpy is loaded (the
 runs-over-time counts load it on their worker)."""
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ from inspector.integrity import (
     IntegrityResult,
 )
 from inspector.services.grading import grade_run
-from ui.format import fmt_count, fmt_timestamp, shorten
+from ui.format import fmt_count, fmt_duration, fmt_timestamp, shorten
 from ui.qt.context import Entry, Item, ViewMenu, reason_items
 from ui.qt.models.records import Column, RecordTableModel, record_table_view, texts_for
 from ui.qt.panels.verification import untrusted_mark
@@ -180,7 +180,7 @@ def _time(value: Any) -> str:
 
 
 def _ms(value: Any) -> str:
-    return f"{value:,} ms" if isinstance(value, int | float) and not isinstance(value, bool) else _text(value)
+    return fmt_duration(value) if isinstance(value, int | float) and not isinstance(value, bool) else _text(value)
 
 
 ACTIVITY_COLUMNS: list[Column] = [

@@ -21,6 +21,7 @@ from inspector.model import RunSummary
 from inspector.source import StepColumnsSource
 from inspector.services.timeline import read_step_columns
 from inspector.timeline import STATUS_CODES, StepColumns, bucket
+from ui.format import fmt_cost, fmt_duration
 from ui.qt.panels.charts import ask_png_path, chart_image, export_png, follow_palette
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import muted
@@ -196,8 +197,8 @@ class StepTimeline(pg.PlotWidget):
             self.setToolTip("")
             return
         c = self.cols
-        self.setToolTip(f"step {int(c.index[row])} · {_NAMES[int(c.status[row])]} · starts {c.start[row]:,.1f} ms · "
-                        f"{c.duration[row]:,.1f} ms · {c.cost[row]:.4f}¢"
+        self.setToolTip(f"step {int(c.index[row])} · {_NAMES[int(c.status[row])]} · starts at {fmt_duration(c.start[row])} · "
+                        f"{fmt_duration(c.duration[row])} · {fmt_cost(c.cost[row])}"
                         + (f" · {int(c.retries[row])} retries" if c.retries[row] else ""))
 
     def centre_on(self, step_index: int) -> None:
@@ -348,7 +349,7 @@ class TimelinePanel(QWidget):
             self._set_columns(cols, keep_view=shown["overview"])
             span = float(np.nanmax(cols.end)) if len(cols) else 0.0
             self.title.setText(f"Run {run.run_id}: {len(cols):,} step{'s' if len(cols) != 1 else ''} over "
-                               f"{span / 1000:,.2f} s "
+                               f"{fmt_duration(span)} "
                                "(wheel: zoom · drag: pan · click: choose the step)")
             self.loaded.emit(key)
 

@@ -23,6 +23,7 @@ from inspector.locations import (
     split_redis_password,
     with_redis_password,
 )
+from ui.format import fmt_duration
 from ui.qt.session.redis import DEFAULT_PREFIX, RedisSettings
 from ui.qt.session.session import Scope
 from ui.qt.theme import muted, set_invalid, set_severity
@@ -154,7 +155,7 @@ class RedisSettingsDialog(QDialog):
 
         def done(seconds: float) -> None:
             self.test_button.setEnabled(True)
-            self._show_result(True, f"Connected: {where} answered PING in {seconds * 1000:.0f} ms.", "payload-info")
+            self._show_result(True, f"Connected: {where} answered PING in {fmt_duration(seconds * 1000)}.", "payload-info")
 
         def failed(exc: BaseException) -> None:
             self.test_button.setEnabled(True)
