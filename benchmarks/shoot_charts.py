@@ -21,26 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paintwatch import wait  # noqa: E402
 
 
-def dark_palette():
-    from PySide6.QtGui import QColor, QPalette
-
-    pal = QPalette()
-    for role, colour in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.WindowText, "#e6e6e6"),
-                         (QPalette.ColorRole.Base, "#1e1e1e"), (QPalette.ColorRole.AlternateBase, "#262626"),
-                         (QPalette.ColorRole.Text, "#e6e6e6"), (QPalette.ColorRole.Button, "#3a3a3a"),
-                         (QPalette.ColorRole.ButtonText, "#e6e6e6"), (QPalette.ColorRole.Highlight, "#2f5d8a"),
-                         (QPalette.ColorRole.HighlightedText, "#ffffff")):
-        pal.setColor(role, QColor(colour))
-    return pal
-
-
 def shooting(doc: str):
     """The arguments (DB, OUT_DIR, --dark), the application, a 1280×800 main window opening DB
     in the palette asked for, the file-name suffix and the DB's largest run."""
     ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("db")
     ap.add_argument("out", type=Path)
-    ap.add_argument("--dark", action="store_true", help="a dark palette (file names end in -dark)")
+    ap.add_argument("--dark", action="store_true", help="the dark scheme (file names end in -dark)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
@@ -49,13 +36,11 @@ def shooting(doc: str):
     from PySide6.QtCore import QSettings
 
     from ui.qt.app import create_window, make_application
+    from ui.qt.theme import apply_theme
 
     app = make_application()
-    suffix = ""
-    if args.dark:
-        app.setStyle("Fusion")
-        app.setPalette(dark_palette())
-        suffix = "-dark"
+    apply_theme(app, "dark" if args.dark else "light")  # the app's own schemes (ui.qt.theme)
+    suffix = "-dark" if args.dark else ""
     w = create_window(QSettings(str(args.out / "shoot-settings.ini"), QSettings.Format.IniFormat))
     w.resize(1280, 800)
     w.show()

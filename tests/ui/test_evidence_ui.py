@@ -20,10 +20,11 @@ from tests.ui.evidence_dbs import (
     build_evidence_db,
     fill_pg_evidence,
 )
+from inspector.integrity import IntegrityGrade
 from tests.ui.test_main_window import WAIT, idle
 from ui.qt.models.runs import GRADE_ROLE, NO_STORE_TIP, RUN_ROLE, column_of
 from ui.qt.session.session import Worker
-from ui.qt.theme import GRADE_COLORS
+from ui.qt.theme import colours, grade_colours
 
 pytestmark = pytest.mark.gui
 GRADE_COL = column_of("grade")
@@ -96,7 +97,7 @@ def test_grade_column_shows_each_grade_with_upstreams_words(qtbot, make_window, 
     for run_id, grade in GRADES.items():
         assert grade_cell(w, run_id) == grade, run_id
         assert grade_cell(w, run_id, GRADE_ROLE) == grade
-        assert grade_cell(w, run_id, Qt.ItemDataRole.ForegroundRole).name() == GRADE_COLORS[grade][0]
+        assert grade_cell(w, run_id, Qt.ItemDataRole.ForegroundRole) == grade_colours(IntegrityGrade(grade))[0]
     assert grade_cell(w, PASS_RUN, Qt.ItemDataRole.ToolTipRole) == "PASS 6/6 — All evidence present (6/6)"
     # Upstream says "All evidence present" at 5/6 (§11.14): the score says otherwise.
     assert grade_cell(w, PASS5_RUN, Qt.ItemDataRole.ToolTipRole) == "PASS 5/6 — All evidence present (5/6)"
@@ -286,7 +287,7 @@ def test_evidence_panel_header_cards_failures_and_stored_verdict(qtbot, make_win
     d = panel.cards["policy_decisions"]
     decisions = [d.model.data(d.model.index(r, 3)) for r in range(d.model.rowCount())]
     assert decisions == ["GRANTED", "DENIED"]
-    assert d.model.data(d.model.index(1, 3), Qt.ItemDataRole.ForegroundRole).name() == "#b03a2e"
+    assert d.model.data(d.model.index(1, 3), Qt.ItemDataRole.ForegroundRole) == colours().failure
 
 
 def test_clicking_a_reason_selects_the_rows_it_names(qtbot, make_window, evidence_db):

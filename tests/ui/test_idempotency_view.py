@@ -16,6 +16,7 @@ from inspector.services.idempotency import load_run_keys, read_key_states
 from tests.ui.replay_dbs import insert_run, new_tenant, redis_client, tenant_keys
 from ui.qt.app import redis_connector
 from ui.qt.session.redis import RedisSettings
+from ui.qt.theme import colours
 from ui.qt.windows.idempotency import (
     IDEMPOTENCY_COLUMNS,
     NO_REDIS_TEXT,
@@ -119,8 +120,8 @@ def test_each_keyed_step_with_its_redis_state_and_upstreams_verdict(make_view, r
     assert 3500 < rows[0].state.ttl <= 3600 and cell(view, 0, "TTL") == fmt_ttl(rows[0].state.ttl)
     assert 0 < rows[1].state.ttl <= 300 and rows[3].state.ttl is None and cell(view, 3, "TTL") == "no expiry"
     assert cell(view, 1, "Error") == "boom" and cell(view, 0, "Created (UTC)") == "2026-01-01 00:00:00"
-    assert cell(view, 1, "Verdict", Qt.ItemDataRole.ForegroundRole).name() == "#a93226"
-    assert cell(view, 1, "Skill", Qt.ItemDataRole.BackgroundRole).color().name() == "#fdecea"
+    assert cell(view, 1, "Verdict", Qt.ItemDataRole.ForegroundRole) == colours().failure
+    assert cell(view, 1, "Skill", Qt.ItemDataRole.BackgroundRole).color() == colours().error_bg
     assert cell(view, 0, "Our hash", Qt.ItemDataRole.ToolTipRole) == hash_request({"q": 1})
     assert view.unkeyed.text() == "2 of 6 steps have no idempotency key (not looked up)."
     assert view.summary.text() == "2 conflict · 1 duplicate · 1 new"

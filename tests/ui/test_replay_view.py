@@ -24,6 +24,7 @@ from tests.ui.replay_dbs import insert_run, new_tenant, redis_client
 from ui.qt.app import redis_connector
 from ui.qt.session.redis import RedisSettings
 from ui.qt.session.session import Worker
+from ui.qt.theme import colours
 from ui.qt.windows.replay_check import REPLAY_COLUMNS, ReplayCheckView
 
 pytestmark = pytest.mark.gui
@@ -133,12 +134,13 @@ def test_outcomes_are_coloured(make_view):
     view.start()
     bg = Qt.ItemDataRole.BackgroundRole
     fg = Qt.ItemDataRole.ForegroundRole
-    assert cell(view, 3, "Skill", bg).color().name() == "#fdecea"  # the whole mismatch row
-    assert cell(view, 3, "Outcome", fg).name() == "#a93226"
-    assert cell(view, 1, "Outcome", bg).color().name() == "#fff3cd"  # unverified check: amber
+    c = colours()
+    assert cell(view, 3, "Skill", bg).color() == c.error_bg  # the whole mismatch row
+    assert cell(view, 3, "Outcome", fg) == c.failure
+    assert cell(view, 1, "Outcome", bg).color() == c.warning_bg  # unverified check: amber
     assert cell(view, 1, "Skill", bg) is None
-    assert cell(view, 0, "Outcome", fg).name() == "#707070"  # skipped: grey
-    assert cell(view, 2, "Outcome", fg).name() == "#1e7b34"  # checked
+    assert cell(view, 0, "Outcome", fg) == c.muted  # skipped: grey
+    assert cell(view, 2, "Outcome", fg) == c.success  # checked
     assert cell(view, 4, "Skill", Qt.ItemDataRole.FontRole).italic()  # after upstream's stop
     assert cell(view, 2, "Skill", Qt.ItemDataRole.FontRole) is None
     assert "WITHOUT comparing" in cell(view, 1, "Outcome", Qt.ItemDataRole.ToolTipRole)
@@ -154,7 +156,7 @@ def test_a_behavior_upstream_rejects_stops_the_check(make_view, pg_url, tenant):
     verdict = view.verdict.text()
     assert "Replay check FAILED: 1 replay_behavior upstream rejects." in verdict and "mismatch" not in verdict
     assert "stops at position 1 (step 1, skill_1) with ValueError" in verdict
-    assert cell(view, 1, "Skill", Qt.ItemDataRole.BackgroundRole).color().name() == "#fdecea"
+    assert cell(view, 1, "Skill", Qt.ItemDataRole.BackgroundRole).color() == colours().error_bg
     assert "ValueError" in cell(view, 1, "Outcome", Qt.ItemDataRole.ToolTipRole)
     from ui.cli import main
 

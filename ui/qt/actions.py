@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLineEdit, QMainWindow, QWidget
 
 from ui.qt.messages import MessageBus
+from ui.qt.theme import COLOR_SCHEMES
 
 __all__ = ["Commands", "install_actions", "show_run_actions", "show_source_actions"]
 
@@ -39,6 +40,8 @@ class Commands(Protocol):
     def export_bundle(self) -> None: ...
     def export_filtered(self) -> None: ...
     def show_trusted_keys(self) -> None: ...
+    def color_scheme(self) -> str: ...
+    def set_color_scheme(self, choice: str) -> None: ...
 
 
 def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_filters: Callable[[], None],
@@ -116,6 +119,16 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
                   "The tenant-wide audit ledger of the open Postgres database")
     ledger.setEnabled(False)
     view_menu.addAction(ledger)
+    view_menu.addSeparator()
+    schemes = view_menu.addMenu("Colour &Scheme")
+    group = QActionGroup(w)
+    for choice, text in COLOR_SCHEMES:
+        a = make(f"scheme_{choice}", text, lambda choice=choice: c.set_color_scheme(choice), None,
+                 "Follow the system's light or dark scheme" if choice == "system" else "")
+        a.setCheckable(True)
+        a.setChecked(choice == c.color_scheme())
+        group.addAction(a)
+        schemes.addAction(a)
 
     run_menu = bar.addMenu("&Run")
     run_menu.addAction(make("compare_original", "Compare With &Original", c.compare_with_original, "Ctrl+D",

@@ -73,7 +73,8 @@ def _app_icon() -> QIcon:
 
 def make_application(argv: list[str] | None = None, *, theme: bool = True) -> QApplication:
     """The QApplication (made once), with garbage collection moved to the GUI thread
-    (``ui.qt.session.collector``: a cycle holding a Qt object must never die on a worker)."""
+    (``ui.qt.session.collector``: a cycle holding a Qt object must never die on a worker), in the
+    colour scheme of the system or of ``TRACE_INSPECTOR_COLOR_SCHEME`` (``ui.qt.theme``)."""
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     collector(app)
     app.setWindowIcon(_app_icon())
@@ -230,7 +231,11 @@ def run_gui(location: str | None = None, *, demo: bool = False) -> int:
     app = make_application()
     app.setApplicationName("AOS Trace Inspector")
     app.setOrganizationName("AOS")
-    window = create_window()
+    settings = QSettings("AOS", "Trace Inspector")
+    from ui.qt.theme import SCHEME_SETTING, apply_theme, scheme_choice
+
+    apply_theme(app, scheme_choice(settings.value(SCHEME_SETTING)))
+    window = create_window(settings)
     # Start reading before the first paint: the worker opens the source and reads the first page
     # while the window is laid out and painted, often in time for that first paint.
     if location:

@@ -16,15 +16,17 @@ from PySide6.QtGui import (
 )
 
 from inspector.model import StepStatus
+from ui.qt.theme import MARK_COLORS
 
 __all__ = ["step_status_icon", "run_status_icon", "warning_icon", "STATUS_COLORS"]
 
+#: A step status's mark (the same in light and dark: a dot with its own darker edge).
 STATUS_COLORS = {
-    StepStatus.SUCCESS: "#27ae60",
-    StepStatus.FAILURE: "#c0392b",
-    StepStatus.RETRY: "#e67e22",
-    StepStatus.SKIPPED: "#95a5a6",
-    StepStatus.UNKNOWN: "#8e44ad",
+    StepStatus.SUCCESS: MARK_COLORS["status_success"],
+    StepStatus.FAILURE: MARK_COLORS["status_failure"],
+    StepStatus.RETRY: MARK_COLORS["status_retry"],
+    StepStatus.SKIPPED: MARK_COLORS["status_skipped"],
+    StepStatus.UNKNOWN: MARK_COLORS["status_unknown"],
 }
 
 _RUN_STATUS = {
@@ -74,7 +76,7 @@ def step_status_icon(status: StepStatus) -> QIcon:
 def run_status_icon(status: str | None) -> QIcon:
     key = (status or "").strip().lower()
     if key == "running":
-        return _dot("#2980b9", "ring")
+        return _dot(MARK_COLORS["status_running"], "ring")
     mapped = _RUN_STATUS.get(key, StepStatus.UNKNOWN)
     return step_status_icon(mapped if mapped is not None else StepStatus.UNKNOWN)
 
@@ -87,10 +89,10 @@ def warning_icon() -> QIcon:
     path.lineTo(15, 14.5)
     path.lineTo(1, 14.5)
     path.closeSubpath()
-    p.setPen(QPen(QColor("#b9770e"), 1))
-    p.setBrush(QColor("#f5b041"))
+    p.setPen(QPen(QColor(MARK_COLORS["warning_edge"]), 1))
+    p.setBrush(QColor(MARK_COLORS["warning_fill"]))
     p.drawPath(path)
-    p.setPen(QPen(QColor("#222"), 1.6))
+    p.setPen(QPen(QColor(MARK_COLORS["warning_glyph"]), 1.6))
     p.drawLine(QPointF(8, 5.5), QPointF(8, 10))
     p.drawPoint(QPointF(8, 12.3))
     p.end()

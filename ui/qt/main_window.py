@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QInputDialog,
     QMainWindow,
@@ -51,6 +52,7 @@ from ui.qt.session.session import EvidenceState, SourceSession
 from ui.qt.session.settings import RecentSources
 from ui.qt.session.tasks import TaskRunner
 from ui.qt.session.trust import TrustStore
+from ui.qt.theme import SCHEME_SETTING, Theme, apply_theme
 from ui.qt.windows.connect import ConnectDialog, PasswordPrompt
 from ui.qt.windows.auditor import AuditorMode
 from ui.qt.windows.export import BundleTools, ExportDialog
@@ -454,6 +456,15 @@ class MainWindow(QMainWindow):
 
     def show_trusted_keys(self) -> None:
         self.auditor.show_trusted_keys()
+
+    def color_scheme(self) -> str:
+        theme = Theme.of(QApplication.instance())
+        return theme.choice if theme is not None else "system"
+
+    def set_color_scheme(self, choice: str) -> None:
+        """View → Colour Scheme: applied at once, kept for the next start."""
+        self.settings.setValue(SCHEME_SETTING, choice)
+        apply_theme(QApplication.instance(), choice)
 
     def show_redis_settings(self) -> None:
         from ui.qt.windows.redis_settings import RedisSettingsDialog

@@ -10,6 +10,7 @@ Run logs tab shown, and ``TRACE_INSPECTOR_LEDGER=out2.png`` also saves the Audit
 status bar's grading, and activates reason ``TRACE_INSPECTOR_REASON`` (a row number or a reason code; default: the first that
 names rows), so its rows are shown selected; ``TRACE_INSPECTOR_EVIDENCE_TAB`` (environment,
 activity, provider, policy, integrity, failures) then picks the card shown.
+``TRACE_INSPECTOR_COLOR_SCHEME=dark`` (or ``light``) takes it in that colour scheme.
 """
 
 from __future__ import annotations

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase
 
 from inspector.compare import AlignedRow, Comparison, RowKind
 from ui.qt.models.fast import SELECTABLE, MultiDataMixin
+from ui.qt.theme import colours
 
 __all__ = [
     "KIND_COLORS",
@@ -50,17 +51,16 @@ _SHORT_HASH = 10
 #: Marker text per row kind; ``≈`` is an equal row that a rule made equal.
 KIND_MARKERS = {RowKind.EQUAL: "=", RowKind.CHANGED: "≠", RowKind.ONLY_LEFT: "−", RowKind.ONLY_RIGHT: "+"}
 RULE_MARKER = "≈"
-#: (row background, marker background) per kind; the equal row keeps the view's own background.
+#: (row background, marker background) per kind, as ``ui.qt.theme`` roles; the equal row keeps
+#: the view's own background. Markers are drawn in ``marker_text``; the cells that differ within
+#: a changed row in ``changed_cell_bg``; the empty side of a one-sided row in ``absent_bg``.
 KIND_COLORS = {
-    RowKind.EQUAL: (None, QColor("#e4e7eb")),
-    RowKind.CHANGED: (QColor("#fff3d1"), QColor("#f0b429")),
-    RowKind.ONLY_LEFT: (QColor("#fde5e2"), QColor("#e0695c")),
-    RowKind.ONLY_RIGHT: (QColor("#e2f3e5"), QColor("#4fae67")),
+    RowKind.EQUAL: (None, "marker_equal"),
+    RowKind.CHANGED: ("changed_bg", "marker_changed"),
+    RowKind.ONLY_LEFT: ("left_bg", "marker_left"),
+    RowKind.ONLY_RIGHT: ("right_bg", "marker_right"),
 }
-RULE_COLOR = QColor("#cfe0f5")
-_CELL_CHANGED = QColor("#ffdf8a")  # the cells that differ within a changed row
-_ABSENT = QColor("#f0f0f0")  # the empty side of an only-left / only-right row
-_ABSENT_TEXT = QColor("#9a9a9a")
+RULE_COLOR = "marker_rule"
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -189,13 +189,13 @@ class CompareTableModel(MultiDataMixin, QAbstractTableModel):
         field = col if left else col - _N - 1
         if pos is None:
             if role == _BACKGROUND:
-                return _ABSENT
+                return colours().absent_bg
             if role == _TOOLTIP:
                 return kind_label(row, *self._names)
             if role == _DISPLAY and field == _SKILL:
                 return "—"
             if role == _FOREGROUND:
-                return _ABSENT_TEXT
+                return colours().muted
             return None
         doc = (cmp.left if left else cmp.right)[pos]
         if role == _DISPLAY:
@@ -211,8 +211,9 @@ class CompareTableModel(MultiDataMixin, QAbstractTableModel):
             return (h.determinism if field == _DET else h.output)[:_SHORT_HASH]
         if role == _BACKGROUND:
             if row.kind is RowKind.CHANGED and self._cell_differs(row, field):
-                return _CELL_CHANGED
-            return KIND_COLORS[row.kind][0]
+                return colours().changed_cell_bg
+            background = KIND_COLORS[row.kind][0]
+            return None if background is None else getattr(colours(), background)
         if role == _FONT:
             hashed = field in (_DET, _OUT)
             if row.kind is RowKind.CHANGED and self._cell_differs(row, field):
@@ -237,7 +238,9 @@ class CompareTableModel(MultiDataMixin, QAbstractTableModel):
         if role == _DISPLAY:
             return RULE_MARKER if ruled else KIND_MARKERS[row.kind]
         if role == _BACKGROUND:
-            return RULE_COLOR if ruled else KIND_COLORS[row.kind][1]
+            return getattr(colours(), RULE_COLOR if ruled else KIND_COLORS[row.kind][1])
+        if role == _FOREGROUND:
+            return colours().marker_text
         if role == _ALIGN:
             return _CENTER
         if role == _FONT:

@@ -27,6 +27,7 @@ from inspector.model import MISSING
 from ui.format import fmt_cost, fmt_count, fmt_timestamp, shorten
 from ui.qt.models.records import Column, RecordTableModel, texts_for
 from ui.qt.session.session import Scope, SourceSession, Worker
+from ui.qt.theme import MARK_COLORS, colours
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -199,14 +200,13 @@ DIFF_COLUMNS: list[Column] = [
 
 # -- colours and icons -------------------------------------------------------------------------------
 
-#: Replay-window sources (§3.5): a step of the trace, a system record, a policy/limit ledger row.
-SOURCE_COLORS = {"llm": "#2e86c1", "system": "#7f8c8d", "policy": "#8e44ad"}
+#: Replay-window sources (§3.5): a step of the trace, a system record, a policy/limit ledger row;
+#: each with its mark (``ui.qt.theme.MARK_COLORS``) and text role (``ui.qt.theme.ROLES``), both
+#: named ``source_<source>``.
+SOURCE_COLORS = {"llm": "source_llm", "system": "source_system", "policy": "source_policy"}
 _SOURCE_SHAPES = {"llm": "circle", "system": "square", "policy": "diamond"}
-_OPEN_BACKGROUND = QColor("#fdecea")
-_OPEN_FOREGROUND = QColor("#a93226")
-_SEVERITY_FOREGROUND = {"CRITICAL": QColor("#c0392b"), "WARN": QColor("#9a6700")}
-_CHANGE_BACKGROUND = {"added": QColor("#e6f4ea"), "removed": QColor("#fdecea"), "changed": QColor("#fff6e0")}
-_PENDING_FOREGROUND = QColor("#9a6700")
+_SEVERITY_FOREGROUND = {"CRITICAL": "failure", "WARN": "warning"}
+_CHANGE_BACKGROUND = {"added": "success_bg", "removed": "error_bg", "changed": "warning_bg"}
 
 
 @cache
@@ -216,7 +216,7 @@ def source_icon(source: str) -> QIcon:
     pm.fill(Qt.GlobalColor.transparent)
     p = QPainter(pm)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    color = QColor(SOURCE_COLORS.get(source, "#555555"))
+    color = QColor(MARK_COLORS[SOURCE_COLORS.get(source, "source_other")])
     p.setPen(QPen(color.darker(130), 1))
     p.setBrush(color)
     shape = _SOURCE_SHAPES.get(source, "circle")
@@ -254,7 +254,8 @@ def audit_styler(e: AuditEvent, column: str, role: int) -> Any:
 
 def system_styler(r: SystemRecord, column: str, role: int) -> Any:
     if role == Qt.ItemDataRole.ForegroundRole and column == "Severity":
-        return _SEVERITY_FOREGROUND.get(r.severity)
+        role_name = _SEVERITY_FOREGROUND.get(r.severity)
+        return None if role_name is None else getattr(colours(), role_name)
     if role == _TOOLTIP:
         if column == "Summary":
             return shorten(r.summary, 2000)
@@ -268,7 +269,7 @@ def export_styler(x: LogExport, column: str, role: int) -> Any:
         if role == _TOOLTIP:
             return PENDING_STATUS_NOTE
         if role == Qt.ItemDataRole.ForegroundRole and x.status == "pending":
-            return _PENDING_FOREGROUND
+            return colours().warning
     return None
 
 
@@ -277,7 +278,8 @@ def window_styler(w: WindowEntry, column: str, role: int) -> Any:
         if role == Qt.ItemDataRole.DecorationRole:
             return source_icon(w.source)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QColor(SOURCE_COLORS.get(w.source, "#333333")).darker(115)
+            role_name = SOURCE_COLORS.get(w.source)
+            return None if role_name is None else getattr(colours(), role_name)
     if role == _TOOLTIP and column == "Time":
         return w.timestamp
     return None
@@ -287,9 +289,9 @@ def mismatch_styler(m: Mismatch, column: str, role: int) -> Any:
     if m.resolved:
         return None
     if role == Qt.ItemDataRole.BackgroundRole:
-        return _OPEN_BACKGROUND
+        return colours().error_bg
     if column == "State" and role == Qt.ItemDataRole.ForegroundRole:
-        return _OPEN_FOREGROUND
+        return colours().failure
     if column == "State" and role == Qt.ItemDataRole.FontRole:
         return _bold()
     return None
@@ -297,13 +299,14 @@ def mismatch_styler(m: Mismatch, column: str, role: int) -> Any:
 
 def llm_styler(r: LlmRunRecord, column: str, role: int) -> Any:
     if column == "Status" and role == Qt.ItemDataRole.ForegroundRole and r.execution_status != "SUCCEEDED":
-        return _OPEN_FOREGROUND
+        return colours().failure
     return None
 
 
 def diff_styler(change: Any, column: str, role: int) -> Any:
     if role == Qt.ItemDataRole.BackgroundRole and column == "Change":
-        return _CHANGE_BACKGROUND.get(change.op)
+        role_name = _CHANGE_BACKGROUND.get(change.op)
+        return None if role_name is None else getattr(colours(), role_name)
     if role == _TOOLTIP and column in ("Before", "After"):
         value = change.before if column == "Before" else change.after
         if value is MISSING:

@@ -27,7 +27,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 
 from inspector.evidence import EvidenceReader
 from inspector.model import RunFilter, RunSort, RunSummary
@@ -38,7 +38,7 @@ from ui.qt.icons import run_status_icon, warning_icon
 from ui.qt.models.fast import SELECTABLE, MultiDataMixin
 from ui.qt.models.findings import RunFindings
 from ui.qt.session.session import SourceSession, Worker
-from ui.qt.theme import grade_color
+from ui.qt.theme import colours, grade_colours
 
 __all__ = ["COLUMNS", "GRADE_ROLE", "NO_STORE_TIP", "PAGE_SIZE", "RUN_ROLE", "RunsModel", "column_of",
            "read_first_page", "run_texts"]
@@ -66,8 +66,6 @@ _NUMERIC = {"total_steps", "failure_count", "total_cost_cents", "total_duration_
 _PLACEHOLDER = "…"
 
 _Index = QModelIndex | QPersistentModelIndex
-_FAILURE_COLOR = QColor("#c0392b")
-_MUTED_COLOR = QColor("#8a8a8a")
 NO_STORE_TIP = "no evidence store"
 
 
@@ -129,7 +127,6 @@ _FAILURES_COL = next(i for i, c in enumerate(COLUMNS) if c[2] == "failure_count"
 _NUMERIC_COLS = frozenset(i for i, c in enumerate(COLUMNS) if c[2] in _NUMERIC)
 _GRADE_COL = column_of("grade")
 _FINDINGS_COL = column_of("findings")
-_CLEAN_COLOR = QColor("#1e7e34")
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 
@@ -390,7 +387,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         if role == GRADE_ROLE:
             return info.grade.value if info is not None else None
         if role == _FOREGROUND:
-            return grade_color(info.grade) if info is not None else _MUTED_COLOR
+            return grade_colours(info.grade)[0] if info is not None else colours().muted
         if role == _TOOLTIP:
             if state == "none":
                 return NO_STORE_TIP
@@ -443,8 +440,8 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             return str(found.count) if found.count else "✓"
         if role == _FOREGROUND:
             if found is None or found.error is not None:
-                return _MUTED_COLOR
-            return _FAILURE_COLOR if found.count else _CLEAN_COLOR
+                return colours().muted
+            return colours().failure if found.count else colours().success
         if role == _ALIGN:
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == _TOOLTIP:
@@ -580,7 +577,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
             elif role == _ALIGN and column in _NUMERIC_COLS:
                 role_data.setData(_RIGHT_ALIGN)
             elif role == _FOREGROUND and column == _FAILURES_COL and (run.failure_count or 0) > 0:
-                role_data.setData(_FAILURE_COLOR)
+                role_data.setData(colours().failure)
             elif role == _FONT and (run.orphan or run.archived):
                 role_data.setData(_italic_font())
             else:
@@ -608,7 +605,7 @@ class RunsModel(MultiDataMixin, QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and field == "status":
             return warning_icon() if run.orphan else run_status_icon(run.status)
         if role == Qt.ItemDataRole.ForegroundRole and field == "failure_count" and (run.failure_count or 0) > 0:
-            return _FAILURE_COLOR
+            return colours().failure
         if role == Qt.ItemDataRole.ToolTipRole:
             if run.orphan:
                 return f"{run.run_id}: {run.total_steps or 0} steps whose run row is missing (deleted upstream)"

@@ -20,7 +20,6 @@ from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QColor
 
 from inspector.model import RunSummary, StepRow, StepStatus
 from inspector.services.steps import StepPage, read_page, read_row_map
@@ -29,6 +28,7 @@ from ui.format import fmt_cost, fmt_duration, fmt_timestamp
 from ui.qt.icons import step_status_icon
 from ui.qt.models.fast import SELECTABLE
 from ui.qt.session.session import SourceSession
+from ui.qt.theme import colours
 
 __all__ = ["KEEP_PAGES", "PAGE_ROWS", "STEP_COLUMNS", "STEP_ROLE", "StepTableModel", "WANTED_PAGES", "step_texts"]
 
@@ -49,8 +49,6 @@ _ALIGN = Qt.ItemDataRole.TextAlignmentRole
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 _RIGHT_ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_FAILURE_COLOR = QColor("#c0392b")
-_MUTED_COLOR = QColor("#8a8a8a")
 _PLACEHOLDER = "…"
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -383,7 +381,7 @@ class StepTableModel(QAbstractTableModel):
             elif role == _ALIGN and column in _RIGHT:
                 role_data.setData(_RIGHT_ALIGN)
             elif role == _FOREGROUND and failed and column in (1, 3, 4):
-                role_data.setData(_FAILURE_COLOR)
+                role_data.setData(colours().failure)
             else:
                 role_data.clearData()  # the delegate reuses the span from the previous cell
 
@@ -406,7 +404,7 @@ class StepTableModel(QAbstractTableModel):
             elif role == _ALIGN and column in _RIGHT:
                 role_data.setData(_RIGHT_ALIGN)
             elif role == _FOREGROUND:
-                role_data.setData(_MUTED_COLOR)
+                role_data.setData(colours().muted)
             elif role == _TOOLTIP and column == 1 and (failed or short):
                 role_data.setData("These steps could not be read (the status bar says why); Refresh reads them again"
                                   if failed else "This step was not found when its page was read (the run changed)")
@@ -436,5 +434,5 @@ class StepTableModel(QAbstractTableModel):
         if role == _TOOLTIP and column == 1:
             return f"stored status {step.status_raw!r} → {step.status.value}"
         if role == _FOREGROUND and step.status is StepStatus.FAILURE and column in (1, 3, 4):
-            return _FAILURE_COLOR
+            return colours().failure
         return None

@@ -16,12 +16,13 @@ from inspector.activity import RunActivity
 from ui.format import fmt_count
 from ui.qt.panels.activity import short_time
 from ui.qt.panels.charts import follow_palette
+from ui.qt.theme import MARK_COLORS
 
 __all__ = ["RunsActivityChart"]
 
-_RUNS_COLOUR = "#5b8fc7"
-_FAILED_COLOUR = "#c0392b"
-_REGION_COLOUR = QColor(255, 170, 0, 60)
+_RUNS_COLOUR = MARK_COLORS["bar_runs"]
+_FAILED_COLOUR = MARK_COLORS["bar_failed_runs"]
+_REGION_COLOUR = QColor(MARK_COLORS["span_fill"])
 
 
 class _UtcAxis(pg.DateAxisItem):
@@ -92,7 +93,7 @@ class RunsActivityChart(pg.PlotWidget):
         item.showGrid(x=False, y=True, alpha=0.15)
         self.runs_bars = pg.BarGraphItem(x0=[0.0], x1=[0.0], height=[0], brush=_RUNS_COLOUR, pen=None)
         self.failed_bars = pg.BarGraphItem(x0=[0.0], x1=[0.0], height=[0], brush=_FAILED_COLOUR, pen=None)
-        self.region = pg.LinearRegionItem(movable=False, brush=_REGION_COLOUR, pen=pg.mkPen("#d68910", width=1))
+        self.region = pg.LinearRegionItem(movable=False, brush=_REGION_COLOUR, pen=pg.mkPen(MARK_COLORS["span_edge"], width=1))
         self.region.setZValue(10)
         self.region.hide()
         for it in (self.runs_bars, self.failed_bars, self.region):

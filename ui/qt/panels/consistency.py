@@ -18,7 +18,7 @@ from ui.qt.context import Entry, Item, finding_items, menu_of
 from ui.qt.models.records import RECORD_ROLE, Column, RecordTableModel, record_table_view
 from ui.qt.panels.verification import untrusted_mark
 from ui.qt.session.session import SourceSession, Worker
-from ui.qt.theme import placeholder_label
+from ui.qt.theme import css, placeholder_label
 
 __all__ = ["ConsistencyPanel", "FINDING_COLUMNS"]
 
@@ -111,11 +111,11 @@ class ConsistencyPanel(QWidget):
         mark = untrusted_mark(self._session.source, rich=True)
         panels = sorted({s.slot_id for s in checked.slots})
         if n:
-            self.summary.setText(f"{mark}<b style='color:#b03a2e'>{n} finding{'s' if n != 1 else ''}</b>: panels "
+            self.summary.setText(f"{mark}<b style='color:{css('failure')}'>{n} finding{'s' if n != 1 else ''}</b>: panels "
                                  f"of run <b>{html.escape(checked.run_id)}</b> disagree "
                                  f"(checked: {html.escape(', '.join(panels))})")
         else:
-            self.summary.setText(f"{mark}<b style='color:#1e7e34'>✔ Consistent</b>: the panels of run "
+            self.summary.setText(f"{mark}<b style='color:{css('success')}'>✔ Consistent</b>: the panels of run "
                                  f"<b>{html.escape(checked.run_id)}</b> agree ({html.escape(', '.join(panels))})")
         self.model.set_rows(list(result.violations))
         self.view.setVisible(bool(n))

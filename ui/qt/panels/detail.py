@@ -33,7 +33,7 @@ from ui.qt.models.json_tree import JsonTreeModel
 from ui.qt.panels.find_bar import FindBar, JsonFind
 from ui.qt.panels.verification import untrusted_mark
 from ui.qt.session.session import SourceSession, Worker
-from ui.qt.theme import muted, set_severity, title_font
+from ui.qt.theme import css, muted, set_severity, title_font
 
 __all__ = ["TRUNCATE_BYTES", "DetailPanel", "PayloadView"]
 
@@ -203,8 +203,10 @@ class PayloadView(QWidget):
 
 def _row(label: str, value: Any, *, note: str = "") -> str:
     shown = "—" if value is None or value == "" else html.escape(str(value))
-    extra = f" <span style='color:#888'>{html.escape(note)}</span>" if note else ""
-    return f"<tr><td style='padding-right:12px;color:#555'>{html.escape(label)}</td><td><b>{shown}</b>{extra}</td></tr>"
+    muted_css = css("muted")
+    extra = f" <span style='color:{muted_css}'>{html.escape(note)}</span>" if note else ""
+    return (f"<tr><td style='padding-right:12px;color:{muted_css}'>{html.escape(label)}</td>"
+            f"<td><b>{shown}</b>{extra}</td></tr>")
 
 
 class DetailPanel(QWidget):

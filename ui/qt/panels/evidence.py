@@ -39,6 +39,7 @@ from PySide6.QtGui import (
     QFontMetrics,
     QIcon,
     QPainter,
+    QPalette,
     QPixmap,
     QPolygonF,
 )
@@ -87,8 +88,10 @@ from ui.qt.models.records import Column, RecordTableModel, record_table_view, te
 from ui.qt.panels.verification import untrusted_mark
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.theme import (
-    GRADE_COLORS,
+    MARK_COLORS,
     badge_style,
+    colours,
+    css,
     muted,
     placeholder_label,
     set_severity,
@@ -135,12 +138,8 @@ _TAB_TITLE = {
 _ROOT = QModelIndex()
 
 
-_SEVERITY_COLOR = {Severity.FAIL: "#c0392b", Severity.WARN: "#c47f00", Severity.INFO: "#2e6da4"}
-_LINK_COLOR = "#1f5f9e"
-_RED = QColor("#b03a2e")
-_AMBER = QColor("#8a5a00")
-_GREY = QColor("#8a8a8a")
-_PRESENT = GRADE_COLORS[IntegrityGrade.PASS][0]
+#: A reason's mark by severity (``ui.qt.theme.MARK_COLORS``).
+_SEVERITY_MARK = {Severity.FAIL: "severity_fail", Severity.WARN: "severity_warn", Severity.INFO: "severity_info"}
 
 
 # -- cells ----------------------------------------------------------------------------------------
@@ -260,7 +259,7 @@ def _activity_styler(row: Any, column: str, role: int) -> Any:
     if role == Qt.ItemDataRole.ToolTipRole and column in ("Prompt fingerprint", "Response fingerprint"):
         return _text(row.get("prompt_fingerprint" if column.startswith("Prompt") else "response_fingerprint")) or None
     if role == Qt.ItemDataRole.ForegroundRole and column == "Completion" and row.get("completion_type") == "refused":
-        return _AMBER
+        return colours().warning
     return None
 
 
@@ -269,9 +268,9 @@ def _provider_styler(row: Any, column: str, role: int) -> Any:
         return None
     status = row.get("provider_http_status")
     if column == "HTTP" and isinstance(status, int) and status >= 400:
-        return _RED
+        return colours().failure
     if column == "Error" and row.get("provider_error_code"):
-        return _RED
+        return colours().failure
     return None
 
 
@@ -281,11 +280,12 @@ def _decision_styler(row: Any, column: str, role: int) -> Any:
     if role != Qt.ItemDataRole.ForegroundRole:
         return None
     if column == "Decision" and row.get("decision") == "DENIED":
-        return _RED
+        return colours().failure
     if column == "Decision" and row.get("decision") == "PENDING_APPROVAL":
-        return _AMBER
+        return colours().warning
     if column == "Results":
-        return {"fail": _RED, "warn": _AMBER}.get(row.get("policy_results"))
+        results = row.get("policy_results")
+        return colours().failure if results == "fail" else colours().warning if results == "warn" else None
     return None
 
 
@@ -298,9 +298,9 @@ def _failure_styler(f: CaptureFailure, column: str, role: int) -> Any:
                     f"'{f.resolution.value}'")
     if role == Qt.ItemDataRole.ForegroundRole:
         if column == "Stored resolution" and f.stored_resolution and f.stored_resolution != f.resolution.value:
-            return _AMBER
+            return colours().warning
         if column == "Upstream resolution":
-            return _GREY if f.resolution.value == "superseded" else _AMBER
+            return colours().muted if f.resolution.value == "superseded" else colours().warning
     return None
 
 
@@ -356,7 +356,7 @@ def severity_icon(severity: Severity) -> QIcon:
     pm.fill(Qt.GlobalColor.transparent)
     p = QPainter(pm)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    color = QColor(_SEVERITY_COLOR[severity])
+    color = QColor(MARK_COLORS[_SEVERITY_MARK[severity]])
     p.setPen(Qt.PenStyle.NoPen)
     p.setBrush(color)
     if severity is Severity.WARN:
@@ -369,7 +369,7 @@ def severity_icon(severity: Severity) -> QIcon:
     font.setBold(True)
     font.setPixelSize(10)
     p.setFont(font)
-    p.setPen(QColor("#ffffff"))
+    p.setPen(QColor(MARK_COLORS["glyph"]))
     p.drawText(rect, Qt.AlignmentFlag.AlignCenter, glyph)
     p.end()
     return QIcon(pm)
@@ -451,13 +451,22 @@ class ReasonDelegate(QStyledItemDelegate):
             small.setPointSizeF(base.pointSizeF() * 0.92)
         return bold, small
 
-    def _blocks(self, reason: Reason, base: QFont) -> list[tuple[str, QFont, QColor]]:
+    def blocks(self, reason: Reason, base: QFont, palette: QPalette | None = None,
+               selected: bool = False) -> list[tuple[str, QFont, QColor]]:
+        """The lines of a reason: text, font, colour (the palette's Text, the muted and link roles;
+        all in HighlightedText when selected)."""
         bold, small = self._fonts(base)
         first = bold if reason.severity is not Severity.INFO else base
-        blocks = [(reason.message, first, QColor("#1a1a1a")), (reason.meaning, small, QColor("#5f5f5f"))]
+        pal = palette if palette is not None else self._view.palette()
+        c = colours()
+        if selected:
+            text = meaning = link_colour = pal.color(QPalette.ColorRole.HighlightedText)
+        else:
+            text, meaning, link_colour = pal.color(QPalette.ColorRole.Text), c.muted, c.link
+        blocks = [(reason.message, first, text), (reason.meaning, small, meaning)]
         link = refs_text(reason.refs)
         if link:
-            blocks.append((link, small, QColor(_LINK_COLOR)))
+            blocks.append((link, small, link_colour))
         return blocks
 
     def _text_width(self) -> int:
@@ -469,7 +478,7 @@ class ReasonDelegate(QStyledItemDelegate):
             return super().sizeHint(option, index)
         width = self._text_width()
         height = 2 * self.PAD
-        for text, font, _color in self._blocks(reason, option.font):
+        for text, font, _color in self.blocks(reason, option.font):
             rect = QFontMetrics(font).boundingRect(QRect(0, 0, width, 100000), Qt.TextFlag.TextWordWrap, text)
             height += rect.height() + 2
         return QSize(width + self.ICON + 2 * self.PAD, height)
@@ -492,13 +501,14 @@ class ReasonDelegate(QStyledItemDelegate):
         left = r.left() + self.PAD + self.ICON
         width = r.right() - left - self.PAD
         y = r.top() + self.PAD
-        for text, font, color in self._blocks(reason, option.font):
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        for text, font, color in self.blocks(reason, option.font, option.palette, selected):
             painter.setFont(font)
             painter.setPen(color)
             rect = QFontMetrics(font).boundingRect(QRect(0, 0, width, 100000), Qt.TextFlag.TextWordWrap, text)
             painter.drawText(QRect(left, y, width, rect.height()), int(Qt.TextFlag.TextWordWrap), text)
             y += rect.height() + 2
-        painter.setPen(QColor("#e4e4e4"))
+        painter.setPen(colours().separator)
         painter.drawLine(r.left() + self.PAD, r.bottom(), r.right() - self.PAD, r.bottom())
         painter.restore()
 
@@ -520,7 +530,7 @@ def letter_icon(letter: str, color: str) -> QIcon:
     font.setBold(True)
     font.setPixelSize(11)
     p.setFont(font)
-    p.setPen(QColor("#ffffff"))
+    p.setPen(QColor(MARK_COLORS["glyph"]))
     p.drawText(QRectF(0, 0, 18, 18), Qt.AlignmentFlag.AlignCenter, letter)
     p.end()
     return QIcon(pm)
@@ -542,13 +552,14 @@ def _form_html(fields: Sequence[tuple[str, Any]], columns: int = 2) -> str:
     """Fields as a label/value form, split over ``columns`` side-by-side tables."""
     shown = [(k, v) for k, v in fields if k != "run_id"]
     per = -(-len(shown) // columns) if shown else 0
+    muted_css = css("muted")
     tables = []
     for c in range(columns):
         rows = []
         for name, value in shown[c * per:(c + 1) * per]:
             text = _form_value(name, value)
-            cell = "<span style='color:#999'>—</span>" if text == "" else html.escape(shorten(text, 600))
-            rows.append(f"<tr><td style='padding-right:10px;color:#555' valign='top'>{html.escape(name)}</td>"
+            cell = f"<span style='color:{muted_css}'>—</span>" if text == "" else html.escape(shorten(text, 600))
+            rows.append(f"<tr><td style='padding-right:10px;color:{muted_css}' valign='top'>{html.escape(name)}</td>"
                         f"<td valign='top'><b>{cell}</b></td></tr>")
         tables.append("<table cellspacing='1'>" + "".join(rows) + "</table>")
     return ("<table><tr>" + "<td width='24'></td>".join(f"<td valign='top'>{t}</td>" for t in tables)
@@ -615,13 +626,13 @@ class EvidenceCard(QWidget):
         self.count = count
         letter = f"<b>{self.letter}</b> · " if self.letter else ""
         if self.absent:
-            what = f"<span style='color:#8a8a8a'>table {'unreadable' if self.unreadable else 'absent'}</span>"
+            what = f"<span style='color:{css('muted')}'>table {'unreadable' if self.unreadable else 'absent'}</span>"
         elif count is None:
             what = ""
         else:
             what = f"{count:,} row{'s' if count != 1 else ''}"
         parts = [f"{letter}<b>{html.escape(self.title)}</b>", what,
-                 f"<span style='color:#8a8a8a'>{html.escape(self.key)}</span>"]
+                 f"<span style='color:{css('muted')}'>{html.escape(self.key)}</span>"]
         if extra:
             parts.append(extra)
         self.heading.setText(" — ".join(p for p in parts if p))
@@ -943,12 +954,12 @@ class EvidencePanel(QWidget):
             n = int(ev.facts.counts.get(cls, 0))
             name = short.get(cls) or f"{CLASS_LETTER[cls]} {CLASS_TITLE[cls].lower()}"
             if n > 0:
-                mark = f"<span style='color:{_PRESENT}'>✓</span>"
+                mark = f"<span style='color:{css('success')}'>✓</span>"
             elif cls in REQUIRED_EVIDENCE:
-                mark = "<span style='color:#b03a2e'>✗</span>"
+                mark = f"<span style='color:{css('failure')}'>✗</span>"
             else:
-                mark = "<span style='color:#c47f00'>✗</span>"
-            parts.append(f"{mark} {html.escape(name)} <span style='color:#707070'>{n:,}</span>")
+                mark = f"<span style='color:{css('warning')}'>✗</span>"
+            parts.append(f"{mark} {html.escape(name)} <span style='color:{css('muted')}'>{n:,}</span>")
         return " · ".join(parts)
 
     def _show_stored(self, loaded: LoadedEvidence) -> None:
@@ -997,7 +1008,7 @@ class EvidencePanel(QWidget):
                 if alignment is not None and alignment.evidence_count:
                     trace = (f"trace steps {alignment.trace_min}–{alignment.trace_max}" if alignment.trace_count
                              else "no trace steps")
-                    extra = (f"<span style='color:#707070'>step indexes {alignment.evidence_min}–"
+                    extra = (f"<span style='color:{css('muted')}'>step indexes {alignment.evidence_min}–"
                              f"{alignment.evidence_max} ({html.escape(trace)})</span>")
                 card.set_heading(count, extra)
                 card.show_rows(rows, loaded.texts.get(cls.value), f"No {CLASS_TITLE[cls].lower()} evidence was "
@@ -1035,20 +1046,20 @@ class EvidencePanel(QWidget):
         self.card_tabs.setTabText(i, text)
         self.card_tabs.setTabToolTip(i, f"{card.letter + ' · ' if card.letter else ''}{card.title}: {card.key}")
         if cls is None:
-            color = "#c47f00" if count else "#9e9e9e"
-            self.card_tabs.setTabIcon(i, letter_icon("!", color))
+            mark = "severity_warn" if count else "evidence_absent"
+            self.card_tabs.setTabIcon(i, letter_icon("!", MARK_COLORS[mark]))
             return
         if card.absent:
-            color = "#9e9e9e"
+            mark = "evidence_absent"
         elif count:
-            color = _PRESENT
+            mark = "evidence_present"
         elif cls in REQUIRED_EVIDENCE:
-            color = "#c0392b"
+            mark = "severity_fail"
         elif cls is EvidenceClass.J_INTEGRITY:
-            color = "#9e9e9e"
+            mark = "evidence_absent"
         else:
-            color = "#c47f00"
-        self.card_tabs.setTabIcon(i, letter_icon(CLASS_LETTER[cls], color))
+            mark = "severity_warn"
+        self.card_tabs.setTabIcon(i, letter_icon(CLASS_LETTER[cls], MARK_COLORS[mark]))
 
     # -- reasons → rows ---------------------------------------------------------------------------
 

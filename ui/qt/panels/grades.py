@@ -39,11 +39,10 @@ from inspector.model import RunFilter
 from inspector.services.grading import GradeDistribution, grade_distribution
 from ui.qt.models.runs import GRADE_ROLE
 from ui.qt.session.session import EvidenceState, SourceSession, Worker
-from ui.qt.theme import GRADE_COLORS
+from ui.qt.theme import css, grade_colours
 
 __all__ = ["GradeDelegate", "GradingJob", "grading_text"]
 
-_MUTED = "#8a8a8a"
 
 
 class GradeDelegate(QStyledItemDelegate):
@@ -62,20 +61,22 @@ class GradeDelegate(QStyledItemDelegate):
         widget = opt.widget
         style = widget.style() if widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
-        fg, bg = GRADE_COLORS[IntegrityGrade(grade)]
+        fg, bg = grade_colours(IntegrityGrade(grade))
+        edge = QColor(fg)
+        edge.setAlpha(110)  # a lighter line of the text's colour, on the tint of either scheme
         fm = opt.fontMetrics
         width = fm.horizontalAdvance(text) + 14
         height = min(fm.height() + 2, opt.rect.height() - 4)
         rect = QRectF(opt.rect.left() + 4, opt.rect.center().y() - height / 2 + 0.5, width, height)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QColor(fg).lighter(150))
-        painter.setBrush(QColor(bg))
+        painter.setPen(edge)
+        painter.setBrush(bg)
         painter.drawRoundedRect(rect, 3, 3)
         font = opt.font
         font.setBold(True)
         painter.setFont(font)
-        painter.setPen(QColor(fg))
+        painter.setPen(fg)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
 
@@ -226,7 +227,7 @@ class GradingJob(QObject):
             self._set_text(dist.text, tip="No run matches the filter")
             return
         parts = " · ".join(
-            f"<span style='color:{GRADE_COLORS[g][0] if n else _MUTED}'>{n:,} <b>{g.value}</b></span>"
+            f"<span style='color:{grade_colours(g)[0].name() if n else css('muted')}'>{n:,} <b>{g.value}</b></span>"
             for g, n in dist.parts())
         rich = f"Integrity: {parts}"
         if dist.cancelled:

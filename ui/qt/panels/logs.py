@@ -68,7 +68,7 @@ from ui.qt.models.records import (
 )
 from ui.qt.panels.detail import PayloadView
 from ui.qt.session.session import SourceSession, Worker
-from ui.qt.theme import muted, placeholder_label, set_severity, title_font
+from ui.qt.theme import css, muted, placeholder_label, set_severity, title_font
 
 __all__ = [
     "NO_LOGS_TEXT",
@@ -697,17 +697,17 @@ class RunLogsPanel(QTabWidget):
             counts[e.source] = counts.get(e.source, 0) + 1
         glyphs = {"llm": "●", "system": "■", "policy": "◆"}
         legend = " ".join(
-            f"<span style='color:{color}'>{glyphs.get(name, '●')}</span> {name} {counts.get(name, 0)}"
-            for name, color in SOURCE_COLORS.items()
+            f"<span style='color:{css(role)}'>{glyphs.get(name, '●')}</span> {name} {counts.get(name, 0)}"
+            for name, role in SOURCE_COLORS.items()
         )
         if window.anchor:
             head = (f"Anchor <b>{html.escape(fmt_time_ms(window.anchor))}</b> "
-                    f"<span style='color:#707070'>from {html.escape(window.anchor_from)}</span>")
+                    f"<span style='color:{css('muted')}'>from {html.escape(window.anchor_from)}</span>")
         else:
-            head = f"No anchor <span style='color:#707070'>({html.escape(window.anchor_from)})</span>"
+            head = f"No anchor <span style='color:{css('muted')}'>({html.escape(window.anchor_from)})</span>"
         if window.start or window.end:
             head += f" · window {html.escape(fmt_time_ms(window.start))} → {html.escape(fmt_time_ms(window.end))}"
-        notes = "".join(f"<br><span style='color:#9a6700'>{html.escape(n)}</span>" for n in window.notes)
+        notes = "".join(f"<br><span style='color:{css('warning')}'>{html.escape(n)}</span>" for n in window.notes)
         return f"{head} · {legend}{notes}"
 
     def _load_mismatches(self, logs: LogsSource, run: _RunKey) -> None:

@@ -24,7 +24,7 @@ from inspector.timeline import STATUS_CODES, StepColumns, bucket
 from ui.format import fmt_cost, fmt_duration
 from ui.qt.panels.charts import ask_png_path, chart_image, export_png, follow_palette
 from ui.qt.session.session import SourceSession, Worker
-from ui.qt.theme import muted
+from ui.qt.theme import MARK_COLORS, muted
 
 __all__ = ["OVERVIEW_ABOVE", "OVERVIEW_ROWS", "StepTimeline", "TimelinePanel", "overview_stride"]
 
@@ -33,8 +33,10 @@ OVERVIEW_ABOVE = 20_000
 OVERVIEW_ROWS = 2_000
 #: The time axis counts seconds beyond this span (ms).
 _SECONDS_ABOVE_MS = 10_000.0
-#: Bar colours by status code (success, skipped, unknown, retry, failure).
-_COLOURS = {0: "#2e9d57", 1: "#9e9e9e", 2: "#7a5bc7", 3: "#e08a1e", 4: "#c0392b"}
+#: Bar marks by status code (success, skipped, unknown, retry, failure): the same in both
+#: schemes (each stays ≥ 3:1 against the chart's light and dark Base).
+_COLOURS = {code: MARK_COLORS[f"bar_{name}"] for code, name in
+            ((0, "success"), (1, "skipped"), (2, "unknown"), (3, "retry"), (4, "failure"))}
 _NAMES = {code: status.value for status, code in STATUS_CODES.items()}
 
 
@@ -71,7 +73,7 @@ class _Bars(_StepRows):
     def __init__(self) -> None:
         super().__init__()
         self._brushes = {code: QBrush(QColor(c)) for code, c in _COLOURS.items()}
-        self._retry_pen = QPen(QColor("#e08a1e"))
+        self._retry_pen = QPen(QColor(MARK_COLORS["bar_retry"]))
         self._retry_pen.setCosmetic(True)
         self._retry_pen.setWidth(2)
         self.drawn = 0
@@ -266,8 +268,8 @@ class TimelinePanel(QWidget):
         self.save_button.clicked.connect(self._save)
         self.chart = StepTimeline()
         # Latency and cost per step, sharing the timeline's step axis (its rows).
-        self.latency = self._metric_plot("duration", "#3b6ea8", "longest step (ms)")
-        self.cost = self._metric_plot("cost", "#8a6d1e", "costliest step (¢)")
+        self.latency = self._metric_plot("duration", MARK_COLORS["bar_latency"], "longest step (ms)")
+        self.cost = self._metric_plot("cost", MARK_COLORS["bar_cost"], "costliest step (¢)")
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.fit_button)

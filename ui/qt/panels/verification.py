@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from inspector.bundle import PublicKey, Verification
 from inspector.source import Attested
-from ui.qt.theme import set_severity
+from ui.qt.theme import css, set_severity
 
 __all__ = ["VerificationBanner", "untrusted_mark", "verification_lines"]
 
@@ -33,7 +33,7 @@ def untrusted_mark(source: object, *, rich: bool = False) -> str:
     and was opened on request ("" otherwise)."""
     if not isinstance(source, Attested) or source.trusted:
         return ""
-    return "<span style='color:#b03a2e'><b>[UNTRUSTED]</b></span> " if rich else "[UNTRUSTED] "
+    return f"<span style='color:{css('failure')}'><b>[UNTRUSTED]</b></span> " if rich else "[UNTRUSTED] "
 
 
 def _when(text: Any) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import (
+    QEvent,
     QItemSelectionModel,
     QMetaObject,
     QModelIndex,
@@ -95,7 +96,7 @@ from ui.qt.models.compare import (
 )
 from ui.qt.session.session import Scope, SourceSession, Worker
 from ui.qt.session.tasks import TaskRunner
-from ui.qt.theme import muted, set_invalid, set_severity, title_font
+from ui.qt.theme import css, muted, set_invalid, set_severity, title_font
 from ui.qt.windows.connect import PasswordPrompt
 
 __all__ = ["PROGRESS_EVERY", "CompareWindow", "NewSession", "SideSpec", "open_compare", "verdict_texts"]
@@ -111,13 +112,6 @@ VALUE_LIMIT = 2000
 _SIDES = ("left", "right")
 _NAMES = {"left": "original", "right": "replay"}
 
-# The verdict bar's colours: parity holds (upstream agrees), holds only under the rules, broken.
-_VERDICT_STYLES = {
-    "holds": "background: #e6f4ea; border: 1px solid #8cc9a0; border-radius: 4px;",
-    "ruled": "background: #fff6e0; border: 1px solid #e8c66d; border-radius: 4px;",
-    "broken": "background: #fdecea; border: 1px solid #e6a29a; border-radius: 4px;",
-}
-_HEADLINE_COLORS = {"holds": "#1e6b34", "ruled": "#7a5600", "broken": "#a52a1f"}
 
 
 #: Makes a session for a location typed in the window (the caller's ``SourceSession.sibling``).
@@ -289,7 +283,7 @@ def _table(headers: Sequence[str], rows: Sequence[str], widths: Sequence[int] = 
     cells = []
     for i, h in enumerate(headers):
         width = f' width="{widths[i]}%"' if i < len(widths) else ""
-        cells.append(f'<th align="left" style="background-color:#eef0f3"{width}>{html.escape(h)}</th>')
+        cells.append(f'<th align="left" style="background-color:{css("header_bg")}"{width}>{html.escape(h)}</th>')
     head = "".join(cells)
     return (f'<table cellspacing="0" cellpadding="3" border="0" width="100%"><tr>{head}</tr>'
             + "".join(rows) + "</table>")
@@ -301,7 +295,6 @@ _HASH_CONVENTIONS = (
     ("replay hash_output", "output", "outcome_data (sorted keys, default separators)"),
     ("SDK stored output_hash", "stored_output", "the outcome as the SDK stored it (compact JSON)"),
 )
-_CHANGED_BG = "#ffe9a8"
 
 
 def detail_html(cmp: Comparison, index: int) -> str:
@@ -318,12 +311,13 @@ def detail_html(cmp: Comparison, index: int) -> str:
 
     ruled = row.kind is RowKind.EQUAL and bool(row.absorbed)
     marker = RULE_MARKER if ruled else KIND_MARKERS[row.kind]
-    swatch = (RULE_COLOR if ruled else KIND_COLORS[row.kind][1]).name()
+    swatch = css(RULE_COLOR if ruled else KIND_COLORS[row.kind][1])
     what = kind_label(row)
     if ruled:
         what = "equal by rule: " + "; ".join(row.equal_by)
     parts = [(
-        f'<p><span style="background-color:{swatch}">&nbsp;{html.escape(marker)}&nbsp;</span> '
+        f'<p><span style="background-color:{swatch};color:{css("marker_text")}">'
+        f"&nbsp;{html.escape(marker)}&nbsp;</span> "
         f"<b>Row {index}</b> · {html.escape(what)}<br>"
         f"Original: {html.escape(side(ldoc))} &nbsp;↔&nbsp; Replay: {html.escape(side(rdoc))}</p>"
     )]
@@ -348,7 +342,7 @@ def detail_html(cmp: Comparison, index: int) -> str:
         if attr == "stored_output" and not a and not b:
             continue
         differ = lh is not None and rh is not None and a != b
-        bg = _CHANGED_BG if differ else None
+        bg = css("changed_cell_bg") if differ else None
         hash_rows.append("<tr>" + _cell(name) + _cell(covers) + _cell(a or "—", mono=True, bg=bg)
                          + _cell(b or "—", mono=True, bg=bg) + "</tr>")
     parts.append("<h4>Hashes</h4>" + _table(("Convention", "Covers", "Original", "Replay"), hash_rows, (20, 44, 18, 18)))
@@ -359,7 +353,7 @@ def detail_html(cmp: Comparison, index: int) -> str:
         a = "—" if ldoc is None else _field_text(ldoc, name)
         b = "—" if rdoc is None else _field_text(rdoc, name)
         label = name + (" (not compared)" if name in AUDIT_FIELDS else "")
-        bg = _CHANGED_BG if name in changed else None
+        bg = css("changed_cell_bg") if name in changed else None
         field_rows.append("<tr>" + _cell(label) + _cell(a, mono=True, bg=bg) + _cell(b, mono=True, bg=bg) + "</tr>")
     parts.append("<h4>Fields</h4>" + _table(("Field", "Original", "Replay"), field_rows, (20, 40, 40)))
     return "".join(parts)
@@ -645,13 +639,14 @@ class CompareWindow(QMainWindow):
         grid.addLayout(nav, 0, 2, Qt.AlignmentFlag.AlignRight)
         grid.addWidget(self.signatures_label, 1, 0, 1, 2)
         self.legend = QLabel(" ".join(
-            f'<span style="background-color:{color}">&nbsp;{mark}&nbsp;</span>&nbsp;{html.escape(text)}&nbsp;'
-            for mark, color, text in (
-                ("=", KIND_COLORS[RowKind.EQUAL][1].name(), "equal"),
-                ("≈", RULE_COLOR.name(), "equal by a rule"),
-                ("≠", KIND_COLORS[RowKind.CHANGED][1].name(), "changed"),
-                ("−", KIND_COLORS[RowKind.ONLY_LEFT][1].name(), "only left"),
-                ("+", KIND_COLORS[RowKind.ONLY_RIGHT][1].name(), "only right"))))
+            f'<span style="background-color:{css(role)};color:{css("marker_text")}">&nbsp;{mark}&nbsp;</span>'
+            f'&nbsp;{html.escape(text)}&nbsp;'
+            for mark, role, text in (
+                ("=", KIND_COLORS[RowKind.EQUAL][1], "equal"),
+                ("≈", RULE_COLOR, "equal by a rule"),
+                ("≠", KIND_COLORS[RowKind.CHANGED][1], "changed"),
+                ("−", KIND_COLORS[RowKind.ONLY_LEFT][1], "only left"),
+                ("+", KIND_COLORS[RowKind.ONLY_RIGHT][1], "only right"))))
         self.legend.setObjectName("compareLegend")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         grid.addWidget(self.legend, 1, 2, Qt.AlignmentFlag.AlignRight)
@@ -701,7 +696,7 @@ class CompareWindow(QMainWindow):
         row.addWidget(remove)
         self.rule_error = QLabel()
         self.rule_error.setObjectName("ruleError")
-        self.rule_error.setStyleSheet("color: #c0392b")
+        set_severity(self.rule_error, "error-text")
         self.rule_error.setWordWrap(True)
         self.rule_error.hide()
         layout.addWidget(title)
@@ -1202,7 +1197,7 @@ class CompareWindow(QMainWindow):
             if side == "left" and not self.run_edits["left"].text().strip():
                 found = " (found through replay_of)"
             label.setText(f"<b>{name}</b> {html.escape(s.run_id)}{found}{trace} · {fmt_count(len(rs.steps))} steps "
-                          f"· <span style='color:#707070'>{html.escape(rs.location)}</span>")
+                          f"· <span style='color:{css('muted')}'>{html.escape(rs.location)}</span>")
             label.setToolTip(rs.location)
         left, right = self._sides.get("left"), self._sides.get("right")
         if left is not None and right is not None:
@@ -1210,10 +1205,10 @@ class CompareWindow(QMainWindow):
 
     def _update_verdict(self, cmp: Comparison) -> None:
         t = verdict_texts(cmp)
-        self.verdict.setStyleSheet(f"QFrame#compareVerdict {{ {_VERDICT_STYLES[t['state']]} }}")
+        set_severity(self.verdict, t["state"])  # holds, ruled or broken
         self.verdict.setProperty("verdict", t["state"])
         self.headline.setText(t["headline"])
-        self.headline.setStyleSheet(f"color: {_HEADLINE_COLORS[t['state']]}")
+        set_severity(self.headline, f"{t['state']}-text")
         self.upstream_label.setText(t["upstream"])
         self.signatures_label.setText(t["signatures"])
         self.summary_label.setText(t["summary"])
@@ -1342,6 +1337,13 @@ class CompareWindow(QMainWindow):
         row = self.model.previous_difference(max(self.current_row(), 0))
         if row is not None:
             self.select_row(row)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        # The detail pane's HTML holds colours: made again in the scheme shown (banners and
+        # labels are moved by ui.qt.theme, the table repaints from its model).
+        if event.type() == QEvent.Type.PaletteChange and self.model.comparison is not None:
+            self._current_changed(self.left_view.currentIndex(), QModelIndex())
+        super().changeEvent(event)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         cmp = self.model.comparison

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.locations import is_postgres_url, split_pg_password
+from ui.qt.theme import muted, set_severity
 
 __all__ = ["ConnectDialog", "PasswordPrompt"]
 
@@ -50,7 +51,7 @@ class ConnectDialog(QDialog):
         self.password.setPlaceholderText("only if the server asks for one")
         self.error = QLabel()
         self.error.setObjectName("connectError")
-        self.error.setStyleSheet("color: #c0392b")
+        set_severity(self.error, "error-text")
         self.error.hide()
         form = QFormLayout()
         form.addRow("URL", self.url)
@@ -58,7 +59,7 @@ class ConnectDialog(QDialog):
         note = QLabel("Read-only: every session runs with default_transaction_read_only = on. "
                       "The password is kept in memory for this session only, never saved.")
         note.setWordWrap(True)
-        note.setStyleSheet("color: palette(mid)")
+        muted(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.connect_button = buttons.addButton("Connect", QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.accepted.connect(self._accept)

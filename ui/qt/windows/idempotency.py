@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -50,7 +49,7 @@ from ui.qt.models.records import (
 from ui.qt.session.redis import RedisConnector, RedisSettings
 from ui.qt.session.session import SourceSession, Worker
 from ui.qt.session.tasks import Progress
-from ui.qt.theme import muted, placeholder_label, set_severity, title_font
+from ui.qt.theme import clear_severity, colours, muted, placeholder_label, set_severity, title_font
 from ui.qt.windows.replay_check import error_text, field_table
 
 __all__ = [
@@ -172,12 +171,13 @@ IDEMPOTENCY_COLUMNS: list[Column] = [
                                                                     "most)"),
 ]
 
+#: (text, background) of a verdict, as ``ui.qt.theme`` roles; statuses' text too.
 _VERDICT_COLORS = {
-    IdempotencyResult.CONFLICT: (QColor("#a93226"), QColor("#fdecea")),
-    IdempotencyResult.DUPLICATE: (QColor("#1e7b34"), None),
-    IdempotencyResult.NEW: (QColor("#707070"), None),
+    IdempotencyResult.CONFLICT: ("failure", "error_bg"),
+    IdempotencyResult.DUPLICATE: ("success", None),
+    IdempotencyResult.NEW: ("muted", None),
 }
-_STATUS_COLORS = {"failed": QColor("#a93226"), "pending": QColor("#8a5a00"), "completed": QColor("#1e7b34")}
+_STATUS_COLORS = {"failed": "failure", "pending": "warning", "completed": "success"}
 _VERDICT_TIPS = {
     IdempotencyResult.NEW: "No key: upstream's check would store this request as new (status pending)",
     IdempotencyResult.DUPLICATE: "The key holds our request hash: upstream's check answers duplicate",
@@ -188,12 +188,14 @@ _VERDICT_TIPS = {
 def idempotency_styler(r: IdempotencyRow, column: str, role: int) -> Any:
     """Verdicts coloured (conflict red, duplicate green, new grey), statuses too."""
     if role == Qt.ItemDataRole.BackgroundRole:
-        return _VERDICT_COLORS[r.verdict][1]
+        bg = _VERDICT_COLORS[r.verdict][1]
+        return None if bg is None else getattr(colours(), bg)
     if role == Qt.ItemDataRole.ForegroundRole:
         if column == "Verdict":
-            return _VERDICT_COLORS[r.verdict][0]
+            return getattr(colours(), _VERDICT_COLORS[r.verdict][0])
         if column == "Status" and r.state is not None:
-            return _STATUS_COLORS.get(r.state.status or "")
+            fg = _STATUS_COLORS.get(r.state.status or "")
+            return None if fg is None else getattr(colours(), fg)
         return None
     if role == Qt.ItemDataRole.ToolTipRole:
         if column == "Verdict":
@@ -443,8 +445,7 @@ class IdempotencyView(QWidget):
     def _show_message(self, text: str, *, retry: bool, severity: str | None = None) -> None:
         self.message.setText(text)
         if severity is None:
-            self.message.setStyleSheet("")
-            self.message.setProperty("severity", None)
+            clear_severity(self.message)
         else:
             set_severity(self.message, severity)
         self.retry_button.setVisible(retry)

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -52,7 +52,7 @@ from ui.qt.models.records import (
 from ui.qt.panels.detail import PayloadView
 from ui.qt.session.redis import RedisConnector, RedisSettings
 from ui.qt.session.session import SourceSession, Worker
-from ui.qt.theme import muted, placeholder_label, set_severity, title_font
+from ui.qt.theme import colours, css, muted, placeholder_label, set_severity, title_font
 
 __all__ = [
     "OUTCOME_COLORS",
@@ -117,15 +117,16 @@ REPLAY_COLUMNS: list[Column] = [
 ]
 
 #: (foreground, background) of an outcome; the whole row of a mismatch is tinted.
-OUTCOME_COLORS: dict[CheckOutcome, tuple[QColor | None, QColor | None]] = {
-    CheckOutcome.MISMATCH: (QColor("#a93226"), QColor("#fdecea")),
-    CheckOutcome.INVALID: (QColor("#a93226"), QColor("#fdecea")),
-    CheckOutcome.CHECKED_UNVERIFIED: (QColor("#8a5a00"), QColor("#fff3cd")),
-    CheckOutcome.SKIPPED: (QColor("#707070"), None),
-    CheckOutcome.CHECKED: (QColor("#1e7b34"), None),
+#: (as ``ui.qt.theme`` roles; steps after upstream's stop are drawn ``muted``).
+OUTCOME_COLORS: dict[CheckOutcome, tuple[str | None, str | None]] = {
+    CheckOutcome.MISMATCH: ("failure", "error_bg"),
+    CheckOutcome.INVALID: ("failure", "error_bg"),
+    CheckOutcome.CHECKED_UNVERIFIED: ("warning", "warning_bg"),
+    CheckOutcome.SKIPPED: ("muted", None),
+    CheckOutcome.CHECKED: ("success", None),
     CheckOutcome.EXECUTED: (None, None),
 }
-_AFTER_STOP = QColor("#8a8a8a")
+_VERDICT_EXTRA = "padding: 6px 8px; border-radius: 3px; font-weight: bold;"
 _OUTCOME_TIPS = {
     CheckOutcome.EXECUTED: "Executed (offline: the replay's recorded output), hashed, and cached under its key",
     CheckOutcome.SKIPPED: "skip with a cache hit: the cached output is returned, nothing executes",
@@ -151,14 +152,14 @@ def replay_styler(s: StepCheck, column: str, role: int) -> Any:
     steps after upstream's stop greyed and in italics."""
     fg, bg = OUTCOME_COLORS[s.outcome]
     if role == Qt.ItemDataRole.BackgroundRole:
-        if s.outcome in (CheckOutcome.MISMATCH, CheckOutcome.INVALID) or (column == "Outcome" and bg is not None):
-            return bg
+        if bg is not None and (s.outcome in (CheckOutcome.MISMATCH, CheckOutcome.INVALID) or column == "Outcome"):
+            return getattr(colours(), bg)
         return None
     if role == Qt.ItemDataRole.ForegroundRole:
-        if column == "Outcome" or (column == "After stop" and s.after_stop):
-            return fg if column == "Outcome" else _AFTER_STOP
+        if column == "Outcome":
+            return None if fg is None else getattr(colours(), fg)
         if s.after_stop:
-            return _AFTER_STOP
+            return colours().muted
         return None
     if role == Qt.ItemDataRole.FontRole and s.after_stop:
         return _italic()
@@ -177,7 +178,7 @@ def field_table(rows: Sequence[tuple[str, Any]]) -> str:
     cells = []
     for label, value in rows:
         shown = "—" if value is None or value == "" else html.escape(str(value))
-        cells.append(f"<tr><td style='padding-right:12px;color:#555'>{html.escape(label)}</td>"
+        cells.append(f"<tr><td style='padding-right:12px;color:{css('muted')}'>{html.escape(label)}</td>"
                      f"<td>{shown}</td></tr>")
     return "<table cellspacing='0' cellpadding='1'>" + "".join(cells) + "</table>"
 
@@ -476,14 +477,10 @@ class ReplayCheckView(QWidget):
             if unverified:
                 text += (f" {unverified:,} check step(s) were answered from the cache without comparing "
                          "(upstream's unverified cache hit).")
-            self.verdict.setStyleSheet("QLabel { background: #e6f4ea; color: #1e5b2e; padding: 6px 8px; "
-                                       "border-radius: 3px; font-weight: bold; }")
-            self.verdict.setProperty("severity", "ok")
+            set_severity(self.verdict, "ok", extra=_VERDICT_EXTRA)
         else:
             text = "✘ " + result.headline()
-            self.verdict.setStyleSheet("QLabel { background: #fdecea; color: #8e2b20; padding: 6px 8px; "
-                                       "border-radius: 3px; font-weight: bold; }")
-            self.verdict.setProperty("severity", "error")
+            set_severity(self.verdict, "error", extra=_VERDICT_EXTRA)
         self.verdict.setText(text)
         self.verdict.show()
 
