@@ -32,10 +32,17 @@ fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz.campaign $(FUZZ_ARGS)
 
 # README screenshots of the demo database (needs xvfb-run).
+# (With settings of their own: a window opens at its default size and columns, not as you left yours.)
+screenshot: export XDG_CONFIG_HOME := /tmp/aos-screenshot-config
 screenshot: $(STAMP)
+	rm -rf /tmp/aos-screenshot-config
 	$(BIN)/trace-inspector demo --out /tmp/aos-demo.db --force
 	TRACE_INSPECTOR_SCREENSHOT=$(CURDIR)/resources/screenshot-main.png TRACE_INSPECTOR_STEP=2 \
 	  xvfb-run -a -s "-screen 0 1500x900x24" $(BIN)/trace-inspector /tmp/aos-demo.db
+	TRACE_INSPECTOR_SCREENSHOT=$(CURDIR)/resources/screenshot-main-dark.png TRACE_INSPECTOR_STEP=2 \
+	  TRACE_INSPECTOR_COLOR_SCHEME=dark xvfb-run -a -s "-screen 0 1500x900x24" $(BIN)/trace-inspector /tmp/aos-demo.db
+	TRACE_INSPECTOR_SCREENSHOT=$(CURDIR)/resources/screenshot-start.png \
+	  xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/trace-inspector /tmp/aos-demo-missing.db
 	TRACE_INSPECTOR_SCREENSHOT=$(CURDIR)/resources/screenshot-evidence.png TRACE_INSPECTOR_EVIDENCE=1 \
 	  TRACE_INSPECTOR_RUN=run_44170bdce193357c \
 	  xvfb-run -a -s "-screen 0 1500x900x24" $(BIN)/trace-inspector /tmp/aos-demo.db
