@@ -50,6 +50,9 @@ screenshot: $(STAMP)
 	  run_44170bdce193357c /tmp/aos-bundle-shots
 	cp /tmp/aos-bundle-shots/screenshot-bundle.png /tmp/aos-bundle-shots/screenshot-bundle-untrusted.png \
 	  /tmp/aos-bundle-shots/screenshot-export.png $(CURDIR)/resources/
+	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python benchmarks/shoot_windows.py /tmp/aos-demo.db /tmp/aos-window-shots
+	cp /tmp/aos-window-shots/compare.png $(CURDIR)/resources/screenshot-compare.png
+	cp /tmp/aos-window-shots/replay-check.png $(CURDIR)/resources/screenshot-replay-check.png
 	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python benchmarks/shoot_charts.py /tmp/aos-demo.db /tmp/aos-chart-shots
 	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python benchmarks/shoot_charts.py /tmp/aos-demo.db /tmp/aos-chart-shots --dark
 	cp /tmp/aos-chart-shots/screenshot-timeline.png /tmp/aos-chart-shots/screenshot-timeline-100k.png \
