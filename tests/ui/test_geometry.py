@@ -140,3 +140,24 @@ def test_the_step_columns_show_their_values_whole(qtbot, make_window, small_db):
             text = ix.data() or ""
             icon = 20 if ix.data(Qt.ItemDataRole.DecorationRole) is not None else 0
             assert view.columnWidth(col) >= metrics.horizontalAdvance(text) + icon + 8, (header, text)
+
+
+def test_the_replay_check_and_idempotency_windows_fit_the_screen_and_close_on_esc(qtbot, make_window, small_db):
+    from PySide6.QtWidgets import QApplication
+
+    from tests.ui.dbs import REPLAYS
+    from tests.ui.test_main_window import open_and_wait
+    from ui.qt.windows.idempotency import IdempotencyView
+    from ui.qt.windows.replay_check import ReplayCheckView
+
+    w = make_window()
+    open_and_wait(qtbot, w, small_db)
+    qtbot.waitUntil(lambda: w.runs_model.row_of(REPLAYS[0]) is not None, timeout=15_000)
+    assert w.select_run(REPLAYS[0])
+    for action, kind in (("replay_check", ReplayCheckView), ("idempotency", IdempotencyView)):
+        w.actions_by_name[action].trigger()
+        (view,) = [v for v in QApplication.topLevelWidgets() if isinstance(v, kind) and v.isVisible()]
+        qtbot.waitExposed(view)
+        assert _within_screen(view), kind.__name__
+        _press(view, "Esc")
+        qtbot.waitUntil(lambda view=view: not view.isVisible(), timeout=10_000)
