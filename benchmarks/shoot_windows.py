@@ -33,19 +33,10 @@ _REPLAY = [("skip", "k0", {"v": 0}), ("check", "k1", {"v": 1, "x": 1}), ("check"
 def _replay_db(path: Path) -> Path:
     """A SQLite traces.db holding ``orig`` and its replay ``rep`` (behaviours and keys set the way
     AOS v1.1 stores them, beside upstream's SQLite writer)."""
-    from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
+    from tests.ui.replay_dbs import write_sqlite_pair
 
     path.unlink(missing_ok=True)
-    with SQLiteTraceWriter(path) as w:
-        for run_id, steps in (("orig", _ORIGINAL), ("rep", _REPLAY)):
-            w.start_trace(run_id, f"corr-{run_id}", "tenant-acme", "agent-orders", [])
-            w.record_steps(StepInput(run_id, i, f"skill_{i}", {"i": i}, "success", "SUCCESS", None, data, 0.1, 5.0)
-                           for i, (_b, _k, data) in enumerate(steps))
-            w.complete_trace(run_id, "completed", {"replay_of": "orig"} if run_id == "rep" else None)
-            for i, (behavior, key, _data) in enumerate(steps):
-                w.execute_raw("UPDATE trace_steps SET replay_behavior = ?, idempotency_key = ? "
-                              "WHERE run_id = ? AND step_index = ?", (behavior, key, run_id, i))
-    return path
+    return write_sqlite_pair(path, _ORIGINAL, _REPLAY, tenant="tenant-acme", agent="agent-orders")
 
 
 def _show_run(app, w, run_id: str) -> None:

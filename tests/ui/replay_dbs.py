@@ -14,6 +14,25 @@ import sqlalchemy as sa
 from tests.pgutil import sa_url
 
 
+def write_sqlite_pair(path, original: Sequence[tuple], replay: Sequence[tuple], *, tenant: str = "tenant-a",
+                      agent: str = "agent-1"):
+    """A SQLite traces.db holding ``orig`` and its replay ``rep``; each step ``(behavior, key,
+    outcome_data)``, the behaviours and keys set the way AOS v1.1 stores them, beside upstream's
+    SQLite writer (which has no columns for them)."""
+    from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
+
+    with SQLiteTraceWriter(path) as w:
+        for run_id, steps in (("orig", original), ("rep", replay)):
+            w.start_trace(run_id, f"corr-{run_id}", tenant, agent, [])
+            w.record_steps(StepInput(run_id, i, f"skill_{i}", {"i": i}, "success", "SUCCESS", None, data, 0.1, 5.0)
+                           for i, (_b, _k, data) in enumerate(steps))
+            w.complete_trace(run_id, "completed", {"replay_of": "orig"} if run_id == "rep" else None)
+            for i, (behavior, key, _data) in enumerate(steps):
+                w.execute_raw("UPDATE trace_steps SET replay_behavior = ?, idempotency_key = ? "
+                              "WHERE run_id = ? AND step_index = ?", (behavior, key, run_id, i))
+    return path
+
+
 def insert_run(pg_url: str, run_id: str, tenant: str, steps: Sequence[tuple], metadata: dict | None = None) -> None:
     """One trace ``trace_{run_id}``; each step ``(behavior, key, outcome_data[, params])``."""
     from drivers.pg_schema import aos_trace_steps, aos_traces

@@ -22,10 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from drivers import open_source
-from drivers.sqlite_writer import SQLiteTraceWriter, StepInput
+from drivers.sqlite_writer import SQLiteTraceWriter
 from inspector.integrity import IntegrityGrade
 from tests.ui.dbs import BIG_RUN, BROKEN_RUN, ORPHAN_RUN
 from tests.ui.evidence_dbs import FAIL_RUN, WARN_RUN
+from tests.ui.replay_dbs import write_sqlite_pair
 from tests.ui.test_compare_view import write_run
 from tests.ui.test_evidence_ui import evidence_db_master, open_graded, show_evidence  # noqa: F401
 from tests.ui.test_main_window import WAIT, idle, open_and_wait, select_run
@@ -341,16 +342,7 @@ def _replay_db(path):
                 ("execute", "k3", {"v": 3}), ("execute", None, {"v": 4}), ("execute", "k5", {"v": 5})]
     replay = [("skip", "k0", {"v": 0}), ("check", "k1", {"v": 1, "x": 1}), ("check", None, {"v": 2}),
               ("check", "kx", {"v": 33}), ("skip", None, {"v": 4}), ("bogus", "k5", {"v": 5})]
-    with SQLiteTraceWriter(path) as w:
-        for run_id, steps in (("orig", original), ("rep", replay)):
-            w.start_trace(run_id, f"corr-{run_id}", "tenant-a", "agent-1", [])
-            w.record_steps(StepInput(run_id, i, f"skill_{i}", {"i": i}, "success", "SUCCESS", None, data, 0.1, 5.0)
-                           for i, (_b, _k, data) in enumerate(steps))
-            w.complete_trace(run_id, "completed", {"replay_of": "orig"} if run_id == "rep" else None)
-            for i, (behavior, key, _data) in enumerate(steps):
-                w.execute_raw("UPDATE trace_steps SET replay_behavior = ?, idempotency_key = ? "
-                              "WHERE run_id = ? AND step_index = ?", (behavior, key, run_id, i))
-    return path
+    return write_sqlite_pair(path, original, replay)
 
 
 def test_every_cell_of_the_compare_and_replay_check_windows_is_readable(qtbot, scheme, tmp_path, make_session,
