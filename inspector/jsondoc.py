@@ -9,6 +9,7 @@ recursion limit, and neither holds more than the path it is on.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "resolve_pointer",
     "scalar_text",
     "split_pointer",
+    "text_without_surrogates",
 ]
 
 #: Matches a search keeps: past them it stops and says so (a common letter matches every node).
@@ -32,7 +34,24 @@ MAX_MATCHES = 10_000
 #: Nodes a search looks at, at most (a 100 MB payload holds millions).
 MAX_NODES = 5_000_000
 
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C one, ensure_ascii=False
+_encode = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C one, ensure_ascii=False
+#: A lone surrogate (a JSON "\ud800" escape in a stored value) cannot be carried as text (a
+#: clipboard drops it): it is written as its escape, as the command line's JSON writes it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
+def _quote(text: str) -> str:
+    quoted = _encode(text)
+    return _SURROGATE.sub(_escape_surrogate, quoted) if _SURROGATE.search(quoted) else quoted
+
+
+def text_without_surrogates(text: str) -> tuple[str, int]:
+    """``text`` with each lone surrogate written as its ``\\uXXXX`` escape, and how many there were."""
+    return _SURROGATE.subn(_escape_surrogate, text)
 
 
 def pointer_token(key: Any) -> str:
@@ -107,7 +126,12 @@ def _scalar_json(value: Any, max_string: int | None) -> str:
         return _quote(value if max_string is None or len(value) <= max_string else value[:max_string])
     if value is None or isinstance(value, (bool, int, float)):
         return scalar_text(value)
-    text = str(value)  # not a JSON type (a caller's record): its text, as a string
+    if isinstance(value, (bytes, bytearray, memoryview)):  # a stored BLOB: its text, as the CLI writes it
+        from inspector.fastjson import stored_text
+
+        text = stored_text(value)
+    else:
+        text = str(value)  # not a JSON type (a caller's record): its text, as a string
     return _quote(text if max_string is None else text[:max_string])
 
 

@@ -17,11 +17,27 @@ _HOURS_SCIENTIFIC = 1_000_000
 
 
 def _as_float(value: float) -> float | None:
-    """The value as a float; None for an integer too large for one."""
+    """The value as a float; None for a finite number too large for one (a huge integer, a
+    Postgres NUMERIC such as 1E+400)."""
     try:
-        return float(value)
+        f = float(value)
     except OverflowError:
         return None
+    if f - f != 0 and f == f and not isinstance(value, float):  # ±inf from a finite Decimal
+        return None if getattr(value, "is_finite", lambda: False)() else f
+    return f
+
+
+def _odd(value: object, unit: str) -> str | None:
+    """A value that is not a number at all (a foreign column's text): shown short, as stored."""
+    try:
+        float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return None
+    except (TypeError, ValueError):
+        text = str(value)
+        return f"{text[:20]}{'…' if len(text) > 20 else ''}{unit}"
+    return None
 
 
 def fmt_cost(cents: float | None) -> str:
@@ -31,6 +47,9 @@ def fmt_cost(cents: float | None) -> str:
     ("nan¢", "-inf¢"); an integer too large for a float reads ">$1e+306"."""
     if cents is None:
         return ""
+    odd = _odd(cents, "¢")
+    if odd is not None:
+        return odd
     c = _as_float(cents)
     if c is None:
         return ">$1e+306" if cents > 0 else "<-$1e+306"
@@ -41,7 +60,7 @@ def fmt_cost(cents: float | None) -> str:
     shown = f"{a:.2f}"
     if float(shown) < 100:
         if shown == "0.00":
-            return f"{sign}<0.01¢" if a else "0.00¢"
+            return (">-0.01¢" if sign else "<0.01¢") if a else "0.00¢"
         return f"{sign}{shown}¢"
     dollars = a / 100
     if dollars >= _DOLLARS_SCIENTIFIC:
@@ -55,6 +74,9 @@ def fmt_duration(ms: float | None) -> str:
     ("nan ms"); an integer too large for a float reads ">1e+308 ms"."""
     if ms is None:
         return ""
+    odd = _odd(ms, " ms")
+    if odd is not None:
+        return odd
     f = _as_float(ms)
     if f is None:
         return ">1e+308 ms" if ms > 0 else "<-1e+308 ms"

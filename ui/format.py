@@ -46,5 +46,5 @@ def fmt_timestamp(text: str | None, *, millis: bool = False) -> str:
 
 
 def shorten(text: str, limit: int = 200) -> str:
-    text = text.replace("\n", "⏎ ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    head = text[: limit + 1].replace("\n", "⏎ ")  # only the head: a text may be megabytes long
+    return head if len(head) <= limit else head[: limit - 1] + "…"

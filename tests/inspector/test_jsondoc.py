@@ -157,3 +157,15 @@ def test_the_step_budget_bounds_the_work():
     search = JsonSearch(doc, "5")
     search.step(100)
     assert search.visited <= 101 and not search.done
+
+
+def test_copies_keep_lone_surrogates_and_blobs_as_text():
+    """A stored value may hold a lone surrogate (a JSON "\\ud800" escape) or bytes: Copy as JSON
+    writes them as the command line does, never dropping them silently."""
+    from inspector.jsondoc import bounded_json, text_without_surrogates
+
+    text, complete = bounded_json({"a\ud800": "x\udc00y", "b": b"sk\xffill"}, 1000)
+    assert complete and json.loads(text) == {"a\ud800": "x\udc00y", "b": "sk\ufffdill"}
+    assert "\\ud800" in text and "\ud800" not in text
+    assert text_without_surrogates("a\ud800b") == ("a\\ud800b", 1)
+    assert text_without_surrogates("plain") == ("plain", 0)

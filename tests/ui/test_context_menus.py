@@ -314,6 +314,25 @@ def test_a_huge_value_is_not_copied_and_the_user_is_told(qtbot):
     assert clipboard() == "before" and "over 1,000,000 characters as JSON" in v.menu.last_note
 
 
+def test_a_huge_key_is_held_to_the_copy_limit_and_notes_stay_short(qtbot):
+    v = PayloadView("outcome data")
+    qtbot.addWidget(v)
+    key = "k" * (MAX_COPY_CHARS + 5)
+    v.set_payload(Payload.from_value({key: 1, "s\ud800": "x\udc00y"}), file_stem="p", absent_text="")
+    menu = v.menu.menu_for(node(v, 0))
+    assert copy_with(menu, "copy_key") == "before" and copy_with(menu, "copy_pointer") == "before"
+    assert v.menu.last_note.startswith("Not copied: the JSON pointer /kkk") and len(v.menu.last_note) < 400
+    assert copy_with(menu, "copy_value") == "1" and len(v.menu.last_note) < 400
+    assert len(action(menu, "copy_pointer").toolTip()) < 400
+    menu.deleteLater()
+    # A lone surrogate is written as its escape, and the note says so (the clipboard would drop it).
+    menu = v.menu.menu_for(node(v, 1))
+    assert copy_with(menu, "copy_value") == "x\\udc00y" and "1 lone surrogate" in v.menu.last_note
+    assert copy_with(menu, "copy_key") == "s\\ud800"
+    assert copy_with(menu, "copy_pointer") == "/s\\ud800"
+    menu.deleteLater()
+
+
 def test_json_find_bar_counts_moves_and_closes(qtbot, payload_view):
     v = payload_view
     v.tree.setFocus()
@@ -355,6 +374,15 @@ def test_json_find_searches_a_large_document_a_step_at_a_time(qtbot):
     assert v.find_bar.count.text() == "0 so far…"
     qtbot.waitUntil(lambda: not v.find.searching, timeout=WAIT)
     assert [m.pointer for m in search.matches] == ["/rows/29999/label"]
+    # Inside 30,000 items: named, not opened (opening a million-item array froze the window 21 s).
+    rows = v.model.index_at(())
+    assert not v.tree.isExpanded(v.model.index(0, 0, rows))
+    assert v.find_bar.count.text() == ("– of 1 · at /rows/29999/label, inside 30,000 items: not opened "
+                                       "(expand it to go there)")
+    # Opened by the user, the match is gone to.
+    v.tree.expand(v.model.index(0, 0, rows))
+    qtbot.keyClick(v.find_bar.edit, Qt.Key.Key_Return)
+    assert v.model.item_at(v.tree.currentIndex())[2] == "/rows/29999/label"
     assert v.find_bar.count.text() == "1 of 1"
     # Another payload shown: searched again.
     v.set_payload(Payload.from_value({"x": "item-29999"}), file_stem="p", absent_text="")

@@ -18,7 +18,7 @@ def test_durations_at_the_edges_of_their_units(ms, shown):
 
 
 @pytest.mark.parametrize("cents, shown", [
-    (None, ""), (0, "0.00¢"), (-0.0, "0.00¢"), (0.004, "<0.01¢"), (1e-300, "<0.01¢"), (-0.004, "-<0.01¢"),
+    (None, ""), (0, "0.00¢"), (-0.0, "0.00¢"), (0.004, "<0.01¢"), (1e-300, "<0.01¢"), (-0.004, ">-0.01¢"),
     (0.005, "0.01¢"), (0.42, "0.42¢"), (0.2929, "0.29¢"), (12.5, "12.50¢"), (37, "37.00¢"),
     # The unit is chosen by the value as rounded: 99.995 (stored as 99.99500000000000455) is "100.00¢",
     # so "$1.00"; 0.005 (stored as 0.005000000000000000104) is "0.01¢", and 0.0049 rounds to nothing.
@@ -46,3 +46,18 @@ def test_numpy_values_format_as_floats():
 
     assert fmt_cost(np.float64(0.2929)) == "0.29¢" and fmt_duration(np.float64(1500.0)) == "1.50 s"
     assert fmt_cost(np.float64("nan")) == "nan¢"
+
+
+@pytest.mark.parametrize(
+    "value, cost, duration",
+    [
+        (__import__("decimal").Decimal("1E+400"), ">$1e+306", ">1e+308 ms"),  # a finite NUMERIC past float's range
+        (__import__("decimal").Decimal("-1E+400"), "<-$1e+306", "<-1e+308 ms"),
+        (-0.004, ">-0.01¢", "-0.00 ms"),
+        ("12 dollars", "12 dollars¢", "12 dollars ms"),  # a foreign column's text: as stored, short
+        ("x" * 50, "x" * 20 + "…¢", "x" * 20 + "… ms"),
+    ],
+)
+def test_foreign_values_read_as_one_short_text(value, cost, duration):
+    assert fmt_cost(value) == cost
+    assert fmt_duration(value) == duration

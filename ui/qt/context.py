@@ -29,8 +29,9 @@ from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QStatusTipEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QMenu, QTableView, QTreeView
 
-from inspector.jsondoc import bounded_json, scalar_text
+from inspector.jsondoc import bounded_json, scalar_text, text_without_surrogates
 from inspector.model import RunSummary, StepRow
+from ui.format import shorten
 
 __all__ = [
     "Copied",
@@ -103,10 +104,15 @@ class FindTarget(Protocol):
 
 
 def copy_text(text: str, what: str) -> Copied:
-    """A string as it is, unless it is over :data:`MAX_COPY_CHARS`."""
+    """A string as it is, unless it is over :data:`MAX_COPY_CHARS`; a lone surrogate (which the
+    clipboard would drop without a word) is written as its ``\\uXXXX`` escape, and the note says so."""
     if len(text) > MAX_COPY_CHARS:
         return Copied(None, f"Not copied: {what} is {len(text):,} characters, over the {MAX_COPY_CHARS:,} a copy "
                             "takes (Save to file… writes a whole payload)")
+    text, escaped = text_without_surrogates(text)
+    if escaped:
+        return Copied(text, f"Copied {what} ({escaped:,} lone surrogate{'s' if escaped != 1 else ''} "
+                            "written as \\u escapes)")
     return Copied(text, f"Copied {what}")
 
 
@@ -522,13 +528,14 @@ def json_items(node: tuple[str, Any, str] | None) -> list[Entry]:
     if node is None:
         return []
     key, value, pointer = node
-    shown = pointer or "/"
+    # Notes and tooltips name a key or pointer shortened: either can be megabytes long.
+    shown = shorten(pointer or "/", 120)
     return [
         Item("Copy Value", copy=lambda: json_value_copy(value, f"the value of {shown}"),
              keys=QKeySequence.StandardKey.Copy, name="copy_value",
              tip="A string as it is; anything else as JSON"),
-        Item("Copy Key", copy=lambda: Copied(key, f"Copied the key {key!r}"), name="copy_key"),
-        Item("Copy JSON Pointer", copy=lambda: Copied(pointer, f"Copied the JSON pointer {shown}"), keys=_COPY_ID,
+        Item("Copy Key", copy=lambda: copy_text(key, f"the key {shorten(repr(key), 120)}"), name="copy_key"),
+        Item("Copy JSON Pointer", copy=lambda: copy_text(pointer, f"the JSON pointer {shown}"), keys=_COPY_ID,
              name="copy_pointer", tip=f"RFC 6901: {shown} (\"\" is the whole document)"),
         Item("Copy as JSON", copy=lambda: copy_json(value, f"the value of {shown}"), name="copy_json"),
     ]

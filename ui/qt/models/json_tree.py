@@ -113,6 +113,16 @@ class JsonTreeModel(MultiDataMixin, QAbstractItemModel):
             index = index.parent()
         return tuple(reversed(rows[:-1]))
 
+    def has_children_made(self, rows: tuple[int, ...]) -> bool:
+        """Whether the node at ``rows`` below the top node has its children made (it was
+        expanded, or a jump went through it), without making any."""
+        node = self._root.children[0] if self._root.children else None
+        for row in rows:
+            if node is None or node.children is None or not 0 <= row < len(node.children):
+                return False
+            node = node.children[row]
+        return node is not None and node.children is not None
+
     def index_at(self, rows: tuple[int, ...]) -> QModelIndex:
         """The index of the node at ``rows`` below the top node (its ancestors' children are made
         on the way, as expanding them would)."""

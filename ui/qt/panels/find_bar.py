@@ -23,13 +23,16 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QToolButton, QTreeView, QWidget
 
 from inspector.jsondoc import JsonMatch, JsonSearch
+from ui.format import shorten
 from ui.qt.context import visible_columns
 from ui.qt.theme import muted, set_invalid
 
-__all__ = ["FindBar", "JSON_STEP_NODES", "JsonFind", "TableFind"]
+__all__ = ["FindBar", "JSON_STEP_NODES", "JUMP_CONTAINER_LIMIT", "JsonFind", "TableFind"]
 
 #: Nodes of a JSON document searched per turn of the event loop (~13 ms).
 JSON_STEP_NODES = 5_000
+#: A match inside a container of more items than this, not opened yet, is named, not opened.
+JUMP_CONTAINER_LIMIT = 10_000
 
 _ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
@@ -252,6 +255,8 @@ class JsonFind(QObject):
         self._step_nodes = step_nodes
         self.search: JsonSearch | None = None
         self._jumped = False
+        #: Why the last match was not shown (inside a container too big to open), or None.
+        self._not_opened: str | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._tick)
@@ -345,6 +350,14 @@ class JsonFind(QObject):
         self._show_count()
 
     def _go(self, match: JsonMatch) -> None:
+        big = self._big_container(match)
+        self._not_opened = None
+        if big is not None:
+            # Opening it would make and lay out every item on the GUI thread (a million-item array:
+            # 21 s): the match is named instead, and expanding the container is the user's call.
+            self._not_opened = (f"at {shorten(match.pointer, 120)}, inside {big:,} items: not opened "
+                                "(expand it to go there)")
+            return
         index = self.model.index_at(match.rows)
         if not index.isValid():
             return
@@ -354,6 +367,23 @@ class JsonFind(QObject):
             parent = parent.parent()
         self.tree.setCurrentIndex(index)
         self.tree.scrollTo(index)
+
+    def _big_container(self, match: JsonMatch) -> int | None:
+        """The size of the first container on the way to ``match`` with more than
+        ``JUMP_CONTAINER_LIMIT`` items whose rows the tree has not made yet, or None."""
+        present, value = self.model.document
+        rows = ()
+        for key in match.keys:
+            if not isinstance(value, (dict, list)):
+                return None
+            if len(value) > JUMP_CONTAINER_LIMIT and not self.model.has_children_made(rows):
+                return len(value)
+            try:
+                value = value[key]
+            except (KeyError, IndexError, TypeError):
+                return None
+            rows = match.rows[:len(rows) + 1]
+        return None
 
     def _show_count(self) -> None:
         search = self.search
@@ -378,4 +408,6 @@ class JsonFind(QObject):
             text = f"{pos} of {n:,} in the first {search.visited:,} nodes"
         else:
             text = f"{pos} of {n:,}"
+        if self._not_opened is not None and pos == "–":
+            text += f" · {self._not_opened}"
         self.bar.set_count(text)
