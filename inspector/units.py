@@ -40,6 +40,20 @@ def _odd(value: object, unit: str) -> str | None:
     return None
 
 
+def _read(value: float, unit: str, huge: str) -> float | str:
+    """The value as a finite float, or the one short text it reads as: a text as stored, NaN or an
+    infinity as stored (``nan¢``), a finite number past a float's range as ``>huge``."""
+    odd = _odd(value, unit)
+    if odd is not None:
+        return odd
+    f = _as_float(value)
+    if f is None:
+        return f">{huge}" if value > 0 else f"<-{huge}"
+    if f - f != 0:
+        return f"{f}{unit}"
+    return f
+
+
 def fmt_cost(cents: float | None) -> str:
     """Money stored in cents: cents to two decimals under a dollar ("0.42¢", "12.50¢", "0.00¢";
     a nonzero amount that rounds to nothing "<0.01¢"), dollars and cents from one dollar
@@ -47,14 +61,9 @@ def fmt_cost(cents: float | None) -> str:
     ("nan¢", "-inf¢"); an integer too large for a float reads ">$1e+306"."""
     if cents is None:
         return ""
-    odd = _odd(cents, "¢")
-    if odd is not None:
-        return odd
-    c = _as_float(cents)
-    if c is None:
-        return ">$1e+306" if cents > 0 else "<-$1e+306"
-    if c - c != 0:  # NaN or an infinity
-        return f"{c}¢"
+    c = _read(cents, "¢", "$1e+306")
+    if isinstance(c, str):
+        return c
     sign = "-" if c < 0 else ""
     a = abs(c)
     shown = f"{a:.2f}"
@@ -74,16 +83,11 @@ def fmt_duration(ms: float | None) -> str:
     ("nan ms"); an integer too large for a float reads ">1e+308 ms"."""
     if ms is None:
         return ""
-    odd = _odd(ms, " ms")
-    if odd is not None:
-        return odd
-    f = _as_float(ms)
-    if f is None:
-        return ">1e+308 ms" if ms > 0 else "<-1e+308 ms"
+    f = _read(ms, " ms", "1e+308 ms")  # an infinity or NaN: no hours and minutes of it
+    if isinstance(f, str):
+        return f
     if f == 0:
         return "0 ms"
-    if f - f != 0:  # an infinity or NaN a foreign writer stored: no hours and minutes of it
-        return f"{f} ms"
     if f < 0:
         return "-" + fmt_duration(-f)
     # Each unit is chosen by the value as it will be rounded: 999.7 ms is "1.00 s", not
