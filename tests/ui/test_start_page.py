@@ -113,3 +113,32 @@ def test_what_needs_a_source_is_off_until_one_opens(qtbot, make_window, small_db
     assert all(w.actions_by_name[n].isEnabled() for n in needs)
     w.close_source()
     assert not any(w.actions_by_name[n].isEnabled() for n in needs)
+
+
+def test_an_open_that_hangs_can_be_stopped_from_the_start_page(qtbot, make_window):
+    """A server that takes the connection and never answers: File → Stop Opening gives it up at
+    once (the drivers would wait 5 s); when the attempt ends, its failure is not reported and
+    nothing is installed."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # the handshake completes in the backlog; nobody ever answers
+    port = listener.getsockname()[1]
+    w = make_window()
+    w.show()
+    close = w.actions_by_name["close"]
+    assert not close.isEnabled()
+    url = f"postgresql://nobody@127.0.0.1:{port}/silent"
+    w.open_location(url)  # (the drivers give up after 5 s: what follows is immediate)
+    assert close.isEnabled() and w.session.opening and close.text() == "Stop &Opening"
+    errors_before = [t for level, t in w.bus.history if level == Level.ERROR]
+    close.trigger()
+    assert not w.session.opening and not close.isEnabled() and close.text() == "&Close Source"
+    assert any(f"Stopped opening {url}" in t for _, t in w.bus.history)
+    # The server goes away: the attempt fails, and nobody hears of it.
+    listener.close()
+    qtbot.waitUntil(lambda: w.session._opener.pending == 0, timeout=WAIT)
+    qtbot.wait(50)
+    assert [t for level, t in w.bus.history if level == Level.ERROR] == errors_before
+    assert w.source is None and w.pages.currentWidget() is w.start_page and not w.banner.isVisibleTo(w)

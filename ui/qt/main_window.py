@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
         s.logs_changed.connect(self._logs_changed)
         s.reconnect_status.connect(self._reconnect_status)
         s.reconnected.connect(self._reconnected)
+        s.busy_changed.connect(lambda kind, _busy, _label: kind == "open" and self._show_close_action())
         self.bus.posted.connect(self._on_message)
         self.recent.changed.connect(self._rebuild_recent_menu)
         self.recent.changed.connect(lambda: self.start_page.refresh_recent())
@@ -240,10 +241,12 @@ class MainWindow(QMainWindow):
         of runs is read on the same worker right after opening. ``untrusted``: open an export
         bundle that failed verification anyway (the user asked)."""
         self.session.open(location, password, prepare=read_first_page, untrusted=untrusted)
+        self._show_close_action()
 
     def _opened(self, source, _first_page) -> None:
         self.pages.setCurrentWidget(self.browse_page)
         show_source_actions(self.actions_by_name, True)
+        self._show_close_action()
         if self.session.location is not None:
             self.recent.add(self.session.location)
         source = self.session.source
@@ -263,6 +266,7 @@ class MainWindow(QMainWindow):
     def _closed(self) -> None:
         self.pages.setCurrentWidget(self.start_page)
         show_source_actions(self.actions_by_name, False)
+        self._show_close_action()
         self.actions_by_name["ledger"].setEnabled(False)
         show_run_actions(self.actions_by_name, None)
         if self._logs_panel is not None:
@@ -280,7 +284,21 @@ class MainWindow(QMainWindow):
         self.session.refresh()
 
     def close_source(self) -> None:
+        """File → Close Source; while a source is still being opened (a slow server), stop
+        waiting for it too (its connection, when it comes, is closed unused)."""
+        self.session.cancel_open()
         self.session.close()
+        self._show_close_action()
+
+    def _show_close_action(self) -> None:
+        """Close Source acts on the open source, or stops an open under way (from the start
+        page, where nothing else would stop a slow connect)."""
+        action = self.actions_by_name["close"]
+        stopping = self.session.source is None and self.session.opening
+        action.setEnabled(self.session.source is not None or stopping)
+        action.setText("Stop &Opening" if stopping else "&Close Source")
+        action.setStatusTip("Stop waiting for the source being opened" if stopping
+                            else "Close the source and go back to the start page")
 
     def _reconnect_status(self, text: str) -> None:
         self.banner.show_message(Level.WARNING, text, ("Retry now", self.session.reconnect.retry_now))

@@ -213,6 +213,8 @@ class SourceSession(QObject):
         self._retired: list[TaskRunner] = []
         self._opener = TaskRunner(f"open:{name}", sync=sync, parent=self)
         self._opener.busy_changed.connect(lambda busy, label: self.busy_changed.emit("open", busy, label))
+        #: Opens asked for and not delivered yet, with their locations (:meth:`cancel_open`).
+        self._opens: list[tuple[Task, str]] = []
         self._evidence: EvidenceReader | None = None
         self._evidence_state = EvidenceState.UNKNOWN
         self._evidence_error: str | None = None
@@ -268,7 +270,20 @@ class SourceSession(QObject):
 
     @property
     def opening(self) -> bool:
-        return self._opener.pending > 0
+        """A source is being opened (and the open was not cancelled)."""
+        return any(not task.done and not task.cancelled for task, _ in self._opens)
+
+    def cancel_open(self) -> list[str]:
+        """Stop waiting for the sources being opened (a slow server): each one's result, when it
+        comes, is closed unused and its failure is not reported. The locations given up."""
+        given_up = [location for task, location in self._opens if not task.done and not task.cancelled]
+        for task, _ in self._opens:
+            task.cancel()
+        self._opens = []
+        if given_up:
+            self.busy_changed.emit("open", False, "")  # the attempt may go on; nobody waits for it
+            self._info(f"Stopped opening {', '.join(given_up)}")
+        return given_up
 
     @property
     def idle(self) -> bool:
@@ -359,13 +374,14 @@ class SourceSession(QObject):
                 self.bus.exception(exc, f"open {location}")
             self.open_failed.emit(location, exc)
 
-        self._opener.submit(
+        task = self._opener.submit(
             open_and_prepare,
             lambda result: self._install(result[0], location, result[1]),
             failed,
             label=f"Connecting to {location}" if "://" in location else f"Opening {location.rsplit('/', 1)[-1]}",
-            on_discard=lambda result: result[0].close(),  # the session went away while it opened
+            on_discard=lambda result: result[0].close(),  # cancelled, or the session went away
         )
+        self._opens = [(t, loc) for t, loc in self._opens if not t.done] + [(task, location)]
 
     def adopt(self, source: TraceSource, *, location: str | None = None, prepared: Any = None,
               evidence: EvidenceReader | None = None, logs: LogsSource | None = None, owned: bool = True) -> None:
