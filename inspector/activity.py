@@ -45,7 +45,9 @@ def plan_intervals(first_s: float, last_s: float, max_intervals: int) -> tuple[f
     most = max(1, max_intervals)
     width = interval_width(last_s - first_s, most)
     while True:
-        start = math.floor(first_s / width) * width
+        # Floor division, not floor(first / width): a tiny negative first (-5e-324) divided
+        # underflows to -0.0 and would start the first interval after it.
+        start = (first_s // width) * width
         count = int((last_s - start) // width) + 1
         if count <= most:
             return float(start), width, max(1, count)
