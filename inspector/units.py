@@ -16,41 +16,20 @@ _DOLLARS_SCIENTIFIC = 1e15
 _HOURS_SCIENTIFIC = 1_000_000
 
 
-def _as_float(value: float) -> float | None:
-    """The value as a float; None for a finite number too large for one (a huge integer, a
-    Postgres NUMERIC such as 1E+400)."""
+def _read(value: float, unit: str, huge: str) -> float | str:
+    """The value as a finite float, or the one short text it reads as: a text as stored (a
+    foreign column's), NaN or an infinity as stored (``nan¢``), a finite number past a float's
+    range (a huge integer, a Postgres NUMERIC such as 1E+400) as ``>huge``."""
     try:
         f = float(value)
     except OverflowError:
-        return None
-    if f - f != 0 and f == f and not isinstance(value, float):  # ±inf from a finite Decimal
-        return None if getattr(value, "is_finite", lambda: False)() else f
-    return f
-
-
-def _odd(value: object, unit: str) -> str | None:
-    """A value that is not a number at all (a foreign column's text): shown short, as stored."""
-    try:
-        float(value)  # type: ignore[arg-type]
-    except OverflowError:
-        return None
+        return f">{huge}" if value > 0 else f"<-{huge}"
     except (TypeError, ValueError):
         text = str(value)
         return f"{text[:20]}{'…' if len(text) > 20 else ''}{unit}"
-    return None
-
-
-def _read(value: float, unit: str, huge: str) -> float | str:
-    """The value as a finite float, or the one short text it reads as: a text as stored, NaN or an
-    infinity as stored (``nan¢``), a finite number past a float's range as ``>huge``."""
-    odd = _odd(value, unit)
-    if odd is not None:
-        return odd
-    f = _as_float(value)
-    if f is None:
-        return f">{huge}" if value > 0 else f"<-{huge}"
-    if f - f != 0:
-        return f"{f}{unit}"
+    if f - f != 0:  # NaN or an infinity: as stored, unless a finite Decimal overflowed to it
+        finite = not isinstance(value, float) and getattr(value, "is_finite", lambda: False)()
+        return (f">{huge}" if f > 0 else f"<-{huge}") if finite else f"{f}{unit}"
     return f
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import io
-from pathlib import Path
 
 import pytest
 
@@ -84,17 +83,9 @@ def test_the_help_is_the_same_wherever_asked(capsys):
 def test_a_file_named_like_an_option_after_double_dash_is_not_help(tmp_path):
     """``-- --help`` names a file: the window opens on it (here: it does not exist, so the start
     page and its banner; the screenshot mode saves the window and quits), no help is printed."""
-    import os
-    import subprocess
-    import sys
+    from tests.ui.test_start_page import run_window
 
-    shot = tmp_path / "shot.png"
-    env = dict(os.environ, TRACE_INSPECTOR_SCREENSHOT=str(shot), QT_QPA_PLATFORM="offscreen",
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"),
-               XDG_CACHE_HOME=str(tmp_path / "cache"),
-               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    proc = subprocess.run([sys.executable, "-m", "ui.cli", "--", "--help"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc, shot = run_window(tmp_path, "--", "--help")
     assert proc.returncode == 0, proc.stderr
     assert "usage:" not in proc.stdout and shot.exists()
 

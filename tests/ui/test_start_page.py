@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -90,15 +91,22 @@ def test_a_path_that_does_not_exist_shows_the_banner_on_the_start_page(qtbot, ma
     assert w.start_page.recent_locations() == []
 
 
-def test_the_command_opens_the_window_on_a_missing_path(tmp_path):
-    """`trace-inspector missing.db` opens the window (start page and banner), as for any bad input,
-    instead of exiting 2 before the window."""
+def run_window(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """``trace-inspector ARGS`` in screenshot mode (it saves the window and quits), offscreen, with
+    settings of its own, from ``tmp_path``: the process and the screenshot's path."""
     shot = tmp_path / "shot.png"
     env = dict(os.environ, TRACE_INSPECTOR_SCREENSHOT=str(shot), QT_QPA_PLATFORM="offscreen",
                XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"),
-               XDG_CACHE_HOME=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-m", "ui.cli", str(tmp_path / "missing.db")], env=env,
+               XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.run([sys.executable, "-m", "ui.cli", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
+    return proc, shot
+
+
+def test_the_command_opens_the_window_on_a_missing_path(tmp_path):
+    """`trace-inspector missing.db` opens the window (start page and banner), as for any bad input,
+    instead of exiting 2 before the window."""
+    proc, shot = run_window(tmp_path, str(tmp_path / "missing.db"))
     assert proc.returncode == 0, proc.stderr
     image = QImage(str(shot))
     assert not image.isNull() and image.width() > 600

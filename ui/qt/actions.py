@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLineEdit, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QLineEdit, QMainWindow, QWidget
 
 from ui.qt.messages import MessageBus
-from ui.qt.theme import COLOR_SCHEMES
+from ui.qt.theme import COLOR_SCHEMES, choose_scheme, current_scheme
 
 __all__ = ["Commands", "install_actions", "show_run_actions", "show_source_actions"]
 
@@ -40,14 +41,13 @@ class Commands(Protocol):
     def export_bundle(self) -> None: ...
     def export_filtered(self) -> None: ...
     def show_trusted_keys(self) -> None: ...
-    def color_scheme(self) -> str: ...
-    def set_color_scheme(self, choice: str) -> None: ...
 
 
 def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_filters: Callable[[], None],
-                    search: QLineEdit) -> dict[str, QAction]:
+                    search: QLineEdit, settings: QSettings) -> dict[str, QAction]:
     """The menu bar of ``w`` (``commands``: the window itself by default). ``actions["recent"]``
-    holds the File → Open Recent menu, which the window fills."""
+    holds the File → Open Recent menu, which the window fills; View → Colour Scheme keeps its
+    choice in ``settings``."""
     c: Commands = commands if commands is not None else w  # type: ignore[assignment]
 
     def make(name: str, text: str, slot: Callable[[], object], shortcut=None, tip: str = "") -> QAction:
@@ -123,10 +123,11 @@ def install_actions(w: QMainWindow, commands: Commands | None = None, *, clear_f
     schemes = view_menu.addMenu("Colour &Scheme")
     group = QActionGroup(w)
     for choice, text in COLOR_SCHEMES:
-        a = make(f"scheme_{choice}", text, lambda choice=choice: c.set_color_scheme(choice), None,
+        a = make(f"scheme_{choice}", text,
+                 lambda choice=choice: choose_scheme(QApplication.instance(), settings, choice), None,
                  "Follow the system's light or dark scheme" if choice == "system" else "")
         a.setCheckable(True)
-        a.setChecked(choice == c.color_scheme())
+        a.setChecked(choice == current_scheme(QApplication.instance()))
         group.addAction(a)
         schemes.addAction(a)
 
@@ -181,11 +182,27 @@ def show_run_actions(actions: dict[str, QAction], run) -> None:
 
 
 #: What needs an open source: off on the start page, where they would do nothing.
-_SOURCE_ACTIONS = ("refresh", "close", "export", "clear_filters", "find", "find_in_run", "compare_with",
+_SOURCE_ACTIONS = ("refresh", "export", "clear_filters", "find", "find_in_run", "compare_with",
                    "replay_check", "idempotency", "export_run", "export_filtered")
 
 
-def show_source_actions(actions: dict[str, QAction], is_open: bool) -> None:
-    """Enable what acts on the open source (Refresh, Close Source, Export, the Run menu…)."""
+class _SourceState(Protocol):
+    @property
+    def source(self) -> object | None: ...
+    @property
+    def opening(self) -> bool: ...
+
+
+def show_source_actions(actions: dict[str, QAction], session: _SourceState) -> None:
+    """Enable what acts on the open source (Refresh, Close Source, Export, the Run menu…). While
+    a source is being opened and none is open (the start page), Close Source reads Stop Opening:
+    nothing else would stop a connect to a server that does not answer."""
+    is_open = session.source is not None
     for name in _SOURCE_ACTIONS:
         actions[name].setEnabled(is_open)
+    close = actions["close"]
+    stopping = not is_open and session.opening
+    close.setEnabled(is_open or stopping)
+    close.setText("Stop &Opening" if stopping else "&Close Source")
+    close.setStatusTip("Stop waiting for the source being opened" if stopping
+                       else "Close the source and go back to the start page")

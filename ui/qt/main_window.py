@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QFileDialog,
     QInputDialog,
     QMainWindow,
@@ -52,7 +51,6 @@ from ui.qt.session.session import EvidenceState, SourceSession
 from ui.qt.session.settings import RecentSources
 from ui.qt.session.tasks import TaskRunner
 from ui.qt.session.trust import TrustStore
-from ui.qt.theme import SCHEME_SETTING, Theme, apply_theme
 from ui.qt.windows.connect import ConnectDialog, PasswordPrompt
 from ui.qt.windows.auditor import AuditorMode
 from ui.qt.windows.export import BundleTools, ExportDialog
@@ -131,7 +129,7 @@ class MainWindow(QMainWindow):
         self._lay_out()
 
         self.actions_by_name: dict[str, QAction] = install_actions(self, clear_filters=self.filters.clear,
-                                                                   search=self.filters.search)
+                                                                   search=self.filters.search, settings=settings)
         # The runs' context menus: copies, and what the Run menu does to the selected run.
         self.runs_menu, self.run_tree_menu = install_run_menus(self)
         self.steps_panel.table_menu.extra.append(self.actions_by_name["find_in_run"])
@@ -142,7 +140,7 @@ class MainWindow(QMainWindow):
         self.start_page.open_requested.connect(self.open_location)
         self.pages.insertWidget(0, self.start_page)
         self.pages.setCurrentWidget(self.start_page)
-        show_source_actions(self.actions_by_name, False)
+        show_source_actions(self.actions_by_name, self.session)
         self._connect()
         #: Opens within the screen, and as the user left it (size, place, splitters, columns).
         self.memory = WindowMemory(self, settings, "mainWindow", (1500, 900), {
@@ -209,10 +207,11 @@ class MainWindow(QMainWindow):
         s.logs_changed.connect(self._logs_changed)
         s.reconnect_status.connect(self._reconnect_status)
         s.reconnected.connect(self._reconnected)
-        s.busy_changed.connect(lambda kind, _busy, _label: kind == "open" and self._show_close_action())
+        s.busy_changed.connect(lambda kind, _busy, _label: kind == "open"
+                               and show_source_actions(self.actions_by_name, self.session))
         self.bus.posted.connect(self._on_message)
         self.recent.changed.connect(self._rebuild_recent_menu)
-        self.recent.changed.connect(lambda: self.start_page.refresh_recent())
+        self.recent.changed.connect(self.start_page.refresh_recent)
         self.filters.changed.connect(self.runs_model.set_filter)
         self.filters.changed.connect(self.grading.start)
         self.filters.changed.connect(self.activity.show_filter)
@@ -241,12 +240,11 @@ class MainWindow(QMainWindow):
         of runs is read on the same worker right after opening. ``untrusted``: open an export
         bundle that failed verification anyway (the user asked)."""
         self.session.open(location, password, prepare=read_first_page, untrusted=untrusted)
-        self._show_close_action()
+        show_source_actions(self.actions_by_name, self.session)
 
     def _opened(self, source, _first_page) -> None:
         self.pages.setCurrentWidget(self.browse_page)
-        show_source_actions(self.actions_by_name, True)
-        self._show_close_action()
+        show_source_actions(self.actions_by_name, self.session)
         if self.session.location is not None:
             self.recent.add(self.session.location)
         source = self.session.source
@@ -265,8 +263,7 @@ class MainWindow(QMainWindow):
 
     def _closed(self) -> None:
         self.pages.setCurrentWidget(self.start_page)
-        show_source_actions(self.actions_by_name, False)
-        self._show_close_action()
+        show_source_actions(self.actions_by_name, self.session)
         self.actions_by_name["ledger"].setEnabled(False)
         show_run_actions(self.actions_by_name, None)
         if self._logs_panel is not None:
@@ -288,17 +285,7 @@ class MainWindow(QMainWindow):
         waiting for it too (its connection, when it comes, is closed unused)."""
         self.session.cancel_open()
         self.session.close()
-        self._show_close_action()
-
-    def _show_close_action(self) -> None:
-        """Close Source acts on the open source, or stops an open under way (from the start
-        page, where nothing else would stop a slow connect)."""
-        action = self.actions_by_name["close"]
-        stopping = self.session.source is None and self.session.opening
-        action.setEnabled(self.session.source is not None or stopping)
-        action.setText("Stop &Opening" if stopping else "&Close Source")
-        action.setStatusTip("Stop waiting for the source being opened" if stopping
-                            else "Close the source and go back to the start page")
+        show_source_actions(self.actions_by_name, self.session)
 
     def _reconnect_status(self, text: str) -> None:
         self.banner.show_message(Level.WARNING, text, ("Retry now", self.session.reconnect.retry_now))
@@ -360,13 +347,8 @@ class MainWindow(QMainWindow):
             self.logs_dock.withdraw(floating_too=True)
             return
         self.logs_panel  # noqa: B018 - made now, so the dock shows it
-        self.logs_dock.offer(self._dock_height(300), self.right_splitter, make_room=True)
+        self.logs_dock.offer(300, self.right_splitter, make_room=True)
         self._show_run_logs(self.current_run())
-
-    def _dock_height(self, most: int) -> int:
-        """A bottom dock's first height: ``most``, or a third of a short window (on a 1280×800
-        screen 330 px left the step table four rows)."""
-        return min(most, self.height() // 3)
 
     def _logs_dock_opened(self) -> None:
         """Read the selected run's logs unless the panel shows them already (choosing the Run
@@ -403,7 +385,7 @@ class MainWindow(QMainWindow):
             self._evidence_panel.set_store(state.value, self.session.evidence_error or "")
         if state is EvidenceState.STORE:
             self.evidence_panel  # noqa: B018 - made now (knowing the store), so the dock shows it
-            self.evidence_dock.offer(self._dock_height(330), self.right_splitter)
+            self.evidence_dock.offer(330, self.right_splitter)
             self._show_run_evidence(self.current_run())
         elif state is EvidenceState.NONE and previous not in (EvidenceState.NONE, EvidenceState.ERROR):
             # Not by default; View → Evidence still opens it, to say "no evidence store". A
@@ -474,15 +456,6 @@ class MainWindow(QMainWindow):
 
     def show_trusted_keys(self) -> None:
         self.auditor.show_trusted_keys()
-
-    def color_scheme(self) -> str:
-        theme = Theme.of(QApplication.instance())
-        return theme.choice if theme is not None else "system"
-
-    def set_color_scheme(self, choice: str) -> None:
-        """View → Colour Scheme: applied at once, kept for the next start."""
-        self.settings.setValue(SCHEME_SETTING, choice)
-        apply_theme(QApplication.instance(), choice)
 
     def show_redis_settings(self) -> None:
         from ui.qt.windows.redis_settings import RedisSettingsDialog

@@ -33,9 +33,11 @@ __all__ = [
     "apply_theme",
     "badge_colours",
     "badge_style",
+    "choose_scheme",
     "clear_severity",
     "colours",
     "css",
+    "current_scheme",
     "dark_palette",
     "grade_colours",
     "muted",
@@ -493,3 +495,15 @@ def apply_theme(app: QApplication, choice: str | None = None) -> Theme:
     elif choice is not None:
         theme.set_choice(choice)
     return theme
+
+
+def current_scheme(app: QApplication) -> str:
+    """The scheme chosen (``system``, ``light`` or ``dark``)."""
+    theme = Theme.of(app)
+    return theme.choice if theme is not None else "system"
+
+
+def choose_scheme(app: QApplication, settings, choice: str) -> None:
+    """View → Colour Scheme: applied at once, and kept in ``settings`` for the next start."""
+    settings.setValue(SCHEME_SETTING, choice)
+    apply_theme(app, choice)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtGui import QAction, QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -68,7 +68,9 @@ class StartPage(QWidget):
             row.addWidget(button)
         row.addStretch(1)
         self.recent_title = QLabel("Recent sources")
-        self.recent_title.setFont(_bold(self.font()))
+        bold = QFont(self.font())
+        bold.setBold(True)
+        self.recent_title.setFont(bold)
         self.recent_list = _RecentList()
         self.recent_list.chosen.connect(self.open_requested)
         self.no_recent = QLabel("None yet: the sources you open are listed here.")
@@ -136,8 +138,3 @@ def _action_button(action: QAction) -> QPushButton:
     button.clicked.connect(action.trigger)
     return button
 
-
-def _bold(base):
-    f = type(base)(base)
-    f.setBold(True)
-    return f
